@@ -1,0 +1,321 @@
+//! The agent's TOML configuration, checked into [`AgentConfig`] before anything runs.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use patrol_probes::ProbeConfig;
+use patrol_proto::Labels;
+use serde::Deserialize;
+
+/// `patrol-agent --config FILE`.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct AgentConfig {
+    /// Stable identity of this agent at the collector. Default: the host name.
+    pub agent_id: Option<String>,
+    /// Value of the `host` label on every sample. Default: the host name.
+    pub host: Option<String>,
+    /// Static labels added to every sample, e.g. `site = "dc1"`, `role = "db"`.
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    /// Where and how to reach the collector.
+    #[serde(default)]
+    pub collector: CollectorSection,
+    /// Batching and the in-memory backlog kept while the collector is away.
+    #[serde(default)]
+    pub batch: BatchSection,
+    /// The probes to run, each a `[[probe]]` table selected by `type`.
+    #[serde(default, rename = "probe")]
+    pub probes: Vec<ProbeConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CollectorSection {
+    /// gRPC address of the collector.
+    #[serde(default = "default_address")]
+    pub address: String,
+    /// File holding the shared token the collector requires (first line used). The file must
+    /// not be readable by others.
+    pub token_file: Option<PathBuf>,
+    /// Give up a connection attempt after this long.
+    #[serde(default = "default_connect_timeout", with = "humantime_serde")]
+    pub connect_timeout: Duration,
+    /// First wait after a failed connection; doubles up to `backoff_max`, with jitter.
+    #[serde(default = "default_backoff_min", with = "humantime_serde")]
+    pub backoff_min: Duration,
+    /// Longest wait between two connection attempts.
+    #[serde(default = "default_backoff_max", with = "humantime_serde")]
+    pub backoff_max: Duration,
+}
+
+impl Default for CollectorSection {
+    fn default() -> Self {
+        Self {
+            address: default_address(),
+            token_file: None,
+            connect_timeout: default_connect_timeout(),
+            backoff_min: default_backoff_min(),
+            backoff_max: default_backoff_max(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BatchSection {
+    /// Most points in one batch; a larger probe round is split.
+    #[serde(default = "default_max_points")]
+    pub max_points: usize,
+    /// Most points kept unacknowledged while the collector is away. Past it the oldest batches
+    /// are dropped and counted (`patrol_agent_dropped_samples_total`).
+    #[serde(default = "default_max_pending")]
+    pub max_pending_points: usize,
+}
+
+impl Default for BatchSection {
+    fn default() -> Self {
+        Self {
+            max_points: default_max_points(),
+            max_pending_points: default_max_pending(),
+        }
+    }
+}
+
+fn default_address() -> String {
+    "http://127.0.0.1:7070".into()
+}
+fn default_connect_timeout() -> Duration {
+    Duration::from_secs(5)
+}
+fn default_backoff_min() -> Duration {
+    Duration::from_millis(500)
+}
+fn default_backoff_max() -> Duration {
+    Duration::from_secs(30)
+}
+fn default_max_points() -> usize {
+    5_000
+}
+fn default_max_pending() -> usize {
+    1_000_000
+}
+
+/// A configuration problem, located in its file where possible.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{path}: cannot read: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{path}:{line}:{column}: {message}")]
+    Invalid {
+        path: String,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    #[error("{path}: {message}")]
+    Check { path: String, message: String },
+}
+
+/// The checked configuration the agent runs on.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub agent_id: String,
+    pub host: String,
+    /// Static labels plus `host`.
+    pub labels: Labels,
+    pub collector: CollectorSection,
+    pub token: Option<String>,
+    pub batch: BatchSection,
+    pub probes: Vec<ProbeConfig>,
+}
+
+impl AgentConfig {
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let display = path.display().to_string();
+        let src = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: display.clone(),
+            source,
+        })?;
+        Self::parse(&display, &src)
+    }
+
+    pub fn parse(path: &str, src: &str) -> Result<Self, ConfigError> {
+        toml::from_str(src).map_err(|e| {
+            let (line, column) = e.span().map(|s| line_col(src, s.start)).unwrap_or((1, 1));
+            ConfigError::Invalid {
+                path: path.to_owned(),
+                line,
+                column,
+                message: e.message().to_owned(),
+            }
+        })
+    }
+
+    /// Fills defaults from the machine and checks what serde cannot.
+    pub fn settle(self, path: &str) -> Result<Settings, ConfigError> {
+        let check = |message: String| ConfigError::Check {
+            path: path.to_owned(),
+            message,
+        };
+        let hostname = hostname::get()
+            .ok()
+            .and_then(|h| h.into_string().ok())
+            .unwrap_or_else(|| "localhost".into());
+        let host = self.host.unwrap_or_else(|| hostname.clone());
+        let agent_id = self.agent_id.unwrap_or_else(|| host.clone());
+        if agent_id.is_empty() || host.is_empty() {
+            return Err(check("'agent_id' and 'host' must not be empty".into()));
+        }
+        let mut labels = Labels::new();
+        for (name, value) in &self.labels {
+            if !valid_label_name(name) {
+                return Err(check(format!(
+                    "label name '{name}' is not valid: use letters, digits and '_', not starting with a digit"
+                )));
+            }
+            if name == "host" {
+                return Err(check(
+                    "label 'host' is set by the agent: use the top-level 'host' key instead".into(),
+                ));
+            }
+            labels.insert(name.as_str(), value.as_str());
+        }
+        labels.insert("host", host.as_str());
+        if self.batch.max_points == 0 || self.batch.max_pending_points < self.batch.max_points {
+            return Err(check(
+                "[batch] needs max_points > 0 and max_pending_points >= max_points".into(),
+            ));
+        }
+        for p in &self.probes {
+            if p.interval().is_zero() {
+                return Err(check(format!(
+                    "probe '{}' has interval 0: give it a positive interval",
+                    p.kind()
+                )));
+            }
+        }
+        let token = match &self.collector.token_file {
+            Some(f) => Some(read_token(f).map_err(check)?),
+            None => None,
+        };
+        Ok(Settings {
+            agent_id,
+            host,
+            labels,
+            collector: self.collector,
+            token,
+            batch: self.batch,
+            probes: self.probes,
+        })
+    }
+}
+
+fn read_token(path: &Path) -> Result<String, String> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let meta =
+            std::fs::metadata(path).map_err(|e| format!("token_file {}: {e}", path.display()))?;
+        if meta.permissions().mode() & 0o004 != 0 {
+            return Err(format!(
+                "token_file {} is readable by everyone: chmod o-r it",
+                path.display()
+            ));
+        }
+    }
+    let text =
+        std::fs::read_to_string(path).map_err(|e| format!("token_file {}: {e}", path.display()))?;
+    let token = text.lines().next().unwrap_or("").trim().to_owned();
+    if token.is_empty() {
+        return Err(format!("token_file {} is empty", path.display()));
+    }
+    Ok(token)
+}
+
+pub fn valid_label_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// 1-based line and column (in characters) of a byte offset.
+pub fn line_col(src: &str, offset: usize) -> (usize, usize) {
+    let offset = offset.min(src.len());
+    let before = src.get(..offset).unwrap_or(src);
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map(|i| i + 1).unwrap_or(0);
+    let column = before
+        .get(line_start..)
+        .map(|s| s.chars().count())
+        .unwrap_or(0)
+        + 1;
+    (line, column)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn full_config_parses() {
+        let cfg = AgentConfig::parse(
+            "agent.toml",
+            r#"
+agent_id = "db01"
+[labels]
+site = "dc1"
+[collector]
+address = "http://10.0.0.1:7070"
+backoff_max = "1m"
+[[probe]]
+type = "host"
+interval = "1s"
+"#,
+        )
+        .unwrap();
+        let s = cfg.settle("agent.toml").unwrap();
+        assert_eq!(s.agent_id, "db01");
+        assert_eq!(s.labels.get("site"), Some("dc1"));
+        assert_eq!(s.labels.get("host"), Some(s.host.as_str()));
+        assert_eq!(s.collector.backoff_max, Duration::from_secs(60));
+        assert_eq!(s.probes.len(), 1);
+    }
+
+    #[test]
+    fn unknown_key_is_located() {
+        let err = AgentConfig::parse("agent.toml", "[collector]\naddres = \"x\"\n").unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.starts_with("agent.toml:2:1: unknown field `addres`"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn bad_duration_is_located() {
+        let err = AgentConfig::parse(
+            "agent.toml",
+            "[[probe]]\ntype = \"host\"\ninterval = \"10 parsecs\"\n",
+        )
+        .unwrap_err();
+        let text = err.to_string();
+        assert!(text.starts_with("agent.toml:3:"), "{text}");
+    }
+
+    #[test]
+    fn host_label_is_reserved() {
+        let cfg = AgentConfig::parse("a.toml", "[labels]\nhost = \"x\"\n").unwrap();
+        let err = cfg.settle("a.toml").unwrap_err().to_string();
+        assert!(err.contains("label 'host' is set by the agent"), "{err}");
+    }
+
+    #[test]
+    fn line_col_counts_characters() {
+        assert_eq!(line_col("ab\ncdé f", 8), (2, 5));
+    }
+}

@@ -1,0 +1,297 @@
+//! The Ingest stream: connect, hello, resend what is unacknowledged, send new batches, apply
+//! acks; on any failure back off with jitter and start over.
+//!
+//! Series definitions are attached per stream: the first time a stream sends a point of a
+//! series it sends the series' name and labels with it. A new stream starts with nothing
+//! defined, so resent batches carry the definitions they need.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use patrol_proto::v1::{self, agent_message, collector_message, ingest_client::IngestClient};
+use rand::Rng;
+use tokio::sync::{mpsc, watch};
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::transport::Endpoint;
+
+use crate::Shared;
+use crate::config::Settings;
+use crate::outbox::{Batch, Interner};
+
+/// How long the collector has to answer the hello.
+const WELCOME_TIMEOUT: Duration = Duration::from_secs(10);
+/// Batches encoded per lock of the outbox, so probes are never kept waiting long.
+const SEND_CHUNK: usize = 16;
+/// Largest message accepted from the collector (acks are tiny).
+const MAX_INBOUND: usize = 64 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StreamError {
+    #[error("invalid collector address '{0}': {1}")]
+    Address(String, String),
+    #[error("cannot connect: {0}")]
+    Connect(String),
+    #[error("collector refused the stream: {0}")]
+    Refused(String),
+    #[error("collector did not answer the hello within {0:?}")]
+    NoWelcome(Duration),
+    #[error("stream ended: {0}")]
+    Ended(String),
+}
+
+/// Runs until `shutdown` turns true, reconnecting as needed.
+pub async fn run(
+    settings: Arc<Settings>,
+    shared: Arc<Shared>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut backoff = settings.collector.backoff_min;
+    let mut failures = 0u32;
+    loop {
+        let attempt = connect_and_stream(&settings, &shared, &mut shutdown);
+        let result = attempt.await;
+        shared.stats.connected.store(false, Ordering::Relaxed);
+        if *shutdown.borrow() {
+            return;
+        }
+        match result {
+            Ok(()) => {
+                backoff = settings.collector.backoff_min;
+                failures = 0;
+            }
+            Err((e, was_connected)) => {
+                if was_connected {
+                    backoff = settings.collector.backoff_min;
+                    failures = 0;
+                }
+                failures += 1;
+                // One line when the link goes, then one a minute or so while it stays down.
+                if failures == 1 || failures % 20 == 0 {
+                    tracing::warn!(collector = %settings.collector.address, error = %e,
+                        pending_batches = shared.outbox.lock().map(|o| o.pending_batches()).unwrap_or(0),
+                        "collector unavailable; keeping samples and retrying");
+                } else {
+                    tracing::debug!(error = %e, "reconnect failed");
+                }
+            }
+        }
+        // Full jitter: agents that lost the same collector do not come back in lockstep.
+        let wait = rand::rng().random_range(backoff / 2..=backoff);
+        backoff = (backoff * 2).min(settings.collector.backoff_max);
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = shutdown.changed() => return,
+        }
+    }
+}
+
+/// One connection's life. The flag in the error says whether the stream got as far as the
+/// welcome (then the backoff starts afresh).
+async fn connect_and_stream(
+    settings: &Settings,
+    shared: &Arc<Shared>,
+    shutdown: &mut watch::Receiver<bool>,
+) -> Result<(), (StreamError, bool)> {
+    let address = settings.collector.address.clone();
+    let endpoint = Endpoint::from_shared(address.clone())
+        .map_err(|e| (StreamError::Address(address, e.to_string()), false))?
+        .connect_timeout(settings.collector.connect_timeout)
+        .tcp_nodelay(true)
+        .http2_keep_alive_interval(Duration::from_secs(20))
+        .keep_alive_timeout(Duration::from_secs(10));
+    let channel = endpoint
+        .connect()
+        .await
+        .map_err(|e| (StreamError::Connect(error_chain(&e)), false))?;
+    let mut client = IngestClient::new(channel).max_decoding_message_size(MAX_INBOUND);
+
+    let (tx, rx) = mpsc::channel::<v1::AgentMessage>(SEND_CHUNK * 2);
+    let hello = v1::Hello {
+        agent_id: settings.agent_id.clone(),
+        host: settings.host.clone(),
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+        labels: (&settings.labels).into(),
+        token: settings.token.clone().unwrap_or_default(),
+        epoch: shared.epoch,
+    };
+    let _ = tx
+        .send(v1::AgentMessage {
+            msg: Some(agent_message::Msg::Hello(hello)),
+        })
+        .await;
+    let response = client
+        .stream(ReceiverStream::new(rx))
+        .await
+        .map_err(|s| (StreamError::Refused(s.message().to_owned()), false))?;
+    let mut inbound = response.into_inner();
+    let welcome = match tokio::time::timeout(WELCOME_TIMEOUT, inbound.message()).await {
+        Err(_) => return Err((StreamError::NoWelcome(WELCOME_TIMEOUT), false)),
+        Ok(Err(s)) => return Err((StreamError::Refused(s.message().to_owned()), false)),
+        Ok(Ok(None)) => return Err((StreamError::Ended("closed before welcome".into()), false)),
+        Ok(Ok(Some(v1::CollectorMessage {
+            msg: Some(collector_message::Msg::Welcome(w)),
+        }))) => w,
+        Ok(Ok(Some(_))) => {
+            return Err((
+                StreamError::Refused("expected a welcome first".into()),
+                false,
+            ));
+        }
+    };
+    let mut last_sent = welcome.applied_seq;
+    if let Ok(mut o) = shared.outbox.lock() {
+        o.ack(welcome.applied_seq);
+    }
+    shared.stats.connected.store(true, Ordering::Relaxed);
+    shared.stats.connects.fetch_add(1, Ordering::Relaxed);
+    tracing::info!(collector = %settings.collector.address, applied_seq = welcome.applied_seq,
+        "connected to collector");
+
+    // Acks are read by their own task so a full send buffer can never stop us reading them.
+    let reader_shared = Arc::clone(shared);
+    let mut reader = tokio::spawn(async move {
+        loop {
+            match inbound.message().await {
+                Ok(Some(v1::CollectorMessage {
+                    msg: Some(collector_message::Msg::Ack(ack)),
+                })) => {
+                    if let Ok(mut o) = reader_shared.outbox.lock() {
+                        let n = o.ack(ack.seq);
+                        reader_shared
+                            .stats
+                            .batches_acked
+                            .fetch_add(n as u64, Ordering::Relaxed);
+                    }
+                }
+                Ok(Some(_)) => {}
+                Ok(None) => return StreamError::Ended("collector closed the stream".into()),
+                Err(s) => return StreamError::Ended(s.message().to_owned()),
+            }
+        }
+    });
+
+    let mut defined = Vec::<bool>::new();
+    let max_points = welcome.max_batch_points as usize;
+    let result = loop {
+        let messages = match shared.outbox.lock() {
+            Ok(o) => o
+                .after(last_sent)
+                .take(SEND_CHUNK)
+                .map(|b| encode(b, o.interner(), &mut defined))
+                .collect::<Vec<_>>(),
+            Err(_) => break Err(StreamError::Ended("outbox lock poisoned".into())),
+        };
+        if messages.is_empty() {
+            tokio::select! {
+                _ = shared.notify.notified() => continue,
+                e = &mut reader => break Err(e.unwrap_or_else(|j| StreamError::Ended(j.to_string()))),
+                _ = shutdown.changed() => break Ok(()),
+            }
+        }
+        let mut failed = None;
+        for m in messages {
+            if max_points > 0 && m.points.len() > max_points {
+                tracing::warn!(
+                    points = m.points.len(),
+                    max_points,
+                    "batch larger than the collector accepts"
+                );
+            }
+            let seq = m.seq;
+            let msg = v1::AgentMessage {
+                msg: Some(agent_message::Msg::Batch(m)),
+            };
+            tokio::select! {
+                r = tx.send(msg) => if r.is_err() {
+                    failed = Some(StreamError::Ended("send channel closed".into()));
+                    break;
+                },
+                e = &mut reader => {
+                    failed = Some(e.unwrap_or_else(|j| StreamError::Ended(j.to_string())));
+                    break;
+                }
+            }
+            last_sent = seq;
+            shared.stats.batches_sent.fetch_add(1, Ordering::Relaxed);
+        }
+        if let Some(e) = failed {
+            break Err(e);
+        }
+    };
+    reader.abort();
+    result.map_err(|e| (e, true))
+}
+
+/// Wire form of a batch, defining on this stream the series it uses for the first time.
+fn encode(batch: &Batch, interner: &Interner, defined: &mut Vec<bool>) -> v1::Batch {
+    let mut series = Vec::new();
+    let points = batch
+        .points
+        .iter()
+        .map(|p| {
+            let idx = p.series as usize;
+            if defined.len() <= idx {
+                defined.resize(idx + 1, false);
+            }
+            if !defined[idx] {
+                defined[idx] = true;
+                if let Some(key) = interner.key(p.series) {
+                    series.push(v1::SeriesDef {
+                        id: p.series,
+                        name: key.name.clone(),
+                        labels: (&key.labels).into(),
+                    });
+                }
+            }
+            v1::Point {
+                series: p.series,
+                value: p.value,
+                timestamp_ms: p.timestamp_ms,
+            }
+        })
+        .collect();
+    v1::Batch {
+        seq: batch.seq,
+        series,
+        points,
+    }
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        cur = s.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::outbox::Outbox;
+    use patrol_proto::{Labels, Sample};
+
+    #[test]
+    fn series_are_defined_once_per_stream() {
+        let mut o = Outbox::new(100, 1000);
+        let s = |v| Sample::new("m", Labels::from_pairs([("a", "1")]), v, 1);
+        o.push(&[s(1.0)]);
+        o.push(&[s(2.0)]);
+        let mut defined = Vec::new();
+        let batches: Vec<_> = o
+            .after(0)
+            .map(|b| encode(b, o.interner(), &mut defined))
+            .collect();
+        assert_eq!(batches[0].series.len(), 1);
+        assert_eq!(batches[1].series.len(), 0);
+        // A new stream starts with nothing defined, so a resend carries the definition again.
+        let mut fresh = Vec::new();
+        let resent = encode(o.after(1).next().unwrap(), o.interner(), &mut fresh);
+        assert_eq!(resent.series.len(), 1);
+        assert_eq!(resent.series[0].name, "m");
+    }
+}

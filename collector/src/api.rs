@@ -1,0 +1,317 @@
+//! The query services: `Incidents`, `Agents`, `Rules`. Thin: check the request, call the core,
+//! map errors to a status in one place.
+
+use std::pin::Pin;
+use std::sync::Arc;
+
+use futures::Stream;
+use patrol_proto::model::now_ms;
+use patrol_proto::v1::{
+    self, agents_server::Agents, incidents_server::Incidents, rules_server::Rules,
+};
+use tokio::sync::{broadcast, mpsc};
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::{Request, Response, Status};
+
+use crate::core::Core;
+use crate::incident::{Incident, IncidentEvent, IncidentState};
+use crate::store::StoreError;
+
+/// Events buffered per watcher between the bus and its connection.
+const WATCH_BUFFER: usize = 256;
+
+pub struct Api {
+    core: Arc<Core>,
+}
+
+impl Api {
+    pub fn new(core: Arc<Core>) -> Self {
+        Self { core }
+    }
+}
+
+/// The one place domain errors become gRPC statuses.
+fn status(e: StoreError) -> Status {
+    match e {
+        StoreError::NotFound(_) => Status::not_found(e.to_string()),
+        StoreError::Illegal { .. } => Status::failed_precondition(e.to_string()),
+        other => Status::internal(other.to_string()),
+    }
+}
+
+/// Which incidents a watcher wants.
+#[derive(Debug, Clone)]
+struct Filter {
+    max_rank: Option<usize>,
+    host: String,
+    rule: String,
+}
+
+impl Filter {
+    fn from_request(core: &Core, r: &v1::WatchRequest) -> Result<Self, Status> {
+        let max_rank = if r.min_severity.is_empty() {
+            None
+        } else {
+            Some(core.levels.rank(&r.min_severity).ok_or_else(|| {
+                Status::invalid_argument(format!(
+                    "unknown severity '{}': expected one of {}",
+                    r.min_severity,
+                    core.levels.names().join(", ")
+                ))
+            })?)
+        };
+        Ok(Self {
+            max_rank,
+            host: r.host.clone(),
+            rule: r.rule.clone(),
+        })
+    }
+
+    fn wants(&self, core: &Core, i: &Incident) -> bool {
+        if let Some(max) = self.max_rank {
+            // An unknown level (rules from an older level set) is shown rather than hidden.
+            if core.levels.rank(&i.severity).is_some_and(|r| r > max) {
+                return false;
+            }
+        }
+        (self.host.is_empty() || self.host == i.host)
+            && (self.rule.is_empty() || self.rule == i.rule)
+    }
+}
+
+fn snapshot_event(i: &Incident, kind: v1::EventKind) -> v1::IncidentEvent {
+    v1::IncidentEvent {
+        event_id: 0,
+        kind: kind as i32,
+        at_ms: now_ms(),
+        actor: String::new(),
+        incident: Some(i.into()),
+    }
+}
+
+type WatchStream = Pin<Box<dyn Stream<Item = Result<v1::IncidentEvent, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl Incidents for Api {
+    type WatchStream = WatchStream;
+
+    async fn watch(
+        &self,
+        request: Request<v1::WatchRequest>,
+    ) -> Result<Response<WatchStream>, Status> {
+        let core = Arc::clone(&self.core);
+        let filter = Filter::from_request(&core, request.get_ref())?;
+        // Subscribe before reading the snapshot so nothing falls between the two; events the
+        // snapshot already covers are skipped by id.
+        let bus = core.bus.subscribe();
+        let (tx, rx) = mpsc::channel(WATCH_BUFFER);
+        tokio::spawn(watch_loop(core, filter, bus, tx));
+        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+    }
+
+    async fn list(
+        &self,
+        request: Request<v1::ListRequest>,
+    ) -> Result<Response<v1::ListResponse>, Status> {
+        let r = request.into_inner();
+        let mut states = Vec::new();
+        for s in r.states {
+            let s = v1::IncidentState::try_from(s)
+                .ok()
+                .and_then(|s| s.label().parse::<IncidentState>().ok())
+                .ok_or_else(|| Status::invalid_argument(format!("unknown incident state {s}")))?;
+            states.push(s);
+        }
+        let limit = if r.limit == 0 {
+            100
+        } else {
+            r.limit.min(10_000)
+        } as usize;
+        let store = self.core.store.clone();
+        let incidents = tokio::task::spawn_blocking(move || store.list(&states, limit))
+            .await
+            .map_err(|e| Status::internal(e.to_string()))?
+            .map_err(status)?;
+        Ok(Response::new(v1::ListResponse {
+            incidents: incidents.iter().map(Into::into).collect(),
+        }))
+    }
+
+    async fn get(
+        &self,
+        request: Request<v1::GetRequest>,
+    ) -> Result<Response<v1::Incident>, Status> {
+        let id = request.into_inner().id;
+        let store = self.core.store.clone();
+        let found = tokio::task::spawn_blocking(move || store.get(id))
+            .await
+            .map_err(|e| Status::internal(e.to_string()))?
+            .map_err(status)?;
+        match found {
+            Some(i) => Ok(Response::new((&i).into())),
+            None => Err(status(StoreError::NotFound(id))),
+        }
+    }
+
+    async fn ack(
+        &self,
+        request: Request<v1::AckRequest>,
+    ) -> Result<Response<v1::Incident>, Status> {
+        let r = request.into_inner();
+        if r.by.trim().is_empty() {
+            return Err(Status::invalid_argument(
+                "say who acknowledges: 'by' is required",
+            ));
+        }
+        let note = Some(r.note.as_str()).filter(|n| !n.is_empty());
+        let i = self
+            .core
+            .store
+            .acknowledge(r.id, &r.by, note, now_ms())
+            .await
+            .map_err(status)?;
+        Ok(Response::new((&i).into()))
+    }
+
+    async fn resolve(
+        &self,
+        request: Request<v1::ResolveRequest>,
+    ) -> Result<Response<v1::Incident>, Status> {
+        let r = request.into_inner();
+        let by = if r.by.trim().is_empty() {
+            "patrolctl"
+        } else {
+            r.by.as_str()
+        };
+        let note = Some(r.note.as_str()).filter(|n| !n.is_empty());
+        let i = self
+            .core
+            .store
+            .resolve(r.id, by, note, now_ms())
+            .await
+            .map_err(status)?;
+        Ok(Response::new((&i).into()))
+    }
+}
+
+async fn watch_loop(
+    core: Arc<Core>,
+    filter: Filter,
+    mut bus: broadcast::Receiver<Arc<IncidentEvent>>,
+    tx: mpsc::Sender<Result<v1::IncidentEvent, Status>>,
+) {
+    let mut kind = v1::EventKind::Snapshot;
+    'resync: loop {
+        let store = core.store.clone();
+        let snap = tokio::task::spawn_blocking(move || {
+            Ok::<_, StoreError>((store.last_event_id()?, store.open_incidents()?))
+        })
+        .await;
+        let (last_id, open) = match snap {
+            Ok(Ok(v)) => v,
+            Ok(Err(e)) => {
+                let _ = tx.send(Err(status(e))).await;
+                return;
+            }
+            Err(e) => {
+                let _ = tx.send(Err(Status::internal(e.to_string()))).await;
+                return;
+            }
+        };
+        if kind == v1::EventKind::Resync {
+            let marker = v1::IncidentEvent {
+                event_id: 0,
+                kind: v1::EventKind::Resync as i32,
+                at_ms: now_ms(),
+                actor: String::new(),
+                incident: None,
+            };
+            if tx.send(Ok(marker)).await.is_err() {
+                return;
+            }
+        }
+        for i in open.iter().filter(|i| filter.wants(&core, i)) {
+            if tx
+                .send(Ok(snapshot_event(i, v1::EventKind::Snapshot)))
+                .await
+                .is_err()
+            {
+                return;
+            }
+        }
+        loop {
+            match bus.recv().await {
+                Ok(ev) => {
+                    if ev.id <= last_id || !filter.wants(&core, &ev.incident) {
+                        continue;
+                    }
+                    // A watcher whose connection cannot keep up is cut off from the bus by lag,
+                    // never waited for by the bus: this send only waits on this watcher.
+                    if tx.send(Ok(ev.as_ref().into())).await.is_err() {
+                        return;
+                    }
+                }
+                Err(broadcast::error::RecvError::Lagged(n)) => {
+                    core.telemetry.watchers_lagged.inc();
+                    tracing::warn!(missed = n, "incident watcher fell behind; resynchronising");
+                    kind = v1::EventKind::Resync;
+                    continue 'resync;
+                }
+                Err(broadcast::error::RecvError::Closed) => return,
+            }
+        }
+    }
+}
+
+#[tonic::async_trait]
+impl Agents for Api {
+    async fn list(
+        &self,
+        _request: Request<v1::AgentsListRequest>,
+    ) -> Result<Response<v1::AgentsListResponse>, Status> {
+        Ok(Response::new(v1::AgentsListResponse {
+            agents: self.core.agents.list(),
+        }))
+    }
+}
+
+#[tonic::async_trait]
+impl Rules for Api {
+    async fn list(
+        &self,
+        _request: Request<v1::RulesListRequest>,
+    ) -> Result<Response<v1::RulesListResponse>, Status> {
+        let rules = self.core.rules();
+        Ok(Response::new(v1::RulesListResponse {
+            rules: rules
+                .rules()
+                .iter()
+                .map(|r| v1::RuleInfo {
+                    name: r.name.clone(),
+                    expr: r.expr.to_string(),
+                    severity: r.severity.name.clone(),
+                    file: format!("{}:{}", r.file, r.line),
+                    for_ms: r.for_.as_millis() as i64,
+                })
+                .collect(),
+        }))
+    }
+
+    async fn reload(
+        &self,
+        _request: Request<v1::RulesReloadRequest>,
+    ) -> Result<Response<v1::RulesReloadResponse>, Status> {
+        Ok(Response::new(match self.core.reload_rules().await {
+            Ok(n) => v1::RulesReloadResponse {
+                ok: true,
+                rules: n as u32,
+                errors: Vec::new(),
+            },
+            Err(errors) => v1::RulesReloadResponse {
+                ok: false,
+                rules: self.core.rules().len() as u32,
+                errors,
+            },
+        }))
+    }
+}

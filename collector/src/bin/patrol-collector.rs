@@ -1,0 +1,93 @@
+//! `patrol-collector [--config FILE] [--listen ADDR] [--http ADDR] [--rules DIR] [--data DIR]
+//! [--local-agent]`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::Parser;
+use patrol_collector::config::CollectorConfig;
+
+/// Patrol collector: receives agent streams, checks samples against rule files, and turns
+/// breaches into incidents that `patrolctl tail` shows live.
+#[derive(Parser, Debug)]
+#[command(version, about)]
+struct Cli {
+    /// Configuration file (TOML); flags below override it.
+    #[arg(long, short, env = "PATROL_COLLECTOR_CONFIG")]
+    config: Option<PathBuf>,
+    /// gRPC listen address [default: 127.0.0.1:7070]; port 0 picks a free port.
+    #[arg(long)]
+    listen: Option<SocketAddr>,
+    /// HTTP listen address for /metrics and /healthz [default: 127.0.0.1:7071].
+    #[arg(long)]
+    http: Option<SocketAddr>,
+    /// Rules directory [default: /etc/patrol/rules].
+    #[arg(long)]
+    rules: Option<PathBuf>,
+    /// Data directory for the incident database [default: /var/lib/patrol].
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// Also run an agent for this host inside the collector (host probe every 10 s unless the
+    /// config file's [agent] section says otherwise).
+    #[arg(long)]
+    local_agent: bool,
+}
+
+#[tokio::main]
+async fn main() {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("PATROL_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    if let Err(e) = run(cli).await {
+        eprintln!("patrol-collector: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let mut cfg = match &cli.config {
+        Some(p) => CollectorConfig::load(p)?,
+        None => CollectorConfig::default(),
+    };
+    cfg.listen = cli.listen.or(cfg.listen);
+    cfg.http = cli.http.or(cfg.http);
+    cfg.rules = cli.rules.or(cfg.rules);
+    cfg.data = cli.data.or(cfg.data);
+    cfg.local_agent |= cli.local_agent;
+    let settings = cfg.settle()?;
+    let running = patrol_collector::server::start(settings).await?;
+    // One machine-readable line on stdout, so scripts and tests that bind port 0 learn the
+    // real addresses.
+    println!(
+        "patrol-collector listening grpc={} http={}",
+        running.grpc_addr, running.http_addr
+    );
+    tracing::info!(grpc = %running.grpc_addr, http = %running.http_addr, "patrol-collector ready");
+    shutdown_signal().await;
+    tracing::info!("shutting down");
+    running.stop().await;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        let Ok(mut term) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        else {
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
+}

@@ -1,0 +1,266 @@
+//! The command line: clap definitions and the parsers for severity and state arguments.
+
+use clap::{Args, Parser, Subcommand};
+use patrol_proto::v1::IncidentState;
+use std::path::PathBuf;
+
+/// The collector address used when neither `--collector` nor `PATROL_COLLECTOR` is set.
+pub const DEFAULT_COLLECTOR: &str = "http://127.0.0.1:7070";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "patrolctl",
+    version,
+    about = "Watch and manage Patrol incidents, agents and rules",
+    long_about = "patrolctl is the operator's command line for a Patrol collector.\n\n\
+        NOC staff follow incidents live with `patrolctl tail` and list, acknowledge and resolve \
+        them with `patrolctl incidents ...`; operators check rule files offline with \
+        `patrolctl rules check` before the collector picks them up.\n\n\
+        Exit status: 0 on success, 1 when the command failed (a refused request, rule errors, \
+        the incident stream ended), 2 on usage errors or when the collector cannot be reached.",
+    after_help = "Examples:\n  \
+        patrolctl tail --severity P2\n  \
+        patrolctl incidents list --state open --state acknowledged\n  \
+        patrolctl incidents ack 42 --by alice --note 'looking into it'\n  \
+        patrolctl rules check /etc/patrol/rules"
+)]
+pub struct Cli {
+    /// gRPC address of the collector.
+    #[arg(
+        long,
+        global = true,
+        env = "PATROL_COLLECTOR",
+        default_value = DEFAULT_COLLECTOR,
+        value_name = "URL"
+    )]
+    pub collector: String,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Follow incidents live: the open ones first, then every change
+    #[command(long_about = "Follow incidents live.\n\n\
+        Prints the incidents open right now (OPEN / ACKED rows), then one line per change \
+        (OPENED, ACKED, RESOLVED) until Ctrl-C. Filtering is done by the collector, so \
+        `--severity P2` means P2 and everything more severe as the site's levels define. \
+        When the collector ends the stream, patrolctl says so on stderr and exits 1.")]
+    Tail(TailArgs),
+    /// List, show, acknowledge and resolve incidents
+    #[command(subcommand)]
+    Incidents(IncidentsCommand),
+    /// Show the agents known to the collector
+    #[command(subcommand)]
+    Agents(AgentsCommand),
+    /// Check rule files offline, list or reload the collector's rules
+    #[command(subcommand)]
+    Rules(RulesCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct TailArgs {
+    /// One JSON object per line instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// Only this severity and more severe ones (e.g. P2).
+    #[arg(long, value_name = "LEVEL", value_parser = parse_severity)]
+    pub severity: Option<String>,
+    /// Only incidents on this host.
+    #[arg(long, value_name = "HOST")]
+    pub host: Option<String>,
+    /// Only incidents of this rule.
+    #[arg(long, value_name = "RULE")]
+    pub rule: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum IncidentsCommand {
+    /// List incidents (open and acknowledged unless --state says otherwise)
+    List {
+        /// Only incidents in this state (open, acknowledged, resolved, closed); repeat or separate
+        /// with commas.
+        #[arg(
+            long,
+            value_name = "STATE",
+            value_parser = parse_state,
+            value_delimiter = ','
+        )]
+        state: Vec<IncidentState>,
+        /// At most this many incidents.
+        #[arg(long, default_value_t = 100, value_name = "N")]
+        limit: u32,
+        /// A JSON array instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show every field of one incident
+    Show {
+        /// Incident id.
+        id: u64,
+        /// A JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Acknowledge an incident: someone is on it
+    Ack {
+        /// Incident id.
+        id: u64,
+        /// Who acknowledges it.
+        #[arg(long, value_name = "NAME")]
+        by: String,
+        /// A note kept with the acknowledgement.
+        #[arg(long, value_name = "TEXT")]
+        note: Option<String>,
+    },
+    /// Resolve an incident by hand
+    Resolve {
+        /// Incident id.
+        id: u64,
+        /// Who resolves it.
+        #[arg(long, value_name = "NAME", env = "USER", default_value = "patrolctl")]
+        by: String,
+        /// A note kept with the resolution.
+        #[arg(long, value_name = "TEXT")]
+        note: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AgentsCommand {
+    /// List agents with their connection state and counters
+    List {
+        /// A JSON array instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RulesCommand {
+    /// Validate rule files or directories offline (no collector needed)
+    #[command(long_about = "Validate rule files or directories offline.\n\n\
+        Every problem is printed to stderr as `file:line:column: message`, followed by the \
+        count; the exit status is 1 when any path has an error. On success prints \
+        `ok: N rules`. Severities are checked against the shipped default levels P1-P4.")]
+    Check {
+        /// Rule files (*.toml) or directories holding them.
+        #[arg(required = true, value_name = "PATH")]
+        paths: Vec<PathBuf>,
+    },
+    /// List the rules the collector is running
+    List,
+    /// Make the collector reload its rule files now
+    Reload,
+}
+
+/// Accepts a severity level name as given.
+///
+/// Levels are site data, so any name the site configured is valid here; the collector decides
+/// what it means. Only names that cannot be a level at all are refused.
+pub fn parse_severity(s: &str) -> Result<String, String> {
+    let s = s.trim();
+    if s.is_empty() {
+        return Err("a severity level must not be empty (e.g. P2)".to_owned());
+    }
+    if s.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(format!(
+            "'{s}' is not a severity level name (no spaces; e.g. P2)"
+        ));
+    }
+    Ok(s.to_owned())
+}
+
+/// Parses an incident state name (`open`, `acknowledged`/`ack`, `resolved`, `closed`).
+pub fn parse_state(s: &str) -> Result<IncidentState, String> {
+    IncidentState::from_label(&s.trim().to_ascii_lowercase()).ok_or_else(|| {
+        format!("unknown state '{s}': expected open, acknowledged, resolved or closed")
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn severity_is_kept_verbatim_because_levels_are_site_data() {
+        assert_eq!(parse_severity("P2"), Ok("P2".to_owned()));
+        assert_eq!(parse_severity(" critical "), Ok("critical".to_owned()));
+        assert!(parse_severity("").is_err());
+        assert!(parse_severity("P 2").is_err());
+    }
+
+    #[test]
+    fn state_accepts_names_and_short_forms() {
+        assert_eq!(parse_state("open"), Ok(IncidentState::Open));
+        assert_eq!(parse_state("ACK"), Ok(IncidentState::Acknowledged));
+        assert_eq!(parse_state("acknowledged"), Ok(IncidentState::Acknowledged));
+        assert_eq!(parse_state("resolved"), Ok(IncidentState::Resolved));
+        assert_eq!(parse_state("closed"), Ok(IncidentState::Closed));
+        assert!(parse_state("unspecified").is_err());
+        assert!(parse_state("opened").is_err());
+    }
+
+    #[test]
+    fn states_repeat_and_split_on_commas() {
+        let cli = Cli::try_parse_from([
+            "patrolctl",
+            "incidents",
+            "list",
+            "--state",
+            "open,ack",
+            "--state",
+            "closed",
+        ])
+        .expect("valid command line");
+        let Command::Incidents(IncidentsCommand::List { state, limit, .. }) = cli.command else {
+            panic!("parsed the wrong command: {:?}", cli.command);
+        };
+        assert_eq!(
+            state,
+            [
+                IncidentState::Open,
+                IncidentState::Acknowledged,
+                IncidentState::Closed
+            ]
+        );
+        assert_eq!(limit, 100);
+    }
+
+    #[test]
+    fn bad_state_is_a_usage_error() {
+        let err = Cli::try_parse_from(["patrolctl", "incidents", "list", "--state", "gone"])
+            .expect_err("must be refused");
+        assert_eq!(err.exit_code(), 2);
+    }
+
+    #[test]
+    fn tail_filters_parse() {
+        let cli = Cli::try_parse_from([
+            "patrolctl",
+            "--collector",
+            "http://c:1",
+            "tail",
+            "--severity",
+            "P2",
+            "--host",
+            "db01",
+        ])
+        .expect("valid command line");
+        assert_eq!(cli.collector, "http://c:1");
+        let Command::Tail(t) = cli.command else {
+            panic!("parsed the wrong command");
+        };
+        assert_eq!(t.severity.as_deref(), Some("P2"));
+        assert_eq!(t.host.as_deref(), Some("db01"));
+        assert_eq!(t.rule, None);
+        assert!(!t.json);
+    }
+}

@@ -1,0 +1,66 @@
+//! `patrolctl`: the operator's command line for a Patrol collector. This file wires the parsed
+//! command to its module and owns the only reads of the clock, the time zone and the terminal.
+
+mod agents;
+mod cli;
+mod connect;
+mod failure;
+mod format;
+mod incidents;
+mod json;
+mod output;
+mod rules;
+mod table;
+mod tail;
+mod time;
+
+use clap::Parser;
+use cli::{AgentsCommand, Cli, Command, RulesCommand};
+use failure::Failure;
+use format::Human;
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            return Failure::Other(anyhow::Error::new(e).context("cannot start the runtime"))
+                .report();
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => failure.report(),
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), Failure> {
+    let human = Human {
+        // A system without a usable zone database still gets correct (UTC) times.
+        tz: jiff::tz::TimeZone::try_system().unwrap_or(jiff::tz::TimeZone::UTC),
+        color: use_color(),
+    };
+    let now_ms = jiff::Timestamp::now().as_millisecond();
+    let url = cli.collector.as_str();
+    match cli.command {
+        Command::Tail(args) => tail::run(url, args, &human).await,
+        Command::Incidents(command) => incidents::run(url, command, &human, now_ms).await,
+        Command::Agents(AgentsCommand::List { json }) => {
+            agents::list(url, json, &human, now_ms).await
+        }
+        Command::Rules(RulesCommand::Check { paths }) => rules::check_cmd(&paths),
+        Command::Rules(RulesCommand::List) => rules::list(url, &human).await,
+        Command::Rules(RulesCommand::Reload) => rules::reload(url).await,
+    }
+}
+
+/// Colour only for a person at a terminal, and never when `NO_COLOR` is set (no-color.org:
+/// any non-empty value).
+fn use_color() -> bool {
+    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}

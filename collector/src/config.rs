@@ -1,0 +1,143 @@
+//! The collector's TOML configuration and command-line overrides, checked into [`Settings`].
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use patrol_agent::AgentConfig;
+use serde::Deserialize;
+
+/// `patrol-collector --config FILE`. Every key is optional; command-line flags win.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct CollectorConfig {
+    /// gRPC listen address (agents, `patrolctl`). Default `127.0.0.1:7070`.
+    pub listen: Option<SocketAddr>,
+    /// HTTP listen address (`/metrics`, `/healthz`). Default `127.0.0.1:7071`.
+    pub http: Option<SocketAddr>,
+    /// Directory of rule files (`*.toml`). Default `/etc/patrol/rules`.
+    pub rules: Option<PathBuf>,
+    /// Directory for the incident database. Default `/var/lib/patrol`.
+    pub data: Option<PathBuf>,
+    /// File holding the token agents must present (first line). Unset: no token required.
+    pub token_file: Option<PathBuf>,
+    /// Largest batch accepted from an agent, in points.
+    pub max_batch_points: Option<u32>,
+    /// Run an agent for this host inside the collector.
+    #[serde(default)]
+    pub local_agent: bool,
+    /// Configuration of the local agent (same keys as the agent's file). Default: the host
+    /// probe every 10 s.
+    pub agent: Option<AgentConfig>,
+}
+
+/// Checked settings the collector runs on.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub listen: SocketAddr,
+    pub http: SocketAddr,
+    pub rules: PathBuf,
+    pub data: PathBuf,
+    pub token: Option<String>,
+    pub max_batch_points: u32,
+    pub local_agent: Option<AgentConfig>,
+}
+
+pub const DEFAULT_MAX_BATCH_POINTS: u32 = 50_000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{path}: cannot read: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{path}:{line}:{column}: {message}")]
+    Invalid {
+        path: String,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    #[error("{0}")]
+    Check(String),
+}
+
+impl CollectorConfig {
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let display = path.display().to_string();
+        let src = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: display.clone(),
+            source,
+        })?;
+        toml::from_str(&src).map_err(|e| {
+            let (line, column) = e
+                .span()
+                .map(|s| patrol_agent::config::line_col(&src, s.start))
+                .unwrap_or((1, 1));
+            ConfigError::Invalid {
+                path: display,
+                line,
+                column,
+                message: e.message().to_owned(),
+            }
+        })
+    }
+
+    pub fn settle(self) -> Result<Settings, ConfigError> {
+        let token = match &self.token_file {
+            Some(p) => Some(
+                std::fs::read_to_string(p)
+                    .map_err(|e| ConfigError::Check(format!("token_file {}: {e}", p.display())))?
+                    .lines()
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .to_owned(),
+            )
+            .filter(|t| !t.is_empty()),
+            None => None,
+        };
+        if self.token_file.is_some() && token.is_none() {
+            return Err(ConfigError::Check("token_file is empty".into()));
+        }
+        let local_agent = if self.local_agent {
+            Some(self.agent.unwrap_or_else(default_local_agent))
+        } else {
+            None
+        };
+        Ok(Settings {
+            listen: self.listen.unwrap_or(([127, 0, 0, 1], 7070).into()),
+            http: self.http.unwrap_or(([127, 0, 0, 1], 7071).into()),
+            rules: self.rules.unwrap_or_else(|| "/etc/patrol/rules".into()),
+            data: self.data.unwrap_or_else(|| "/var/lib/patrol".into()),
+            token,
+            max_batch_points: self.max_batch_points.unwrap_or(DEFAULT_MAX_BATCH_POINTS),
+            local_agent,
+        })
+    }
+}
+
+/// The host probe at its default interval.
+pub fn default_local_agent() -> AgentConfig {
+    // Parsing the literal keeps the defaults in one place: the probe's own config struct.
+    toml::from_str("[[probe]]\ntype = \"host\"\n").unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_key_is_located() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c.toml");
+        std::fs::write(&p, "listen = \"127.0.0.1:1\"\nrule = \"x\"\n").unwrap();
+        let err = CollectorConfig::load(&p).unwrap_err().to_string();
+        assert!(err.ends_with("c.toml:2:1: unknown field `rule`, expected one of `listen`, `http`, `rules`, `data`, `token_file`, `max_batch_points`, `local_agent`, `agent`"), "{err}");
+    }
+
+    #[test]
+    fn default_local_agent_has_the_host_probe() {
+        assert_eq!(default_local_agent().probes.len(), 1);
+    }
+}

@@ -1,0 +1,111 @@
+//! The state every service shares: engine, store, event bus, agent registry, counters.
+
+use std::sync::{Arc, Mutex};
+
+use patrol_proto::model::now_ms;
+use patrol_rules::{Levels, RuleSet};
+use tokio::sync::broadcast;
+
+use crate::agents::Registry;
+use crate::engine::{Engine, Evaluated};
+use crate::incident::IncidentEvent;
+use crate::store::{Change, Store, StoreError, WriteBatch};
+use crate::telemetry::{KindLabel, Telemetry};
+
+/// Capacity of the incident event bus; a watcher further behind than this is resynchronised.
+pub const BUS_CAPACITY: usize = 4096;
+
+pub struct Core {
+    pub engine: Mutex<Engine>,
+    pub store: Store,
+    pub bus: broadcast::Sender<Arc<IncidentEvent>>,
+    pub agents: Registry,
+    pub telemetry: Telemetry,
+    pub levels: Levels,
+    pub rules_dir: std::path::PathBuf,
+    pub token: Option<String>,
+    pub max_batch_points: u32,
+    /// Turns true when the collector stops; agent sessions finish their acks and end.
+    pub shutdown: tokio::sync::watch::Receiver<bool>,
+}
+
+impl Core {
+    /// Counts what rule evaluation decided.
+    pub fn count(&self, stats: &Evaluated) {
+        let t = &self.telemetry;
+        t.samples_ingested.inc_by(stats.samples);
+        t.rule_evaluations.inc_by(stats.rule_evaluations);
+        if stats.fired > 0 {
+            t.incident_changes
+                .get_or_create(&KindLabel {
+                    kind: "fired".into(),
+                })
+                .inc_by(stats.fired);
+        }
+        if stats.resolved > 0 {
+            t.incident_changes
+                .get_or_create(&KindLabel {
+                    kind: "resolved".into(),
+                })
+                .inc_by(stats.resolved);
+        }
+    }
+
+    /// Commits rule decisions that belong to no batch (sweeps, reloads).
+    pub async fn commit_changes(&self, changes: Vec<Change>) -> Result<(), StoreError> {
+        if changes.is_empty() {
+            return Ok(());
+        }
+        let r = self
+            .store
+            .commit(WriteBatch {
+                changes,
+                applied: Vec::new(),
+            })
+            .await;
+        if let Err(e) = &r {
+            self.telemetry.store_errors.inc();
+            tracing::error!(error = %e, "incident store commit failed");
+        }
+        r
+    }
+
+    /// Loads the rules directory; on success swaps the rule set in and returns its size, on
+    /// failure keeps the running rules and returns every problem.
+    pub async fn reload_rules(&self) -> Result<usize, Vec<String>> {
+        let loaded = patrol_rules::load_dir(&self.rules_dir, &self.levels);
+        match loaded {
+            Ok(set) => {
+                let n = set.len();
+                let mut changes = Vec::new();
+                if let Ok(mut engine) = self.engine.lock() {
+                    engine.replace_rules(Arc::new(set), now_ms(), &mut changes);
+                    self.telemetry.series.set(engine.series_count() as i64);
+                }
+                self.telemetry.rules_loaded.set(n as i64);
+                let _ = self.commit_changes(changes).await;
+                tracing::info!(rules = n, dir = %self.rules_dir.display(), "rules loaded");
+                Ok(n)
+            }
+            Err(diags) => {
+                self.telemetry.rule_reload_failures.inc();
+                let errors: Vec<String> = diags.iter().map(|d| d.to_string()).collect();
+                for e in &errors {
+                    tracing::error!("{e}");
+                }
+                tracing::error!(
+                    errors = errors.len(),
+                    "rules not reloaded; the collector keeps running on the last good rules"
+                );
+                Err(errors)
+            }
+        }
+    }
+
+    pub fn rules(&self) -> Arc<RuleSet> {
+        self.engine
+            .lock()
+            .map(|e| Arc::clone(e.rules()))
+            .unwrap_or_else(|_| Arc::new(RuleSet::from_rules(Vec::new())))
+    }
+}

@@ -1,0 +1,309 @@
+//! The latest-value series table and event-driven rule evaluation.
+//!
+//! A series is interned once (name + full label set, fingerprint hashed once) and then referred
+//! to by a [`SeriesId`]. Each series keeps the rules that can match it, with an alert state per
+//! rule, computed when the series is first seen or when the rules change, so a sample costs only
+//! the rules that name its metric and match its labels. Time is an argument everywhere.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use patrol_proto::model::fingerprint;
+use patrol_proto::{Labels, Sample};
+use patrol_rules::{AlertState, Rule, RuleSet, Transition};
+
+use crate::store::Change;
+
+/// Index of a series in the table.
+pub type SeriesId = u32;
+
+struct Slot {
+    rule: Arc<Rule>,
+    state: AlertState,
+}
+
+struct Series {
+    name: String,
+    labels: Labels,
+    fingerprint: u64,
+    value: f64,
+    timestamp_ms: i64,
+    has_value: bool,
+    slots: Vec<Slot>,
+}
+
+/// What a rule decided, for counting and logging.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Evaluated {
+    pub samples: u64,
+    pub rule_evaluations: u64,
+    pub fired: u64,
+    pub resolved: u64,
+}
+
+pub struct Engine {
+    rules: Arc<RuleSet>,
+    ids: HashMap<String, HashMap<Labels, SeriesId>>,
+    series: Vec<Series>,
+    /// Slots in `Pending`, so the sweep that promotes them does not scan every series.
+    pending: HashSet<(SeriesId, usize)>,
+    /// Firing states restored from the store's open incidents, claimed as series reappear.
+    restored: HashMap<(String, u64), i64>,
+}
+
+impl Engine {
+    pub fn new(rules: Arc<RuleSet>) -> Self {
+        Self {
+            rules,
+            ids: HashMap::new(),
+            series: Vec::new(),
+            pending: HashSet::new(),
+            restored: HashMap::new(),
+        }
+    }
+
+    /// Marks (rule, series fingerprint) pairs as already firing since `since_ms`, so a restart
+    /// continues the open incidents instead of opening them again.
+    pub fn restore_firing(&mut self, rule: &str, fingerprint: u64, since_ms: i64) {
+        self.restored
+            .insert((rule.to_owned(), fingerprint), since_ms);
+    }
+
+    pub fn rules(&self) -> &Arc<RuleSet> {
+        &self.rules
+    }
+
+    pub fn series_count(&self) -> usize {
+        self.series.len()
+    }
+
+    /// Returns the id of a series, creating it (and its rule slots) on first sight.
+    pub fn intern(&mut self, name: &str, labels: &Labels) -> SeriesId {
+        if let Some(id) = self.ids.get(name).and_then(|m| m.get(labels)) {
+            return *id;
+        }
+        let id = self.series.len() as SeriesId;
+        let fp = fingerprint(name, labels);
+        let slots = self.slots_for(name, labels, fp, &[]);
+        self.series.push(Series {
+            name: name.to_owned(),
+            labels: labels.clone(),
+            fingerprint: fp,
+            value: f64::NAN,
+            timestamp_ms: 0,
+            has_value: false,
+            slots,
+        });
+        self.ids
+            .entry(name.to_owned())
+            .or_default()
+            .insert(labels.clone(), id);
+        id
+    }
+
+    fn slots_for(&mut self, name: &str, labels: &Labels, fp: u64, old: &[Slot]) -> Vec<Slot> {
+        let mut slots = Vec::new();
+        for &idx in self.rules.for_metric(name) {
+            let Some(rule) = self.rules.get(idx) else {
+                continue;
+            };
+            if !rule.expr.selector().matches_labels(labels) {
+                continue;
+            }
+            // A rule keeps its state across a reload when its name stays, so editing a
+            // threshold re-evaluates an open incident instead of opening a second one.
+            let state = old
+                .iter()
+                .find(|s| s.rule.name == rule.name)
+                .map(|s| s.state)
+                .or_else(|| {
+                    self.restored
+                        .remove(&(rule.name.clone(), fp))
+                        .map(|since_ms| AlertState::Firing { since_ms })
+                })
+                .unwrap_or(AlertState::Inactive);
+            slots.push(Slot {
+                rule: Arc::clone(rule),
+                state,
+            });
+        }
+        slots
+    }
+
+    /// Records a sample of a known series and evaluates the rules that watch it.
+    pub fn observe(
+        &mut self,
+        id: SeriesId,
+        value: f64,
+        timestamp_ms: i64,
+        now_ms: i64,
+        out: &mut Vec<Change>,
+        stats: &mut Evaluated,
+    ) {
+        let Some(series) = self.series.get_mut(id as usize) else {
+            return;
+        };
+        // A late (resent) sample must not overwrite a newer value.
+        if series.has_value && timestamp_ms < series.timestamp_ms {
+            return;
+        }
+        series.value = value;
+        series.timestamp_ms = timestamp_ms;
+        series.has_value = true;
+        stats.samples += 1;
+        for (i, slot) in series.slots.iter_mut().enumerate() {
+            stats.rule_evaluations += 1;
+            let t = slot.rule.step(&mut slot.state, value, now_ms);
+            record(
+                t,
+                &slot.rule,
+                series_view(&series.name, &series.labels, series.fingerprint, value),
+                now_ms,
+                (id, i),
+                &mut self.pending,
+                out,
+                stats,
+            );
+        }
+    }
+
+    /// Promotes pending alerts whose `for` has elapsed without waiting for the next sample.
+    pub fn tick(&mut self, now_ms: i64, out: &mut Vec<Change>, stats: &mut Evaluated) {
+        let pending: Vec<_> = self.pending.iter().copied().collect();
+        for (id, i) in pending {
+            let Some(series) = self.series.get_mut(id as usize) else {
+                continue;
+            };
+            let Some(slot) = series.slots.get_mut(i) else {
+                continue;
+            };
+            let t = slot.rule.tick(&mut slot.state, now_ms);
+            record(
+                t,
+                &slot.rule,
+                series_view(
+                    &series.name,
+                    &series.labels,
+                    series.fingerprint,
+                    series.value,
+                ),
+                now_ms,
+                (id, i),
+                &mut self.pending,
+                out,
+                stats,
+            );
+        }
+    }
+
+    /// Swaps in a new rule set, keeps states of rules that kept their name, resolves incidents
+    /// of rules that are gone, and re-evaluates every series on its latest value at once.
+    pub fn replace_rules(&mut self, rules: Arc<RuleSet>, now_ms: i64, out: &mut Vec<Change>) {
+        self.rules = rules;
+        self.pending.clear();
+        let mut stats = Evaluated::default();
+        for idx in 0..self.series.len() {
+            let old = std::mem::take(&mut self.series[idx].slots);
+            let (name, labels, fp) = {
+                let s = &self.series[idx];
+                (s.name.clone(), s.labels.clone(), s.fingerprint)
+            };
+            let slots = self.slots_for(&name, &labels, fp, &old);
+            for gone in old
+                .iter()
+                .filter(|o| !slots.iter().any(|n| n.rule.name == o.rule.name))
+            {
+                if matches!(gone.state, AlertState::Firing { .. }) {
+                    out.push(Change::Resolve {
+                        rule: gone.rule.name.clone(),
+                        fingerprint: fp,
+                        value: self.series[idx].value,
+                        at_ms: now_ms,
+                    });
+                }
+            }
+            self.series[idx].slots = slots;
+            let s = &self.series[idx];
+            if s.has_value {
+                let (value, ts) = (s.value, s.timestamp_ms);
+                // Re-evaluate with the latest value; the timestamp check passes (equal).
+                self.observe(idx as SeriesId, value, ts, now_ms, out, &mut stats);
+            }
+        }
+    }
+
+    /// The latest value of every series that has one.
+    pub fn latest(&self) -> Vec<Sample> {
+        self.series
+            .iter()
+            .filter(|s| s.has_value)
+            .map(|s| Sample::new(s.name.clone(), s.labels.clone(), s.value, s.timestamp_ms))
+            .collect()
+    }
+}
+
+struct SeriesView<'a> {
+    name: &'a str,
+    labels: &'a Labels,
+    fingerprint: u64,
+    value: f64,
+}
+
+fn series_view<'a>(
+    name: &'a str,
+    labels: &'a Labels,
+    fingerprint: u64,
+    value: f64,
+) -> SeriesView<'a> {
+    SeriesView {
+        name,
+        labels,
+        fingerprint,
+        value,
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn record(
+    t: Transition,
+    rule: &Rule,
+    s: SeriesView<'_>,
+    now_ms: i64,
+    key: (SeriesId, usize),
+    pending: &mut HashSet<(SeriesId, usize)>,
+    out: &mut Vec<Change>,
+    stats: &mut Evaluated,
+) {
+    match t {
+        Transition::None => {}
+        Transition::Pending => {
+            pending.insert(key);
+        }
+        Transition::Cancelled => {
+            pending.remove(&key);
+        }
+        Transition::Fired => {
+            pending.remove(&key);
+            stats.fired += 1;
+            out.push(Change::Open {
+                rule: rule.name.clone(),
+                severity: rule.severity.name.clone(),
+                fingerprint: s.fingerprint,
+                host: s.labels.get("host").unwrap_or_default().to_owned(),
+                labels: s.labels.clone(),
+                summary: rule.summary.render(s.name, s.value, s.labels),
+                value: s.value,
+                at_ms: now_ms,
+            });
+        }
+        Transition::Resolved => {
+            stats.resolved += 1;
+            out.push(Change::Resolve {
+                rule: rule.name.clone(),
+                fingerprint: s.fingerprint,
+                value: s.value,
+                at_ms: now_ms,
+            });
+        }
+    }
+}

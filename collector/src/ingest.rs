@@ -1,0 +1,422 @@
+//! The `Ingest.Stream` service: check the agent, drop batches already applied, decode, hand the
+//! samples to the engine, and acknowledge each batch once what it changed is durable.
+//!
+//! Garbage is refused with a status and counted; it ends that agent's stream only.
+
+use std::collections::HashMap;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::stream::FuturesOrdered;
+use futures::{Stream, StreamExt};
+use patrol_proto::convert::labels_from_wire;
+use patrol_proto::model::now_ms;
+use patrol_proto::v1::{self, agent_message, collector_message};
+use patrol_proto::{Labels, v1::ingest_server::Ingest};
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::{Request, Response, Status, Streaming};
+
+use crate::core::Core;
+use crate::engine::{Evaluated, SeriesId};
+use crate::store::{AppliedSeq, WriteBatch};
+
+const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
+/// Limits on what one agent may define, so a hostile agent cannot exhaust memory.
+const MAX_SERIES_PER_STREAM: usize = 1_000_000;
+const MAX_LABELS: usize = 32;
+const MAX_NAME_LEN: usize = 200;
+const MAX_VALUE_LEN: usize = 1024;
+/// Commits in flight per stream before the stream stops reading (backpressure to the agent).
+const MAX_IN_FLIGHT: usize = 64;
+
+pub struct IngestService {
+    core: Arc<Core>,
+}
+
+impl IngestService {
+    pub fn new(core: Arc<Core>) -> Self {
+        Self { core }
+    }
+}
+
+type Outbound = Pin<Box<dyn Stream<Item = Result<v1::CollectorMessage, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl Ingest for IngestService {
+    type StreamStream = Outbound;
+
+    async fn stream(
+        &self,
+        request: Request<Streaming<v1::AgentMessage>>,
+    ) -> Result<Response<Outbound>, Status> {
+        let peer = request
+            .remote_addr()
+            .map(|a| a.to_string())
+            .unwrap_or_default();
+        let mut inbound = request.into_inner();
+        let core = Arc::clone(&self.core);
+        let hello = match tokio::time::timeout(HELLO_TIMEOUT, inbound.message()).await {
+            Ok(Ok(Some(v1::AgentMessage {
+                msg: Some(agent_message::Msg::Hello(h)),
+            }))) => h,
+            Ok(Ok(_)) => {
+                core.telemetry.reject("no_hello");
+                return Err(Status::invalid_argument(
+                    "the first message must be a hello",
+                ));
+            }
+            Ok(Err(s)) => {
+                core.telemetry.reject("decode");
+                return Err(s);
+            }
+            Err(_) => {
+                core.telemetry.reject("no_hello");
+                return Err(Status::deadline_exceeded("no hello within 10s"));
+            }
+        };
+        if let Some(token) = &core.token
+            && !constant_time_eq(token.as_bytes(), hello.token.as_bytes())
+        {
+            core.telemetry.reject("unauthenticated");
+            tracing::warn!(%peer, agent_id = %hello.agent_id, "agent refused: wrong or missing token");
+            return Err(Status::unauthenticated("wrong or missing token"));
+        }
+        let labels = check_hello(&hello).inspect_err(|_| core.telemetry.reject("bad_hello"))?;
+        let now = now_ms();
+        let reg = core
+            .agents
+            .connect(&hello, labels.clone(), peer.clone(), now);
+        core.telemetry
+            .agents_connected
+            .set(core.agents.connected_count() as i64);
+        tracing::info!(agent_id = %hello.agent_id, %peer, epoch = hello.epoch,
+            applied_seq = reg.durable_seq, "agent connected");
+
+        let (tx, rx) = mpsc::channel(MAX_IN_FLIGHT * 2);
+        let welcome = v1::CollectorMessage {
+            msg: Some(collector_message::Msg::Welcome(v1::Welcome {
+                applied_seq: reg.durable_seq,
+                max_batch_points: core.max_batch_points,
+            })),
+        };
+        let _ = tx.send(Ok(welcome)).await;
+        let session = Session {
+            core,
+            agent_id: hello.agent_id.clone(),
+            epoch: hello.epoch,
+            generation: reg.generation,
+            labels,
+            series: HashMap::new(),
+        };
+        tokio::spawn(session.run(inbound, tx));
+        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+    }
+}
+
+struct Session {
+    core: Arc<Core>,
+    agent_id: String,
+    epoch: u64,
+    generation: u64,
+    /// Host and static labels of the agent, added to every series it defines.
+    labels: Labels,
+    /// Wire series id → engine series id, for this stream only.
+    series: HashMap<u32, SeriesId>,
+}
+
+impl Session {
+    async fn run(
+        mut self,
+        mut inbound: Streaming<v1::AgentMessage>,
+        tx: mpsc::Sender<Result<v1::CollectorMessage, Status>>,
+    ) {
+        let mut commits = FuturesOrdered::new();
+        let mut shutdown = self.core.shutdown.clone();
+        let end: Option<Status> = loop {
+            tokio::select! {
+                r = shutdown.changed() => {
+                    if r.is_err() || *shutdown.borrow() {
+                        break Some(Status::unavailable("collector shutting down"));
+                    }
+                }
+                msg = inbound.message(), if commits.len() < MAX_IN_FLIGHT => match msg {
+                    Ok(Some(v1::AgentMessage { msg: Some(agent_message::Msg::Batch(b)) })) => {
+                        match self.batch(b) {
+                            Ok(Some(fut)) => commits.push_back(fut),
+                            Ok(None) => break None,
+                            Err(status) => break Some(status),
+                        }
+                    }
+                    Ok(Some(_)) => {
+                        self.core.telemetry.reject("protocol");
+                        break Some(Status::invalid_argument("expected a batch"));
+                    }
+                    Ok(None) => break None,
+                    Err(status) => {
+                        // Undecodable or oversized messages end up here.
+                        self.core.telemetry.reject("decode");
+                        tracing::warn!(agent_id = %self.agent_id, error = %status.message(), "bad message from agent");
+                        break Some(status);
+                    }
+                },
+                Some(done) = commits.next(), if !commits.is_empty() => {
+                    if !self.acked(done, &tx).await { break None; }
+                }
+            }
+        };
+        // Acknowledge what is already on its way to disk before saying goodbye.
+        while let Some(done) = commits.next().await {
+            if !self.acked(done, &tx).await {
+                break;
+            }
+        }
+        if let Some(status) = end {
+            let _ = tx.send(Err(status)).await;
+        }
+        self.core
+            .agents
+            .disconnect(&self.agent_id, self.generation, now_ms());
+        self.core
+            .telemetry
+            .agents_connected
+            .set(self.core.agents.connected_count() as i64);
+        tracing::info!(agent_id = %self.agent_id, "agent stream closed");
+    }
+
+    async fn acked(
+        &self,
+        done: (u64, Result<(), crate::store::StoreError>),
+        tx: &mpsc::Sender<Result<v1::CollectorMessage, Status>>,
+    ) -> bool {
+        let (seq, result) = done;
+        if let Err(e) = result {
+            // Not durable: do not acknowledge, the agent resends after reconnecting.
+            self.core.telemetry.store_errors.inc();
+            tracing::error!(error = %e, "incident store commit failed; dropping the stream so the agent resends");
+            return false;
+        }
+        self.core.agents.durable(&self.agent_id, seq);
+        let ack = v1::CollectorMessage {
+            msg: Some(collector_message::Msg::Ack(v1::Ack { seq })),
+        };
+        tx.send(Ok(ack)).await.is_ok()
+    }
+
+    /// Applies one batch and returns the commit to wait for before acknowledging it.
+    #[allow(clippy::type_complexity)]
+    fn batch(
+        &mut self,
+        b: v1::Batch,
+    ) -> Result<
+        Option<Pin<Box<dyn Future<Output = (u64, Result<(), crate::store::StoreError>)> + Send>>>,
+        Status,
+    > {
+        let core = &self.core;
+        if b.seq == 0 {
+            core.telemetry.reject("bad_batch");
+            return Err(Status::invalid_argument(
+                "batch sequence numbers start at 1",
+            ));
+        }
+        if b.points.len() > core.max_batch_points as usize {
+            core.telemetry.reject("oversized");
+            return Err(Status::resource_exhausted(format!(
+                "batch of {} points exceeds the limit of {}",
+                b.points.len(),
+                core.max_batch_points
+            )));
+        }
+        let now = now_ms();
+        let Some(new) = core.agents.begin_batch(
+            &self.agent_id,
+            self.generation,
+            b.seq,
+            b.points.len() as u64,
+            now,
+        ) else {
+            tracing::info!(agent_id = %self.agent_id, "stream replaced by a newer one");
+            return Ok(None);
+        };
+        let mut changes = Vec::new();
+        let mut stats = Evaluated::default();
+        {
+            let Ok(mut engine) = core.engine.lock() else {
+                return Err(Status::internal("engine unavailable"));
+            };
+            // Definitions are registered even for a duplicate batch: later batches of this
+            // stream refer to them.
+            for def in &b.series {
+                let labels =
+                    check_series(def).inspect_err(|_| core.telemetry.reject("bad_series"))?;
+                if self.series.len() >= MAX_SERIES_PER_STREAM && !self.series.contains_key(&def.id)
+                {
+                    core.telemetry.reject("too_many_series");
+                    return Err(Status::resource_exhausted("too many series on one stream"));
+                }
+                let mut full = labels;
+                full.merge_missing(&self.labels);
+                let id = engine.intern(&def.name, &full);
+                self.series.insert(def.id, id);
+            }
+            if new {
+                // Check every reference before applying any point, so a bad batch changes nothing.
+                if let Some(p) = b
+                    .points
+                    .iter()
+                    .find(|p| !self.series.contains_key(&p.series))
+                {
+                    core.telemetry.reject("undefined_series");
+                    return Err(Status::invalid_argument(format!(
+                        "point refers to series {} which this stream never defined",
+                        p.series
+                    )));
+                }
+                for p in &b.points {
+                    if let Some(&id) = self.series.get(&p.series) {
+                        engine.observe(id, p.value, p.timestamp_ms, now, &mut changes, &mut stats);
+                    }
+                }
+            }
+            core.telemetry.series.set(engine.series_count() as i64);
+        }
+        let mut applied = Vec::new();
+        if new {
+            core.telemetry.batches_applied.inc();
+            core.count(&stats);
+            applied.push(AppliedSeq {
+                agent_id: self.agent_id.clone(),
+                epoch: self.epoch,
+                seq: b.seq,
+            });
+        } else {
+            core.telemetry.batches_duplicate.inc();
+        }
+        // A duplicate still goes through the store: its (empty) commit completes only after
+        // the original's, so its ack never claims more durability than there is.
+        let core = Arc::clone(&self.core);
+        let seq = b.seq;
+        Ok(Some(Box::pin(async move {
+            (
+                seq,
+                commit_until_durable(&core, WriteBatch { changes, applied }).await,
+            )
+        })))
+    }
+}
+
+/// Commits, retrying with backoff while the store fails (disk full, locked file): the engine
+/// has already applied the batch, so giving up would lose its incident changes. Meanwhile the
+/// stream stops acknowledging and the agent keeps the batch.
+async fn commit_until_durable(
+    core: &Core,
+    batch: WriteBatch,
+) -> Result<(), crate::store::StoreError> {
+    let mut wait = Duration::from_millis(100);
+    let mut failures = 0u32;
+    loop {
+        match core.store.commit(batch.clone()).await {
+            Ok(()) => return Ok(()),
+            Err(crate::store::StoreError::Closed) => return Err(crate::store::StoreError::Closed),
+            Err(e) => {
+                failures += 1;
+                core.telemetry.store_errors.inc();
+                if failures == 1 || failures % 20 == 0 {
+                    tracing::error!(error = %e, failures, "incident store commit failed; retrying");
+                }
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(Duration::from_secs(5));
+            }
+        }
+    }
+}
+
+fn check_hello(h: &v1::Hello) -> Result<Labels, Status> {
+    if h.agent_id.is_empty() || h.agent_id.len() > MAX_NAME_LEN {
+        return Err(Status::invalid_argument("agent_id must be 1-200 bytes"));
+    }
+    if h.host.is_empty() || h.host.len() > MAX_VALUE_LEN {
+        return Err(Status::invalid_argument("host must be 1-1024 bytes"));
+    }
+    if h.epoch > i64::MAX as u64 {
+        return Err(Status::invalid_argument("epoch must fit in 63 bits"));
+    }
+    if h.labels.len() > MAX_LABELS {
+        return Err(Status::invalid_argument("too many static labels"));
+    }
+    for l in &h.labels {
+        check_label(l)?;
+    }
+    let mut labels = labels_from_wire(&h.labels);
+    labels.insert("host", h.host.as_str());
+    Ok(labels)
+}
+
+fn check_series(def: &v1::SeriesDef) -> Result<Labels, Status> {
+    if !valid_metric_name(&def.name) {
+        return Err(Status::invalid_argument(format!(
+            "invalid metric name '{}'",
+            def.name.chars().take(64).collect::<String>()
+        )));
+    }
+    if def.labels.len() > MAX_LABELS {
+        return Err(Status::invalid_argument("too many labels on a series"));
+    }
+    for l in &def.labels {
+        check_label(l)?;
+    }
+    Ok(labels_from_wire(&def.labels))
+}
+
+fn check_label(l: &v1::Label) -> Result<(), Status> {
+    if !patrol_agent::config::valid_label_name(&l.name) || l.name.len() > MAX_NAME_LEN {
+        return Err(Status::invalid_argument(format!(
+            "invalid label name '{}'",
+            l.name.chars().take(64).collect::<String>()
+        )));
+    }
+    if l.value.len() > MAX_VALUE_LEN {
+        return Err(Status::invalid_argument(format!(
+            "value of label '{}' is longer than {MAX_VALUE_LEN} bytes",
+            l.name
+        )));
+    }
+    Ok(())
+}
+
+fn valid_metric_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    name.len() <= MAX_NAME_LEN
+        && matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_' || c == ':')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
+}
+
+/// Compares secrets without leaking their common prefix length through timing.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metric_names() {
+        assert!(valid_metric_name("disk_used_percent"));
+        assert!(valid_metric_name("job:rate5m"));
+        assert!(!valid_metric_name("9lives"));
+        assert!(!valid_metric_name("a-b"));
+        assert!(!valid_metric_name(""));
+    }
+
+    #[test]
+    fn secrets_compare() {
+        assert!(constant_time_eq(b"abc", b"abc"));
+        assert!(!constant_time_eq(b"abc", b"abd"));
+        assert!(!constant_time_eq(b"abc", b"ab"));
+    }
+}

@@ -1,0 +1,202 @@
+//! Wires the collector together: store, rules, engine, gRPC and HTTP listeners, the pending
+//! sweep, the rules watcher and the optional local agent.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use patrol_agent::Agent;
+use patrol_proto::model::now_ms;
+use patrol_proto::v1::{
+    agents_server::AgentsServer, incidents_server::IncidentsServer, ingest_server::IngestServer,
+    rules_server::RulesServer,
+};
+use patrol_rules::Levels;
+use tokio::net::TcpListener;
+use tokio::sync::{broadcast, watch};
+use tokio_stream::wrappers::TcpListenerStream;
+
+use crate::agents::Registry;
+use crate::api::Api;
+use crate::config::Settings;
+use crate::core::{BUS_CAPACITY, Core};
+use crate::engine::{Engine, Evaluated};
+use crate::ingest::IngestService;
+use crate::store::Store;
+use crate::telemetry::Telemetry;
+
+/// Largest gRPC message accepted (a full batch with its series definitions fits easily).
+const MAX_MESSAGE_BYTES: usize = 8 * 1024 * 1024;
+/// How often pending alerts are checked for an elapsed `for`.
+const SWEEP_EVERY: Duration = Duration::from_millis(500);
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("data directory {0}: {1}")]
+    DataDir(String, std::io::Error),
+    #[error("incident store: {0}")]
+    Store(#[from] crate::store::StoreError),
+    #[error("rules in {dir} have {} error(s):\n{}", .errors.len(), .errors.join("\n"))]
+    Rules { dir: String, errors: Vec<String> },
+    #[error("cannot listen on {0}: {1}")]
+    Listen(SocketAddr, std::io::Error),
+    #[error("local agent: {0}")]
+    Agent(String),
+}
+
+/// A running collector.
+pub struct Running {
+    pub grpc_addr: SocketAddr,
+    pub http_addr: SocketAddr,
+    pub core: Arc<Core>,
+    shutdown: watch::Sender<bool>,
+    agent: Option<Agent>,
+    _watcher: Option<notify::RecommendedWatcher>,
+    servers: Vec<tokio::task::JoinHandle<()>>,
+}
+
+pub async fn start(settings: Settings) -> Result<Running, StartError> {
+    std::fs::create_dir_all(&settings.data)
+        .map_err(|e| StartError::DataDir(settings.data.display().to_string(), e))?;
+    let (bus, _) = broadcast::channel(BUS_CAPACITY);
+    let store = Store::open(&settings.data, bus.clone())?;
+    let levels = Levels::default();
+    // At start there is no last good rule set to fall back on, so bad rules stop the start.
+    let rules =
+        patrol_rules::load_dir(&settings.rules, &levels).map_err(|d| StartError::Rules {
+            dir: settings.rules.display().to_string(),
+            errors: d.iter().map(|d| d.to_string()).collect(),
+        })?;
+    let telemetry = Telemetry::default();
+    telemetry.rules_loaded.set(rules.len() as i64);
+    let mut engine = Engine::new(Arc::new(rules));
+    for i in store.open_incidents()? {
+        engine.restore_firing(&i.rule, i.fingerprint, i.opened_ms);
+    }
+    let (shutdown, shutdown_rx) = watch::channel(false);
+    let agents = Registry::default();
+    agents.restore(store.applied_seqs()?);
+    let core = Arc::new(Core {
+        engine: Mutex::new(engine),
+        store,
+        bus,
+        agents,
+        telemetry,
+        levels,
+        rules_dir: settings.rules.clone(),
+        token: settings.token.clone(),
+        max_batch_points: settings.max_batch_points,
+        shutdown: shutdown_rx.clone(),
+    });
+
+    let grpc = TcpListener::bind(settings.listen)
+        .await
+        .map_err(|e| StartError::Listen(settings.listen, e))?;
+    let grpc_addr = grpc
+        .local_addr()
+        .map_err(|e| StartError::Listen(settings.listen, e))?;
+    let http = TcpListener::bind(settings.http)
+        .await
+        .map_err(|e| StartError::Listen(settings.http, e))?;
+    let http_addr = http
+        .local_addr()
+        .map_err(|e| StartError::Listen(settings.http, e))?;
+
+    let mut servers = Vec::new();
+    let api = || Api::new(Arc::clone(&core));
+    let router = tonic::transport::Server::builder()
+        .tcp_nodelay(true)
+        .http2_keepalive_interval(Some(Duration::from_secs(30)))
+        .add_service(
+            IngestServer::new(IngestService::new(Arc::clone(&core)))
+                .max_decoding_message_size(MAX_MESSAGE_BYTES),
+        )
+        .add_service(IncidentsServer::new(api()))
+        .add_service(AgentsServer::new(api()))
+        .add_service(RulesServer::new(api()));
+    let mut rx = shutdown_rx.clone();
+    servers.push(tokio::spawn(async move {
+        let stop = async move {
+            let _ = rx.wait_for(|s| *s).await;
+        };
+        if let Err(e) = router
+            .serve_with_incoming_shutdown(TcpListenerStream::new(grpc), stop)
+            .await
+        {
+            tracing::error!(error = %e, "gRPC server failed");
+        }
+    }));
+    let app = crate::http::router(Arc::clone(&core));
+    let mut rx = shutdown_rx.clone();
+    servers.push(tokio::spawn(async move {
+        let stop = async move {
+            let _ = rx.wait_for(|s| *s).await;
+        };
+        if let Err(e) = axum::serve(http, app).with_graceful_shutdown(stop).await {
+            tracing::error!(error = %e, "HTTP server failed");
+        }
+    }));
+    servers.push(tokio::spawn(sweep(Arc::clone(&core), shutdown_rx.clone())));
+    let watcher = crate::reload::spawn(Arc::clone(&core));
+
+    let agent = match &settings.local_agent {
+        Some(cfg) => {
+            let mut cfg = cfg.clone();
+            cfg.collector.address = format!("http://{grpc_addr}");
+            let mut s = cfg
+                .settle("local agent")
+                .map_err(|e| StartError::Agent(e.to_string()))?;
+            // The in-process agent takes the collector's token directly rather than a file.
+            if s.token.is_none() {
+                s.token = settings.token.clone();
+            }
+            Some(Agent::start(s).map_err(|e| StartError::Agent(e.to_string()))?)
+        }
+        None => None,
+    };
+
+    Ok(Running {
+        grpc_addr,
+        http_addr,
+        core,
+        shutdown,
+        agent,
+        _watcher: watcher,
+        servers,
+    })
+}
+
+impl Running {
+    /// Stops the local agent (delivering what it has), then the listeners.
+    pub async fn stop(mut self) {
+        if let Some(agent) = self.agent.take() {
+            agent.shutdown(Duration::from_secs(2)).await;
+        }
+        let _ = self.shutdown.send(true);
+        for mut s in self.servers.drain(..) {
+            if tokio::time::timeout(Duration::from_secs(3), &mut s)
+                .await
+                .is_err()
+            {
+                s.abort();
+            }
+        }
+    }
+}
+
+async fn sweep(core: Arc<Core>, mut shutdown: watch::Receiver<bool>) {
+    let mut every = tokio::time::interval(SWEEP_EVERY);
+    loop {
+        tokio::select! {
+            _ = every.tick() => {}
+            _ = shutdown.changed() => return,
+        }
+        let mut changes = Vec::new();
+        let mut stats = Evaluated::default();
+        if let Ok(mut engine) = core.engine.lock() {
+            engine.tick(now_ms(), &mut changes, &mut stats);
+        }
+        core.count(&stats);
+        let _ = core.commit_changes(changes).await;
+    }
+}

@@ -1,0 +1,367 @@
+//! The durable incident store on SQLite (`<data_dir>/patrol.db`).
+//!
+//! One writer thread owns the write connection ([`writer`]); every change — rule decisions,
+//! acknowledge and resolve by hand — goes through it, so they are ordered, and requests queued
+//! at the same time share one transaction (group commit). Events are published on the bus
+//! only after their commit. Reads use a second connection behind a mutex; WAL mode lets them
+//! run beside the writer. The schema and its migrations live in [`schema`].
+
+mod schema;
+mod writer;
+
+#[cfg(test)]
+mod tests;
+
+use std::path::Path;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread::JoinHandle;
+
+use patrol_proto::Labels;
+use rusqlite::{Connection, OpenFlags, params_from_iter};
+use tokio::sync::{broadcast, mpsc, oneshot};
+
+use crate::incident::{Action, IllegalTransition, Incident, IncidentEvent, IncidentState};
+use schema::{INCIDENT_COLUMNS, get_u64, incident_from_row};
+use writer::Request;
+
+pub use schema::{SCHEMA_VERSION, SYNCHRONOUS};
+pub use writer::{GROUP_MAX, RULE_ACTOR};
+
+/// File name of the database inside the data directory.
+pub const DB_FILE: &str = "patrol.db";
+
+/// Requests that may wait for the writer before `commit`/`acknowledge`/`resolve` callers are
+/// held back (backpressure instead of unbounded memory).
+const QUEUE_CAPACITY: usize = 1024;
+
+/// Errors of the incident store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// No incident has this id.
+    #[error("incident {0} not found")]
+    NotFound(u64),
+    /// The transition table refuses the change.
+    #[error(transparent)]
+    Illegal(Refused),
+    /// SQLite failed.
+    #[error("incident store: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// The group transaction this request was part of failed to commit; nothing of it is stored.
+    #[error("incident store commit failed: {0}")]
+    CommitFailed(String),
+    /// The writer thread is gone (the store is shutting down or it died).
+    #[error("incident store writer is not running")]
+    Closed,
+    /// The database was written by a newer Patrol.
+    #[error(
+        "incident store schema version {found} is newer than this build knows ({known}): upgrade patrol-collector"
+    )]
+    SchemaTooNew {
+        /// Version found in the file.
+        found: u32,
+        /// Highest version this build knows.
+        known: u32,
+    },
+    /// Opening the store failed before SQLite was involved (directory, thread, pragmas).
+    #[error("incident store setup: {0}")]
+    Setup(String),
+    /// A u64 (id, epoch, seq) above i64::MAX, which SQLite cannot store.
+    #[error("value {0} is too large for the incident store")]
+    OutOfRange(u64),
+    /// The store does not offer this action yet.
+    #[error("the store cannot {0} incidents yet")]
+    Unsupported(&'static str),
+}
+
+/// A transition refused for a given incident: `incident 7: cannot acknowledge a resolved incident`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("incident {id}: {transition}")]
+pub struct Refused {
+    /// The incident.
+    pub id: u64,
+    /// What the transition table refused.
+    #[source]
+    pub transition: IllegalTransition,
+}
+
+/// What rule evaluation decided for one or more ingested batches, committed in one go.
+#[derive(Debug, Clone, Default)]
+pub struct WriteBatch {
+    /// Incident changes, applied in order.
+    pub changes: Vec<Change>,
+    /// Highest batch number applied per agent, recorded in the same transaction.
+    pub applied: Vec<AppliedSeq>,
+}
+
+/// The highest batch applied for one agent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppliedSeq {
+    /// The agent.
+    pub agent_id: String,
+    /// The agent's batch-numbering epoch (a new one after the agent loses its spool).
+    pub epoch: u64,
+    /// Batch number within the epoch.
+    pub seq: u64,
+}
+
+/// One rule decision for a series.
+#[derive(Debug, Clone)]
+pub enum Change {
+    /// A rule started firing for a series. No-op (no event) when an incident for (rule,
+    /// fingerprint) is already open or acknowledged — that is what makes a restart or a resent
+    /// batch not duplicate incidents.
+    Open {
+        /// Rule name.
+        rule: String,
+        /// Severity level name.
+        severity: String,
+        /// Hash of the series' sorted label set.
+        fingerprint: u64,
+        /// Host of the series.
+        host: String,
+        /// The series' labels.
+        labels: Labels,
+        /// Rendered summary.
+        summary: String,
+        /// Value that breached.
+        value: f64,
+        /// When (ms since the epoch).
+        at_ms: i64,
+    },
+    /// The condition cleared. Resolves the open/acknowledged incident for (rule, fingerprint)
+    /// with `resolved_by = "rule"`; no-op when there is none (e.g. resolved by hand already).
+    Resolve {
+        /// Rule name.
+        rule: String,
+        /// Hash of the series' sorted label set.
+        fingerprint: u64,
+        /// Value at clearing.
+        value: f64,
+        /// When (ms since the epoch).
+        at_ms: i64,
+    },
+}
+
+/// The incident store. Cheap to clone; the writer thread stops (and is joined) when the last
+/// clone is dropped, after finishing the requests already queued.
+///
+/// Writes are `async` and never block the executor. Reads (`get`, `list`, ...) are synchronous
+/// indexed queries that take well under a millisecond on a normal store; call them directly
+/// from request handlers, or through `tokio::task::spawn_blocking` from latency-critical loops.
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    /// `Option` only so `Drop` can close the queue before joining the writer.
+    requests: Option<mpsc::Sender<Request>>,
+    writer: Option<JoinHandle<()>>,
+    reader: Mutex<Connection>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // Closing the queue ends the writer's loop once it has drained what is queued.
+        self.requests = None;
+        if let Some(handle) = self.writer.take()
+            && handle.join().is_err()
+        {
+            tracing::error!("incident store writer thread panicked");
+        }
+    }
+}
+
+impl Store {
+    /// Opens (creating) `<data_dir>/patrol.db`, migrates the schema (a `schema_version` table;
+    /// version 1 now), starts the writer thread. Events are published on `events` after their
+    /// commit.
+    pub fn open(
+        data_dir: &Path,
+        events: broadcast::Sender<Arc<IncidentEvent>>,
+    ) -> Result<Store, StoreError> {
+        std::fs::create_dir_all(data_dir)
+            .map_err(|e| StoreError::Setup(format!("cannot create {}: {e}", data_dir.display())))?;
+        let path = data_dir.join(DB_FILE);
+        let mut conn = Connection::open(&path)?;
+        schema::configure_writer(&conn)?;
+        schema::migrate(&mut conn)?;
+
+        // Opened after the migration so it never sees a half-made schema.
+        // Read-write flags with `query_only` rather than a read-only open: a read-only
+        // connection to a WAL database fails when it cannot create the `-shm` file.
+        let reader = Connection::open_with_flags(
+            &path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        schema::configure_reader(&reader)?;
+
+        let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
+        let writer = std::thread::Builder::new()
+            .name("patrol-store-writer".into())
+            .spawn(move || writer::run(conn, rx, events))
+            .map_err(|e| StoreError::Setup(format!("cannot start the writer thread: {e}")))?;
+        Ok(Store {
+            inner: Arc::new(Inner {
+                requests: Some(tx),
+                writer: Some(writer),
+                reader: Mutex::new(reader),
+            }),
+        })
+    }
+
+    /// Applies what rule evaluation decided for one or more ingested batches, in one transaction
+    /// shared with other callers' requests queued at the same time (group commit). Returns once
+    /// durable; the events are published after the commit, in event-id order.
+    pub async fn commit(&self, batch: WriteBatch) -> Result<(), StoreError> {
+        let (reply, rx) = oneshot::channel();
+        self.send(Request::Commit { batch, reply }).await?;
+        rx.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// Acknowledges incident `id` by hand; returns it as it is after the change.
+    pub async fn acknowledge(
+        &self,
+        id: u64,
+        by: &str,
+        note: Option<&str>,
+        at_ms: i64,
+    ) -> Result<Incident, StoreError> {
+        self.manual(id, Action::Acknowledge, by, note, at_ms).await
+    }
+
+    /// Resolves incident `id` by hand; returns it as it is after the change.
+    pub async fn resolve(
+        &self,
+        id: u64,
+        by: &str,
+        note: Option<&str>,
+        at_ms: i64,
+    ) -> Result<Incident, StoreError> {
+        self.manual(id, Action::Resolve, by, note, at_ms).await
+    }
+
+    async fn manual(
+        &self,
+        id: u64,
+        action: Action,
+        by: &str,
+        note: Option<&str>,
+        at_ms: i64,
+    ) -> Result<Incident, StoreError> {
+        let (reply, rx) = oneshot::channel();
+        self.send(Request::Manual {
+            id,
+            action,
+            by: by.to_owned(),
+            note: note.map(str::to_owned),
+            at_ms,
+            reply,
+        })
+        .await?;
+        rx.await.map_err(|_| StoreError::Closed)?
+    }
+
+    async fn send(&self, req: Request) -> Result<(), StoreError> {
+        let requests = self.inner.requests.as_ref().ok_or(StoreError::Closed)?;
+        requests.send(req).await.map_err(|_| StoreError::Closed)
+    }
+
+    /// The incident with this id, if any.
+    pub fn get(&self, id: u64) -> Result<Option<Incident>, StoreError> {
+        // Ids beyond i64 cannot exist in SQLite.
+        let Ok(id) = i64::try_from(id) else {
+            return Ok(None);
+        };
+        let sql = format!("SELECT {INCIDENT_COLUMNS} FROM incidents WHERE id = ?1");
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(&sql)?;
+            let mut rows = stmt.query_map([id], incident_from_row)?;
+            Ok(rows.next().transpose()?)
+        })
+    }
+
+    /// Incidents in `states` (empty = open + acknowledged), newest (highest id) first, at most
+    /// `limit` of them (0 = no limit).
+    pub fn list(
+        &self,
+        states: &[IncidentState],
+        limit: usize,
+    ) -> Result<Vec<Incident>, StoreError> {
+        let live = [IncidentState::Open, IncidentState::Acknowledged];
+        let states = if states.is_empty() { &live[..] } else { states };
+        let placeholders = vec!["?"; states.len()].join(", ");
+        // SQLite treats a negative LIMIT as "no limit".
+        let limit = if limit == 0 {
+            -1
+        } else {
+            i64::try_from(limit).unwrap_or(i64::MAX)
+        };
+        let sql = format!(
+            "SELECT {INCIDENT_COLUMNS} FROM incidents WHERE state IN ({placeholders}) \
+             ORDER BY id DESC LIMIT {limit}"
+        );
+        self.read(|c| {
+            let mut stmt = c.prepare(&sql)?;
+            let rows = stmt
+                .query_map(params_from_iter(states.iter().map(|s| s.as_str())), |r| {
+                    incident_from_row(r)
+                })?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+    }
+
+    /// Open and acknowledged incidents, oldest first (e.g. to seed rule state after a restart,
+    /// or the snapshot at the start of a watch).
+    pub fn open_incidents(&self) -> Result<Vec<Incident>, StoreError> {
+        let sql = format!(
+            "SELECT {INCIDENT_COLUMNS} FROM incidents \
+             WHERE state IN ('open', 'acknowledged') ORDER BY id ASC"
+        );
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(&sql)?;
+            let rows = stmt.query_map([], incident_from_row)?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+    }
+
+    /// The id of the newest committed event (0 when there is none).
+    pub fn last_event_id(&self) -> Result<u64, StoreError> {
+        self.read(|c| {
+            Ok(c.query_row(
+                "SELECT COALESCE(MAX(id), 0) FROM incident_events",
+                [],
+                |r| get_u64(r, 0),
+            )?)
+        })
+    }
+
+    /// The highest batch applied per agent, by agent id.
+    pub fn applied_seqs(&self) -> Result<Vec<AppliedSeq>, StoreError> {
+        self.read(|c| {
+            let mut stmt =
+                c.prepare_cached("SELECT agent_id, epoch, seq FROM agent_seq ORDER BY agent_id")?;
+            let rows = stmt.query_map([], |r| {
+                Ok(AppliedSeq {
+                    agent_id: r.get(0)?,
+                    epoch: get_u64(r, 1)?,
+                    seq: get_u64(r, 2)?,
+                })
+            })?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+    }
+
+    fn read<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        // A panic while holding the lock cannot leave the connection half-changed (reads only).
+        let conn = self
+            .inner
+            .reader
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        f(&conn)
+    }
+}

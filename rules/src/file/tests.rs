@@ -1,0 +1,322 @@
+//! Tests of rule-file checking: exact `file:line:column` diagnostics and directory loading.
+
+use std::path::Path;
+
+use patrol_proto::Labels;
+
+use super::*;
+
+fn diags(src: &str) -> Vec<String> {
+    parse_rules("rules.toml", src, &Levels::default())
+        .unwrap_err()
+        .iter()
+        .map(ToString::to_string)
+        .collect()
+}
+
+fn one(src: &str) -> Rule {
+    let mut rules = parse_rules("rules.toml", src, &Levels::default()).unwrap();
+    assert_eq!(rules.len(), 1);
+    rules.remove(0)
+}
+
+const GOOD: &str = r#"
+[[rule]]
+name     = "archive_log_high"
+expr     = 'oracle_archive_log_used_percent{db=~"ORCL.*"} > 40'
+for      = "1m 30s"
+clear    = 35
+severity = "P2"
+summary  = "Archive log at {{value}}% on {{host}}/{{db}} (limit 40%)"
+"#;
+
+#[test]
+fn parses_a_complete_rule() {
+    let r = one(GOOD);
+    assert_eq!(r.name, "archive_log_high");
+    assert_eq!(r.metric(), "oracle_archive_log_used_percent");
+    assert_eq!(r.for_, Duration::from_secs(90));
+    assert_eq!(r.clear, Some(35.0));
+    assert_eq!((r.severity.name.as_str(), r.severity.rank), ("P2", 1));
+    assert_eq!((r.file.as_str(), r.line), ("rules.toml", 3));
+    let l = Labels::from_pairs([("host", "db1"), ("db", "ORCL")]);
+    assert_eq!(
+        r.summary.render(r.metric(), 41.256, &l),
+        "Archive log at 41.26% on db1/ORCL (limit 40%)"
+    );
+}
+
+#[test]
+fn for_defaults_to_zero_and_clear_to_none() {
+    let r = one("[[rule]]\nname='a'\nexpr='m < 1'\nseverity='P4'\nsummary='s'\n");
+    assert_eq!(r.for_, Duration::ZERO);
+    assert_eq!(r.clear, None);
+}
+
+#[test]
+fn empty_file_has_no_rules() {
+    assert!(
+        parse_rules("e.toml", "# nothing yet\n", &Levels::default())
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[test]
+fn missing_operator_points_inside_the_expr() {
+    let src = "[[rule]]\nname = \"a\"\nexpr = 'disk_used_percent{mount=\"/\"} 90'\nseverity = \"P2\"\nsummary = \"s\"\n";
+    assert_eq!(
+        diags(src),
+        vec![
+            "rules.toml:3:38: expected a comparison operator (> >= < <= == !=) after the selector, found '90'"
+        ]
+    );
+}
+
+#[test]
+fn expr_column_is_exact_after_escapes_in_basic_strings() {
+    let src = "[[rule]]\nname = \"a\"\nexpr = \"m{a=\\\"x\\\"} foo\"\nseverity = \"P2\"\nsummary = \"s\"\n";
+    // Line 3 is: expr = "m{a=\"x\"} foo"  -> 'foo' starts at column 20.
+    assert_eq!(
+        diags(src),
+        vec![
+            "rules.toml:3:20: expected a comparison operator (> >= < <= == !=) after the selector, found 'foo'"
+        ]
+    );
+}
+
+#[test]
+fn reports_every_error_of_the_file_at_once() {
+    let src = r#"[[rule]]
+name     = "9lives"
+expr     = 'm{mount=~"(x"} > 1'
+for      = "-5m"
+severity = "P5"
+summary  = "at {{value"
+
+[[rule]]
+name     = "clear_wrong_side"
+expr     = 'm > 40'
+for      = "5 parsecs"
+clear    = 45
+severity = "P2"
+summary  = "ok"
+
+[[rule]]
+name = "lonely"
+"#;
+    let got = diags(src);
+    let expected_prefixes = [
+        "rules.toml:2:12: invalid rule name '9lives': use letters, digits and '_', not starting with a digit",
+        "rules.toml:3:22: invalid regular expression for label 'mount': ",
+        "rules.toml:4:12: 'for' must not be negative",
+        "rules.toml:5:12: unknown severity 'P5': expected one of P1, P2, P3, P4",
+        "rules.toml:6:16: '{{' is not closed: expected '}}'",
+        "rules.toml:11:12: invalid duration '5 parsecs' for 'for': ",
+        "rules.toml:12:12: 'clear' (45) must be below the threshold 40 of '>'",
+        "rules.toml:16:1: this rule is missing 'expr', 'severity', 'summary'",
+    ];
+    assert_eq!(got.len(), expected_prefixes.len(), "{got:#?}");
+    for (g, e) in got.iter().zip(expected_prefixes) {
+        assert!(g.starts_with(e), "got {g:?}, expected prefix {e:?}");
+    }
+}
+
+#[test]
+fn clear_must_be_above_threshold_for_less_than() {
+    let src = "[[rule]]\nname='a'\nexpr='free < 10'\nclear=5\nseverity='P4'\nsummary='s'\n";
+    assert_eq!(
+        diags(src),
+        vec!["rules.toml:4:7: 'clear' (5) must be above the threshold 10 of '<'"]
+    );
+}
+
+#[test]
+fn clear_is_refused_for_equality() {
+    let src = "[[rule]]\nname='a'\nexpr='up == 0'\nclear=1\nseverity='P1'\nsummary='s'\n";
+    assert_eq!(
+        diags(src),
+        vec!["rules.toml:4:7: 'clear' cannot be used with '==': hysteresis needs one of > >= < <="]
+    );
+}
+
+#[test]
+fn empty_name_is_refused() {
+    let src = "[[rule]]\nname=''\nexpr='m > 1'\nseverity='P1'\nsummary='s'\n";
+    assert_eq!(diags(src), vec!["rules.toml:2:6: 'name' must not be empty"]);
+}
+
+#[test]
+fn unknown_key_is_one_diagnostic() {
+    let src = "[[rule]]\nname = \"x\"\nseverty = \"P1\"\n";
+    let got = diags(src);
+    assert_eq!(got.len(), 1);
+    assert!(
+        got[0].starts_with("rules.toml:3:1: unknown field `severty`"),
+        "{got:?}"
+    );
+}
+
+#[test]
+fn toml_syntax_error_is_one_diagnostic() {
+    let got = diags("[[rule]]\nname = \"x\nexpr = 'm > 1'\n");
+    assert_eq!(got.len(), 1);
+    assert!(got[0].starts_with("rules.toml:2:"), "{got:?}");
+}
+
+#[test]
+fn wrong_value_type_is_reported_at_the_value() {
+    let got = diags("[[rule]]\nname = 'x'\nclear = \"35\"\n");
+    assert_eq!(got.len(), 1);
+    assert!(got[0].starts_with("rules.toml:3:9: "), "{got:?}");
+}
+
+#[test]
+fn duplicate_name_in_one_file_names_the_first() {
+    let src = "[[rule]]\nname = 'a'\nexpr = 'm > 1'\nseverity = 'P1'\nsummary = 's'\n\n[[rule]]\nname = 'a'\nexpr = 'n > 1'\nseverity = 'P1'\nsummary = 's'\n";
+    assert_eq!(
+        diags(src),
+        vec!["rules.toml:8:8: duplicate rule name 'a' (first defined at rules.toml:2:8)"]
+    );
+}
+
+#[test]
+fn custom_levels_are_listed_in_the_message() {
+    let levels = Levels::new(["critical", "warning"]).unwrap();
+    let src = "[[rule]]\nname='a'\nexpr='m > 1'\nseverity='P1'\nsummary='s'\n";
+    let got = parse_rules("r.toml", src, &levels).unwrap_err();
+    assert_eq!(
+        got[0].to_string(),
+        "r.toml:4:10: unknown severity 'P1': expected one of critical, warning"
+    );
+}
+
+fn rule_toml(name: &str, metric: &str) -> String {
+    format!(
+        "[[rule]]\nname = \"{name}\"\nexpr = '{metric} > 1'\nseverity = \"P3\"\nsummary = \"s\"\n"
+    )
+}
+
+fn write(dir: &Path, name: &str, body: &str) {
+    std::fs::write(dir.join(name), body).unwrap();
+}
+
+#[test]
+fn load_dir_reads_toml_files_in_name_order_and_ignores_others() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "b.toml", &rule_toml("second", "m2"));
+    write(dir.path(), "a.toml", &rule_toml("first", "m1"));
+    write(dir.path(), "README.md", "not rules");
+    write(dir.path(), ".a.toml.swp", "garbage [[");
+    write(dir.path(), "a.toml~", "garbage [[");
+    write(dir.path(), ".#a.toml", "garbage [[");
+    std::fs::create_dir(dir.path().join("sub.toml")).unwrap();
+    let set = load_dir(dir.path(), &Levels::default()).unwrap();
+    let names: Vec<_> = set.rules().iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(names, vec!["first", "second"]);
+    assert_eq!(set.for_metric("m2"), &[1]);
+    assert_eq!(
+        set.rules()[0].file,
+        dir.path().join("a.toml").display().to_string()
+    );
+}
+
+#[test]
+fn load_dir_reports_errors_of_all_files() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "a.toml",
+        "[[rule]]\nname = 'x'\nexpr = 'm ~ 1'\nseverity = 'P1'\nsummary = 's'\n",
+    );
+    write(dir.path(), "b.toml", &rule_toml("ok", "m"));
+    write(
+        dir.path(),
+        "c.toml",
+        "[[rule]]\nname = 'y'\nexpr = 'm > 1'\nseverity = 'P9'\nsummary = 's'\n",
+    );
+    let got: Vec<String> = load_dir(dir.path(), &Levels::default())
+        .unwrap_err()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    let a = dir.path().join("a.toml").display().to_string();
+    let c = dir.path().join("c.toml").display().to_string();
+    assert_eq!(
+        got,
+        vec![
+            format!("{a}:3:11: unexpected character '~'"),
+            format!("{c}:4:12: unknown severity 'P9': expected one of P1, P2, P3, P4"),
+        ]
+    );
+}
+
+#[test]
+fn load_dir_rejects_duplicate_names_across_files() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "host.toml",
+        &format!("# host rules\n\n{}", rule_toml("disk_full", "d")),
+    );
+    write(dir.path(), "more.toml", &rule_toml("disk_full", "e"));
+    let got = load_dir(dir.path(), &Levels::default()).unwrap_err();
+    let host = dir.path().join("host.toml").display().to_string();
+    let more = dir.path().join("more.toml").display().to_string();
+    assert_eq!(got.len(), 1);
+    assert_eq!(
+        got[0].to_string(),
+        format!("{more}:2:8: duplicate rule name 'disk_full' (first defined at {host}:4:8)")
+    );
+}
+
+#[test]
+fn load_dir_missing_dir_is_a_positionless_diagnostic() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("nope");
+    let got = load_dir(&missing, &Levels::default()).unwrap_err();
+    assert_eq!(got.len(), 1);
+    assert_eq!((got[0].line, got[0].column), (0, 0));
+    assert!(got[0].to_string().starts_with(&format!(
+        "{}: cannot read rules directory: ",
+        missing.display()
+    )));
+}
+
+#[test]
+fn load_path_accepts_a_file_or_a_dir() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "a.toml", &rule_toml("a", "m"));
+    write(dir.path(), "b.toml", &rule_toml("b", "m"));
+    let levels = Levels::default();
+    assert_eq!(load_path(dir.path(), &levels).unwrap().len(), 2);
+    let one = load_path(&dir.path().join("a.toml"), &levels).unwrap();
+    assert_eq!(one.for_metric("m"), &[0]);
+}
+
+#[test]
+fn shipped_default_rules_load_cleanly() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("default");
+    let set = match load_dir(&dir, &Levels::default()) {
+        Ok(set) => set,
+        Err(d) => panic!("{d:#?}"),
+    };
+    let names: Vec<_> = set.rules().iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(
+        names,
+        vec![
+            "cpu_high",
+            "memory_high",
+            "disk_full",
+            "archive_log_high",
+            "tablespace_high",
+            "weblogic_log_high"
+        ]
+    );
+    let disk = &set.rules()[set.for_metric("disk_used_percent")[0]];
+    let l = Labels::from_pairs([("host", "web1"), ("mount", "/var")]);
+    assert_eq!(
+        disk.summary.render(disk.metric(), 93.456, &l),
+        "Disk /var on web1 is 93.46% full (limit 90%, resolves below 85%)"
+    );
+}
