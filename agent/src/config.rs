@@ -27,7 +27,29 @@ pub struct AgentConfig {
     pub batch: BatchSection,
     /// The probes to run, each a `[[probe]]` table selected by `type`.
     #[serde(default, rename = "probe")]
-    pub probes: Vec<ProbeConfig>,
+    pub probes: Vec<ProbeSection>,
+}
+
+/// One `[[probe]]` table.
+///
+/// Probe configs are an internally tagged enum, which serde deserializes from a buffered copy
+/// that has lost the file positions. Going through a `toml::Value` first and re-raising the
+/// error from here lets toml attach the position of the probe's table again.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProbeSection(pub ProbeConfig);
+
+impl<'de> Deserialize<'de> for ProbeSection {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let value = toml::Value::deserialize(d)?;
+        let kind = value
+            .get("type")
+            .and_then(|t| t.as_str())
+            .unwrap_or("?")
+            .to_owned();
+        ProbeConfig::deserialize(value)
+            .map(ProbeSection)
+            .map_err(|e| serde::de::Error::custom(format!("probe '{kind}': {}", e.message())))
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -191,7 +213,7 @@ impl AgentConfig {
                 "[batch] needs max_points > 0 and max_pending_points >= max_points".into(),
             ));
         }
-        for p in &self.probes {
+        for ProbeSection(p) in &self.probes {
             if p.interval().is_zero() {
                 return Err(check(format!(
                     "probe '{}' has interval 0: give it a positive interval",
@@ -210,7 +232,7 @@ impl AgentConfig {
             collector: self.collector,
             token,
             batch: self.batch,
-            probes: self.probes,
+            probes: self.probes.into_iter().map(|p| p.0).collect(),
         })
     }
 }
@@ -300,11 +322,14 @@ interval = "1s"
     fn bad_duration_is_located() {
         let err = AgentConfig::parse(
             "agent.toml",
-            "[[probe]]\ntype = \"host\"\ninterval = \"10 parsecs\"\n",
+            "agent_id = \"a\"\n\n[[probe]]\ntype = \"host\"\ninterval = \"10 parsecs\"\n",
         )
         .unwrap_err();
         let text = err.to_string();
-        assert!(text.starts_with("agent.toml:3:"), "{text}");
+        assert!(
+            text.starts_with("agent.toml:3:1: probe 'host': interval: invalid value"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -154,6 +154,10 @@ impl Session {
                         break Some(Status::invalid_argument("expected a batch"));
                     }
                     Ok(None) => break None,
+                    Err(status) if is_disconnect(&status) => {
+                        tracing::debug!(agent_id = %self.agent_id, error = %status.message(), "agent connection lost");
+                        break None;
+                    }
                     Err(status) => {
                         // Undecodable or oversized messages end up here.
                         self.core.telemetry.reject("decode");
@@ -330,6 +334,14 @@ async fn commit_until_durable(
             }
         }
     }
+}
+
+/// A transport failure (peer gone, connection reset) rather than something the agent sent.
+fn is_disconnect(status: &Status) -> bool {
+    matches!(
+        status.code(),
+        tonic::Code::Unknown | tonic::Code::Cancelled | tonic::Code::Unavailable
+    )
 }
 
 fn check_hello(h: &v1::Hello) -> Result<Labels, Status> {

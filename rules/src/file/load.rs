@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use super::{check_unique_names, parse_located, sort};
+use super::{Parsed, check_unique_names, parse_file, sort};
 use crate::diag::Diagnostic;
 use crate::level::Levels;
 use crate::set::RuleSet;
@@ -66,11 +66,15 @@ pub fn load_dir(dir: &Path, levels: &Levels) -> Result<RuleSet, Vec<Diagnostic>>
                 continue;
             }
         };
-        let (rules, mut file_diags) = parse_located(&file, &src, levels);
-        check_unique_names(&rules, &mut seen, &mut file_diags);
+        let Parsed {
+            rules,
+            names,
+            diags: mut file_diags,
+        } = parse_file(&file, &src, levels);
+        check_unique_names(&file, &names, &mut seen, &mut file_diags);
         sort(&mut file_diags);
         diags.extend(file_diags);
-        all.extend(rules.into_iter().map(|l| l.rule));
+        all.extend(rules);
     }
     if diags.is_empty() {
         Ok(RuleSet::from_rules(all))

@@ -41,9 +41,18 @@ struct RawRule {
     summary: Option<Spanned<String>>,
 }
 
-/// A checked rule with the position of its `name`, for duplicate-name messages.
-pub(crate) struct Located {
-    pub rule: Rule,
+/// What one file yielded: its valid rules, and where every well-formed rule name is (also of
+/// rules with other problems, so a duplicate name is reported in the same pass).
+pub(crate) struct Parsed {
+    pub rules: Vec<Rule>,
+    pub names: Vec<NameAt>,
+    pub diags: Vec<Diagnostic>,
+}
+
+/// A rule name and the position of its value.
+pub(crate) struct NameAt {
+    pub name: String,
+    pub line: usize,
     pub column: usize,
 }
 
@@ -54,10 +63,14 @@ pub(crate) struct Located {
 /// the file early and yields one diagnostic, since the rest of the file cannot be trusted.
 /// A file with no rules is valid.
 pub fn parse_rules(file: &str, src: &str, levels: &Levels) -> Result<Vec<Rule>, Vec<Diagnostic>> {
-    let (rules, mut diags) = parse_located(file, src, levels);
-    check_unique_names(&rules, &mut HashMap::new(), &mut diags);
+    let Parsed {
+        rules,
+        names,
+        mut diags,
+    } = parse_file(file, src, levels);
+    check_unique_names(file, &names, &mut HashMap::new(), &mut diags);
     if diags.is_empty() {
-        Ok(rules.into_iter().map(|l| l.rule).collect())
+        Ok(rules)
     } else {
         sort(&mut diags);
         Err(diags)
@@ -65,29 +78,33 @@ pub fn parse_rules(file: &str, src: &str, levels: &Levels) -> Result<Vec<Rule>, 
 }
 
 /// Parses one file without the uniqueness check (the directory loader checks across files).
-pub(crate) fn parse_located(
-    file: &str,
-    src: &str,
-    levels: &Levels,
-) -> (Vec<Located>, Vec<Diagnostic>) {
+pub(crate) fn parse_file(file: &str, src: &str, levels: &Levels) -> Parsed {
     let raw: RawFile = match toml::from_str(src) {
         Ok(raw) => raw,
         Err(e) => {
             let offset = e.span().map_or(0, |s| s.start);
             let message = e.message().trim().to_owned();
-            return (Vec::new(), vec![Diagnostic::at(file, src, offset, message)]);
+            return Parsed {
+                rules: Vec::new(),
+                names: Vec::new(),
+                diags: vec![Diagnostic::at(file, src, offset, message)],
+            };
         }
     };
     let mut cx = Checker {
         file,
         src,
         levels,
+        names: Vec::new(),
         diags: Vec::new(),
     };
     let rules = raw.rule.into_iter().filter_map(|r| cx.rule(r)).collect();
-    let mut diags = cx.diags;
-    sort(&mut diags);
-    (rules, diags)
+    sort(&mut cx.diags);
+    Parsed {
+        rules,
+        names: cx.names,
+        diags: cx.diags,
+    }
 }
 
 fn sort(diags: &mut [Diagnostic]) {
@@ -97,25 +114,24 @@ fn sort(diags: &mut [Diagnostic]) {
 /// Reports a rule name seen before (in `seen`, which spans files for the directory loader) at
 /// its second occurrence, naming the first.
 pub(crate) fn check_unique_names(
-    rules: &[Located],
+    file: &str,
+    names: &[NameAt],
     seen: &mut HashMap<String, String>,
     diags: &mut Vec<Diagnostic>,
 ) {
-    for l in rules {
-        let r = &l.rule;
-        let here = format!("{}:{}:{}", r.file, r.line, l.column);
-        if let Some(first) = seen.get(&r.name) {
+    for n in names {
+        if let Some(first) = seen.get(&n.name) {
             diags.push(Diagnostic {
-                file: r.file.clone(),
-                line: r.line,
-                column: l.column,
+                file: file.to_owned(),
+                line: n.line,
+                column: n.column,
                 message: format!(
                     "duplicate rule name '{}' (first defined at {first})",
-                    r.name
+                    n.name
                 ),
             });
         } else {
-            seen.insert(r.name.clone(), here);
+            seen.insert(n.name.clone(), format!("{file}:{}:{}", n.line, n.column));
         }
     }
 }
@@ -132,6 +148,7 @@ struct Checker<'a> {
     file: &'a str,
     src: &'a str,
     levels: &'a Levels,
+    names: Vec<NameAt>,
     diags: Vec<Diagnostic>,
 }
 
@@ -142,7 +159,7 @@ impl Checker<'_> {
     }
 
     /// Checks one rule, recording every problem; `None` if any.
-    fn rule(&mut self, raw: Spanned<RawRule>) -> Option<Located> {
+    fn rule(&mut self, raw: Spanned<RawRule>) -> Option<Rule> {
         let table = raw.span();
         let raw = raw.into_inner();
         let before = self.diags.len();
@@ -164,6 +181,15 @@ impl Checker<'_> {
         }
 
         let name = self.name(raw.name.as_ref());
+        let line = name.as_ref().map(|(n, span)| {
+            let (line, column) = crate::diag::line_col(self.src, span.start);
+            self.names.push(NameAt {
+                name: n.clone(),
+                line,
+                column,
+            });
+            line
+        });
         let expr = self.expr(raw.expr.as_ref());
         let for_ = self.for_(raw.for_.as_ref());
         let severity = self.severity(raw.severity.as_ref());
@@ -177,20 +203,15 @@ impl Checker<'_> {
         if self.diags.len() != before {
             return None;
         }
-        let (name, name_span) = name?;
-        let (line, column) = crate::diag::line_col(self.src, name_span.start);
-        Some(Located {
-            rule: Rule {
-                name,
-                expr: expr?,
-                for_: for_?,
-                clear,
-                severity: severity?,
-                summary: summary?,
-                file: self.file.to_owned(),
-                line,
-            },
-            column,
+        Some(Rule {
+            name: name?.0,
+            expr: expr?,
+            for_: for_?,
+            clear,
+            severity: severity?,
+            summary: summary?,
+            file: self.file.to_owned(),
+            line: line?,
         })
     }
 

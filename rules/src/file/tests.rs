@@ -320,3 +320,15 @@ fn shipped_default_rules_load_cleanly() {
         "Disk /var on web1 is 93.46% full (limit 90%, resolves below 85%)"
     );
 }
+
+#[test]
+fn duplicate_is_reported_even_when_the_first_rule_has_other_errors() {
+    let src = "[[rule]]\nname = 'a'\nexpr = 'm'\nseverity = 'P1'\nsummary = 's'\n[[rule]]\nname = 'a'\nexpr = 'n > 1'\nseverity = 'P1'\nsummary = 's'\n";
+    assert_eq!(
+        diags(src),
+        vec![
+            "rules.toml:3:10: expected a comparison operator (> >= < <= == !=) after the selector, found the end of the expression",
+            "rules.toml:7:8: duplicate rule name 'a' (first defined at rules.toml:2:8)",
+        ]
+    );
+}
