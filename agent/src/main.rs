@@ -49,7 +49,12 @@ async fn main() -> anyhow::Result<()> {
             .await
             .context("collecting")?;
         let mut text = String::new();
-        patrol_proto::exposition::write_samples(&mut text, &samples, false)?;
+        patrol_proto::exposition::write_samples(
+            &mut text,
+            &samples,
+            patrol_probes::catalog::help,
+            false,
+        )?;
         print!("{text}");
         return Ok(());
     }

@@ -60,14 +60,14 @@ pub async fn collect_round(
         Ok(Err(e)) => {
             *failures += 1;
             // The first failure and then every hundredth, so a broken probe cannot flood the log.
-            if *failures == 1 || *failures % 100 == 0 {
+            if *failures == 1 || (*failures).is_multiple_of(100) {
                 tracing::warn!(probe = kind, error = %e, failures = *failures, "probe failed");
             }
             false
         }
         Err(_) => {
             *failures += 1;
-            if *failures == 1 || *failures % 100 == 0 {
+            if *failures == 1 || (*failures).is_multiple_of(100) {
                 tracing::warn!(
                     probe = kind,
                     ?timeout,
@@ -93,10 +93,11 @@ pub async fn collect_round(
     out
 }
 
+/// A built probe with its type name and interval.
+pub type BuiltProbe = (&'static str, Duration, Box<dyn Probe>);
+
 /// Builds every configured probe, failing on the first that cannot be built.
-pub fn build_all(
-    probes: &[ProbeConfig],
-) -> Result<Vec<(&'static str, Duration, Box<dyn Probe>)>, patrol_probes::ProbeError> {
+pub fn build_all(probes: &[ProbeConfig]) -> Result<Vec<BuiltProbe>, patrol_probes::ProbeError> {
     probes
         .iter()
         .map(|c| Ok((c.kind(), c.interval(), c.build()?)))

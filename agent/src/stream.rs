@@ -67,7 +67,7 @@ pub async fn run(
                 }
                 failures += 1;
                 // One line when the link goes, then one a minute or so while it stays down.
-                if failures == 1 || failures % 20 == 0 {
+                if failures == 1 || failures.is_multiple_of(20) {
                     tracing::warn!(collector = %settings.collector.address, error = %e,
                         pending_batches = shared.outbox.lock().map(|o| o.pending_batches()).unwrap_or(0),
                         "collector unavailable; keeping samples and retrying");

@@ -10,7 +10,7 @@ use crate::agents::Registry;
 use crate::engine::{Engine, Evaluated};
 use crate::incident::IncidentEvent;
 use crate::store::{Change, Store, StoreError, WriteBatch};
-use crate::telemetry::{KindLabel, Telemetry};
+use crate::telemetry::Telemetry;
 
 /// Capacity of the incident event bus; a watcher further behind than this is resynchronised.
 pub const BUS_CAPACITY: usize = 4096;
@@ -36,18 +36,10 @@ impl Core {
         t.samples_ingested.inc_by(stats.samples);
         t.rule_evaluations.inc_by(stats.rule_evaluations);
         if stats.fired > 0 {
-            t.incident_changes
-                .get_or_create(&KindLabel {
-                    kind: "fired".into(),
-                })
-                .inc_by(stats.fired);
+            t.incident_changes.inc_by("fired", stats.fired);
         }
         if stats.resolved > 0 {
-            t.incident_changes
-                .get_or_create(&KindLabel {
-                    kind: "resolved".into(),
-                })
-                .inc_by(stats.resolved);
+            t.incident_changes.inc_by("resolved", stats.resolved);
         }
     }
 

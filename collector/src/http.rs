@@ -31,9 +31,7 @@ async fn healthz(State(core): State<Arc<Core>>) -> impl IntoResponse {
 
 async fn metrics(State(core): State<Arc<Core>>) -> impl IntoResponse {
     let mut text = String::new();
-    if let Err(e) =
-        prometheus_client::encoding::text::encode_registry(&mut text, &core.telemetry.registry())
-    {
+    if let Err(e) = core.telemetry.encode(&mut text) {
         return (
             StatusCode::INTERNAL_SERVER_ERROR,
             [(header::CONTENT_TYPE, "text/plain")],
@@ -41,14 +39,18 @@ async fn metrics(State(core): State<Arc<Core>>) -> impl IntoResponse {
         );
     }
     let latest = core.engine.lock().map(|e| e.latest()).unwrap_or_default();
-    if let Err(e) = patrol_proto::exposition::write_samples(&mut text, &latest, false) {
+    if let Err(e) = patrol_proto::exposition::write_samples(
+        &mut text,
+        &latest,
+        patrol_probes::catalog::help,
+        false,
+    ) {
         return (
             StatusCode::INTERNAL_SERVER_ERROR,
             [(header::CONTENT_TYPE, "text/plain")],
             e.to_string(),
         );
     }
-    text.push_str("# EOF\n");
     (
         StatusCode::OK,
         [(

@@ -326,7 +326,7 @@ async fn commit_until_durable(
             Err(e) => {
                 failures += 1;
                 core.telemetry.store_errors.inc();
-                if failures == 1 || failures % 20 == 0 {
+                if failures == 1 || failures.is_multiple_of(20) {
                     tracing::error!(error = %e, failures, "incident store commit failed; retrying");
                 }
                 tokio::time::sleep(wait).await;

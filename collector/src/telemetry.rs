@@ -1,32 +1,75 @@
-//! The collector's own counters, exported on `/metrics` as `patrol_*`.
-//!
-//! prometheus-client appends `_total` to counters itself, so they are registered without it.
+//! The collector's own counters, exported on `/metrics` as `patrol_*` in the Prometheus text
+//! format 0.0.4 — the same format as the samples that follow them, so one scrape parses as one
+//! document (prometheus-client only writes OpenMetrics, whose counter naming differs).
 
-use prometheus_client::encoding::EncodeLabelSet;
-use prometheus_client::metrics::counter::Counter;
-use prometheus_client::metrics::family::Family;
-use prometheus_client::metrics::gauge::Gauge;
-use prometheus_client::registry::Registry;
+use std::collections::BTreeMap;
+use std::fmt::{self, Write};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct ReasonLabel {
-    pub reason: String,
+#[derive(Debug, Default)]
+pub struct Counter(AtomicU64);
+
+impl Counter {
+    pub fn inc(&self) {
+        self.inc_by(1);
+    }
+    pub fn inc_by(&self, n: u64) {
+        self.0.fetch_add(n, Ordering::Relaxed);
+    }
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
 }
 
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct KindLabel {
-    pub kind: String,
+#[derive(Debug, Default)]
+pub struct Gauge(AtomicI64);
+
+impl Gauge {
+    pub fn set(&self, v: i64) {
+        self.0.store(v, Ordering::Relaxed);
+    }
+    pub fn get(&self) -> i64 {
+        self.0.load(Ordering::Relaxed)
+    }
 }
 
-/// Every counter the collector keeps. Cheap to clone (atomics behind `Arc`).
-#[derive(Clone, Default)]
+/// A counter per value of one label.
+#[derive(Debug, Default)]
+pub struct LabeledCounter(Mutex<BTreeMap<String, u64>>);
+
+impl LabeledCounter {
+    pub fn inc_by(&self, label: &str, n: u64) {
+        if let Ok(mut m) = self.0.lock() {
+            *m.entry(label.to_owned()).or_default() += n;
+        }
+    }
+    pub fn get(&self, label: &str) -> u64 {
+        self.0
+            .lock()
+            .ok()
+            .and_then(|m| m.get(label).copied())
+            .unwrap_or(0)
+    }
+    fn snapshot(&self) -> Vec<(String, u64)> {
+        self.0
+            .lock()
+            .map(|m| m.iter().map(|(k, v)| (k.clone(), *v)).collect())
+            .unwrap_or_default()
+    }
+}
+
+/// Every counter the collector keeps.
+#[derive(Debug, Default)]
 pub struct Telemetry {
     pub batches_applied: Counter,
     pub batches_duplicate: Counter,
     pub samples_ingested: Counter,
-    pub rejected: Family<ReasonLabel, Counter>,
+    /// By `reason`.
+    pub rejected: LabeledCounter,
     pub rule_evaluations: Counter,
-    pub incident_changes: Family<KindLabel, Counter>,
+    /// By `kind` (fired, resolved).
+    pub incident_changes: LabeledCounter,
     pub agents_connected: Gauge,
     pub series: Gauge,
     pub rules_loaded: Gauge,
@@ -36,76 +79,127 @@ pub struct Telemetry {
 }
 
 impl Telemetry {
-    pub fn registry(&self) -> Registry {
-        let mut r = Registry::with_prefix("patrol");
-        r.register(
-            "ingest_batches_applied",
-            "Batches applied",
-            self.batches_applied.clone(),
-        );
-        r.register(
-            "ingest_batches_duplicate",
-            "Batches dropped because they were already applied (resent after a reconnect)",
-            self.batches_duplicate.clone(),
-        );
-        r.register(
-            "ingest_samples",
-            "Samples applied",
-            self.samples_ingested.clone(),
-        );
-        r.register(
-            "ingest_rejected",
-            "Streams or batches refused, by reason",
-            self.rejected.clone(),
-        );
-        r.register(
-            "rule_evaluations",
-            "Rule evaluations (one per sample per rule watching its series)",
-            self.rule_evaluations.clone(),
-        );
-        r.register(
-            "incident_changes",
-            "Incident changes decided by rules, by kind",
-            self.incident_changes.clone(),
-        );
-        r.register(
-            "agents_connected",
-            "Agents with an open stream",
-            self.agents_connected.clone(),
-        );
-        r.register(
-            "series",
-            "Series in the latest-value table",
-            self.series.clone(),
-        );
-        r.register(
-            "rules_loaded",
-            "Rules in the active rule set",
-            self.rules_loaded.clone(),
-        );
-        r.register(
-            "rule_reload_failures",
-            "Rule reloads refused because a file had errors",
-            self.rule_reload_failures.clone(),
-        );
-        r.register(
-            "store_errors",
-            "Failed incident store commits",
-            self.store_errors.clone(),
-        );
-        r.register(
-            "watchers_lagged",
-            "Incident watchers that fell behind and were resynchronised",
-            self.watchers_lagged.clone(),
-        );
-        r
+    pub fn reject(&self, reason: &str) {
+        self.rejected.inc_by(reason, 1);
     }
 
-    pub fn reject(&self, reason: &str) {
-        self.rejected
-            .get_or_create(&ReasonLabel {
-                reason: reason.to_owned(),
-            })
-            .inc();
+    /// Writes every metric with its HELP and TYPE lines.
+    pub fn encode(&self, out: &mut impl Write) -> fmt::Result {
+        let counter = |out: &mut dyn Write, name: &str, help: &str, v: u64| -> fmt::Result {
+            writeln!(out, "# HELP {name} {help}")?;
+            writeln!(out, "# TYPE {name} counter")?;
+            writeln!(out, "{name} {v}")
+        };
+        let gauge = |out: &mut dyn Write, name: &str, help: &str, v: i64| -> fmt::Result {
+            writeln!(out, "# HELP {name} {help}")?;
+            writeln!(out, "# TYPE {name} gauge")?;
+            writeln!(out, "{name} {v}")
+        };
+        let labeled = |out: &mut dyn Write,
+                       name: &str,
+                       help: &str,
+                       label: &str,
+                       c: &LabeledCounter|
+         -> fmt::Result {
+            writeln!(out, "# HELP {name} {help}")?;
+            writeln!(out, "# TYPE {name} counter")?;
+            for (value, n) in c.snapshot() {
+                write!(out, "{name}{{{label}=\"")?;
+                patrol_proto::exposition::write_escaped(out, &value)?;
+                writeln!(out, "\"}} {n}")?;
+            }
+            Ok(())
+        };
+        counter(
+            out,
+            "patrol_ingest_batches_applied_total",
+            "Batches applied.",
+            self.batches_applied.get(),
+        )?;
+        counter(
+            out,
+            "patrol_ingest_batches_duplicate_total",
+            "Batches dropped because they were already applied (resent after a reconnect).",
+            self.batches_duplicate.get(),
+        )?;
+        counter(
+            out,
+            "patrol_ingest_samples_total",
+            "Samples applied.",
+            self.samples_ingested.get(),
+        )?;
+        labeled(
+            out,
+            "patrol_ingest_rejected_total",
+            "Streams or batches refused, by reason.",
+            "reason",
+            &self.rejected,
+        )?;
+        counter(
+            out,
+            "patrol_rule_evaluations_total",
+            "Rule evaluations (one per sample per rule watching its series).",
+            self.rule_evaluations.get(),
+        )?;
+        labeled(
+            out,
+            "patrol_incident_changes_total",
+            "Incident changes decided by rules, by kind.",
+            "kind",
+            &self.incident_changes,
+        )?;
+        gauge(
+            out,
+            "patrol_agents_connected",
+            "Agents with an open stream.",
+            self.agents_connected.get(),
+        )?;
+        gauge(
+            out,
+            "patrol_series",
+            "Series in the latest-value table.",
+            self.series.get(),
+        )?;
+        gauge(
+            out,
+            "patrol_rules_loaded",
+            "Rules in the active rule set.",
+            self.rules_loaded.get(),
+        )?;
+        counter(
+            out,
+            "patrol_rule_reload_failures_total",
+            "Rule reloads refused because a file had errors.",
+            self.rule_reload_failures.get(),
+        )?;
+        counter(
+            out,
+            "patrol_store_errors_total",
+            "Failed incident store commits.",
+            self.store_errors.get(),
+        )?;
+        counter(
+            out,
+            "patrol_watchers_lagged_total",
+            "Incident watchers that fell behind and were resynchronised.",
+            self.watchers_lagged.get(),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labeled_counters_are_escaped_and_sorted() {
+        let t = Telemetry::default();
+        t.reject("z");
+        t.reject("a\"b");
+        t.reject("z");
+        let mut out = String::new();
+        t.encode(&mut out).unwrap();
+        assert!(out.contains("patrol_ingest_rejected_total{reason=\"a\\\"b\"} 1\npatrol_ingest_rejected_total{reason=\"z\"} 2\n"), "{out}");
+        assert_eq!(t.rejected.get("z"), 2);
     }
 }

@@ -11,6 +11,7 @@ use async_trait::async_trait;
 use patrol_proto::Sample;
 use serde::Deserialize;
 
+pub mod catalog;
 pub mod host;
 
 /// Default interval between two collections of a probe.

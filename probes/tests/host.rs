@@ -125,7 +125,7 @@ async fn host_probe_agrees_with_proc_and_df() {
             );
         }
 
-        assert!(value(&samples, "process_count", None) > 0.0);
+        assert!(value(&samples, "processes", None) > 0.0);
         let uptime = value(&samples, "uptime_seconds", None);
         let expected_uptime = proc_uptime();
         assert!(

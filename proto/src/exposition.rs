@@ -7,7 +7,7 @@ use std::fmt::{self, Write};
 use crate::model::Sample;
 
 /// Escapes a label value: backslash, double quote and newline.
-pub fn write_escaped(out: &mut impl Write, value: &str) -> fmt::Result {
+pub fn write_escaped(out: &mut (impl Write + ?Sized), value: &str) -> fmt::Result {
     for c in value.chars() {
         match c {
             '\\' => out.write_str("\\\\")?,
@@ -17,6 +17,11 @@ pub fn write_escaped(out: &mut impl Write, value: &str) -> fmt::Result {
         }
     }
     Ok(())
+}
+
+/// Help text may not hold raw newlines or backslashes in the text format.
+fn escape_help(text: &str) -> String {
+    text.replace('\\', "\\\\").replace('\n', "\\n")
 }
 
 /// Formats a float the way Prometheus parses it (`NaN`, `+Inf`, `-Inf`).
@@ -34,12 +39,13 @@ pub fn format_value(v: f64) -> String {
     }
 }
 
-/// Writes samples grouped by metric name (sorted), each family with a `# TYPE` line. Counters
-/// (`_total`) are typed `counter`, everything else `gauge`. With `timestamps`, each line ends
-/// with the sample's timestamp in milliseconds.
-pub fn write_samples<'a>(
+/// Writes samples grouped by metric name (sorted), each family with `# HELP` (when `help`
+/// knows the metric) and `# TYPE` lines. Counters (`_total`) are typed `counter`, everything
+/// else `gauge`. With `timestamps`, each line ends with the sample's timestamp in milliseconds.
+pub fn write_samples<'a, 'h>(
     out: &mut impl Write,
     samples: impl IntoIterator<Item = &'a Sample>,
+    help: impl Fn(&str) -> Option<&'h str>,
     timestamps: bool,
 ) -> fmt::Result {
     let mut families: BTreeMap<&str, Vec<&Sample>> = BTreeMap::new();
@@ -53,6 +59,9 @@ pub fn write_samples<'a>(
         } else {
             "gauge"
         };
+        if let Some(text) = help(name) {
+            writeln!(out, "# HELP {name} {}", escape_help(text))?;
+        }
         writeln!(out, "# TYPE {name} {kind}")?;
         for s in members {
             write!(out, "{name}{} {}", s.labels, format_value(s.value))?;
@@ -83,10 +92,12 @@ mod tests {
             Sample::new("net_rx_total", Labels::new(), f64::INFINITY, 7),
         ];
         let mut out = String::new();
-        write_samples(&mut out, &samples, false).expect("write to string");
+        let help = |m: &str| (m == "cpu_usage_percent").then_some("Busy.\nReally");
+        write_samples(&mut out, &samples, help, false).expect("write to string");
         assert_eq!(
             out,
-            "# TYPE cpu_usage_percent gauge\ncpu_usage_percent 3\n\
+            "# HELP cpu_usage_percent Busy.\\nReally\n\
+             # TYPE cpu_usage_percent gauge\ncpu_usage_percent 3\n\
              # TYPE disk_used_percent gauge\ndisk_used_percent{mount=\"/data\\\"x\"} 91.5\n\
              # TYPE net_rx_total counter\nnet_rx_total +Inf\n"
         );

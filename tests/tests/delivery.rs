@@ -3,7 +3,6 @@
 
 mod support;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use patrol_agent::{Agent, AgentConfig};
@@ -27,9 +26,11 @@ async fn collector(data: &std::path::Path, rules: &std::path::Path, listen: &str
 }
 
 fn agent(address: String) -> Agent {
-    let mut cfg = AgentConfig::default();
-    cfg.agent_id = Some("delivery-test".into());
-    cfg.host = Some("testhost".into());
+    let mut cfg = AgentConfig {
+        agent_id: Some("delivery-test".into()),
+        host: Some("testhost".into()),
+        ..AgentConfig::default()
+    };
     cfg.collector.address = address;
     cfg.collector.backoff_min = Duration::from_millis(20);
     cfg.collector.backoff_max = Duration::from_millis(100);

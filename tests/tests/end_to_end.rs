@@ -30,6 +30,42 @@ fn json_event(line: &str, kind: &str) -> Option<Value> {
     (v["kind"] == kind && v["incident"]["rule"] == RULE).then_some(v)
 }
 
+/// `promtool check metrics` (Debian package `prometheus`) parses the scrape. Its only allowed
+/// complaint is the `_ms` unit suffix, which DESIGN.md fixes for Patrol's metric names.
+fn promtool_accepts(body: &str) {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("promtool is missing: run scripts/setup.sh (apt-get install prometheus)");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(body.as_bytes())
+        .expect("feed promtool");
+    let out = child.wait_with_output().expect("promtool runs");
+    let report = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let problems: Vec<_> = report
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .filter(|l| !(l.contains("_ms ") && l.contains("abbreviated units")))
+        .collect();
+    assert!(
+        matches!(out.status.code(), Some(0) | Some(3)) && problems.is_empty(),
+        "promtool: {:?}\n{report}",
+        out.status
+    );
+}
+
 #[test]
 fn breach_opens_an_incident_and_clearing_resolves_it() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -78,6 +114,7 @@ fn breach_opens_an_incident_and_clearing_resolves_it() {
         "{body}"
     );
     assert!(body.contains("patrol_agents_connected 1"), "{body}");
+    promtool_accepts(&body);
 
     // A second watcher that connects now sees the incident in its snapshot.
     let (code, out, err) = run(

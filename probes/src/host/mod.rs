@@ -425,7 +425,7 @@ impl HostProbe {
             .values()
             .filter(|p| p.thread_kind().is_none())
             .count();
-        push.plain("process_count", processes as f64);
+        push.plain("processes", processes as f64);
         match System::uptime() {
             Ok(seconds) => {
                 self.recovered("uptime");

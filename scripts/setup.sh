@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs what building and testing Patrol needs on a fresh Debian machine, as root.
+# Idempotent: packages already present are left alone. The Rust toolchain (1.95 or newer) must
+# already be installed (rustup); Debian's own cargo is too old for this workspace.
+set -euo pipefail
+
+need_rust="1.95"
+if ! command -v cargo >/dev/null 2>&1; then
+  echo "setup: cargo not found: install Rust $need_rust or newer with rustup" >&2
+  exit 1
+fi
+have=$(rustc --version | awk '{print $2}')
+if [ "$(printf '%s\n%s\n' "$need_rust" "$have" | sort -V | head -n1)" != "$need_rust" ]; then
+  echo "setup: rustc $have is older than $need_rust: run 'rustup update stable'" >&2
+  exit 1
+fi
+
+# Build: a C compiler for the bundled SQLite. Tests: promtool (Debian package 'prometheus')
+# checks the collector's /metrics output.
+packages=(gcc libc6-dev prometheus)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "setup: missing packages ${missing[*]}: run this script as root (or apt-get install them)" >&2
+    exit 1
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  # --no-install-recommends: only promtool is needed, not the Prometheus server's extras.
+  apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+echo "setup: ok (rustc $have; ${packages[*]} present)"
