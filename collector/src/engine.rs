@@ -307,3 +307,156 @@ fn record(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use patrol_rules::Levels;
+
+    fn rules(src: &str) -> Arc<RuleSet> {
+        let rules = patrol_rules::file::parse_rules("t.toml", src, &Levels::default())
+            .map_err(|d| d.iter().map(|d| d.to_string()).collect::<Vec<_>>())
+            .unwrap();
+        Arc::new(RuleSet::from_rules(rules))
+    }
+
+    const DISK: &str = r#"
+[[rule]]
+name = "disk_full"
+expr = 'disk_used_percent{mount!="/boot"} > 90'
+clear = 85
+severity = "P2"
+summary = "Disk {{mount}} at {{value}}% on {{host}}"
+"#;
+
+    fn disk(mount: &str) -> Labels {
+        Labels::from_pairs([("host", "db1"), ("mount", mount)])
+    }
+
+    fn kinds(changes: &[Change]) -> Vec<String> {
+        changes
+            .iter()
+            .map(|c| match c {
+                Change::Open { rule, summary, .. } => format!("open {rule}: {summary}"),
+                Change::Resolve { rule, .. } => format!("resolve {rule}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn breach_opens_and_clear_resolves_with_hysteresis() {
+        let mut e = Engine::new(rules(DISK));
+        let id = e.intern("disk_used_percent", &disk("/"));
+        let (mut out, mut st) = (Vec::new(), Evaluated::default());
+        e.observe(id, 91.5, 1, 1, &mut out, &mut st);
+        assert_eq!(kinds(&out), vec!["open disk_full: Disk / at 91.5% on db1"]);
+        out.clear();
+        e.observe(id, 88.0, 2, 2, &mut out, &mut st);
+        assert!(out.is_empty(), "88 is above clear 85: still firing");
+        e.observe(id, 80.0, 3, 3, &mut out, &mut st);
+        assert_eq!(kinds(&out), vec!["resolve disk_full"]);
+        assert_eq!(
+            (st.samples, st.rule_evaluations, st.fired, st.resolved),
+            (3, 3, 1, 1)
+        );
+    }
+
+    #[test]
+    fn samples_of_other_metrics_or_unmatched_labels_cost_no_rule() {
+        let mut e = Engine::new(rules(DISK));
+        let boot = e.intern("disk_used_percent", &disk("/boot"));
+        let cpu = e.intern("cpu_usage_percent", &Labels::new());
+        let (mut out, mut st) = (Vec::new(), Evaluated::default());
+        e.observe(boot, 99.0, 1, 1, &mut out, &mut st);
+        e.observe(cpu, 99.0, 1, 1, &mut out, &mut st);
+        assert!(out.is_empty());
+        assert_eq!(st.rule_evaluations, 0);
+        assert_eq!(st.samples, 2);
+    }
+
+    #[test]
+    fn interning_is_stable() {
+        let mut e = Engine::new(rules(DISK));
+        let a = e.intern("disk_used_percent", &disk("/"));
+        let b = e.intern("disk_used_percent", &disk("/"));
+        let c = e.intern("disk_used_percent", &disk("/data"));
+        assert_eq!(a, b);
+        assert_ne!(a, c);
+        assert_eq!(e.series_count(), 2);
+    }
+
+    #[test]
+    fn late_sample_does_not_overwrite_newer_value() {
+        let mut e = Engine::new(rules(DISK));
+        let id = e.intern("disk_used_percent", &disk("/"));
+        let (mut out, mut st) = (Vec::new(), Evaluated::default());
+        e.observe(id, 50.0, 20, 20, &mut out, &mut st);
+        e.observe(id, 95.0, 10, 21, &mut out, &mut st);
+        assert!(out.is_empty());
+        assert_eq!(e.latest()[0].value, 50.0);
+    }
+
+    #[test]
+    fn sweep_promotes_pending_after_for() {
+        let src = DISK.replace("clear = 85", "for = \"5m\"");
+        let mut e = Engine::new(rules(&src));
+        let id = e.intern("disk_used_percent", &disk("/"));
+        let (mut out, mut st) = (Vec::new(), Evaluated::default());
+        e.observe(id, 95.0, 0, 0, &mut out, &mut st);
+        e.tick(299_999, &mut out, &mut st);
+        assert!(out.is_empty(), "not yet: for is 5m");
+        e.tick(300_000, &mut out, &mut st);
+        assert_eq!(kinds(&out), vec!["open disk_full: Disk / at 95% on db1"]);
+        out.clear();
+        e.tick(400_000, &mut out, &mut st);
+        assert!(out.is_empty(), "a firing alert is no longer swept");
+    }
+
+    #[test]
+    fn reload_keeps_state_by_name_and_reevaluates_at_once() {
+        let mut e = Engine::new(rules(DISK));
+        let id = e.intern("disk_used_percent", &disk("/"));
+        let (mut out, mut st) = (Vec::new(), Evaluated::default());
+        e.observe(id, 95.0, 1, 1, &mut out, &mut st);
+        assert_eq!(out.len(), 1);
+        out.clear();
+        // Same rule, same threshold: still firing, nothing new.
+        e.replace_rules(rules(DISK), 2, &mut out);
+        assert!(out.is_empty(), "{:?}", kinds(&out));
+        // Threshold raised above the value: resolves on the spot, no sample needed.
+        e.replace_rules(
+            rules(&DISK.replace("> 90", "> 97").replace("85", "96")),
+            3,
+            &mut out,
+        );
+        assert_eq!(kinds(&out), vec!["resolve disk_full"]);
+    }
+
+    #[test]
+    fn reload_without_the_rule_resolves_its_incidents() {
+        let mut e = Engine::new(rules(DISK));
+        let id = e.intern("disk_used_percent", &disk("/"));
+        let (mut out, mut st) = (Vec::new(), Evaluated::default());
+        e.observe(id, 95.0, 1, 1, &mut out, &mut st);
+        out.clear();
+        e.replace_rules(Arc::new(RuleSet::default()), 2, &mut out);
+        assert_eq!(kinds(&out), vec!["resolve disk_full"]);
+    }
+
+    #[test]
+    fn restored_firing_state_does_not_reopen() {
+        let mut e = Engine::new(rules(DISK));
+        let fp = fingerprint("disk_used_percent", &disk("/"));
+        e.restore_firing("disk_full", fp, 1);
+        let id = e.intern("disk_used_percent", &disk("/"));
+        let (mut out, mut st) = (Vec::new(), Evaluated::default());
+        e.observe(id, 95.0, 2, 2, &mut out, &mut st);
+        assert!(
+            out.is_empty(),
+            "the incident is already open: {:?}",
+            kinds(&out)
+        );
+        e.observe(id, 10.0, 3, 3, &mut out, &mut st);
+        assert_eq!(kinds(&out), vec!["resolve disk_full"]);
+    }
+}
