@@ -239,8 +239,19 @@ async fn watch_loop(
                 return;
             }
         }
+        let mut shutdown = core.shutdown.clone();
         loop {
-            match bus.recv().await {
+            let received = tokio::select! {
+                r = bus.recv() => r,
+                // Ending the stream cleanly lets watchers tell a shutdown from a broken link.
+                r = shutdown.changed() => {
+                    if r.is_err() || *shutdown.borrow() {
+                        return;
+                    }
+                    continue;
+                }
+            };
+            match received {
                 Ok(ev) => {
                     if ev.id <= last_id || !filter.wants(&core, &ev.incident) {
                         continue;
