@@ -158,24 +158,11 @@ pub struct Settings {
 
 impl AgentConfig {
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let display = path.display().to_string();
-        let src = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: display.clone(),
-            source,
-        })?;
-        Self::parse(&display, &src)
+        load_toml(path)
     }
 
     pub fn parse(path: &str, src: &str) -> Result<Self, ConfigError> {
-        toml::from_str(src).map_err(|e| {
-            let (line, column) = e.span().map(|s| line_col(src, s.start)).unwrap_or((1, 1));
-            ConfigError::Invalid {
-                path: path.to_owned(),
-                line,
-                column,
-                message: e.message().to_owned(),
-            }
-        })
+        parse_toml(path, src)
     }
 
     /// Fills defaults from the machine and checks what serde cannot.
@@ -235,6 +222,29 @@ impl AgentConfig {
             probes: self.probes.into_iter().map(|p| p.0).collect(),
         })
     }
+}
+
+/// Reads and deserializes a TOML config file; errors carry `file:line:column`.
+pub fn load_toml<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, ConfigError> {
+    let display = path.display().to_string();
+    let src = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: display.clone(),
+        source,
+    })?;
+    parse_toml(&display, &src)
+}
+
+/// Deserializes TOML text read from `path`; errors carry `path:line:column`.
+pub fn parse_toml<T: serde::de::DeserializeOwned>(path: &str, src: &str) -> Result<T, ConfigError> {
+    toml::from_str(src).map_err(|e| {
+        let (line, column) = e.span().map(|s| line_col(src, s.start)).unwrap_or((1, 1));
+        ConfigError::Invalid {
+            path: path.to_owned(),
+            line,
+            column,
+            message: e.message().to_owned(),
+        }
+    })
 }
 
 fn read_token(path: &Path) -> Result<String, String> {

@@ -44,50 +44,21 @@ pub struct Settings {
 
 pub const DEFAULT_MAX_BATCH_POINTS: u32 = 50_000;
 
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    #[error("{path}: cannot read: {source}")]
-    Read {
-        path: String,
-        source: std::io::Error,
-    },
-    #[error("{path}:{line}:{column}: {message}")]
-    Invalid {
-        path: String,
-        line: usize,
-        column: usize,
-        message: String,
-    },
-    #[error("{0}")]
-    Check(String),
-}
+pub use patrol_agent::config::ConfigError;
 
 impl CollectorConfig {
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let display = path.display().to_string();
-        let src = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: display.clone(),
-            source,
-        })?;
-        toml::from_str(&src).map_err(|e| {
-            let (line, column) = e
-                .span()
-                .map(|s| patrol_agent::config::line_col(&src, s.start))
-                .unwrap_or((1, 1));
-            ConfigError::Invalid {
-                path: display,
-                line,
-                column,
-                message: e.message().to_owned(),
-            }
-        })
+        patrol_agent::config::load_toml(path)
     }
 
     pub fn settle(self) -> Result<Settings, ConfigError> {
         let token = match &self.token_file {
             Some(p) => Some(
                 std::fs::read_to_string(p)
-                    .map_err(|e| ConfigError::Check(format!("token_file {}: {e}", p.display())))?
+                    .map_err(|e| ConfigError::Check {
+                        path: p.display().to_string(),
+                        message: format!("cannot read token_file: {e}"),
+                    })?
                     .lines()
                     .next()
                     .unwrap_or("")
@@ -98,7 +69,14 @@ impl CollectorConfig {
             None => None,
         };
         if self.token_file.is_some() && token.is_none() {
-            return Err(ConfigError::Check("token_file is empty".into()));
+            return Err(ConfigError::Check {
+                path: self
+                    .token_file
+                    .as_ref()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default(),
+                message: "token_file is empty".into(),
+            });
         }
         let local_agent = if self.local_agent {
             Some(self.agent.unwrap_or_else(default_local_agent))
