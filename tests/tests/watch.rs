@@ -1,0 +1,122 @@
+//! `Incidents.Watch`: the snapshot of open incidents first, then live changes, filtered by the
+//! collector (severity meaning "this level and worse", host, rule).
+
+use std::time::Duration;
+
+use patrol_collector::config::{DEFAULT_MAX_BATCH_POINTS, Settings};
+use patrol_collector::server;
+use patrol_collector::store::{Change, WriteBatch};
+use patrol_proto::Labels;
+use patrol_proto::v1::{self, incidents_client::IncidentsClient};
+
+fn open(rule: &str, severity: &str, host: &str, fp: u64) -> Change {
+    Change::Open {
+        rule: rule.into(),
+        severity: severity.into(),
+        fingerprint: fp,
+        host: host.into(),
+        labels: Labels::from_pairs([("host", host)]),
+        summary: format!("{rule} on {host}"),
+        value: 1.0,
+        at_ms: 1,
+    }
+}
+
+async fn next(stream: &mut tonic::Streaming<v1::IncidentEvent>) -> v1::IncidentEvent {
+    tokio::time::timeout(Duration::from_secs(10), stream.message())
+        .await
+        .expect("an event within 10s")
+        .expect("stream ok")
+        .expect("stream open")
+}
+
+fn rule_of(e: &v1::IncidentEvent) -> String {
+    e.incident
+        .as_ref()
+        .map(|i| i.rule.clone())
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn snapshot_then_live_with_server_side_filters() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let rules = dir.path().join("rules");
+    std::fs::create_dir_all(&rules).expect("rules dir");
+    let c = server::start(Settings {
+        listen: "127.0.0.1:0".parse().expect("addr"),
+        http: "127.0.0.1:0".parse().expect("addr"),
+        rules,
+        data: dir.path().join("data"),
+        token: None,
+        max_batch_points: DEFAULT_MAX_BATCH_POINTS,
+        local_agent: None,
+    })
+    .await
+    .expect("collector");
+    let store = c.core.store.clone();
+    store
+        .commit(WriteBatch {
+            changes: vec![open("p1_down", "P1", "a", 1), open("p3_warn", "P3", "a", 2)],
+            applied: vec![],
+        })
+        .await
+        .expect("commit");
+
+    let mut client = IncidentsClient::connect(format!("http://{}", c.grpc_addr))
+        .await
+        .expect("connect");
+    let mut p2_and_worse = client
+        .watch(v1::WatchRequest {
+            min_severity: "P2".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("watch")
+        .into_inner();
+    let mut host_b = client
+        .watch(v1::WatchRequest {
+            host: "b".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("watch")
+        .into_inner();
+
+    // Snapshot: only the P1 is P2-or-worse; host b has nothing open yet.
+    let first = next(&mut p2_and_worse).await;
+    assert_eq!(first.kind, v1::EventKind::Snapshot as i32);
+    assert_eq!(rule_of(&first), "p1_down");
+
+    store
+        .commit(WriteBatch {
+            changes: vec![
+                open("p4_info", "P4", "b", 3),
+                open("p2_degraded", "P2", "b", 4),
+            ],
+            applied: vec![],
+        })
+        .await
+        .expect("commit");
+
+    // Live: the P4 is filtered out, the P2 comes through; host b sees both, in order.
+    let live = next(&mut p2_and_worse).await;
+    assert_eq!(live.kind, v1::EventKind::Opened as i32);
+    assert_eq!(rule_of(&live), "p2_degraded");
+    assert_eq!(rule_of(&next(&mut host_b).await), "p4_info");
+    assert_eq!(rule_of(&next(&mut host_b).await), "p2_degraded");
+
+    // An unknown level is refused with the list of known ones.
+    let err = client
+        .watch(v1::WatchRequest {
+            min_severity: "P9".into(),
+            ..Default::default()
+        })
+        .await
+        .expect_err("unknown level refused");
+    assert_eq!(err.code(), tonic::Code::InvalidArgument);
+    assert!(
+        err.message().contains("expected one of P1, P2, P3, P4"),
+        "{err:?}"
+    );
+    c.stop().await;
+}
