@@ -219,3 +219,79 @@ mod tests {
         assert_eq!(o.interner().len(), 2);
     }
 }
+
+#[cfg(test)]
+mod model_tests {
+    //! The outbox against a plain model: any interleaving of rounds and (possibly stale or
+    //! future) acks keeps exactly the unacknowledged batches, in order, within the bound.
+
+    use super::*;
+    use proptest::prelude::*;
+    use std::collections::VecDeque;
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Push(usize),
+        Ack(u64),
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            3 => (0usize..12).prop_map(Op::Push),
+            1 => (0u64..40).prop_map(Op::Ack),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn behaves_like_the_model(ops in proptest::collection::vec(op(), 1..80),
+                                  max_points in 1usize..6, max_pending in 6usize..30) {
+            let mut outbox = Outbox::new(max_points, max_pending);
+            // Model: (seq, points) of kept batches; dropped point count.
+            let mut model: VecDeque<(u64, usize)> = VecDeque::new();
+            let mut next = 1u64;
+            let mut dropped = 0u64;
+            for op in ops {
+                match op {
+                    Op::Push(n) => {
+                        let samples: Vec<Sample> = (0..n)
+                            .map(|i| Sample::new("m", Labels::from_pairs([("i", i.to_string())]), 1.0, 1))
+                            .collect();
+                        outbox.push(&samples);
+                        let mut left = n;
+                        while left > 0 {
+                            let take = left.min(max_points);
+                            model.push_back((next, take));
+                            next += 1;
+                            left -= take;
+                        }
+                        while model.iter().map(|b| b.1).sum::<usize>() > max_pending {
+                            if let Some((_, p)) = model.pop_front() {
+                                dropped += p as u64;
+                            }
+                        }
+                    }
+                    Op::Ack(seq) => {
+                        outbox.ack(seq);
+                        while model.front().is_some_and(|b| b.0 <= seq) {
+                            model.pop_front();
+                        }
+                    }
+                }
+                let kept: Vec<(u64, usize)> =
+                    outbox.after(0).map(|b| (b.seq, b.points.len())).collect();
+                prop_assert_eq!(&kept, &model.iter().copied().collect::<Vec<_>>());
+                prop_assert_eq!(outbox.pending_points(), model.iter().map(|b| b.1).sum::<usize>());
+                prop_assert!(outbox.pending_points() <= max_pending);
+                prop_assert_eq!(outbox.dropped_points(), dropped);
+                prop_assert_eq!(outbox.next_seq(), next);
+                // `after(s)` is exactly the kept batches above s, whatever s is.
+                for s in [0, next / 2, next.saturating_sub(1), next + 3] {
+                    let above: Vec<u64> = outbox.after(s).map(|b| b.seq).collect();
+                    let want: Vec<u64> = model.iter().map(|b| b.0).filter(|q| *q > s).collect();
+                    prop_assert_eq!(above, want);
+                }
+            }
+        }
+    }
+}
