@@ -213,3 +213,56 @@ fn restart_keeps_open_incidents_without_duplicates() {
     assert_eq!(mine.len(), 1, "{out}");
     assert_eq!(mine[0]["id"], id);
 }
+
+#[test]
+fn agent_once_prints_one_round_in_the_text_format() {
+    let example = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../packaging/examples/agent-host.toml"
+    );
+    let (code, out, err) = run("patrol-agent", &["--config", example, "--once"]);
+    assert_eq!(code, 0, "{err}");
+    let host = out
+        .lines()
+        .find_map(|l| l.strip_prefix("memory_used_percent{host=\""))
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_else(|| panic!("no memory_used_percent line:\n{out}"));
+    assert!(!host.is_empty());
+    for metric in [
+        "cpu_usage_percent",
+        "disk_used_percent",
+        "uptime_seconds",
+        "patrol_probe_up",
+    ] {
+        assert!(
+            out.lines().any(|l| l.starts_with(metric)),
+            "{metric} missing:\n{out}"
+        );
+    }
+    assert!(out.contains("patrol_probe_up{host=\""), "{out}");
+    assert!(
+        out.contains("probe=\"host\"} 1\n"),
+        "the probe round succeeded:\n{out}"
+    );
+    promtool_accepts(&out);
+}
+
+#[test]
+fn bad_agent_config_is_refused_with_its_position() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = dir.path().join("agent.toml");
+    std::fs::write(
+        &cfg,
+        "[collector]\naddress = \"http://127.0.0.1:1\"\nretries = 3\n",
+    )
+    .expect("write");
+    let (code, _, err) = run(
+        "patrol-agent",
+        &["--config", cfg.to_str().expect("utf-8"), "--check"],
+    );
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("agent.toml:3:1: unknown field `retries`"),
+        "{err}"
+    );
+}
