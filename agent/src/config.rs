@@ -70,6 +70,23 @@ pub struct CollectorSection {
     /// Longest wait between two connection attempts.
     #[serde(default = "default_backoff_max", with = "humantime_serde")]
     pub backoff_max: Duration,
+    /// `[collector.tls]`: how to verify the collector (and prove who we are) over TLS. Needs
+    /// an `https://` address.
+    pub tls: Option<ClientTlsSection>,
+}
+
+/// `[collector.tls]`.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ClientTlsSection {
+    /// PEM CA certificate(s) the collector's certificate must be signed by.
+    pub ca_file: PathBuf,
+    /// PEM certificate chain presented to the collector (mutual TLS). Needs `key_file`.
+    pub cert_file: Option<PathBuf>,
+    /// PEM private key of `cert_file`. Must not be readable by others.
+    pub key_file: Option<PathBuf>,
+    /// Name checked against the collector's certificate instead of the address's host.
+    pub domain: Option<String>,
 }
 
 impl Default for CollectorSection {
@@ -80,6 +97,7 @@ impl Default for CollectorSection {
             connect_timeout: default_connect_timeout(),
             backoff_min: default_backoff_min(),
             backoff_max: default_backoff_max(),
+            tls: None,
         }
     }
 }
@@ -152,6 +170,8 @@ pub struct Settings {
     pub labels: Labels,
     pub collector: CollectorSection,
     pub token: Option<String>,
+    /// Set when the address is `https://`: the loaded `[collector.tls]`.
+    pub tls: Option<tonic::transport::ClientTlsConfig>,
     pub batch: BatchSection,
     pub probes: Vec<ProbeConfig>,
 }
@@ -212,12 +232,14 @@ impl AgentConfig {
             Some(f) => Some(read_token(f).map_err(check)?),
             None => None,
         };
+        let tls = client_tls(&self.collector).map_err(check)?;
         Ok(Settings {
             agent_id,
             host,
             labels,
             collector: self.collector,
             token,
+            tls,
             batch: self.batch,
             probes: self.probes.into_iter().map(|p| p.0).collect(),
         })
@@ -267,6 +289,96 @@ fn read_token(path: &Path) -> Result<String, String> {
         return Err(format!("token_file {} is empty", path.display()));
     }
     Ok(token)
+}
+
+/// Checks the address's scheme against `[collector.tls]` and loads its files.
+fn client_tls(
+    collector: &CollectorSection,
+) -> Result<Option<tonic::transport::ClientTlsConfig>, String> {
+    use tonic::transport::{Certificate, ClientTlsConfig, Identity};
+    let address = collector.address.trim();
+    let https = address
+        .get(..8)
+        .is_some_and(|s| s.eq_ignore_ascii_case("https://"));
+    let Some(tls) = &collector.tls else {
+        if https {
+            return Err(format!(
+                "collector.address {address} is https: set ca_file in [collector.tls] to verify the collector"
+            ));
+        }
+        return Ok(None);
+    };
+    if !https {
+        return Err(format!(
+            "[collector.tls] is set but collector.address {address} is not https://: use https://"
+        ));
+    }
+    let ca = read_pem("collector.tls.ca_file", &tls.ca_file, Pem::Certificate)?;
+    let mut config = ClientTlsConfig::new().ca_certificate(Certificate::from_pem(ca));
+    match (&tls.cert_file, &tls.key_file) {
+        (Some(cert_file), Some(key_file)) => {
+            let cert = read_pem("collector.tls.cert_file", cert_file, Pem::Certificate)?;
+            let key = read_pem("collector.tls.key_file", key_file, Pem::PrivateKey)?;
+            config = config.identity(Identity::from_pem(cert, key));
+        }
+        (None, None) => {}
+        _ => {
+            return Err(
+                "[collector.tls] needs both cert_file and key_file for a client certificate, or neither"
+                    .into(),
+            );
+        }
+    }
+    if let Some(domain) = &tls.domain {
+        config = config.domain_name(domain.clone());
+    }
+    Ok(Some(config))
+}
+
+/// What a PEM file must hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pem {
+    /// One or more `CERTIFICATE` blocks.
+    Certificate,
+    /// A PKCS#8, PKCS#1 (RSA) or SEC1 (EC) private key; the file must not be readable by
+    /// others.
+    PrivateKey,
+}
+
+/// Reads a PEM file for config key `key` and checks it holds what `kind` asks for. Errors name
+/// the key and the file: `tls.cert_file /x: no PEM certificate found`.
+pub fn read_pem(key: &str, path: &Path, kind: Pem) -> Result<Vec<u8>, String> {
+    let shown = path.display();
+    let meta = std::fs::metadata(path).map_err(|e| format!("{key} {shown}: cannot read: {e}"))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if kind == Pem::PrivateKey && meta.permissions().mode() & 0o004 != 0 {
+            return Err(format!(
+                "{key} {shown} is readable by everyone: chmod o-r it"
+            ));
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = meta;
+    let pem = std::fs::read(path).map_err(|e| format!("{key} {shown}: cannot read: {e}"))?;
+    let (wanted, what): (fn(&str) -> bool, &str) = match kind {
+        Pem::Certificate => (|l| l == "CERTIFICATE", "certificate"),
+        Pem::PrivateKey => (
+            |l| matches!(l, "PRIVATE KEY" | "RSA PRIVATE KEY" | "EC PRIVATE KEY"),
+            "private key (PKCS#8, RSA or EC, unencrypted)",
+        ),
+    };
+    let found = String::from_utf8_lossy(&pem).lines().any(|l| {
+        l.trim()
+            .strip_prefix("-----BEGIN ")
+            .and_then(|l| l.strip_suffix("-----"))
+            .is_some_and(wanted)
+    });
+    if !found {
+        return Err(format!("{key} {shown}: no PEM {what} found"));
+    }
+    Ok(pem)
 }
 
 pub fn valid_label_name(name: &str) -> bool {

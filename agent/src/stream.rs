@@ -94,8 +94,14 @@ async fn connect_and_stream(
     shutdown: &mut watch::Receiver<bool>,
 ) -> Result<(), (StreamError, bool)> {
     let address = settings.collector.address.clone();
-    let endpoint = Endpoint::from_shared(address.clone())
-        .map_err(|e| (StreamError::Address(address, e.to_string()), false))?
+    let mut endpoint = Endpoint::from_shared(address.clone())
+        .map_err(|e| (StreamError::Address(address.clone(), e.to_string()), false))?;
+    if let Some(tls) = &settings.tls {
+        endpoint = endpoint
+            .tls_config(tls.clone())
+            .map_err(|e| (StreamError::Address(address, error_chain(&e)), false))?;
+    }
+    let endpoint = endpoint
         .connect_timeout(settings.collector.connect_timeout)
         .tcp_nodelay(true)
         .http2_keep_alive_interval(Duration::from_secs(20))
@@ -123,11 +129,11 @@ async fn connect_and_stream(
     let response = client
         .stream(ReceiverStream::new(rx))
         .await
-        .map_err(|s| (StreamError::Refused(s.message().to_owned()), false))?;
+        .map_err(|s| (StreamError::Refused(status_text(&s)), false))?;
     let mut inbound = response.into_inner();
     let welcome = match tokio::time::timeout(WELCOME_TIMEOUT, inbound.message()).await {
         Err(_) => return Err((StreamError::NoWelcome(WELCOME_TIMEOUT), false)),
-        Ok(Err(s)) => return Err((StreamError::Refused(s.message().to_owned()), false)),
+        Ok(Err(s)) => return Err((StreamError::Refused(status_text(&s)), false)),
         Ok(Ok(None)) => return Err((StreamError::Ended("closed before welcome".into()), false)),
         Ok(Ok(Some(v1::CollectorMessage {
             msg: Some(collector_message::Msg::Welcome(w)),
@@ -258,15 +264,34 @@ fn encode(batch: &Batch, interner: &Interner, defined: &mut Vec<bool>) -> v1::Ba
     }
 }
 
+/// A status's message, plus the transport error under it when there is one: a collector that
+/// rejects our client certificate shows up only there (`received fatal alert:
+/// CertificateRequired`), behind a bare "operation was canceled".
+fn status_text(s: &tonic::Status) -> String {
+    let mut text = s.message().to_owned();
+    push_chain(&mut text, std::error::Error::source(s));
+    text
+}
+
 fn error_chain(e: &dyn std::error::Error) -> String {
     let mut text = e.to_string();
-    let mut cur = e.source();
+    push_chain(&mut text, e.source());
+    text
+}
+
+/// Appends each cause, skipping one whose text is already there (tonic and rustls errors
+/// often repeat their source in their own message).
+fn push_chain(text: &mut String, mut cur: Option<&(dyn std::error::Error + 'static)>) {
     while let Some(s) = cur {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
+        let part = s.to_string();
+        if !text.contains(&part) {
+            if !text.is_empty() {
+                text.push_str(": ");
+            }
+            text.push_str(&part);
+        }
         cur = s.source();
     }
-    text
 }
 
 #[cfg(test)]

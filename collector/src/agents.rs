@@ -29,6 +29,17 @@ struct Entry {
     applied_seq: u64,
     /// Highest batch whose changes are durable (acknowledged).
     durable_seq: u64,
+    /// What `patrol_agent_up` last said for this agent, so it is published only on change.
+    reported_up: Option<bool>,
+}
+
+/// A change of an agent's `patrol_agent_up`, with the labels of its series.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Liveness {
+    pub agent_id: String,
+    /// The agent's host and static labels plus `agent`.
+    pub labels: Labels,
+    pub up: bool,
 }
 
 #[derive(Default)]
@@ -132,6 +143,34 @@ impl Registry {
         }
     }
 
+    /// Agents whose liveness changed: up when heard from within `silence`, down when not.
+    /// Only agents that have connected since the collector started are judged (their labels
+    /// are known); an incident about an agent that never came back stays open from the store.
+    pub fn liveness_changes(&self, now_ms: i64, silence_ms: i64) -> Vec<Liveness> {
+        let Ok(mut m) = self.inner.lock() else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for (id, e) in m.iter_mut() {
+            if e.generation == 0 {
+                continue;
+            }
+            // Connected or not: a stream that carries no batch is as silent as a closed one.
+            let up = now_ms - e.last_seen_ms <= silence_ms;
+            if e.reported_up != Some(up) {
+                e.reported_up = Some(up);
+                let mut labels = e.labels.clone();
+                labels.insert("agent", id.as_str());
+                out.push(Liveness {
+                    agent_id: id.clone(),
+                    labels,
+                    up,
+                });
+            }
+        }
+        out
+    }
+
     pub fn connected_count(&self) -> usize {
         self.inner
             .lock()
@@ -161,5 +200,76 @@ impl Registry {
             .collect();
         out.sort_by(|a, b| a.agent_id.cmp(&b.agent_id));
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hello(id: &str, epoch: u64) -> v1::Hello {
+        v1::Hello {
+            agent_id: id.into(),
+            host: "db1".into(),
+            version: "t".into(),
+            labels: vec![],
+            token: String::new(),
+            epoch,
+        }
+    }
+
+    #[test]
+    fn liveness_is_reported_on_change_only() {
+        let r = Registry::default();
+        let reg = r.connect(
+            &hello("a", 1),
+            Labels::from_pairs([("host", "db1")]),
+            String::new(),
+            0,
+        );
+        let first = r.liveness_changes(1_000, 60_000);
+        assert_eq!(first.len(), 1);
+        assert!(first[0].up);
+        assert_eq!(first[0].labels.get("agent"), Some("a"));
+        assert_eq!(first[0].labels.get("host"), Some("db1"));
+        assert!(
+            r.liveness_changes(2_000, 60_000).is_empty(),
+            "no change, nothing reported"
+        );
+        // No batch for longer than the silence: down, even though the stream is open.
+        let down = r.liveness_changes(60_001, 60_000);
+        assert_eq!(down.len(), 1);
+        assert!(!down[0].up);
+        // A batch brings it back.
+        assert_eq!(r.begin_batch("a", reg.generation, 1, 1, 70_000), Some(true));
+        assert!(r.liveness_changes(70_001, 60_000)[0].up);
+    }
+
+    #[test]
+    fn duplicates_and_new_epochs() {
+        let r = Registry::default();
+        let g = r
+            .connect(&hello("a", 1), Labels::new(), String::new(), 0)
+            .generation;
+        assert_eq!(r.begin_batch("a", g, 1, 1, 0), Some(true));
+        assert_eq!(
+            r.begin_batch("a", g, 1, 1, 0),
+            Some(false),
+            "same seq again is a duplicate"
+        );
+        // A newer stream of the same agent replaces the older one.
+        let g2 = r
+            .connect(&hello("a", 1), Labels::new(), String::new(), 0)
+            .generation;
+        assert_eq!(
+            r.begin_batch("a", g, 2, 1, 0),
+            None,
+            "the old stream is told to stop"
+        );
+        assert_eq!(r.begin_batch("a", g2, 2, 1, 0), Some(true));
+        // A restarted agent (new epoch) counts from 1 again.
+        let g3 = r.connect(&hello("a", 2), Labels::new(), String::new(), 0);
+        assert_eq!(g3.durable_seq, 0);
+        assert_eq!(r.begin_batch("a", g3.generation, 1, 1, 0), Some(true));
     }
 }

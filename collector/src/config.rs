@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 use patrol_agent::AgentConfig;
 use serde::Deserialize;
 
+pub use crate::tls::TlsSection;
+
 /// `patrol-collector --config FILE`. Every key is optional; command-line flags win.
 #[derive(Debug, Clone, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
@@ -22,12 +24,18 @@ pub struct CollectorConfig {
     pub token_file: Option<PathBuf>,
     /// Largest batch accepted from an agent, in points.
     pub max_batch_points: Option<u32>,
+    /// How long an agent may send nothing before it counts as silent (`patrol_agent_up` 0,
+    /// shipped rule `agent_silent`). Must exceed the longest probe interval. Default 2m.
+    #[serde(default, with = "humantime_serde")]
+    pub agent_silence: Option<std::time::Duration>,
     /// Run an agent for this host inside the collector.
     #[serde(default)]
     pub local_agent: bool,
     /// Configuration of the local agent (same keys as the agent's file). Default: the host
     /// probe every 10 s.
     pub agent: Option<AgentConfig>,
+    /// `[tls]`: serve gRPC over TLS (mutual TLS with `client_ca_file`). Unset: plaintext.
+    pub tls: Option<TlsSection>,
 }
 
 /// Checked settings the collector runs on.
@@ -40,6 +48,28 @@ pub struct Settings {
     pub token: Option<String>,
     pub max_batch_points: u32,
     pub local_agent: Option<AgentConfig>,
+    /// TLS on the gRPC listener; its files are read and checked by `server::start`.
+    pub tls: Option<TlsSection>,
+    /// How long an agent may send nothing before `patrol_agent_up` turns 0.
+    pub agent_silence: std::time::Duration,
+}
+
+impl Default for Settings {
+    /// The documented defaults: loopback ports 7070/7071, `/etc/patrol/rules`,
+    /// `/var/lib/patrol`, no token, no local agent, no TLS.
+    fn default() -> Self {
+        Self {
+            listen: ([127, 0, 0, 1], 7070).into(),
+            http: ([127, 0, 0, 1], 7071).into(),
+            rules: "/etc/patrol/rules".into(),
+            data: "/var/lib/patrol".into(),
+            token: None,
+            max_batch_points: DEFAULT_MAX_BATCH_POINTS,
+            local_agent: None,
+            tls: None,
+            agent_silence: crate::core::DEFAULT_AGENT_SILENCE,
+        }
+    }
 }
 
 pub const DEFAULT_MAX_BATCH_POINTS: u32 = 50_000;
@@ -91,6 +121,10 @@ impl CollectorConfig {
             token,
             max_batch_points: self.max_batch_points.unwrap_or(DEFAULT_MAX_BATCH_POINTS),
             local_agent,
+            tls: self.tls,
+            agent_silence: self
+                .agent_silence
+                .unwrap_or(crate::core::DEFAULT_AGENT_SILENCE),
         })
     }
 }
@@ -111,7 +145,7 @@ mod tests {
         let p = dir.path().join("c.toml");
         std::fs::write(&p, "listen = \"127.0.0.1:1\"\nrule = \"x\"\n").unwrap();
         let err = CollectorConfig::load(&p).unwrap_err().to_string();
-        assert!(err.ends_with("c.toml:2:1: unknown field `rule`, expected one of `listen`, `http`, `rules`, `data`, `token_file`, `max_batch_points`, `local_agent`, `agent`"), "{err}");
+        assert!(err.ends_with("c.toml:2:1: unknown field `rule`, expected one of `listen`, `http`, `rules`, `data`, `token_file`, `max_batch_points`, `agent_silence`, `local_agent`, `agent`, `tls`"), "{err}");
     }
 
     #[test]

@@ -12,6 +12,12 @@ use crate::incident::IncidentEvent;
 use crate::store::{Change, Store, StoreError, WriteBatch};
 use crate::telemetry::Telemetry;
 
+/// The series the collector itself keeps per agent: 1 while it reports, 0 once silent.
+pub const AGENT_UP: &str = "patrol_agent_up";
+
+/// Default for `agent_silence`.
+pub const DEFAULT_AGENT_SILENCE: std::time::Duration = std::time::Duration::from_secs(120);
+
 /// Capacity of the incident event bus; a watcher further behind than this is resynchronised.
 pub const BUS_CAPACITY: usize = 4096;
 
@@ -25,6 +31,8 @@ pub struct Core {
     pub rules_dir: std::path::PathBuf,
     pub token: Option<String>,
     pub max_batch_points: u32,
+    /// How long an agent may send nothing before `patrol_agent_up` turns 0.
+    pub agent_silence: std::time::Duration,
     /// Turns true when the collector stops; agent sessions finish their acks and end.
     pub shutdown: tokio::sync::watch::Receiver<bool>,
 }
@@ -40,6 +48,32 @@ impl Core {
         }
         if stats.resolved > 0 {
             t.incident_changes.inc_by("resolved", stats.resolved);
+        }
+    }
+
+    /// Feeds agents' liveness changes into the engine as `patrol_agent_up` samples, so agent
+    /// silence goes through the same rules (and incidents) as any other breach.
+    pub fn check_liveness(&self, now_ms: i64, out: &mut Vec<Change>, stats: &mut Evaluated) {
+        let silence_ms = self.agent_silence.as_millis() as i64;
+        let changes = self.agents.liveness_changes(now_ms, silence_ms);
+        if changes.is_empty() {
+            return;
+        }
+        let Ok(mut engine) = self.engine.lock() else {
+            return;
+        };
+        for l in changes {
+            if !l.up {
+                tracing::warn!(agent_id = %l.agent_id, silence = ?self.agent_silence, "agent silent");
+            }
+            let id = engine.intern(AGENT_UP, &l.labels);
+            let value = if l.up { 1.0 } else { 0.0 };
+            // Rule work counts as usual; the sample is the collector's own, not ingested.
+            let mut own = Evaluated::default();
+            engine.observe(id, value, now_ms, now_ms, out, &mut own);
+            stats.rule_evaluations += own.rule_evaluations;
+            stats.fired += own.fired;
+            stats.resolved += own.resolved;
         }
     }
 

@@ -39,6 +39,8 @@ pub enum StartError {
     Rules { dir: String, errors: Vec<String> },
     #[error("cannot listen on {0}: {1}")]
     Listen(SocketAddr, std::io::Error),
+    #[error("{0}")]
+    Tls(String),
     #[error("local agent: {0}")]
     Agent(String),
 }
@@ -55,6 +57,11 @@ pub struct Running {
 }
 
 pub async fn start(settings: Settings) -> Result<Running, StartError> {
+    // First of all: a broken [tls] must stop the start, never fall back to plaintext.
+    let tls = match &settings.tls {
+        Some(t) => Some(crate::tls::server_config(t).map_err(StartError::Tls)?),
+        None => None,
+    };
     std::fs::create_dir_all(&settings.data)
         .map_err(|e| StartError::DataDir(settings.data.display().to_string(), e))?;
     let (bus, _) = broadcast::channel(BUS_CAPACITY);
@@ -85,6 +92,7 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
         rules_dir: settings.rules.clone(),
         token: settings.token.clone(),
         max_batch_points: settings.max_batch_points,
+        agent_silence: settings.agent_silence,
         shutdown: shutdown_rx.clone(),
     });
 
@@ -106,8 +114,14 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
     let incoming = tonic::transport::server::TcpIncoming::from(grpc).with_nodelay(Some(true));
     let mut servers = Vec::new();
     let api = || Api::new(Arc::clone(&core));
-    let router = tonic::transport::Server::builder()
-        .http2_keepalive_interval(Some(Duration::from_secs(30)))
+    let mut builder =
+        tonic::transport::Server::builder().http2_keepalive_interval(Some(Duration::from_secs(30)));
+    if let Some(tls) = tls {
+        builder = builder
+            .tls_config(tls)
+            .map_err(|e| StartError::Tls(format!("tls: {e}")))?;
+    }
+    let router = builder
         .add_service(
             IngestServer::new(IngestService::new(Arc::clone(&core)))
                 .max_decoding_message_size(MAX_MESSAGE_BYTES),
@@ -140,7 +154,14 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
     let agent = match &settings.local_agent {
         Some(cfg) => {
             let mut cfg = cfg.clone();
-            cfg.collector.address = format!("http://{grpc_addr}");
+            // Over TLS the local agent needs its own [agent.collector.tls] (ca_file, and a
+            // client certificate when client_ca_file is set).
+            let scheme = if settings.tls.is_some() {
+                "https"
+            } else {
+                "http"
+            };
+            cfg.collector.address = format!("{scheme}://{grpc_addr}");
             let mut s = cfg
                 .settle("local agent")
                 .map_err(|e| StartError::Agent(e.to_string()))?;
@@ -191,9 +212,11 @@ async fn sweep(core: Arc<Core>, mut shutdown: watch::Receiver<bool>) {
         }
         let mut changes = Vec::new();
         let mut stats = Evaluated::default();
+        let now = now_ms();
         if let Ok(mut engine) = core.engine.lock() {
-            engine.tick(now_ms(), &mut changes, &mut stats);
+            engine.tick(now, &mut changes, &mut stats);
         }
+        core.check_liveness(now, &mut changes, &mut stats);
         core.count(&stats);
         let _ = core.commit_changes(changes).await;
     }

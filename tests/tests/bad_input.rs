@@ -23,9 +23,8 @@ async fn collector(dir: &std::path::Path) -> Running {
         http: "127.0.0.1:0".parse().expect("addr"),
         rules,
         data: dir.join("data"),
-        token: None,
         max_batch_points: MAX_POINTS,
-        local_agent: None,
+        ..Settings::default()
     })
     .await
     .expect("collector starts")

@@ -6,7 +6,7 @@ mod support;
 use std::time::Duration;
 
 use patrol_agent::{Agent, AgentConfig};
-use patrol_collector::config::{DEFAULT_MAX_BATCH_POINTS, Settings};
+use patrol_collector::config::Settings;
 use patrol_collector::server::{self, Running};
 use patrol_proto::{Labels, Sample};
 use support::proxy::CuttableProxy;
@@ -17,9 +17,7 @@ async fn collector(data: &std::path::Path, rules: &std::path::Path, listen: &str
         http: "127.0.0.1:0".parse().expect("addr"),
         rules: rules.to_owned(),
         data: data.to_owned(),
-        token: None,
-        max_batch_points: DEFAULT_MAX_BATCH_POINTS,
-        local_agent: None,
+        ..Settings::default()
     })
     .await
     .expect("collector starts")

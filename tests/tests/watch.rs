@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use patrol_collector::config::{DEFAULT_MAX_BATCH_POINTS, Settings};
+use patrol_collector::config::Settings;
 use patrol_collector::server;
 use patrol_collector::store::{Change, WriteBatch};
 use patrol_proto::Labels;
@@ -47,9 +47,7 @@ async fn snapshot_then_live_with_server_side_filters() {
         http: "127.0.0.1:0".parse().expect("addr"),
         rules,
         data: dir.path().join("data"),
-        token: None,
-        max_batch_points: DEFAULT_MAX_BATCH_POINTS,
-        local_agent: None,
+        ..Settings::default()
     })
     .await
     .expect("collector");
@@ -131,9 +129,7 @@ async fn a_watcher_that_stops_reading_never_blocks_commits_and_is_resynchronised
         http: "127.0.0.1:0".parse().expect("addr"),
         rules,
         data: dir.path().join("data"),
-        token: None,
-        max_batch_points: DEFAULT_MAX_BATCH_POINTS,
-        local_agent: None,
+        ..Settings::default()
     })
     .await
     .expect("collector");

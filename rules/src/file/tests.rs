@@ -305,6 +305,7 @@ fn shipped_default_rules_load_cleanly() {
     assert_eq!(
         names,
         vec![
+            "agent_silent",
             "cpu_high",
             "memory_high",
             "disk_full",

@@ -35,6 +35,9 @@ pub struct Cli {
     )]
     pub collector: String,
 
+    #[command(flatten)]
+    pub tls: crate::connect::TlsArgs,
+
     #[command(subcommand)]
     pub command: Command,
 }

@@ -2,29 +2,102 @@
 //! says what went wrong and how to point patrolctl elsewhere.
 
 use crate::failure::Failure;
+use patrol_agent::config::{Pem, read_pem};
+use std::path::PathBuf;
+use std::sync::OnceLock;
 use std::time::Duration;
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
 
 /// How long to wait for the collector to accept the connection before giving up.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Connects to the collector at `url` (a bare `host:port` gets `http://`).
+/// TLS options for a collector that serves gRPC over TLS. With none given, patrolctl speaks
+/// plaintext as before.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct TlsArgs {
+    /// PEM CA certificate that signed the collector's certificate; turns TLS on
+    /// (a bare `host:port` then gets `https://`)
+    #[arg(long, global = true, env = "PATROL_CA_FILE", value_name = "FILE")]
+    pub ca_file: Option<PathBuf>,
+    /// PEM client certificate, for a collector that requires one (mutual TLS)
+    #[arg(long, global = true, env = "PATROL_CERT_FILE", value_name = "FILE")]
+    pub cert_file: Option<PathBuf>,
+    /// PEM private key of --cert-file (must not be readable by others)
+    #[arg(long, global = true, env = "PATROL_KEY_FILE", value_name = "FILE")]
+    pub key_file: Option<PathBuf>,
+}
+
+/// Set once from the command line by `main`, before any command connects.
+static TLS: OnceLock<TlsArgs> = OnceLock::new();
+
+/// Records the TLS options every later [`channel`] uses.
+pub fn configure(tls: TlsArgs) {
+    let _ = TLS.set(tls);
+}
+
+/// Connects to the collector at `url` (a bare `host:port` gets `http://`, or `https://` when
+/// `--ca-file` is given).
 pub async fn channel(url: &str) -> Result<Channel, Failure> {
-    let url = normalise(url);
-    let endpoint = Endpoint::from_shared(url.clone())
+    let tls = TLS.get().cloned().unwrap_or_default();
+    let url = normalise(url, tls.ca_file.is_some());
+    let mut endpoint = Endpoint::from_shared(url.clone())
         .map_err(|e| Failure::Usage(format!("invalid collector URL '{url}': {e}")))?
         .connect_timeout(CONNECT_TIMEOUT);
+    if let Some(config) = client_tls(&url, &tls)? {
+        endpoint = endpoint
+            .tls_config(config)
+            .map_err(|e| Failure::Usage(format!("TLS for {url}: {}", cause(&e))))?;
+    }
     endpoint.connect().await.map_err(|e| Failure::Unreachable {
         cause: cause(&e),
         url,
     })
 }
 
-/// Adds the scheme operators often leave out, so `--collector db01:7070` works.
-pub fn normalise(url: &str) -> String {
+/// The client TLS configuration for `url`, or `None` for plaintext.
+fn client_tls(url: &str, tls: &TlsArgs) -> Result<Option<ClientTlsConfig>, Failure> {
+    let https = url.starts_with("https://");
+    let Some(ca_file) = &tls.ca_file else {
+        if https || tls.cert_file.is_some() || tls.key_file.is_some() {
+            return Err(Failure::Usage(format!(
+                "{url}: TLS needs --ca-file (or PATROL_CA_FILE) to verify the collector"
+            )));
+        }
+        return Ok(None);
+    };
+    if !https {
+        return Err(Failure::Usage(format!(
+            "--ca-file is given but the collector URL {url} is not https://"
+        )));
+    }
+    let ca = read_pem("--ca-file", ca_file, Pem::Certificate).map_err(Failure::Usage)?;
+    let mut config = ClientTlsConfig::new().ca_certificate(Certificate::from_pem(ca));
+    match (&tls.cert_file, &tls.key_file) {
+        (Some(cert_file), Some(key_file)) => {
+            let cert =
+                read_pem("--cert-file", cert_file, Pem::Certificate).map_err(Failure::Usage)?;
+            let key = read_pem("--key-file", key_file, Pem::PrivateKey).map_err(Failure::Usage)?;
+            config = config.identity(Identity::from_pem(cert, key));
+        }
+        (None, None) => {}
+        _ => {
+            return Err(Failure::Usage(
+                "--cert-file and --key-file go together (a client certificate needs its key)"
+                    .into(),
+            ));
+        }
+    }
+    Ok(Some(config))
+}
+
+/// Adds the scheme operators often leave out, so `--collector db01:7070` works: `https://`
+/// with TLS, `http://` without.
+pub fn normalise(url: &str, tls: bool) -> String {
     let url = url.trim();
     if url.contains("://") {
         url.to_owned()
+    } else if tls {
+        format!("https://{url}")
     } else {
         format!("http://{url}")
     }
@@ -59,8 +132,26 @@ mod tests {
 
     #[test]
     fn bare_addresses_get_a_scheme() {
-        assert_eq!(normalise("db01:7070"), "http://db01:7070");
-        assert_eq!(normalise("http://db01:7070"), "http://db01:7070");
+        assert_eq!(normalise("db01:7070", false), "http://db01:7070");
+        assert_eq!(normalise("http://db01:7070", false), "http://db01:7070");
+        assert_eq!(normalise("db01:7070", true), "https://db01:7070");
+    }
+
+    #[test]
+    fn https_without_ca_file_is_a_usage_error() {
+        let err = client_tls("https://c:1", &TlsArgs::default()).unwrap_err();
+        assert!(matches!(err, Failure::Usage(m) if m.contains("--ca-file")));
+        let tls = TlsArgs {
+            ca_file: Some("/nonexistent/ca.pem".into()),
+            ..TlsArgs::default()
+        };
+        match client_tls("https://c:1", &tls) {
+            Err(Failure::Usage(m)) => assert!(
+                m.starts_with("--ca-file /nonexistent/ca.pem: cannot read:"),
+                "{m}"
+            ),
+            other => panic!("expected a usage error, got {other:?}"),
+        }
     }
 
     #[test]

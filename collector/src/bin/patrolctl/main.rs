@@ -46,6 +46,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         color: use_color(),
     };
     let now_ms = jiff::Timestamp::now().as_millisecond();
+    connect::configure(cli.tls);
     let url = cli.collector.as_str();
     match cli.command {
         Command::Tail(args) => tail::run(url, args, &human).await,
