@@ -24,6 +24,8 @@ pub struct Shared {
     pub(crate) outbox: Mutex<Outbox>,
     /// Wakes the stream task when a new batch is queued.
     pub(crate) notify: Notify,
+    /// Wakes everyone waiting in [`Agent::wait_for`]: something in the stats changed.
+    pub(crate) progress: Notify,
     pub(crate) stats: Stats,
     /// Sequence numbers restart with each epoch (a restarted agent has a new one).
     pub(crate) epoch: u64,
@@ -46,6 +48,7 @@ impl Shared {
             o.push(samples);
         }
         self.notify.notify_one();
+        self.progress.notify_waiters();
     }
 }
 
@@ -85,6 +88,7 @@ impl Agent {
                 settings.batch.max_pending_points,
             )),
             notify: Notify::new(),
+            progress: Notify::new(),
             stats: Stats::default(),
             epoch: new_epoch(),
         });
@@ -144,6 +148,28 @@ impl Agent {
         }
     }
 
+    /// Waits until `done` holds for the agent's stats (checked at each connect, ack,
+    /// disconnect and queued round), or `within` passes; returns whether it held.
+    pub async fn wait_for(
+        &self,
+        within: Duration,
+        mut done: impl FnMut(&AgentStats) -> bool,
+    ) -> bool {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            // Registered before the check, so a change between check and wait is not missed.
+            let changed = self.shared.progress.notified();
+            tokio::pin!(changed);
+            changed.as_mut().enable();
+            if done(&self.stats()) {
+                return true;
+            }
+            if tokio::time::timeout_at(deadline, changed).await.is_err() {
+                return done(&self.stats());
+            }
+        }
+    }
+
     /// Stops the probes, gives the stream up to `drain` to deliver what is pending, then stops.
     pub async fn shutdown(mut self, drain: Duration) {
         let deadline = tokio::time::Instant::now() + drain;
@@ -153,9 +179,8 @@ impl Agent {
         for t in &probe_tasks {
             t.abort();
         }
-        while self.stats().pending_batches > 0 && tokio::time::Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        self.wait_for(left, |s| s.pending_batches == 0).await;
         let _ = self.shutdown.send(true);
         if let Some(t) = stream_task {
             let _ = tokio::time::timeout(Duration::from_secs(1), t).await;

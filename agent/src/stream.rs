@@ -52,6 +52,7 @@ pub async fn run(
         let attempt = connect_and_stream(&settings, &shared, &mut shutdown);
         let result = attempt.await;
         shared.stats.connected.store(false, Ordering::Relaxed);
+        shared.progress.notify_waiters();
         if *shutdown.borrow() {
             return;
         }
@@ -151,6 +152,7 @@ async fn connect_and_stream(
     }
     shared.stats.connected.store(true, Ordering::Relaxed);
     shared.stats.connects.fetch_add(1, Ordering::Relaxed);
+    shared.progress.notify_waiters();
     tracing::info!(collector = %settings.collector.address, applied_seq = welcome.applied_seq,
         "connected to collector");
 
@@ -169,6 +171,7 @@ async fn connect_and_stream(
                             .batches_acked
                             .fetch_add(n as u64, Ordering::Relaxed);
                     }
+                    reader_shared.progress.notify_waiters();
                 }
                 Ok(Some(_)) => {}
                 Ok(None) => return StreamError::Ended("collector closed the stream".into()),

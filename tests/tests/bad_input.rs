@@ -186,13 +186,16 @@ async fn garbage_is_refused_counted_and_harmless_to_others() {
     for n in 2..=5 {
         push(n);
     }
-    for _ in 0..500 {
-        let s = good.stats();
-        if s.pending_batches == 0 && s.batches_acked >= 5 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    let delivered = good
+        .wait_for(Duration::from_secs(10), |s| {
+            s.pending_batches == 0 && s.batches_acked >= 5
+        })
+        .await;
+    assert!(
+        delivered,
+        "the good agent keeps delivering: {:?}",
+        good.stats()
+    );
     let latest = c.core.engine.lock().expect("engine").latest();
     let names: Vec<_> = latest.iter().map(|s| s.name.as_str()).collect();
     assert_eq!(

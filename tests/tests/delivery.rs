@@ -51,26 +51,24 @@ fn round(n: u64, series: usize) -> Vec<Sample> {
 }
 
 async fn wait_delivered(agent: &Agent) {
-    for _ in 0..1000 {
-        let s = agent.stats();
-        if s.connected && s.pending_batches == 0 {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("agent never delivered everything: {:?}", agent.stats());
+    let done = agent
+        .wait_for(Duration::from_secs(10), |s| {
+            s.connected && s.pending_batches == 0
+        })
+        .await;
+    assert!(
+        done,
+        "agent never delivered everything: {:?}",
+        agent.stats()
+    );
 }
 
 /// Waits for the agent's connection number `n` (counting from 1).
 async fn wait_connection(agent: &Agent, n: u64) {
-    for _ in 0..1000 {
-        let s = agent.stats();
-        if s.connected && s.connects >= n {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    panic!("agent never connected: {:?}", agent.stats());
+    let done = agent
+        .wait_for(Duration::from_secs(10), |s| s.connected && s.connects >= n)
+        .await;
+    assert!(done, "agent never connected: {:?}", agent.stats());
 }
 
 fn latest_rounds(core: &patrol_collector::core::Core) -> Vec<f64> {
@@ -154,7 +152,6 @@ async fn collector_restart_keeps_counting_where_it_stopped() {
     for n in 51..=80 {
         a.push(&round(n, 5));
     }
-    tokio::time::sleep(Duration::from_millis(100)).await;
     assert!(a.stats().pending_batches > 0);
     let second = collector(&data, &rules, &addr.to_string()).await;
     wait_delivered(&a).await;

@@ -50,13 +50,10 @@ async fn silent_agent_opens_an_incident_and_resolves_when_it_returns() {
 
     let a = agent(format!("http://{}", c.grpc_addr));
     // Reporting: no incident. Then the agent stops: after the silence, the rule fires.
-    tokio::time::timeout(Duration::from_secs(10), async {
-        while a.stats().batches_acked < 3 {
-            tokio::task::yield_now().await;
-        }
-    })
-    .await
-    .expect("the agent reports within 10s");
+    let reporting = a
+        .wait_for(Duration::from_secs(10), |s| s.batches_acked >= 3)
+        .await;
+    assert!(reporting, "the agent reports within 10s: {:?}", a.stats());
     assert!(
         events.try_recv().is_err(),
         "a reporting agent is not silent"

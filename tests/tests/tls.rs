@@ -185,24 +185,23 @@ fn samples(n: usize) -> Vec<Sample> {
 }
 
 async fn wait_delivered(agent: &Agent) {
-    for _ in 0..1000 {
-        let s = agent.stats();
-        if s.connected && s.pending_batches == 0 && s.batches_acked > 0 {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("agent never delivered over TLS: {:?}", agent.stats());
+    let done = agent
+        .wait_for(Duration::from_secs(10), |s| {
+            s.connected && s.pending_batches == 0 && s.batches_acked > 0
+        })
+        .await;
+    assert!(done, "agent never delivered over TLS: {:?}", agent.stats());
 }
 
-/// Polls for `window` that the agent never gets as far as a welcome.
+/// Asserts that the agent never gets as far as a welcome within `window` (a non-event, so
+/// the window is the point).
 async fn assert_never_connects(agent: &Agent, window: Duration) {
-    let until = tokio::time::Instant::now() + window;
-    while tokio::time::Instant::now() < until {
-        let s = agent.stats();
-        assert_eq!(s.connects, 0, "agent connected when it must not: {s:?}");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    let connected = agent.wait_for(window, |s| s.connects > 0).await;
+    assert!(
+        !connected,
+        "agent connected when it must not: {:?}",
+        agent.stats()
+    );
 }
 
 /// A raw Ingest stream over TLS: connect, hello, first answer. Err carries the whole error
