@@ -1,14 +1,16 @@
 //! Hostile and broken agents: each is refused with a status and counted, and a well-behaved
 //! agent streaming beside them is not disturbed.
 
+mod support;
+
 use std::io::Write;
 use std::time::Duration;
 
 use patrol_agent::{Agent, AgentConfig};
-use patrol_collector::config::Settings;
-use patrol_collector::server::{self, Running};
+use patrol_collector::server::Running;
 use patrol_proto::v1::{self, agent_message, ingest_client::IngestClient};
 use patrol_proto::{Labels, Sample};
+use support::inproc;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::Code;
@@ -16,18 +18,7 @@ use tonic::Code;
 const MAX_POINTS: u32 = 100;
 
 async fn collector(dir: &std::path::Path) -> Running {
-    let rules = dir.join("rules");
-    std::fs::create_dir_all(&rules).expect("rules dir");
-    server::start(Settings {
-        listen: "127.0.0.1:0".parse().expect("addr"),
-        http: "127.0.0.1:0".parse().expect("addr"),
-        rules,
-        data: dir.join("data"),
-        max_batch_points: MAX_POINTS,
-        ..Settings::default()
-    })
-    .await
-    .expect("collector starts")
+    inproc::collector(dir, |s| s.max_batch_points = MAX_POINTS).await
 }
 
 fn hello(agent_id: &str) -> v1::AgentMessage {

@@ -1,13 +1,14 @@
 //! An agent that stops reporting becomes an incident on its host through the shipped
 //! `agent_silent` rule, and reporting again resolves it.
 
+mod support;
+
 use std::sync::Arc;
 use std::time::Duration;
 
 use patrol_agent::{Agent, AgentConfig};
-use patrol_collector::config::Settings;
 use patrol_collector::incident::{EventKind, IncidentEvent};
-use patrol_collector::server;
+use support::inproc;
 use tokio::sync::broadcast;
 
 /// An agent running the real host probe every 100 ms, so it reports well within the silence.
@@ -36,16 +37,7 @@ async fn silent_agent_opens_an_incident_and_resolves_when_it_returns() {
     std::fs::create_dir_all(&rules).expect("rules dir");
     let shipped = concat!(env!("CARGO_MANIFEST_DIR"), "/../rules/default/agents.toml");
     std::fs::copy(shipped, rules.join("agents.toml")).expect("copy shipped rule");
-    let c = server::start(Settings {
-        listen: "127.0.0.1:0".parse().expect("addr"),
-        http: "127.0.0.1:0".parse().expect("addr"),
-        rules,
-        data: dir.path().join("data"),
-        agent_silence: Duration::from_millis(300),
-        ..Settings::default()
-    })
-    .await
-    .expect("collector");
+    let c = inproc::collector(dir.path(), |s| s.agent_silence = Duration::from_millis(300)).await;
     let mut events = c.core.bus.subscribe();
 
     let a = agent(format!("http://{}", c.grpc_addr));

@@ -1,13 +1,14 @@
 //! `Incidents.Watch`: the snapshot of open incidents first, then live changes, filtered by the
 //! collector (severity meaning "this level and worse", host, rule).
 
+mod support;
+
 use std::time::Duration;
 
-use patrol_collector::config::Settings;
-use patrol_collector::server;
 use patrol_collector::store::{Change, WriteBatch};
 use patrol_proto::Labels;
 use patrol_proto::v1::{self, incidents_client::IncidentsClient};
+use support::inproc;
 
 fn open(rule: &str, severity: &str, host: &str, fp: u64) -> Change {
     Change::Open {
@@ -40,17 +41,7 @@ fn rule_of(e: &v1::IncidentEvent) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn snapshot_then_live_with_server_side_filters() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let rules = dir.path().join("rules");
-    std::fs::create_dir_all(&rules).expect("rules dir");
-    let c = server::start(Settings {
-        listen: "127.0.0.1:0".parse().expect("addr"),
-        http: "127.0.0.1:0".parse().expect("addr"),
-        rules,
-        data: dir.path().join("data"),
-        ..Settings::default()
-    })
-    .await
-    .expect("collector");
+    let c = inproc::collector(dir.path(), |_| {}).await;
     let store = c.core.store.clone();
     store
         .commit(WriteBatch {
@@ -122,17 +113,7 @@ async fn snapshot_then_live_with_server_side_filters() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_watcher_that_stops_reading_never_blocks_commits_and_is_resynchronised() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let rules = dir.path().join("rules");
-    std::fs::create_dir_all(&rules).expect("rules dir");
-    let c = server::start(Settings {
-        listen: "127.0.0.1:0".parse().expect("addr"),
-        http: "127.0.0.1:0".parse().expect("addr"),
-        rules,
-        data: dir.path().join("data"),
-        ..Settings::default()
-    })
-    .await
-    .expect("collector");
+    let c = inproc::collector(dir.path(), |_| {}).await;
     // A small HTTP/2 window, so the transport cannot absorb the flood on the watcher's behalf.
     let channel = tonic::transport::Endpoint::from_shared(format!("http://{}", c.grpc_addr))
         .expect("endpoint")

@@ -1,5 +1,6 @@
 //! Helpers shared by the end-to-end tests.
 #![allow(dead_code)]
 
+pub mod inproc;
 pub mod procs;
 pub mod proxy;
