@@ -276,7 +276,9 @@ fn status_text(s: &tonic::Status) -> String {
     text
 }
 
-fn error_chain(e: &dyn std::error::Error) -> String {
+/// An error with its causes, `outer: cause: cause`, without repeating a cause its parent
+/// already quoted (tonic and rustls errors often do).
+pub fn error_chain(e: &dyn std::error::Error) -> String {
     let mut text = e.to_string();
     push_chain(&mut text, e.source());
     text

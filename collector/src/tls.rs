@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use patrol_agent::config::{Pem, read_pem};
+use patrol_agent::stream::error_chain;
 use serde::Deserialize;
 use tonic::transport::{Certificate, Identity, ServerTlsConfig};
 
@@ -51,19 +52,4 @@ pub fn server_config(tls: &TlsSection) -> Result<ServerTlsConfig, String> {
             )
         })?;
     Ok(config)
-}
-
-/// `transport error: <cause>: <cause>`, without repeating a cause its parent already quoted.
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut next = e.source();
-    while let Some(inner) = next {
-        let s = inner.to_string();
-        if !text.contains(&s) {
-            text.push_str(": ");
-            text.push_str(&s);
-        }
-        next = inner.source();
-    }
-    text
 }
