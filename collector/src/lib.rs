@@ -12,6 +12,7 @@ pub mod engine;
 pub mod http;
 pub mod incident;
 pub mod ingest;
+pub mod noc;
 pub mod reload;
 pub mod server;
 pub mod store;

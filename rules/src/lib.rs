@@ -17,7 +17,7 @@ pub mod state;
 pub mod template;
 
 pub use diag::{Diagnostic, line_col};
-pub use expr::{CmpOp, Expr, ExprError, MatchOp, Matcher, Selector};
+pub use expr::{CmpOp, Expr, ExprError, MatchOp, Matcher, Selector, parse_matchers};
 pub use file::{load_dir, load_path, parse_rules};
 pub use level::{Levels, LevelsError, Severity};
 pub use rule::Rule;

@@ -11,7 +11,7 @@ use std::fmt;
 use patrol_proto::Labels;
 use regex::Regex;
 
-pub use parser::parse;
+pub use parser::{parse, parse_matchers};
 
 /// A comparison between a sample value and a threshold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -30,6 +30,31 @@ pub fn parse(src: &str) -> Result<Expr, ExprError> {
     Ok(expr)
 }
 
+/// Parses label matchers alone, `{host="db1", role=~"db.*"}`, as used outside rule expressions
+/// (maintenance windows, routes) so the syntax is the same everywhere.
+pub fn parse_matchers(src: &str) -> Result<Vec<Matcher>, ExprError> {
+    let mut p = Parser::new(src)?;
+    let t = p.peek().clone();
+    if t.tok != Tok::LBrace {
+        return Err(ExprError::new(
+            t.start,
+            format!(
+                "expected label matchers in braces such as {{host=\"db1\"}}, {}",
+                p.found(&t)
+            ),
+        ));
+    }
+    let matchers = p.braced_matchers()?;
+    let t = p.peek();
+    if t.tok != Tok::Eof {
+        return Err(ExprError::new(
+            t.start,
+            format!("unexpected '{}' after the closing '}}'", p.text(t)),
+        ));
+    }
+    Ok(matchers)
+}
+
 struct Parser<'a> {
     src: &'a str,
     lexer: Lexer<'a>,
@@ -156,6 +181,12 @@ impl<'a> Parser<'a> {
                 });
             }
         }
+        let matchers = self.braced_matchers()?;
+        Ok(Selector { metric, matchers })
+    }
+
+    /// `{ matcher, ... }` with the `{` next.
+    fn braced_matchers(&mut self) -> Result<Vec<Matcher>, ExprError> {
         self.advance()?;
         let mut matchers = Vec::new();
         loop {
@@ -179,7 +210,7 @@ impl<'a> Parser<'a> {
                 }
             }
         }
-        Ok(Selector { metric, matchers })
+        Ok(matchers)
     }
 
     fn matcher(&mut self) -> Result<Matcher, ExprError> {
@@ -381,5 +412,22 @@ mod tests {
             "{msg}"
         );
         assert!(!msg.contains('\n'), "{msg}");
+    }
+}
+
+#[cfg(test)]
+mod matcher_tests {
+    use super::*;
+
+    #[test]
+    fn matchers_alone() {
+        let m = parse_matchers(r#"{host="db1", role=~"db.*",}"#).unwrap();
+        assert_eq!(m.len(), 2);
+        assert_eq!(m[1].op, MatchOp::Regex);
+        assert!(parse_matchers("{}").unwrap().is_empty());
+        let e = parse_matchers(r#"host="db1""#).unwrap_err();
+        assert_eq!(e.offset, 0);
+        let e = parse_matchers(r#"{host="db1"} x"#).unwrap_err();
+        assert_eq!(e.offset, 13);
     }
 }
