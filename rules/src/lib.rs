@@ -18,7 +18,7 @@ pub mod template;
 
 pub use diag::{Diagnostic, line_col};
 pub use expr::{CmpOp, Expr, ExprError, MatchOp, Matcher, Selector, parse_matchers};
-pub use file::{load_dir, load_path, parse_rules};
+pub use file::{load_dir, load_path, parse_rules, value_offset};
 pub use level::{Levels, LevelsError, Severity};
 pub use rule::Rule;
 pub use set::RuleSet;

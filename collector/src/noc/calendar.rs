@@ -180,6 +180,11 @@ impl Calendar {
         None
     }
 
+    /// The working interval containing `t_ms` as `(t_ms, end)`, if `t_ms` is working time.
+    pub fn interval_at(&self, t_ms: i64) -> Option<(i64, i64)> {
+        self.intervals_from(t_ms).next().filter(|(s, _)| *s <= t_ms)
+    }
+
     /// Whether `t_ms` falls inside a working window.
     pub fn is_working(&self, t_ms: i64) -> bool {
         self.intervals_from(t_ms)

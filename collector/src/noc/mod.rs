@@ -4,3 +4,5 @@
 //! and store apply what these decide.
 
 pub mod calendar;
+pub mod flap;
+pub mod site;

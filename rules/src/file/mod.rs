@@ -18,6 +18,7 @@ use crate::rule::Rule;
 use crate::template::Template;
 
 pub use load::{load_dir, load_path};
+pub use span::value_offset;
 
 /// A rule file as written.
 #[derive(Deserialize)]

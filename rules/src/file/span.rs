@@ -8,7 +8,7 @@
 use std::ops::Range;
 
 /// The byte offset in `src` of byte `decoded_offset` of the string value spanning `span`.
-pub(crate) fn value_offset(src: &str, span: &Range<usize>, decoded_offset: usize) -> usize {
+pub fn value_offset(src: &str, span: &Range<usize>, decoded_offset: usize) -> usize {
     let Some(raw) = src.get(span.clone()) else {
         return span.start;
     };
