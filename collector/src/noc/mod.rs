@@ -4,5 +4,6 @@
 //! and store apply what these decide.
 
 pub mod calendar;
+pub mod escalation;
 pub mod flap;
 pub mod site;
