@@ -11,20 +11,28 @@ use patrol_proto::v1;
 ///
 /// Transition table — the only place legality is decided ([`IncidentState::apply`]):
 ///
-/// | from           | action        | to           |
-/// |----------------|---------------|--------------|
-/// | `open`         | `Acknowledge` | acknowledged |
-/// | `open`         | `Resolve`     | resolved     |
-/// | `acknowledged` | `Resolve`     | resolved     |
-/// | `resolved`     | `Close`       | closed       |
+/// | from                                         | action        | to           |
+/// |----------------------------------------------|---------------|--------------|
+/// | `open`                                       | `Acknowledge` | acknowledged |
+/// | `open`, `acknowledged`, `assigned`, `waiting`| `Assign`      | assigned     |
+/// | `acknowledged`, `assigned`                   | `Wait`        | waiting      |
+/// | `open`, `acknowledged`, `assigned`, `waiting`| `Resolve`     | resolved     |
+/// | `resolved`                                   | `Close`       | closed       |
+/// | `resolved`                                   | `Reopen`      | open         |
 ///
-/// Every other (state, action) pair is an [`IllegalTransition`].
+/// Assigning an open incident takes it (it meets the respond clock like an acknowledgement);
+/// `wait` needs someone to have taken it first. Every other (state, action) pair is an
+/// [`IllegalTransition`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum IncidentState {
     /// Firing and nobody has taken it yet.
     Open,
     /// Someone on duty has taken it; still firing.
     Acknowledged,
+    /// Handed to someone to fix.
+    Assigned,
+    /// Waiting on a vendor or the customer.
+    Waiting,
     /// The condition cleared (by rule) or someone resolved it by hand.
     Resolved,
     /// Done with: no further changes.
@@ -36,10 +44,16 @@ pub enum IncidentState {
 pub enum Action {
     /// Take the incident (NOC staff).
     Acknowledge,
+    /// Hand it to someone.
+    Assign,
+    /// Park it while waiting on a vendor or the customer.
+    Wait,
     /// The condition is over (rule cleared, or by hand).
     Resolve,
     /// Archive a resolved incident.
     Close,
+    /// The condition came back soon after it resolved.
+    Reopen,
 }
 
 impl Action {
@@ -47,8 +61,11 @@ impl Action {
     pub fn verb(self) -> &'static str {
         match self {
             Action::Acknowledge => "acknowledge",
+            Action::Assign => "assign",
+            Action::Wait => "wait",
             Action::Resolve => "resolve",
             Action::Close => "close",
+            Action::Reopen => "reopen",
         }
     }
 
@@ -56,8 +73,11 @@ impl Action {
     fn target(self) -> IncidentState {
         match self {
             Action::Acknowledge => IncidentState::Acknowledged,
+            Action::Assign => IncidentState::Assigned,
+            Action::Wait => IncidentState::Waiting,
             Action::Resolve => IncidentState::Resolved,
             Action::Close => IncidentState::Closed,
+            Action::Reopen => IncidentState::Open,
         }
     }
 }
@@ -73,8 +93,16 @@ pub struct IllegalTransition {
 
 impl fmt::Display for IllegalTransition {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.from == self.action.target() {
+        // Re-assigning is allowed, so "already assigned" never applies to it.
+        if self.from == self.action.target() && self.action != Action::Assign {
             write!(f, "incident is already {}", self.from.as_str())
+        } else if self.action == Action::Wait {
+            write!(
+                f,
+                "cannot put {} {} incident on wait (acknowledge or assign it first)",
+                article(self.from),
+                self.from.as_str()
+            )
         } else {
             write!(
                 f,
@@ -89,8 +117,8 @@ impl fmt::Display for IllegalTransition {
 
 fn article(state: IncidentState) -> &'static str {
     match state {
-        IncidentState::Open | IncidentState::Acknowledged => "an",
-        IncidentState::Resolved | IncidentState::Closed => "a",
+        IncidentState::Open | IncidentState::Acknowledged | IncidentState::Assigned => "an",
+        IncidentState::Waiting | IncidentState::Resolved | IncidentState::Closed => "a",
     }
 }
 
@@ -100,15 +128,34 @@ impl IncidentState {
         use IncidentState::*;
         match (self, action) {
             (Open, Action::Acknowledge) => Ok(Acknowledged),
-            (Open | Acknowledged, Action::Resolve) => Ok(Resolved),
+            (Open | Acknowledged | Assigned | Waiting, Action::Assign) => Ok(Assigned),
+            (Acknowledged | Assigned, Action::Wait) => Ok(Waiting),
+            (Open | Acknowledged | Assigned | Waiting, Action::Resolve) => Ok(Resolved),
             (Resolved, Action::Close) => Ok(Closed),
+            (Resolved, Action::Reopen) => Ok(Open),
             (from, action) => Err(IllegalTransition { from, action }),
         }
     }
 
-    /// True for the states in which the incident is still live (firing, one per fingerprint).
+    /// True for the states in which the incident is still live (one per fingerprint).
     pub fn is_live(self) -> bool {
-        matches!(self, IncidentState::Open | IncidentState::Acknowledged)
+        Self::LIVE.contains(&self)
+    }
+
+    /// The live states.
+    pub const LIVE: [IncidentState; 4] = [
+        IncidentState::Open,
+        IncidentState::Acknowledged,
+        IncidentState::Assigned,
+        IncidentState::Waiting,
+    ];
+
+    /// Whether someone has taken the incident (the respond clock is met).
+    pub fn is_taken(self) -> bool {
+        matches!(
+            self,
+            IncidentState::Acknowledged | IncidentState::Assigned | IncidentState::Waiting
+        )
     }
 
     /// The lower-case name used in the store, the CLI and JSON.
@@ -116,15 +163,19 @@ impl IncidentState {
         match self {
             IncidentState::Open => "open",
             IncidentState::Acknowledged => "acknowledged",
+            IncidentState::Assigned => "assigned",
+            IncidentState::Waiting => "waiting",
             IncidentState::Resolved => "resolved",
             IncidentState::Closed => "closed",
         }
     }
 
     /// Every state, in lifecycle order.
-    pub const ALL: [IncidentState; 4] = [
+    pub const ALL: [IncidentState; 6] = [
         IncidentState::Open,
         IncidentState::Acknowledged,
+        IncidentState::Assigned,
+        IncidentState::Waiting,
         IncidentState::Resolved,
         IncidentState::Closed,
     ];
@@ -138,7 +189,9 @@ impl fmt::Display for IncidentState {
 
 /// A state name that is not one of `open|acknowledged|resolved|closed`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown incident state '{0}' (expected open, acknowledged, resolved or closed)")]
+#[error(
+    "unknown incident state '{0}' (expected open, acknowledged, assigned, waiting, resolved or closed)"
+)]
 pub struct UnknownState(pub String);
 
 impl FromStr for IncidentState {
@@ -157,6 +210,8 @@ impl From<IncidentState> for v1::IncidentState {
         match s {
             IncidentState::Open => v1::IncidentState::Open,
             IncidentState::Acknowledged => v1::IncidentState::Acknowledged,
+            IncidentState::Assigned => v1::IncidentState::Assigned,
+            IncidentState::Waiting => v1::IncidentState::Waiting,
             IncidentState::Resolved => v1::IncidentState::Resolved,
             IncidentState::Closed => v1::IncidentState::Closed,
         }
@@ -300,7 +355,14 @@ pub fn parse_fingerprint(s: &str) -> Option<u64> {
 mod tests {
     use super::*;
 
-    const ACTIONS: [Action; 3] = [Action::Acknowledge, Action::Resolve, Action::Close];
+    const ACTIONS: [Action; 6] = [
+        Action::Acknowledge,
+        Action::Assign,
+        Action::Wait,
+        Action::Resolve,
+        Action::Close,
+        Action::Reopen,
+    ];
 
     #[test]
     fn transition_table_every_pair() {
@@ -309,9 +371,11 @@ mod tests {
             for action in ACTIONS {
                 let expected = match (from, action) {
                     (Open, Action::Acknowledge) => Some(Acknowledged),
-                    (Open, Action::Resolve) => Some(Resolved),
-                    (Acknowledged, Action::Resolve) => Some(Resolved),
+                    (Open | Acknowledged | Assigned | Waiting, Action::Assign) => Some(Assigned),
+                    (Acknowledged | Assigned, Action::Wait) => Some(Waiting),
+                    (Open | Acknowledged | Assigned | Waiting, Action::Resolve) => Some(Resolved),
                     (Resolved, Action::Close) => Some(Closed),
+                    (Resolved, Action::Reopen) => Some(Open),
                     _ => None,
                 };
                 match (from.apply(action), expected) {
@@ -345,6 +409,18 @@ mod tests {
         assert_eq!(
             msg(IncidentState::Closed, Action::Close),
             "incident is already closed"
+        );
+        assert_eq!(
+            msg(IncidentState::Open, Action::Wait),
+            "cannot put an open incident on wait (acknowledge or assign it first)"
+        );
+        assert_eq!(
+            msg(IncidentState::Closed, Action::Reopen),
+            "cannot reopen a closed incident"
+        );
+        assert_eq!(
+            msg(IncidentState::Waiting, Action::Acknowledge),
+            "cannot acknowledge a waiting incident"
         );
     }
 

@@ -27,6 +27,8 @@ impl v1::IncidentState {
             Self::Unspecified => "unspecified",
             Self::Open => "open",
             Self::Acknowledged => "acknowledged",
+            Self::Assigned => "assigned",
+            Self::Waiting => "waiting",
             Self::Resolved => "resolved",
             Self::Closed => "closed",
         }
@@ -36,6 +38,8 @@ impl v1::IncidentState {
         Some(match s {
             "open" => Self::Open,
             "acknowledged" | "ack" | "acked" => Self::Acknowledged,
+            "assigned" => Self::Assigned,
+            "waiting" => Self::Waiting,
             "resolved" => Self::Resolved,
             "closed" => Self::Closed,
             _ => return None,
@@ -50,8 +54,20 @@ impl v1::EventKind {
             Self::Snapshot => "snapshot",
             Self::Opened => "opened",
             Self::Acknowledged => "acknowledged",
+            Self::Assigned => "assigned",
+            Self::Waiting => "waiting",
             Self::Resolved => "resolved",
             Self::Resync => "resync",
+            Self::Commented => "commented",
+            Self::Closed => "closed",
+            Self::Reopened => "reopened",
+            Self::Escalated => "escalated",
+            Self::Reminded => "reminded",
+            Self::Breached => "breached",
+            Self::LevelChanged => "level_changed",
+            Self::Flapping => "flapping",
+            Self::Suppressed => "suppressed",
+            Self::Planned => "planned",
         }
     }
 }

@@ -293,8 +293,10 @@ fn apply_manual(
             incident.resolved_ms = Some(at_ms);
             EventKind::Resolved
         }
-        // Closing has no event kind on the wire yet; the store does not offer it.
-        Action::Close => return Err(StoreError::Unsupported("close")),
+        // The NOC lifecycle (assign, wait, close, reopen) lands with the store's schema v2.
+        Action::Assign | Action::Wait | Action::Close | Action::Reopen => {
+            return Err(StoreError::Unsupported(action.verb()));
+        }
     };
     update(tx, &incident)?;
     events.push(journal(tx, kind, at_ms, by, note, incident.clone())?);

@@ -140,6 +140,7 @@ pub fn event_tag(kind: EventKind, state: IncidentState) -> String {
         EventKind::Resolved => "RESOLVED".to_owned(),
         EventKind::Resync => "RESYNC".to_owned(),
         EventKind::Unspecified => "UNKNOWN".to_owned(),
+        other => other.label().to_uppercase(),
     }
 }
 
@@ -148,6 +149,8 @@ pub fn state_tag(state: IncidentState) -> &'static str {
     match state {
         IncidentState::Open => "OPEN",
         IncidentState::Acknowledged => "ACKED",
+        IncidentState::Assigned => "ASSIGNED",
+        IncidentState::Waiting => "WAITING",
         IncidentState::Resolved => "RESOLVED",
         IncidentState::Closed => "CLOSED",
         IncidentState::Unspecified => "UNKNOWN",
