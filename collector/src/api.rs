@@ -86,6 +86,7 @@ fn snapshot_event(i: &Incident, kind: v1::EventKind) -> v1::IncidentEvent {
         at_ms: now_ms(),
         actor: String::new(),
         incident: Some(i.into()),
+        ..Default::default()
     }
 }
 
@@ -225,6 +226,7 @@ async fn watch_loop(
                 at_ms: now_ms(),
                 actor: String::new(),
                 incident: None,
+                ..Default::default()
             };
             if tx.send(Ok(marker)).await.is_err() {
                 return;

@@ -253,6 +253,50 @@ pub struct Incident {
     pub resolved_ms: Option<i64>,
     /// Who resolved it (`rule` when the condition cleared).
     pub resolved_by: Option<String>,
+    /// The NOC side: who has it, its clocks, how it came about.
+    pub handling: Handling,
+}
+
+/// How an incident is being handled: assignee, clocks and deadlines, origin, flags.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Handling {
+    /// `rule`, or how a person reported it (`phone`, `email`, `inspection`...).
+    pub source: String,
+    /// Who it is assigned to.
+    pub assignee: Option<String>,
+    /// When its clocks started (opening, or the end of the maintenance window it opened in).
+    pub clock_start_ms: i64,
+    /// The maintenance window it opened in, if any.
+    pub suppressed_by: Option<String>,
+    /// Its series is flapping.
+    pub flapping: bool,
+    /// How often the condition came back after it resolved.
+    pub reopened: u32,
+    /// When a fix plan was recorded.
+    pub planned_ms: Option<i64>,
+    /// Since when it waits (on a vendor, the customer).
+    pub waiting_since_ms: Option<i64>,
+    /// When it was closed.
+    pub closed_ms: Option<i64>,
+    /// The resolution note.
+    pub resolution: Option<String>,
+    /// Acknowledge by.
+    pub respond_due_ms: Option<i64>,
+    /// Record a fix plan by.
+    pub fix_plan_due_ms: Option<i64>,
+    /// Resolve by.
+    pub resolve_due_ms: Option<i64>,
+}
+
+impl Handling {
+    /// A rule's incident opening at `at_ms`, before clocks are computed.
+    pub fn rule(at_ms: i64) -> Self {
+        Self {
+            source: "rule".to_owned(),
+            clock_start_ms: at_ms,
+            ..Self::default()
+        }
+    }
 }
 
 /// What kind of change a journal event records.
@@ -323,6 +367,19 @@ impl From<&Incident> for v1::Incident {
             ack_note: i.ack_note.clone().unwrap_or_default(),
             resolved_ms: i.resolved_ms.unwrap_or_default(),
             resolved_by: i.resolved_by.clone().unwrap_or_default(),
+            source: i.handling.source.clone(),
+            assignee: i.handling.assignee.clone().unwrap_or_default(),
+            clock_start_ms: i.handling.clock_start_ms,
+            suppressed_by: i.handling.suppressed_by.clone().unwrap_or_default(),
+            flapping: i.handling.flapping,
+            reopened: i.handling.reopened,
+            planned_ms: i.handling.planned_ms.unwrap_or_default(),
+            waiting_since_ms: i.handling.waiting_since_ms.unwrap_or_default(),
+            closed_ms: i.handling.closed_ms.unwrap_or_default(),
+            resolution: i.handling.resolution.clone().unwrap_or_default(),
+            respond_due_ms: i.handling.respond_due_ms.unwrap_or_default(),
+            fix_plan_due_ms: i.handling.fix_plan_due_ms.unwrap_or_default(),
+            resolve_due_ms: i.handling.resolve_due_ms.unwrap_or_default(),
         }
     }
 }
@@ -335,6 +392,8 @@ impl From<&IncidentEvent> for v1::IncidentEvent {
             at_ms: e.at_ms,
             actor: e.actor.clone(),
             incident: Some((&e.incident).into()),
+            note: e.note.clone().unwrap_or_default(),
+            detail: String::new(),
         }
     }
 }
@@ -460,6 +519,7 @@ mod tests {
             ack_note: None,
             resolved_ms: None,
             resolved_by: None,
+            handling: Handling::rule(10),
         };
         let w = v1::Incident::from(&inc);
         assert_eq!(w.state, v1::IncidentState::Acknowledged as i32);

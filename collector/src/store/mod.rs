@@ -281,14 +281,14 @@ impl Store {
         })
     }
 
-    /// Incidents in `states` (empty = open + acknowledged), newest (highest id) first, at most
+    /// Incidents in `states` (empty = the live states), newest (highest id) first, at most
     /// `limit` of them (0 = no limit).
     pub fn list(
         &self,
         states: &[IncidentState],
         limit: usize,
     ) -> Result<Vec<Incident>, StoreError> {
-        let live = [IncidentState::Open, IncidentState::Acknowledged];
+        let live = IncidentState::LIVE;
         let states = if states.is_empty() { &live[..] } else { states };
         let placeholders = vec!["?"; states.len()].join(", ");
         // SQLite treats a negative LIMIT as "no limit".
@@ -311,12 +311,12 @@ impl Store {
         })
     }
 
-    /// Open and acknowledged incidents, oldest first (e.g. to seed rule state after a restart,
+    /// Live incidents, oldest first (e.g. to seed rule state after a restart,
     /// or the snapshot at the start of a watch).
     pub fn open_incidents(&self) -> Result<Vec<Incident>, StoreError> {
         let sql = format!(
             "SELECT {INCIDENT_COLUMNS} FROM incidents \
-             WHERE state IN ('open', 'acknowledged') ORDER BY id ASC"
+             WHERE state IN ('open', 'acknowledged', 'assigned', 'waiting') ORDER BY id ASC"
         );
         self.read(|c| {
             let mut stmt = c.prepare_cached(&sql)?;

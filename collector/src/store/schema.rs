@@ -8,7 +8,7 @@ use rusqlite::types::Type;
 use rusqlite::{Connection, OptionalExtension, Row};
 
 use super::StoreError;
-use crate::incident::{Incident, IncidentState, format_fingerprint, parse_fingerprint};
+use crate::incident::{Handling, Incident, IncidentState, format_fingerprint, parse_fingerprint};
 
 /// `synchronous` setting of the write connection.
 ///
@@ -26,7 +26,7 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Migrations in order; `MIGRATIONS[i]` brings the schema from version `i` to `i + 1`.
 /// Never edit a released migration: append a new one.
-const MIGRATIONS: &[&str] = &[
+pub(super) const MIGRATIONS: &[&str] = &[
     // Version 1.
     "
     CREATE TABLE incidents (
@@ -74,6 +74,81 @@ const MIGRATIONS: &[&str] = &[
         seq      INTEGER NOT NULL
     );
     ",
+    // Version 2: the NOC lifecycle (assigned, waiting), clocks, escalation and the journal's
+    // details. SQLite cannot change a CHECK constraint in place, so `incidents` is rebuilt
+    // (SQLite's documented procedure; `migrate` turns foreign keys off around it).
+    "
+    CREATE TABLE incidents_v2 (
+        id          INTEGER PRIMARY KEY,
+        rule        TEXT NOT NULL,
+        severity    TEXT NOT NULL,
+        state       TEXT NOT NULL
+                    CHECK (state IN ('open', 'acknowledged', 'assigned', 'waiting',
+                                     'resolved', 'closed')),
+        host        TEXT NOT NULL,
+        labels_json TEXT NOT NULL,
+        summary     TEXT NOT NULL,
+        value       REAL NOT NULL,
+        fingerprint TEXT NOT NULL,
+        opened_ms   INTEGER NOT NULL,
+        updated_ms  INTEGER NOT NULL,
+        acked_by    TEXT,
+        acked_ms    INTEGER,
+        ack_note    TEXT,
+        resolved_ms INTEGER,
+        resolved_by TEXT,
+        -- Where it came from: 'rule', or how a person reported it ('phone', 'email'...).
+        source      TEXT NOT NULL DEFAULT 'rule',
+        assignee    TEXT,
+        -- When its clocks started: opened_ms, or the end of the maintenance window it opened in.
+        clock_start_ms  INTEGER NOT NULL,
+        suppressed_by   TEXT,
+        flapping        INTEGER NOT NULL DEFAULT 0,
+        reopened        INTEGER NOT NULL DEFAULT 0,
+        planned_ms      INTEGER,
+        waiting_since_ms INTEGER,
+        closed_ms       INTEGER,
+        resolution      TEXT,
+        respond_due_ms  INTEGER,
+        fix_plan_due_ms INTEGER,
+        resolve_due_ms  INTEGER
+    );
+    INSERT INTO incidents_v2 (id, rule, severity, state, host, labels_json, summary, value,
+        fingerprint, opened_ms, updated_ms, acked_by, acked_ms, ack_note, resolved_ms,
+        resolved_by, clock_start_ms)
+    SELECT id, rule, severity, state, host, labels_json, summary, value, fingerprint,
+        opened_ms, updated_ms, acked_by, acked_ms, ack_note, resolved_ms, resolved_by, opened_ms
+    FROM incidents;
+    DROP TABLE incidents;
+    ALTER TABLE incidents_v2 RENAME TO incidents;
+    CREATE UNIQUE INDEX incidents_live ON incidents (rule, fingerprint)
+        WHERE state IN ('open', 'acknowledged', 'assigned', 'waiting');
+    CREATE INDEX incidents_state ON incidents (state, id);
+
+    -- The journal entry's particulars (clock, step, targets, level change) as JSON, and the
+    -- level at the time.
+    ALTER TABLE incident_events ADD COLUMN detail TEXT;
+    ALTER TABLE incident_events ADD COLUMN level TEXT;
+
+    -- A clock's deadline passed unmet: recorded once per (incident, clock).
+    CREATE TABLE incident_breaches (
+        incident_id INTEGER NOT NULL REFERENCES incidents (id),
+        clock       TEXT NOT NULL,
+        due_ms      INTEGER NOT NULL,
+        at_ms       INTEGER NOT NULL,
+        PRIMARY KEY (incident_id, clock)
+    );
+
+    -- Escalation steps fired, once per (incident, policy/step, occurrence): what makes a step
+    -- that fell due during a restart fire once and never twice.
+    CREATE TABLE escalations (
+        incident_id INTEGER NOT NULL REFERENCES incidents (id),
+        step        TEXT NOT NULL,
+        occurrence  INTEGER NOT NULL,
+        at_ms       INTEGER NOT NULL,
+        PRIMARY KEY (incident_id, step, occurrence)
+    );
+    ",
 ];
 
 /// The schema version this build writes.
@@ -103,6 +178,24 @@ pub fn configure_reader(conn: &Connection) -> Result<(), StoreError> {
 
 /// Brings the schema up to [`SCHEMA_VERSION`] in one transaction.
 pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    // Rebuilding a referenced table needs foreign keys off (they cannot be switched inside a
+    // transaction); the check after the commit proves the rebuild kept every reference whole.
+    conn.pragma_update(None, "foreign_keys", "OFF")?;
+    let r = migrate_tx(conn);
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    r?;
+    let broken: Option<String> = conn
+        .query_row("PRAGMA foreign_key_check", [], |r| r.get(0))
+        .optional()?;
+    if let Some(table) = broken {
+        return Err(StoreError::Setup(format!(
+            "the migrated store has dangling references in table '{table}'"
+        )));
+    }
+    Ok(())
+}
+
+fn migrate_tx(conn: &mut Connection) -> Result<(), StoreError> {
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     tx.execute_batch("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")?;
     let found: Option<u32> = tx
@@ -133,7 +226,9 @@ pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
 
 /// The columns [`incident_from_row`] expects, in order.
 pub const INCIDENT_COLUMNS: &str = "id, rule, severity, state, host, labels_json, summary, value, \
-     fingerprint, opened_ms, updated_ms, acked_by, acked_ms, ack_note, resolved_ms, resolved_by";
+     fingerprint, opened_ms, updated_ms, acked_by, acked_ms, ack_note, resolved_ms, resolved_by, \
+     source, assignee, clock_start_ms, suppressed_by, flapping, reopened, planned_ms, \
+     waiting_since_ms, closed_ms, resolution, respond_due_ms, fix_plan_due_ms, resolve_due_ms";
 
 /// Maps a row selected with [`INCIDENT_COLUMNS`].
 pub fn incident_from_row(row: &Row<'_>) -> rusqlite::Result<Incident> {
@@ -160,6 +255,21 @@ pub fn incident_from_row(row: &Row<'_>) -> rusqlite::Result<Incident> {
         ack_note: row.get(13)?,
         resolved_ms: row.get(14)?,
         resolved_by: row.get(15)?,
+        handling: Handling {
+            source: row.get(16)?,
+            assignee: row.get(17)?,
+            clock_start_ms: row.get(18)?,
+            suppressed_by: row.get(19)?,
+            flapping: row.get(20)?,
+            reopened: row.get(21)?,
+            planned_ms: row.get(22)?,
+            waiting_since_ms: row.get(23)?,
+            closed_ms: row.get(24)?,
+            resolution: row.get(25)?,
+            respond_due_ms: row.get(26)?,
+            fix_plan_due_ms: row.get(27)?,
+            resolve_due_ms: row.get(28)?,
+        },
     })
 }
 

@@ -413,15 +413,18 @@ fn database_refuses_a_second_live_incident_for_the_same_series() {
     let insert = |state: &str| {
         conn.execute(
             "INSERT INTO incidents (rule, severity, state, host, labels_json, summary, value, \
-             fingerprint, opened_ms, updated_ms) VALUES ('r', 'P1', ?1, 'h', '{}', '', 0, \
-             '0000000000000001', 0, 0)",
+             fingerprint, opened_ms, updated_ms, clock_start_ms) VALUES ('r', 'P1', ?1, 'h', \
+             '{}', '', 0, '0000000000000001', 0, 0, 0)",
             [state],
         )
     };
     insert("resolved").unwrap();
     insert("open").unwrap();
-    assert!(insert("acknowledged").is_err());
+    for live in ["open", "acknowledged", "assigned", "waiting"] {
+        assert!(insert(live).is_err(), "{live}");
+    }
     insert("closed").unwrap();
+    assert!(insert("snoozed").is_err(), "unknown states are refused");
     let version: u32 = conn
         .query_row("SELECT version FROM schema_version", [], |r| r.get(0))
         .unwrap();
@@ -445,4 +448,55 @@ fn newer_schema_is_refused() {
         matches!(err, StoreError::SchemaTooNew { found: 99, .. }),
         "{err:?}"
     );
+}
+
+#[tokio::test]
+async fn a_version_1_store_migrates_with_its_incidents_and_journal() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        // The version 1 schema exactly as released, with an open and a resolved incident.
+        let mut conn = Connection::open(dir.path().join(DB_FILE)).unwrap();
+        conn.execute_batch(
+            "CREATE TABLE schema_version (version INTEGER NOT NULL);
+             INSERT INTO schema_version VALUES (1);",
+        )
+        .unwrap();
+        let tx = conn.transaction().unwrap();
+        tx.execute_batch(schema::MIGRATIONS[0]).unwrap();
+        tx.execute_batch(
+            "INSERT INTO incidents (id, rule, severity, state, host, labels_json, summary, value,
+                 fingerprint, opened_ms, updated_ms, acked_by, acked_ms)
+             VALUES (1, 'disk_full', 'P2', 'acknowledged', 'db1', '{\"host\":\"db1\"}', 's', 95,
+                 '00000000000000aa', 1000, 2000, 'ann', 2000),
+                    (2, 'cpu_high', 'P3', 'resolved', 'db1', '{}', 's', 10,
+                 '00000000000000bb', 500, 900, NULL, NULL);
+             INSERT INTO incident_events (incident_id, kind, at_ms, actor, state)
+             VALUES (1, 'opened', 1000, 'rule', 'open'), (1, 'acknowledged', 2000, 'ann', 'acknowledged');",
+        )
+        .unwrap();
+        tx.commit().unwrap();
+    }
+    let (tx, _rx) = bus();
+    let store = Store::open(dir.path(), tx).unwrap();
+    let live = store.open_incidents().unwrap();
+    assert_eq!(live.len(), 1);
+    let inc = &live[0];
+    assert_eq!(inc.state, IncidentState::Acknowledged);
+    assert_eq!(inc.acked_by.as_deref(), Some("ann"));
+    assert_eq!(
+        inc.handling.clock_start_ms, 1000,
+        "clocks of old incidents start at opening"
+    );
+    assert_eq!(inc.handling.source, "rule");
+    assert_eq!(store.last_event_id().unwrap(), 2);
+    assert_eq!(
+        store.get(2).unwrap().unwrap().state,
+        IncidentState::Resolved
+    );
+    // The rebuilt table still refuses a duplicate live incident and takes new ones.
+    store
+        .commit(batch(vec![open_change("disk_full", 0xaa, 3000)]))
+        .await
+        .unwrap();
+    assert_eq!(store.open_incidents().unwrap().len(), 1);
 }

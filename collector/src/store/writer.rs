@@ -11,7 +11,7 @@ use super::schema::{
     INCIDENT_COLUMNS, fingerprint_text, incident_from_row, labels_to_json, to_i64,
 };
 use super::{AppliedSeq, Change, Refused, StoreError, WriteBatch};
-use crate::incident::{Action, EventKind, Incident, IncidentEvent, IncidentState};
+use crate::incident::{Action, EventKind, Handling, Incident, IncidentEvent, IncidentState};
 
 /// Most requests folded into one transaction: bounds the latency of the first caller in a group.
 pub const GROUP_MAX: usize = 256;
@@ -184,8 +184,8 @@ fn apply_batch(
                 }
                 tx.execute(
                     "INSERT INTO incidents (rule, severity, state, host, labels_json, summary, \
-                     value, fingerprint, opened_ms, updated_ms) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)",
+                     value, fingerprint, opened_ms, updated_ms, clock_start_ms) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?9)",
                     params![
                         rule,
                         severity,
@@ -215,6 +215,7 @@ fn apply_batch(
                     ack_note: None,
                     resolved_ms: None,
                     resolved_by: None,
+                    handling: Handling::rule(*at_ms),
                 };
                 events.push(journal(
                     tx,
@@ -310,7 +311,8 @@ fn find_live(
 ) -> Result<Option<Incident>, StoreError> {
     let sql = format!(
         "SELECT {INCIDENT_COLUMNS} FROM incidents \
-         WHERE rule = ?1 AND fingerprint = ?2 AND state IN ('open', 'acknowledged')"
+         WHERE rule = ?1 AND fingerprint = ?2 \
+         AND state IN ('open', 'acknowledged', 'assigned', 'waiting')"
     );
     Ok(tx
         .prepare_cached(&sql)?
@@ -335,9 +337,14 @@ fn get(tx: &Connection, id: u64) -> Result<Option<Incident>, StoreError> {
 
 /// Writes the mutable columns of `incident` back.
 fn update(tx: &Connection, incident: &Incident) -> Result<(), StoreError> {
+    let h = &incident.handling;
     tx.prepare_cached(
         "UPDATE incidents SET state = ?2, value = ?3, updated_ms = ?4, acked_by = ?5, \
-         acked_ms = ?6, ack_note = ?7, resolved_ms = ?8, resolved_by = ?9 WHERE id = ?1",
+         acked_ms = ?6, ack_note = ?7, resolved_ms = ?8, resolved_by = ?9, severity = ?10, \
+         summary = ?11, assignee = ?12, clock_start_ms = ?13, suppressed_by = ?14, \
+         flapping = ?15, reopened = ?16, planned_ms = ?17, waiting_since_ms = ?18, \
+         closed_ms = ?19, resolution = ?20, respond_due_ms = ?21, fix_plan_due_ms = ?22, \
+         resolve_due_ms = ?23 WHERE id = ?1",
     )?
     .execute(params![
         to_i64(incident.id)?,
@@ -349,6 +356,20 @@ fn update(tx: &Connection, incident: &Incident) -> Result<(), StoreError> {
         incident.ack_note,
         incident.resolved_ms,
         incident.resolved_by,
+        incident.severity,
+        incident.summary,
+        h.assignee,
+        h.clock_start_ms,
+        h.suppressed_by,
+        h.flapping,
+        h.reopened,
+        h.planned_ms,
+        h.waiting_since_ms,
+        h.closed_ms,
+        h.resolution,
+        h.respond_due_ms,
+        h.fix_plan_due_ms,
+        h.resolve_due_ms,
     ])?;
     Ok(())
 }

@@ -192,6 +192,7 @@ mod tests {
             at_ms: OPENED,
             actor: "rule".to_owned(),
             incident,
+            ..Default::default()
         }
     }
 

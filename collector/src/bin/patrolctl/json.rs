@@ -215,6 +215,7 @@ pub(crate) mod tests {
             at_ms: OPENED,
             actor: "rule".to_owned(),
             incident: Some(sample_incident()),
+            ..Default::default()
         };
         assert_eq!(
             event_line(&e),
