@@ -306,28 +306,88 @@ pub enum EventKind {
     Opened,
     /// Someone acknowledged it.
     Acknowledged,
+    /// It was assigned to someone.
+    Assigned,
+    /// It waits on a vendor or the customer.
+    Waiting,
+    /// A note was added.
+    Commented,
+    /// A fix plan was recorded.
+    Planned,
     /// It was resolved (by rule or by hand).
     Resolved,
+    /// It was closed.
+    Closed,
+    /// The condition came back within the reopen window.
+    Reopened,
+    /// An escalation step fired.
+    Escalated,
+    /// A repeated escalation step (reminder) fired again.
+    Reminded,
+    /// A clock's deadline passed unmet.
+    Breached,
+    /// Its level changed.
+    LevelChanged,
+    /// Flapping started or stopped.
+    Flapping,
+    /// It opened inside a maintenance window.
+    Suppressed,
 }
 
 impl EventKind {
+    const NAMES: [(EventKind, &'static str, v1::EventKind); 15] = [
+        (EventKind::Opened, "opened", v1::EventKind::Opened),
+        (
+            EventKind::Acknowledged,
+            "acknowledged",
+            v1::EventKind::Acknowledged,
+        ),
+        (EventKind::Assigned, "assigned", v1::EventKind::Assigned),
+        (EventKind::Waiting, "waiting", v1::EventKind::Waiting),
+        (EventKind::Commented, "commented", v1::EventKind::Commented),
+        (EventKind::Planned, "planned", v1::EventKind::Planned),
+        (EventKind::Resolved, "resolved", v1::EventKind::Resolved),
+        (EventKind::Closed, "closed", v1::EventKind::Closed),
+        (EventKind::Reopened, "reopened", v1::EventKind::Reopened),
+        (EventKind::Escalated, "escalated", v1::EventKind::Escalated),
+        (EventKind::Reminded, "reminded", v1::EventKind::Reminded),
+        (EventKind::Breached, "breached", v1::EventKind::Breached),
+        (
+            EventKind::LevelChanged,
+            "level_changed",
+            v1::EventKind::LevelChanged,
+        ),
+        (EventKind::Flapping, "flapping", v1::EventKind::Flapping),
+        (
+            EventKind::Suppressed,
+            "suppressed",
+            v1::EventKind::Suppressed,
+        ),
+    ];
+
     /// The lower-case name stored in the journal.
     pub fn as_str(self) -> &'static str {
-        match self {
-            EventKind::Opened => "opened",
-            EventKind::Acknowledged => "acknowledged",
-            EventKind::Resolved => "resolved",
-        }
+        Self::NAMES
+            .iter()
+            .find(|(k, _, _)| *k == self)
+            .map_or("unknown", |(_, n, _)| n)
+    }
+
+    /// The kind stored as `name`.
+    pub fn parse(name: &str) -> Option<EventKind> {
+        Self::NAMES
+            .iter()
+            .find(|(_, n, _)| *n == name)
+            .map(|(k, _, _)| *k)
     }
 }
 
 impl From<EventKind> for v1::EventKind {
     fn from(k: EventKind) -> Self {
-        match k {
-            EventKind::Opened => v1::EventKind::Opened,
-            EventKind::Acknowledged => v1::EventKind::Acknowledged,
-            EventKind::Resolved => v1::EventKind::Resolved,
-        }
+        EventKind::NAMES
+            .iter()
+            .find(|(d, _, _)| *d == k)
+            .map_or(v1::EventKind::Unspecified, |(_, _, w)| *w)
     }
 }
 
@@ -344,6 +404,8 @@ pub struct IncidentEvent {
     pub actor: String,
     /// Optional free-text note given with the change.
     pub note: Option<String>,
+    /// The change's particulars as JSON (clock, step and targets, level from/to).
+    pub detail: Option<String>,
     /// The incident as it is after the change.
     pub incident: Incident,
 }
@@ -393,7 +455,7 @@ impl From<&IncidentEvent> for v1::IncidentEvent {
             actor: e.actor.clone(),
             incident: Some((&e.incident).into()),
             note: e.note.clone().unwrap_or_default(),
-            detail: String::new(),
+            detail: e.detail.clone().unwrap_or_default(),
         }
     }
 }
@@ -534,6 +596,7 @@ mod tests {
             at_ms: 20,
             actor: "ann".into(),
             note: None,
+            detail: None,
             incident: inc,
         };
         let we = v1::IncidentEvent::from(&ev);

@@ -163,3 +163,37 @@ fn millis(d: std::time::Duration) -> i64 {
 #[cfg(test)]
 #[path = "escalation_tests.rs"]
 mod tests;
+
+/// The clocks of an incident opening at `at_ms`: when they start (the end of a maintenance
+/// window covering the series, if any), the window's name, and the deadlines of its level.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenClocks {
+    /// When the clocks start.
+    pub start_ms: i64,
+    /// The maintenance window it opened in.
+    pub suppressed_by: Option<String>,
+    /// Deadlines from `start_ms` (none for a level the site does not define).
+    pub deadlines: Deadlines,
+}
+
+/// Starts the clocks of an incident of `level` for series `labels` opening at `at_ms`.
+pub fn open_clocks(
+    site: &super::site::Site,
+    level: &str,
+    labels: &patrol_proto::Labels,
+    at_ms: i64,
+) -> OpenClocks {
+    let (start_ms, suppressed_by) = match site.maintenance_at(labels, at_ms) {
+        Some((name, end)) => (end, Some(name)),
+        None => (at_ms, None),
+    };
+    let deadlines = site
+        .level(level)
+        .map(|l| deadlines(l, &site.calendar_of(l), start_ms))
+        .unwrap_or_default();
+    OpenClocks {
+        start_ms,
+        suppressed_by,
+        deadlines,
+    }
+}

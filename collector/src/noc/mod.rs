@@ -7,3 +7,19 @@ pub mod calendar;
 pub mod escalation;
 pub mod flap;
 pub mod site;
+
+use std::sync::{Arc, PoisonError, RwLock};
+
+/// The site configuration in force, shared by the store's writer, the escalation runner and
+/// reloads (which swap the inner `Arc`).
+pub type SiteHandle = Arc<RwLock<Arc<site::Site>>>;
+
+/// A handle on `site`.
+pub fn site_handle(site: site::Site) -> SiteHandle {
+    Arc::new(RwLock::new(Arc::new(site)))
+}
+
+/// The site in force now.
+pub fn current(handle: &SiteHandle) -> Arc<site::Site> {
+    Arc::clone(&handle.read().unwrap_or_else(PoisonError::into_inner))
+}

@@ -20,9 +20,11 @@ use patrol_proto::Labels;
 use rusqlite::{Connection, OpenFlags, params_from_iter};
 use tokio::sync::{broadcast, mpsc, oneshot};
 
-use crate::incident::{Action, IllegalTransition, Incident, IncidentEvent, IncidentState};
+use crate::incident::{IllegalTransition, Incident, IncidentEvent, IncidentState};
 use schema::{INCIDENT_COLUMNS, get_u64, incident_from_row};
 use writer::Request;
+
+use crate::noc::{self, SiteHandle, site::Site};
 
 pub use schema::{SCHEMA_VERSION, SYNCHRONOUS};
 pub use writer::{GROUP_MAX, RULE_ACTOR};
@@ -68,9 +70,14 @@ pub enum StoreError {
     /// A u64 (id, epoch, seq) above i64::MAX, which SQLite cannot store.
     #[error("value {0} is too large for the incident store")]
     OutOfRange(u64),
-    /// The store does not offer this action yet.
-    #[error("the store cannot {0} incidents yet")]
-    Unsupported(&'static str),
+    /// The operation needs something the request did not give.
+    #[error("incident {id}: {message}")]
+    Invalid {
+        /// The incident.
+        id: u64,
+        /// What is missing or wrong, for a person.
+        message: String,
+    },
 }
 
 /// A transition refused for a given incident: `incident 7: cannot acknowledge a resolved incident`.
@@ -82,6 +89,46 @@ pub struct Refused {
     /// What the transition table refused.
     #[source]
     pub transition: IllegalTransition,
+}
+
+/// One journal entry as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JournalEntry {
+    /// The event id.
+    pub event_id: u64,
+    /// The event kind's name (`opened`, `escalated`...).
+    pub kind: String,
+    /// When.
+    pub at_ms: i64,
+    /// Who (`rule`, `escalation`, a person).
+    pub actor: String,
+    /// Free text given with it.
+    pub note: Option<String>,
+    /// The incident's state after it.
+    pub state: String,
+    /// Particulars as JSON.
+    pub detail: Option<String>,
+    /// The incident's level at the time (absent for entries before schema v2).
+    pub level: Option<String>,
+}
+
+/// What a person does to an incident.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Op {
+    /// Take it.
+    Acknowledge,
+    /// Hand it to someone (takes it if nobody had).
+    Assign(String),
+    /// Park it while waiting on a vendor or the customer.
+    Wait,
+    /// Add a note to the journal (the note is required).
+    Comment,
+    /// Record the fix plan (the note is the plan); meets the fix-plan clock.
+    Plan,
+    /// Resolve it; the note is the resolution.
+    Resolve,
+    /// Close a resolved incident.
+    Close,
 }
 
 /// What rule evaluation decided for one or more ingested batches, committed in one go.
@@ -180,6 +227,16 @@ impl Store {
         data_dir: &Path,
         events: broadcast::Sender<Arc<IncidentEvent>>,
     ) -> Result<Store, StoreError> {
+        Self::open_with_site(data_dir, events, noc::site_handle(Site::default()))
+    }
+
+    /// [`Store::open`] with the site configuration whose levels, calendars and maintenance
+    /// windows set the clocks of new incidents.
+    pub fn open_with_site(
+        data_dir: &Path,
+        events: broadcast::Sender<Arc<IncidentEvent>>,
+        site: SiteHandle,
+    ) -> Result<Store, StoreError> {
         std::fs::create_dir_all(data_dir)
             .map_err(|e| StoreError::Setup(format!("cannot create {}: {e}", data_dir.display())))?;
         let path = data_dir.join(DB_FILE);
@@ -199,7 +256,7 @@ impl Store {
         let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
         let writer = std::thread::Builder::new()
             .name("patrol-store-writer".into())
-            .spawn(move || writer::run(conn, rx, events))
+            .spawn(move || writer::run(conn, rx, events, site))
             .map_err(|e| StoreError::Setup(format!("cannot start the writer thread: {e}")))?;
         Ok(Store {
             inner: Arc::new(Inner {
@@ -227,7 +284,7 @@ impl Store {
         note: Option<&str>,
         at_ms: i64,
     ) -> Result<Incident, StoreError> {
-        self.manual(id, Action::Acknowledge, by, note, at_ms).await
+        self.act(id, Op::Acknowledge, by, note, at_ms).await
     }
 
     /// Resolves incident `id` by hand; returns it as it is after the change.
@@ -238,13 +295,15 @@ impl Store {
         note: Option<&str>,
         at_ms: i64,
     ) -> Result<Incident, StoreError> {
-        self.manual(id, Action::Resolve, by, note, at_ms).await
+        self.act(id, Op::Resolve, by, note, at_ms).await
     }
 
-    async fn manual(
+    /// Applies a person's operation to incident `id` and journals it; returns the incident as
+    /// it is after the change.
+    pub async fn act(
         &self,
         id: u64,
-        action: Action,
+        op: Op,
         by: &str,
         note: Option<&str>,
         at_ms: i64,
@@ -252,7 +311,7 @@ impl Store {
         let (reply, rx) = oneshot::channel();
         self.send(Request::Manual {
             id,
-            action,
+            op,
             by: by.to_owned(),
             note: note.map(str::to_owned),
             at_ms,
@@ -333,6 +392,32 @@ impl Store {
                 [],
                 |r| get_u64(r, 0),
             )?)
+        })
+    }
+
+    /// The journal of incident `id`, oldest entry first.
+    pub fn journal(&self, id: u64) -> Result<Vec<JournalEntry>, StoreError> {
+        let Ok(id) = i64::try_from(id) else {
+            return Ok(Vec::new());
+        };
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT id, kind, at_ms, actor, note, state, detail, level FROM incident_events \
+                 WHERE incident_id = ?1 ORDER BY id",
+            )?;
+            let rows = stmt.query_map([id], |r| {
+                Ok(JournalEntry {
+                    event_id: get_u64(r, 0)?,
+                    kind: r.get(1)?,
+                    at_ms: r.get(2)?,
+                    actor: r.get(3)?,
+                    note: r.get(4)?,
+                    state: r.get(5)?,
+                    detail: r.get(6)?,
+                    level: r.get(7)?,
+                })
+            })?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
         })
     }
 

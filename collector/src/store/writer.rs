@@ -10,8 +10,11 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 use super::schema::{
     INCIDENT_COLUMNS, fingerprint_text, incident_from_row, labels_to_json, to_i64,
 };
-use super::{AppliedSeq, Change, Refused, StoreError, WriteBatch};
+use super::{AppliedSeq, Change, Op, Refused, StoreError, WriteBatch};
 use crate::incident::{Action, EventKind, Handling, Incident, IncidentEvent, IncidentState};
+use crate::noc::escalation::open_clocks;
+use crate::noc::site::Site;
+use crate::noc::{self, SiteHandle};
 
 /// Most requests folded into one transaction: bounds the latency of the first caller in a group.
 pub const GROUP_MAX: usize = 256;
@@ -26,10 +29,10 @@ pub enum Request {
         batch: WriteBatch,
         reply: oneshot::Sender<Result<(), StoreError>>,
     },
-    /// Acknowledge or resolve by hand.
+    /// A person's operation.
     Manual {
         id: u64,
-        action: Action,
+        op: Op,
         by: String,
         note: Option<String>,
         at_ms: i64,
@@ -50,6 +53,7 @@ pub fn run(
     mut conn: Connection,
     mut rx: mpsc::Receiver<Request>,
     events: broadcast::Sender<Arc<IncidentEvent>>,
+    site: SiteHandle,
 ) {
     let mut group = Vec::with_capacity(GROUP_MAX);
     while let Some(first) = rx.blocking_recv() {
@@ -60,7 +64,8 @@ pub fn run(
                 Err(_) => break,
             }
         }
-        process_group(&mut conn, &mut group, &events);
+        let site = noc::current(&site);
+        process_group(&mut conn, &mut group, &events, &site);
     }
     tracing::debug!("incident store writer stopped");
 }
@@ -69,6 +74,7 @@ fn process_group(
     conn: &mut Connection,
     group: &mut Vec<Request>,
     bus: &broadcast::Sender<Arc<IncidentEvent>>,
+    site: &Site,
 ) {
     let n = group.len();
     let mut outcomes = Vec::with_capacity(n);
@@ -82,22 +88,25 @@ fn process_group(
             let sp = tx.savepoint()?;
             let outcome = match req {
                 Request::Commit { batch, .. } => {
-                    Outcome::Commit(apply_batch(&sp, batch, &mut events))
+                    Outcome::Commit(apply_batch(&sp, site, batch, &mut events))
                 }
                 Request::Manual {
                     id,
-                    action,
+                    op,
                     by,
                     note,
                     at_ms,
                     ..
                 } => Outcome::Manual(apply_manual(
                     &sp,
-                    *id,
-                    *action,
-                    by,
-                    note.as_deref(),
-                    *at_ms,
+                    site,
+                    Manual {
+                        id: *id,
+                        op,
+                        by,
+                        note: note.as_deref(),
+                        at_ms: *at_ms,
+                    },
                     &mut events,
                 )),
             };
@@ -163,6 +172,7 @@ fn reply(req: Request, outcome: Outcome) {
 
 fn apply_batch(
     tx: &Connection,
+    site: &Site,
     batch: &WriteBatch,
     events: &mut Vec<IncidentEvent>,
 ) -> Result<(), StoreError> {
@@ -182,10 +192,20 @@ fn apply_batch(
                     // Already live: a restart or a resent batch must not duplicate it.
                     continue;
                 }
+                let reopen_ms =
+                    i64::try_from(site.incidents.reopen_within.as_millis()).unwrap_or(i64::MAX);
+                if let Some(mut incident) =
+                    find_recently_resolved(tx, rule, *fingerprint, at_ms.saturating_sub(reopen_ms))?
+                {
+                    reopen(tx, &mut incident, *value, summary, *at_ms, events)?;
+                    continue;
+                }
+                let clocks = open_clocks(site, severity, labels, *at_ms);
                 tx.execute(
                     "INSERT INTO incidents (rule, severity, state, host, labels_json, summary, \
-                     value, fingerprint, opened_ms, updated_ms, clock_start_ms) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?9)",
+                     value, fingerprint, opened_ms, updated_ms, clock_start_ms, suppressed_by, \
+                     respond_due_ms, fix_plan_due_ms, resolve_due_ms) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10, ?11, ?12, ?13, ?14)",
                     params![
                         rule,
                         severity,
@@ -195,7 +215,12 @@ fn apply_batch(
                         summary,
                         value,
                         fingerprint_text(*fingerprint),
-                        at_ms
+                        at_ms,
+                        clocks.start_ms,
+                        clocks.suppressed_by,
+                        clocks.deadlines.respond,
+                        clocks.deadlines.fix_plan,
+                        clocks.deadlines.resolve,
                     ],
                 )?;
                 let incident = Incident {
@@ -215,16 +240,40 @@ fn apply_batch(
                     ack_note: None,
                     resolved_ms: None,
                     resolved_by: None,
-                    handling: Handling::rule(*at_ms),
+                    handling: Handling {
+                        clock_start_ms: clocks.start_ms,
+                        suppressed_by: clocks.suppressed_by.clone(),
+                        respond_due_ms: clocks.deadlines.respond,
+                        fix_plan_due_ms: clocks.deadlines.fix_plan,
+                        resolve_due_ms: clocks.deadlines.resolve,
+                        ..Handling::rule(*at_ms)
+                    },
                 };
+                let detail = deadlines_detail(&incident);
                 events.push(journal(
                     tx,
                     EventKind::Opened,
                     *at_ms,
                     RULE_ACTOR,
                     None,
-                    incident,
+                    Some(detail),
+                    incident.clone(),
                 )?);
+                if let Some(window) = clocks.suppressed_by {
+                    let detail = serde_json::json!({
+                        "maintenance": window,
+                        "clocks_start_ms": clocks.start_ms,
+                    });
+                    events.push(journal(
+                        tx,
+                        EventKind::Suppressed,
+                        *at_ms,
+                        RULE_ACTOR,
+                        None,
+                        Some(detail.to_string()),
+                        incident,
+                    )?);
+                }
             }
             Change::Resolve {
                 rule,
@@ -249,13 +298,16 @@ fn apply_batch(
                 incident.updated_ms = *at_ms;
                 incident.resolved_ms = Some(*at_ms);
                 incident.resolved_by = Some(RULE_ACTOR.to_owned());
+                leave_waiting(site, &mut incident, *at_ms);
                 update(tx, &incident)?;
+                let detail = deadlines_detail(&incident);
                 events.push(journal(
                     tx,
                     EventKind::Resolved,
                     *at_ms,
                     RULE_ACTOR,
                     None,
+                    Some(detail),
                     incident,
                 )?);
             }
@@ -267,41 +319,213 @@ fn apply_batch(
     Ok(())
 }
 
+/// A person's operation as the writer applies it.
+struct Manual<'a> {
+    id: u64,
+    op: &'a Op,
+    by: &'a str,
+    note: Option<&'a str>,
+    at_ms: i64,
+}
+
 fn apply_manual(
     tx: &Connection,
-    id: u64,
-    action: Action,
-    by: &str,
-    note: Option<&str>,
-    at_ms: i64,
+    site: &Site,
+    m: Manual<'_>,
     events: &mut Vec<IncidentEvent>,
 ) -> Result<Incident, StoreError> {
+    let Manual {
+        id,
+        op,
+        by,
+        note,
+        at_ms,
+    } = m;
     let mut incident = get(tx, id)?.ok_or(StoreError::NotFound(id))?;
-    incident.state = incident
-        .state
-        .apply(action)
-        .map_err(|transition| StoreError::Illegal(Refused { id, transition }))?;
-    incident.updated_ms = at_ms;
-    let kind = match action {
-        Action::Acknowledge => {
-            incident.acked_by = Some(by.to_owned());
-            incident.acked_ms = Some(at_ms);
-            incident.ack_note = note.map(str::to_owned);
+    let refuse = |transition| StoreError::Illegal(Refused { id, transition });
+    let invalid = |message: &str| StoreError::Invalid {
+        id,
+        message: message.to_owned(),
+    };
+    let mut detail = None;
+    let kind = match op {
+        Op::Acknowledge => {
+            incident.state = incident.state.apply(Action::Acknowledge).map_err(refuse)?;
+            take(&mut incident, by, note, at_ms);
             EventKind::Acknowledged
         }
-        Action::Resolve => {
+        Op::Assign(to) => {
+            if to.trim().is_empty() {
+                return Err(invalid("assign needs the name of whom to assign it to"));
+            }
+            incident.state = incident.state.apply(Action::Assign).map_err(refuse)?;
+            if incident.acked_ms.is_none() {
+                // Assigning takes the incident: it meets the respond clock.
+                take(&mut incident, by, None, at_ms);
+            }
+            leave_waiting(site, &mut incident, at_ms);
+            detail = Some(serde_json::json!({ "assignee": to }).to_string());
+            incident.handling.assignee = Some(to.clone());
+            EventKind::Assigned
+        }
+        Op::Wait => {
+            incident.state = incident.state.apply(Action::Wait).map_err(refuse)?;
+            incident.handling.waiting_since_ms = Some(at_ms);
+            EventKind::Waiting
+        }
+        Op::Comment => {
+            if note.is_none_or(|n| n.trim().is_empty()) {
+                return Err(invalid("a comment needs its text"));
+            }
+            if incident.state == IncidentState::Closed {
+                return Err(invalid("a closed incident takes no more comments"));
+            }
+            EventKind::Commented
+        }
+        Op::Plan => {
+            if note.is_none_or(|n| n.trim().is_empty()) {
+                return Err(invalid("a fix plan needs its text"));
+            }
+            if !incident.state.is_live() {
+                return Err(invalid(&format!(
+                    "a fix plan is for a live incident, this one is {}",
+                    incident.state
+                )));
+            }
+            incident.handling.planned_ms = Some(at_ms);
+            EventKind::Planned
+        }
+        Op::Resolve => {
+            incident.state = incident.state.apply(Action::Resolve).map_err(refuse)?;
             incident.resolved_by = Some(by.to_owned());
             incident.resolved_ms = Some(at_ms);
+            incident.handling.resolution = note.map(str::to_owned);
+            leave_waiting(site, &mut incident, at_ms);
+            detail = Some(deadlines_detail(&incident));
             EventKind::Resolved
         }
-        // The NOC lifecycle (assign, wait, close, reopen) lands with the store's schema v2.
-        Action::Assign | Action::Wait | Action::Close | Action::Reopen => {
-            return Err(StoreError::Unsupported(action.verb()));
+        Op::Close => {
+            incident.state = incident.state.apply(Action::Close).map_err(refuse)?;
+            incident.handling.closed_ms = Some(at_ms);
+            EventKind::Closed
         }
     };
+    incident.updated_ms = at_ms;
     update(tx, &incident)?;
-    events.push(journal(tx, kind, at_ms, by, note, incident.clone())?);
+    events.push(journal(
+        tx,
+        kind,
+        at_ms,
+        by,
+        note,
+        detail,
+        incident.clone(),
+    )?);
     Ok(incident)
+}
+
+/// Records who took the incident (acknowledged it, or was first to assign it).
+fn take(incident: &mut Incident, by: &str, note: Option<&str>, at_ms: i64) {
+    incident.acked_by = Some(by.to_owned());
+    incident.acked_ms = Some(at_ms);
+    incident.ack_note = note.map(str::to_owned);
+}
+
+/// Ends a wait; on a level where waiting pauses the resolve clock, moves the resolve deadline
+/// out by the working time spent waiting.
+fn leave_waiting(site: &Site, incident: &mut Incident, at_ms: i64) {
+    let Some(since) = incident.handling.waiting_since_ms.take() else {
+        return;
+    };
+    let Some(level) = site.level(&incident.severity) else {
+        return;
+    };
+    if !level.waiting_pauses_resolve {
+        return;
+    }
+    let cal = site.calendar_of(level);
+    let waited = cal.business_ms(since, at_ms);
+    if let Some(due) = incident.handling.resolve_due_ms {
+        incident.handling.resolve_due_ms = cal.add_business(due, waited).or(Some(due));
+    }
+}
+
+/// The clocks of an incident as journal detail: each deadline and whether it was met, so a
+/// resolution records which targets were kept.
+pub(super) fn deadlines_detail(incident: &Incident) -> String {
+    let h = &incident.handling;
+    let clock = |due: Option<i64>, met: Option<i64>| match due {
+        None => serde_json::Value::Null,
+        Some(due) => serde_json::json!({
+            "due_ms": due,
+            "met_ms": met,
+            "met": met.map(|m| m <= due),
+        }),
+    };
+    serde_json::json!({
+        "level": incident.severity,
+        "clock_start_ms": h.clock_start_ms,
+        "respond": clock(h.respond_due_ms, incident.acked_ms),
+        "fix_plan": clock(h.fix_plan_due_ms, h.planned_ms),
+        "resolve": clock(h.resolve_due_ms, incident.resolved_ms),
+    })
+    .to_string()
+}
+
+/// The condition came back soon after its incident resolved: the same incident goes on.
+fn reopen(
+    tx: &Connection,
+    incident: &mut Incident,
+    value: f64,
+    summary: &str,
+    at_ms: i64,
+    events: &mut Vec<IncidentEvent>,
+) -> Result<(), StoreError> {
+    incident.state = incident.state.apply(Action::Reopen).map_err(|transition| {
+        StoreError::Illegal(Refused {
+            id: incident.id,
+            transition,
+        })
+    })?;
+    incident.value = value;
+    summary.clone_into(&mut incident.summary);
+    incident.updated_ms = at_ms;
+    incident.resolved_ms = None;
+    incident.resolved_by = None;
+    incident.handling.resolution = None;
+    incident.handling.reopened += 1;
+    update(tx, incident)?;
+    let detail = serde_json::json!({ "reopened": incident.handling.reopened });
+    events.push(journal(
+        tx,
+        EventKind::Reopened,
+        at_ms,
+        RULE_ACTOR,
+        None,
+        Some(detail.to_string()),
+        incident.clone(),
+    )?);
+    Ok(())
+}
+
+fn find_recently_resolved(
+    tx: &Connection,
+    rule: &str,
+    fingerprint: u64,
+    since_ms: i64,
+) -> Result<Option<Incident>, StoreError> {
+    let sql = format!(
+        "SELECT {INCIDENT_COLUMNS} FROM incidents \
+         WHERE rule = ?1 AND fingerprint = ?2 AND state = 'resolved' AND resolved_ms >= ?3 \
+         ORDER BY id DESC LIMIT 1"
+    );
+    Ok(tx
+        .prepare_cached(&sql)?
+        .query_row(
+            params![rule, fingerprint_text(fingerprint), since_ms],
+            incident_from_row,
+        )
+        .optional()?)
 }
 
 fn find_live(
@@ -375,17 +599,18 @@ fn update(tx: &Connection, incident: &Incident) -> Result<(), StoreError> {
 }
 
 /// Appends the journal row; its row id is the event id.
-fn journal(
+pub(super) fn journal(
     tx: &Connection,
     kind: EventKind,
     at_ms: i64,
     actor: &str,
     note: Option<&str>,
+    detail: Option<String>,
     incident: Incident,
 ) -> Result<IncidentEvent, StoreError> {
     tx.prepare_cached(
-        "INSERT INTO incident_events (incident_id, kind, at_ms, actor, note, state) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        "INSERT INTO incident_events (incident_id, kind, at_ms, actor, note, state, detail, level) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     )?
     .execute(params![
         to_i64(incident.id)?,
@@ -393,7 +618,9 @@ fn journal(
         at_ms,
         actor,
         note,
-        incident.state.as_str()
+        incident.state.as_str(),
+        detail,
+        incident.severity,
     ])?;
     Ok(IncidentEvent {
         id: u64::try_from(tx.last_insert_rowid()).unwrap_or_default(),
@@ -401,6 +628,7 @@ fn journal(
         at_ms,
         actor: actor.to_owned(),
         note: note.map(str::to_owned),
+        detail,
         incident,
     })
 }
