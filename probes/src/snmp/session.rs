@@ -24,6 +24,8 @@ pub enum DeviceError {
     Decryption { user: String },
     #[error("SNMPv3 security level not allowed for user {user:?} (usmStatsUnsupportedSecLevels): the device expects different auth/priv settings")]
     SecurityLevel { user: String },
+    #[error("the device answers SNMPv3 engine discovery but rejects authenticated requests from user {user:?}: the user is unknown there, or `auth_protocol`/`auth_password` or `priv_protocol`/`priv_password` is wrong (its unauthenticated usmStats Report cannot be trusted, so which one is not known)")]
+    Rejected { user: String },
     #[error("cannot set up SNMP for {address:?}: {message}")]
     Setup { address: String, message: String },
     #[error("{0}")]
@@ -144,10 +146,28 @@ impl Session {
         }
     }
 
+    /// Like [`Self::explain`], and for a v3 timeout asks whether the device answers at all:
+    /// an agent that completes engine discovery (unauthenticated) but stays silent on our
+    /// authenticated requests is rejecting our keys, which deserves its own message.
+    async fn diagnose(&self, e: &Error) -> DeviceError {
+        let explained = self.explain(e);
+        if matches!(explained, DeviceError::Timeout { .. }) && !self.user.is_empty() {
+            if self.client.rediscover_engine().await.is_ok() {
+                return DeviceError::Rejected {
+                    user: self.user.clone(),
+                };
+            }
+        }
+        explained
+    }
+
     /// GETs `oids` in one request; an OID the device lacks comes back as [`Val::Absent`].
     pub async fn get(&self, oids: &[&[u32]]) -> Result<Vec<(Vec<u32>, Val)>, DeviceError> {
         let oids: Vec<Oid> = oids.iter().map(|o| Oid::from_slice(o)).collect();
-        let response = self.client.get_many(&oids).await.map_err(|e| self.explain(&e))?;
+        let response = match self.client.get_many(&oids).await {
+            Ok(r) => r,
+            Err(e) => return Err(self.diagnose(&e).await),
+        };
         Ok(response
             .varbinds
             .iter()
