@@ -98,9 +98,7 @@ async fn cisco_recording_matches_net_snmp() {
     let names = net_snmp("snmpbulkwalk", &v2c, &address, IF_NAME);
     let admin = net_snmp("snmpbulkwalk", &v2c, &address, IF_ADMIN);
     let oper = net_snmp("snmpbulkwalk", &v2c, &address, IF_OPER);
-    let name_of = |index: &str| {
-        clean_text(&names[&format!("{IF_NAME}.{index}")].bytes())
-    };
+    let name_of = |index: &str| clean_text(&names[&format!("{IF_NAME}.{index}")].bytes());
     let mut want_oper = BTreeMap::new();
     let mut want_admin = BTreeMap::new();
     let mut want_down = BTreeMap::new();
@@ -114,9 +112,15 @@ async fn cisco_recording_matches_net_snmp() {
     }
     assert_eq!(want_oper.len(), 59, "the recording has 59 interfaces");
     assert_eq!(by_label(&first, "snmp_if_oper_up", d, "ifname"), want_oper);
-    assert_eq!(by_label(&first, "snmp_if_admin_up", d, "ifname"), want_admin);
+    assert_eq!(
+        by_label(&first, "snmp_if_admin_up", d, "ifname"),
+        want_admin
+    );
     assert_eq!(by_label(&first, "snmp_if_down", d, "ifname"), want_down);
-    assert!(want_down.values().any(|v| *v == 1.0), "the recording has admin-up, oper-down ports");
+    assert!(
+        want_down.values().any(|v| *v == 1.0),
+        "the recording has admin-up, oper-down ports"
+    );
 
     // Rates: none on the first poll; on the second, (HC counter now − before) × 8 ÷ seconds.
     // snmpsim replays the recording, so net-snmp sees the same counters twice: the rate is 0.
@@ -131,14 +135,28 @@ async fn cisco_recording_matches_net_snmp() {
         .keys()
         .map(|oid| (name_of(index_of(oid, IF_IN_OCTETS)), 0.0))
         .collect();
-    with_counter.extend(hc_in.keys().map(|oid| (name_of(index_of(oid, IF_HC_IN)), 0.0)));
+    with_counter.extend(
+        hc_in
+            .keys()
+            .map(|oid| (name_of(index_of(oid, IF_HC_IN)), 0.0)),
+    );
     assert!(with_counter.len() > hc_in.len());
     assert_eq!(rates, with_counter);
 
     // CISCO-ENVMON fans and supplies.
     for (state_col, descr_col, metric, label) in [
-        ("1.3.6.1.4.1.9.9.13.1.4.1.3", "1.3.6.1.4.1.9.9.13.1.4.1.2", "hw_fan_ok", "fan"),
-        ("1.3.6.1.4.1.9.9.13.1.5.1.3", "1.3.6.1.4.1.9.9.13.1.5.1.2", "hw_psu_ok", "psu"),
+        (
+            "1.3.6.1.4.1.9.9.13.1.4.1.3",
+            "1.3.6.1.4.1.9.9.13.1.4.1.2",
+            "hw_fan_ok",
+            "fan",
+        ),
+        (
+            "1.3.6.1.4.1.9.9.13.1.5.1.3",
+            "1.3.6.1.4.1.9.9.13.1.5.1.2",
+            "hw_psu_ok",
+            "psu",
+        ),
     ] {
         let states = net_snmp("snmpbulkwalk", &v2c, &address, state_col);
         let descrs = net_snmp("snmpbulkwalk", &v2c, &address, descr_col);
@@ -196,12 +214,17 @@ async fn snmpd_v3_auth_priv_is_read_and_bad_credentials_are_named() {
     );
     let name = net_snmp("snmpget", &v3, &address, "1.3.6.1.2.1.1.5.0");
     let name = clean_text(&name["1.3.6.1.2.1.1.5.0"].bytes());
-    assert_eq!(one(&samples, "snmp_info", "linux").labels.get("sys_name"), Some(name.as_str()));
+    assert_eq!(
+        one(&samples, "snmp_info", "linux").labels.get("sys_name"),
+        Some(name.as_str())
+    );
 
     // Interfaces (names and states are stable on a live host) match net-snmp over v3 too.
     let descrs = net_snmp("snmpbulkwalk", &v3, &address, "1.3.6.1.2.1.31.1.1.1.1");
     let want: Vec<String> = descrs.values().map(|v| clean_text(&v.bytes())).collect();
-    let got: Vec<String> = by_label(&samples, "snmp_if_oper_up", "linux", "ifname").into_keys().collect();
+    let got: Vec<String> = by_label(&samples, "snmp_if_oper_up", "linux", "ifname")
+        .into_keys()
+        .collect();
     let mut want_sorted = want.clone();
     want_sorted.sort();
     assert_eq!(got, want_sorted);
@@ -229,20 +252,36 @@ async fn snmpd_v3_auth_priv_is_read_and_bad_credentials_are_named() {
     assert_eq!(one(&samples, "snmp_up", "linux").value, 0.0);
     let error = wrong_key.device_errors().remove(0).1;
     assert!(
-        matches!(error, Some(DeviceError::WrongDigest { .. } | DeviceError::Rejected { .. })),
+        matches!(
+            error,
+            Some(DeviceError::WrongDigest { .. } | DeviceError::Rejected { .. })
+        ),
         "wrong auth key: {error:?}"
     );
-    assert!(error.map(|e| e.to_string()).unwrap_or_default().contains("auth_password"));
+    assert!(
+        error
+            .map(|e| e.to_string())
+            .unwrap_or_default()
+            .contains("auth_password")
+    );
 
     let mut wrong_user = build_snmp(&v3_section(&address, "nobody", AUTH, PRIV));
     let samples = collect(&mut wrong_user, 1_000).await;
     assert_eq!(one(&samples, "snmp_up", "linux").value, 0.0);
     let error = wrong_user.device_errors().remove(0).1;
     assert!(
-        matches!(error, Some(DeviceError::UnknownUser { .. } | DeviceError::Rejected { .. })),
+        matches!(
+            error,
+            Some(DeviceError::UnknownUser { .. } | DeviceError::Rejected { .. })
+        ),
         "unknown user: {error:?}"
     );
-    assert!(error.map(|e| e.to_string()).unwrap_or_default().contains("\"nobody\""));
+    assert!(
+        error
+            .map(|e| e.to_string())
+            .unwrap_or_default()
+            .contains("\"nobody\"")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -263,11 +302,19 @@ async fn silent_device_is_down_while_the_other_is_polled() {
         assert_eq!(one(&samples, "snmp_up", "dead").value, 0.0);
         assert_eq!(one(&samples, "snmp_up", "live").value, 1.0);
         assert_eq!(by_label(&samples, "hw_fan_ok", "live", "fan").len(), 1);
-        assert!(samples.iter().all(|s| s.labels.get("device") != Some("dead")
-            || matches!(s.name.as_str(), "snmp_up" | "snmp_poll_duration_ms")));
-        let errors: BTreeMap<String, Option<DeviceError>> = probe.device_errors().into_iter().collect();
         assert!(
-            matches!(errors["dead"], Some(DeviceError::Timeout { retries: 1, .. })),
+            samples
+                .iter()
+                .all(|s| s.labels.get("device") != Some("dead")
+                    || matches!(s.name.as_str(), "snmp_up" | "snmp_poll_duration_ms"))
+        );
+        let errors: BTreeMap<String, Option<DeviceError>> =
+            probe.device_errors().into_iter().collect();
+        assert!(
+            matches!(
+                errors["dead"],
+                Some(DeviceError::Timeout { retries: 1, .. })
+            ),
             "{errors:?}"
         );
         assert_eq!(errors["live"], None);

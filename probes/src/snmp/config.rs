@@ -419,7 +419,9 @@ fn v3_credentials(d: &DeviceConfig, at: &str, errors: &mut Vec<String>) -> Optio
     let user = match &d.user {
         Some(u) if !u.is_empty() && u.len() <= 32 => u.clone(),
         _ => {
-            errors.push(format!("{at}.user: needed for version \"3\" (1 to 32 characters)"));
+            errors.push(format!(
+                "{at}.user: needed for version \"3\" (1 to 32 characters)"
+            ));
             return None;
         }
     };
@@ -466,7 +468,10 @@ fn v3_credentials(d: &DeviceConfig, at: &str, errors: &mut Vec<String>) -> Optio
 fn check_custom(c: &CustomOid, at: &str) -> Result<CustomSettings, Vec<String>> {
     let mut errors = Vec::new();
     if !is_metric_name(&c.name) {
-        errors.push(format!("{at}.name: {:?} is not a snake_case metric name", c.name));
+        errors.push(format!(
+            "{at}.name: {:?} is not a snake_case metric name",
+            c.name
+        ));
     }
     if c.kind == CustomKind::Counter && !c.name.ends_with("_per_second") {
         errors.push(format!(
@@ -476,13 +481,17 @@ fn check_custom(c: &CustomOid, at: &str) -> Result<CustomSettings, Vec<String>> 
     let oid = parse_oid(&c.oid).map_err(|e| errors.push(format!("{at}.oid: {e}")));
     for (i, l) in c.index_labels.iter().enumerate() {
         if !is_label_name(l) {
-            errors.push(format!("{at}.index_labels[{i}]: {l:?} is not a usable label name"));
+            errors.push(format!(
+                "{at}.index_labels[{i}]: {l:?} is not a usable label name"
+            ));
         }
     }
     let mut lookups = Vec::new();
     for (label, oid) in &c.lookups {
         if !is_label_name(label) {
-            errors.push(format!("{at}.lookups: {label:?} is not a usable label name"));
+            errors.push(format!(
+                "{at}.lookups: {label:?} is not a usable label name"
+            ));
         }
         match parse_oid(oid) {
             Ok(o) => lookups.push((label.clone(), o)),

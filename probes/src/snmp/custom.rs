@@ -35,7 +35,10 @@ fn row_labels(c: &CustomSettings, poll: &Poll, index: &[u32]) -> Vec<(String, St
 pub fn emit(custom: &[CustomSettings], poll: &Poll, counters: &mut Counters, out: &mut Out<'_>) {
     for c in custom {
         let rows: Vec<(Vec<u32>, &Val)> = if c.scalar {
-            poll.scalar(&c.oid).map(|v| (Vec::new(), v)).into_iter().collect()
+            poll.scalar(&c.oid)
+                .map(|v| (Vec::new(), v))
+                .into_iter()
+                .collect()
         } else {
             poll.column(&c.oid)
                 .into_iter()
@@ -45,14 +48,20 @@ pub fn emit(custom: &[CustomSettings], poll: &Poll, counters: &mut Counters, out
         };
         for (index, value) in rows {
             let labels = row_labels(c, poll, &index);
-            let pairs: Vec<(&str, &str)> = labels.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            let pairs: Vec<(&str, &str)> = labels
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect();
             let reported = match c.kind {
                 CustomKind::Gauge => value.number(),
                 CustomKind::Counter => {
                     let reading = match value {
                         Val::Counter64(v) => Some((*v, Width::Bits64)),
                         Val::Counter32(v) => Some((u64::from(*v), Width::Bits32)),
-                        other => other.number().filter(|n| *n >= 0.0).map(|n| (n as u64, Width::Bits64)),
+                        other => other
+                            .number()
+                            .filter(|n| *n >= 0.0)
+                            .map(|n| (n as u64, Width::Bits64)),
                     };
                     reading.and_then(|(v, w)| {
                         counters.rate(format!("custom/{}/{}", c.name, dotted(&index)), v, w, None)
@@ -79,14 +88,33 @@ mod tests {
             scalar: false,
             kind: CustomKind::Gauge,
             index_labels: vec!["policy".into(), "class".into()],
-            lookups: vec![("ifname".into(), parse_oid("1.3.6.1.2.1.31.1.1.1.1").expect("oid"))],
+            lookups: vec![(
+                "ifname".into(),
+                parse_oid("1.3.6.1.2.1.31.1.1.1.1").expect("oid"),
+            )],
             scale: 2.0,
         };
         let mut poll = Poll::default();
-        poll.add_rows(&c.oid, [(parse_oid("1.3.6.1.4.1.9.9.166.1.15.1.1.13.7.8.9").expect("oid"), Val::Unsigned(21))]);
-        poll.add_rows(&c.lookups[0].1, [(parse_oid("1.3.6.1.2.1.31.1.1.1.1.7.8.9").expect("oid"), Val::Bytes(b"Gi0/1".to_vec()))]);
+        poll.add_rows(
+            &c.oid,
+            [(
+                parse_oid("1.3.6.1.4.1.9.9.166.1.15.1.1.13.7.8.9").expect("oid"),
+                Val::Unsigned(21),
+            )],
+        );
+        poll.add_rows(
+            &c.lookups[0].1,
+            [(
+                parse_oid("1.3.6.1.2.1.31.1.1.1.1.7.8.9").expect("oid"),
+                Val::Bytes(b"Gi0/1".to_vec()),
+            )],
+        );
         let mut samples = Vec::new();
-        let mut out = Out { out: &mut samples, device: "r1", now_ms: 5 };
+        let mut out = Out {
+            out: &mut samples,
+            device: "r1",
+            now_ms: 5,
+        };
         emit(&[c], &poll, &mut Counters::default(), &mut out);
         assert_eq!(samples.len(), 1);
         assert_eq!(samples[0].value, 42.0);

@@ -148,8 +148,14 @@ fn flag(b: bool) -> f64 {
 
 /// `snmp_info{sys_name,sys_descr} 1` and `snmp_uptime_seconds`.
 pub fn system(poll: &Poll, out: &mut Out<'_>) {
-    let name = poll.scalar(SYS_NAME).and_then(Val::text).unwrap_or_default();
-    let descr = poll.scalar(SYS_DESCR).and_then(Val::text).unwrap_or_default();
+    let name = poll
+        .scalar(SYS_NAME)
+        .and_then(Val::text)
+        .unwrap_or_default();
+    let descr = poll
+        .scalar(SYS_DESCR)
+        .and_then(Val::text)
+        .unwrap_or_default();
     out.push(
         "snmp_info",
         &[("sys_name", &name), ("sys_descr", &descr)],
@@ -212,7 +218,11 @@ pub fn if_mib(poll: &Poll, counters: &mut Counters, out: &mut Out<'_>) {
             out.push("snmp_if_oper_up", &labels, flag(oper == 1));
         }
         if let (Some(admin), Some(oper)) = (admin, oper) {
-            out.push("snmp_if_down", &labels, flag(admin == 1 && oper_is_down(oper)));
+            out.push(
+                "snmp_if_down",
+                &labels,
+                flag(admin == 1 && oper_is_down(oper)),
+            );
         }
         if let Some(speed) = poll.get(IF_HIGH_SPEED, &index).and_then(Val::number) {
             out.push("snmp_if_speed_bits_per_second", &labels, speed * 1e6);
@@ -236,12 +246,32 @@ pub fn if_mib(poll: &Poll, counters: &mut Counters, out: &mut Out<'_>) {
                 }
             }
         };
-        rate("snmp_if_in_bits_per_second", &[IF_HC_IN_OCTETS, IF_IN_OCTETS], 8.0, out);
-        rate("snmp_if_out_bits_per_second", &[IF_HC_OUT_OCTETS, IF_OUT_OCTETS], 8.0, out);
+        rate(
+            "snmp_if_in_bits_per_second",
+            &[IF_HC_IN_OCTETS, IF_IN_OCTETS],
+            8.0,
+            out,
+        );
+        rate(
+            "snmp_if_out_bits_per_second",
+            &[IF_HC_OUT_OCTETS, IF_OUT_OCTETS],
+            8.0,
+            out,
+        );
         rate("snmp_if_in_errors_per_second", &[IF_IN_ERRORS], 1.0, out);
         rate("snmp_if_out_errors_per_second", &[IF_OUT_ERRORS], 1.0, out);
-        rate("snmp_if_in_discards_per_second", &[IF_IN_DISCARDS], 1.0, out);
-        rate("snmp_if_out_discards_per_second", &[IF_OUT_DISCARDS], 1.0, out);
+        rate(
+            "snmp_if_in_discards_per_second",
+            &[IF_IN_DISCARDS],
+            1.0,
+            out,
+        );
+        rate(
+            "snmp_if_out_discards_per_second",
+            &[IF_OUT_DISCARDS],
+            1.0,
+            out,
+        );
     }
 }
 
@@ -451,7 +481,10 @@ mod tests {
         let samples = run(&poll, |p, o| if_mib(p, &mut counters, o));
         let down: Vec<_> = samples.iter().filter(|s| s.0 == "snmp_if_down").collect();
         assert_eq!(down.len(), 3);
-        assert!(down[0].1.contains("ifname=\"Gi1/0/1\"") && down[0].1.contains("ifalias=\"uplink core\""));
+        assert!(
+            down[0].1.contains("ifname=\"Gi1/0/1\"")
+                && down[0].1.contains("ifalias=\"uplink core\"")
+        );
         assert_eq!(down[0].2, 1.0);
         assert_eq!(down[1].2, 0.0, "admin down is not an incident");
         assert_eq!(down[2].2, 0.0, "dormant is not down");
@@ -483,7 +516,11 @@ mod tests {
         let names: Vec<_> = samples.iter().map(|s| (s.0.as_str(), s.2)).collect();
         assert_eq!(
             names,
-            [("hw_fan_ok", 1.0), ("hw_fan_ok", 0.0), ("hw_temperature_celsius", 31.0)]
+            [
+                ("hw_fan_ok", 1.0),
+                ("hw_fan_ok", 0.0),
+                ("hw_temperature_celsius", 31.0)
+            ]
         );
     }
 

@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use async_snmp::{
-    Auth, AuthProtocol, Client, Error, Oid, PrivProtocol, Retry, UdpHandle, UsmConfig, Value,
-    WalkAbortReason, WalkMethod, WalkOptions, OidOrdering,
+    Auth, AuthProtocol, Client, Error, Oid, OidOrdering, PrivProtocol, Retry, UdpHandle, UsmConfig,
+    Value, WalkAbortReason, WalkMethod, WalkOptions,
 };
 
 use super::config::{AuthProto, Credentials, DeviceSettings, PrivProto, split_address};
@@ -14,17 +14,29 @@ use super::table::Val;
 /// Why a device gave no (or only part of an) answer.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum DeviceError {
-    #[error("no answer within {timeout:?} after {retries} retries (device down, wrong address/port, firewall, or wrong community: v2c agents stay silent on a wrong community)")]
+    #[error(
+        "no answer within {timeout:?} after {retries} retries (device down, wrong address/port, firewall, or wrong community: v2c agents stay silent on a wrong community)"
+    )]
     Timeout { timeout: Duration, retries: u32 },
-    #[error("SNMPv3 user {user:?} is unknown to the device (usmStatsUnknownUserNames): check `user`")]
+    #[error(
+        "SNMPv3 user {user:?} is unknown to the device (usmStatsUnknownUserNames): check `user`"
+    )]
     UnknownUser { user: String },
-    #[error("SNMPv3 authentication failed for user {user:?} (usmStatsWrongDigests): check `auth_protocol` and `auth_password`")]
+    #[error(
+        "SNMPv3 authentication failed for user {user:?} (usmStatsWrongDigests): check `auth_protocol` and `auth_password`"
+    )]
     WrongDigest { user: String },
-    #[error("SNMPv3 decryption failed at the device for user {user:?} (usmStatsDecryptionErrors): check `priv_protocol` and `priv_password`")]
+    #[error(
+        "SNMPv3 decryption failed at the device for user {user:?} (usmStatsDecryptionErrors): check `priv_protocol` and `priv_password`"
+    )]
     Decryption { user: String },
-    #[error("SNMPv3 security level not allowed for user {user:?} (usmStatsUnsupportedSecLevels): the device expects different auth/priv settings")]
+    #[error(
+        "SNMPv3 security level not allowed for user {user:?} (usmStatsUnsupportedSecLevels): the device expects different auth/priv settings"
+    )]
     SecurityLevel { user: String },
-    #[error("the device answers SNMPv3 engine discovery but rejects authenticated requests from user {user:?}: the user is unknown there, or `auth_protocol`/`auth_password` or `priv_protocol`/`priv_password` is wrong (its unauthenticated usmStats Report cannot be trusted, so which one is not known)")]
+    #[error(
+        "the device answers SNMPv3 engine discovery but rejects authenticated requests from user {user:?}: the user is unknown there, or `auth_protocol`/`auth_password` or `priv_protocol`/`priv_password` is wrong (its unauthenticated usmStats Report cannot be trusted, so which one is not known)"
+    )]
     Rejected { user: String },
     #[error("cannot set up SNMP for {address:?}: {message}")]
     Setup { address: String, message: String },
@@ -73,10 +85,13 @@ fn auth_of(credentials: &Credentials) -> Result<(Auth, String), String> {
             privacy,
             context,
         } => {
-            let usm = UsmConfig::new(user.clone().into_bytes()).context_name(context.clone().into_bytes());
+            let usm = UsmConfig::new(user.clone().into_bytes())
+                .context_name(context.clone().into_bytes());
             let usm = match (auth, privacy) {
                 (None, _) => usm,
-                (Some((a, ap)), None) => usm.auth(auth_protocol(*a), ap).map_err(|e| e.to_string())?,
+                (Some((a, ap)), None) => {
+                    usm.auth(auth_protocol(*a), ap).map_err(|e| e.to_string())?
+                }
                 (Some((a, ap)), Some((p, pp))) => usm
                     .auth_priv(auth_protocol(*a), ap, priv_protocol(*p), pp)
                     .map_err(|e| e.to_string())?,
@@ -98,7 +113,8 @@ impl Session {
             message,
         };
         let (auth, user) = auth_of(&device.credentials).map_err(setup)?;
-        let retry = Retry::fixed(device.retries, Duration::ZERO).map_err(|e| setup(e.to_string()))?;
+        let retry =
+            Retry::fixed(device.retries, Duration::ZERO).map_err(|e| setup(e.to_string()))?;
         let walk = WalkOptions {
             method: WalkMethod::GetBulk,
             max_repetitions,
@@ -131,9 +147,15 @@ impl Session {
                 retries: self.retries,
             },
             Error::Report { status, .. } => match **status {
-                async_snmp::v3::ReportStatus::UnknownUserName { .. } => DeviceError::UnknownUser { user },
-                async_snmp::v3::ReportStatus::WrongDigest { .. } => DeviceError::WrongDigest { user },
-                async_snmp::v3::ReportStatus::DecryptionError { .. } => DeviceError::Decryption { user },
+                async_snmp::v3::ReportStatus::UnknownUserName { .. } => {
+                    DeviceError::UnknownUser { user }
+                }
+                async_snmp::v3::ReportStatus::WrongDigest { .. } => {
+                    DeviceError::WrongDigest { user }
+                }
+                async_snmp::v3::ReportStatus::DecryptionError { .. } => {
+                    DeviceError::Decryption { user }
+                }
                 async_snmp::v3::ReportStatus::UnsupportedSecurityLevel { .. } => {
                     DeviceError::SecurityLevel { user }
                 }
@@ -177,7 +199,10 @@ impl Session {
 
     /// Walks the subtree under `root` with GETBULK. Returns the rows read and whether the
     /// walk was cut short (row limit, or an agent returning OIDs out of order).
-    pub async fn walk(&self, root: &[u32]) -> Result<(Vec<(Vec<u32>, Val)>, Option<String>), DeviceError> {
+    pub async fn walk(
+        &self,
+        root: &[u32],
+    ) -> Result<(Vec<(Vec<u32>, Val)>, Option<String>), DeviceError> {
         let mut stream = self
             .client
             .walk_with(Oid::from_slice(root), self.walk)

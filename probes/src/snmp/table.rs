@@ -175,7 +175,10 @@ mod tests {
 
     #[test]
     fn clean_text_folds_control_characters_and_bounds_length() {
-        assert_eq!(clean_text(b"  Cisco IOS\r\nTechnical\tSupport \r\n"), "Cisco IOS Technical Support");
+        assert_eq!(
+            clean_text(b"  Cisco IOS\r\nTechnical\tSupport \r\n"),
+            "Cisco IOS Technical Support"
+        );
         assert_eq!(clean_text(&[0x66, 0xff, 0x6f]), "f\u{fffd}o");
         let long = vec![b'a'; 10_000];
         assert_eq!(clean_text(&long).chars().count(), MAX_LABEL_CHARS);

@@ -45,8 +45,9 @@ fn sample_toml_is_valid() {
 fn unknown_keys_are_rejected_by_name() {
     let err = parse(&format!("{MINIMAL}comunity = \"x\"\n")).expect_err("typo");
     assert!(err.to_string().contains("comunity"), "{err}");
-    let err = parse("type = \"snmp\"\n[[device]]\nname = \"a\"\naddress = \"b\"\nauth_proto = \"sha\"\n")
-        .expect_err("typo");
+    let err =
+        parse("type = \"snmp\"\n[[device]]\nname = \"a\"\naddress = \"b\"\nauth_proto = \"sha\"\n")
+            .expect_err("typo");
     assert!(err.to_string().contains("auth_proto"), "{err}");
 }
 
@@ -88,9 +89,18 @@ fn v3_credentials_are_assembled() {
         &s.devices[0].credentials,
         config::Credentials::V3 { user, auth: Some((AuthProto::Sha256, _)), privacy: Some((PrivProto::Aes256, _)), .. } if user == "patrol"
     ));
-    assert_eq!(config::split_address("[::1]:1161"), ("::1".to_owned(), 1161));
-    assert_eq!(config::split_address("sw1.example"), ("sw1.example".to_owned(), 161));
-    assert_eq!(config::split_address("10.0.0.1:16100"), ("10.0.0.1".to_owned(), 16100));
+    assert_eq!(
+        config::split_address("[::1]:1161"),
+        ("::1".to_owned(), 1161)
+    );
+    assert_eq!(
+        config::split_address("sw1.example"),
+        ("sw1.example".to_owned(), 161)
+    );
+    assert_eq!(
+        config::split_address("10.0.0.1:16100"),
+        ("10.0.0.1".to_owned(), 16100)
+    );
 }
 
 /// The Cisco Catalyst 3750 walk that snmpsim ships, turned into samples without a network.
@@ -106,7 +116,9 @@ fn cisco_recording_rows_become_the_expected_samples() {
     let device = config::DeviceSettings {
         name: "sw".into(),
         address: "x".into(),
-        credentials: config::Credentials::V2c { community: "c".into() },
+        credentials: config::Credentials::V2c {
+            community: "c".into(),
+        },
         timeout: Duration::from_secs(1),
         retries: 0,
         profiles: Profile::all(),
@@ -122,16 +134,33 @@ fn cisco_recording_rows_become_the_expected_samples() {
         poll.add_rows(c, rows.iter().cloned());
     }
     let mut samples = Vec::new();
-    let mut out = Out { out: &mut samples, device: "sw", now_ms: 0 };
+    let mut out = Out {
+        out: &mut samples,
+        device: "sw",
+        now_ms: 0,
+    };
     profiles::system(&poll, &mut out);
     profiles::cisco_envmon(&poll, &mut out);
     profiles::cisco_process(&poll, &mut out);
-    let text: Vec<String> = samples.iter().map(|s| format!("{}{} {}", s.name, s.labels, s.value)).collect();
-    assert!(text[0].starts_with("snmp_info{device=\"sw\",sys_descr=\"Cisco IOS Software, C3750 Software"), "{text:?}");
+    let text: Vec<String> = samples
+        .iter()
+        .map(|s| format!("{}{} {}", s.name, s.labels, s.value))
+        .collect();
+    assert!(
+        text[0]
+            .starts_with("snmp_info{device=\"sw\",sys_descr=\"Cisco IOS Software, C3750 Software"),
+        "{text:?}"
+    );
     assert!(text[0].contains("sys_name=\"Profiler3750\""));
     assert_eq!(text[1], "snmp_uptime_seconds{device=\"sw\"} 6972022.57");
-    assert_eq!(text[2], "hw_fan_ok{device=\"sw\",fan=\"Switch#3, Fan#1\"} 1");
-    assert_eq!(text[3], "hw_psu_ok{device=\"sw\",psu=\"Sw3, PS1 Normal, RPS NotExist\"} 1");
+    assert_eq!(
+        text[2],
+        "hw_fan_ok{device=\"sw\",fan=\"Switch#3, Fan#1\"} 1"
+    );
+    assert_eq!(
+        text[3],
+        "hw_psu_ok{device=\"sw\",psu=\"Sw3, PS1 Normal, RPS NotExist\"} 1"
+    );
     assert_eq!(text[4], "snmp_cpu_5min_percent{cpu=\"1\",device=\"sw\"} 25");
     assert_eq!(text.len(), 5);
 }

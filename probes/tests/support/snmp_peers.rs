@@ -114,7 +114,12 @@ pub fn start_snmpsim() -> Peer {
         .stderr(std::fs::File::create(&log).expect("log file"))
         .spawn()
         .expect("snmpsimd starts");
-    let peer = Peer { child, port, dir, log };
+    let peer = Peer {
+        child,
+        port,
+        dir,
+        log,
+    };
     wait_until_answers(&peer, &["-v2c", "-c", CISCO_COMMUNITY]);
     peer
 }
@@ -153,7 +158,12 @@ pub fn start_snmpd(user: &str, auth: &str, privacy: &str) -> Peer {
         .stderr(Stdio::null())
         .spawn()
         .expect("snmpd starts");
-    let peer = Peer { child, port, dir, log };
+    let peer = Peer {
+        child,
+        port,
+        dir,
+        log,
+    };
     wait_until_answers(&peer, &["-v2c", "-c", "patrolro"]);
     peer
 }
@@ -255,7 +265,12 @@ pub fn parse_net_snmp(output: &str) -> BTreeMap<String, NetSnmpValue> {
 
 /// Runs `snmpbulkwalk` (or `snmpget` for a `.0` scalar) numerically, MIBs off, octet strings
 /// in hex.
-pub fn net_snmp(tool: &str, auth: &[&str], address: &str, oid: &str) -> BTreeMap<String, NetSnmpValue> {
+pub fn net_snmp(
+    tool: &str,
+    auth: &[&str],
+    address: &str,
+    oid: &str,
+) -> BTreeMap<String, NetSnmpValue> {
     let output = Command::new(tool)
         .args(auth)
         .args(["-m", "", "-On", "-Ox", "-t", "2", "-r", "1"])
