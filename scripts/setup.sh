@@ -18,6 +18,9 @@ fi
 # Build: a C compiler for the bundled SQLite. Tests: promtool (Debian package 'prometheus')
 # checks the collector's /metrics output.
 packages=(gcc libc6-dev prometheus)
+# SNMP probe tests: snmpsim serves the Cisco 3750 recording it ships, snmpd (net-snmp) is the
+# v3 authPriv peer, snmp (net-snmp tools snmpget/snmpbulkwalk) is the oracle and the benchmark baseline.
+packages+=(snmpsim snmpd snmp)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -61,6 +61,95 @@ pub const METRICS: &[(&str, &str)] = &[
         "patrol_probe_duration_ms",
         "How long the probe's last round took.",
     ),
+    // snmp probe (probes/src/snmp)
+    (
+        "snmp_up",
+        "1 = the SNMP device answered this poll, 0 = it did not (timeout, rejected credentials).",
+    ),
+    (
+        "snmp_poll_duration_ms",
+        "Time spent polling the SNMP device this round.",
+    ),
+    (
+        "snmp_info",
+        "Always 1; sys_name and sys_descr labels carry the device's sysName and sysDescr.",
+    ),
+    (
+        "snmp_uptime_seconds",
+        "Time since the device's SNMP agent (re)started: sysUpTime / 100.",
+    ),
+    (
+        "snmp_if_admin_up",
+        "1 = interface administratively up (ifAdminStatus up).",
+    ),
+    (
+        "snmp_if_oper_up",
+        "1 = interface operationally up (ifOperStatus up).",
+    ),
+    (
+        "snmp_if_down",
+        "1 = interface administratively up but operationally down, lowerLayerDown, notPresent or unknown.",
+    ),
+    (
+        "snmp_if_speed_bits_per_second",
+        "Interface speed (ifHighSpeed x 1e6).",
+    ),
+    (
+        "snmp_if_in_bits_per_second",
+        "Received bits per second over the poll interval (ifHCInOctets, else ifInOctets, x 8).",
+    ),
+    (
+        "snmp_if_out_bits_per_second",
+        "Sent bits per second over the poll interval (ifHCOutOctets, else ifOutOctets, x 8).",
+    ),
+    (
+        "snmp_if_in_errors_per_second",
+        "Inbound packets with errors per second (ifInErrors).",
+    ),
+    (
+        "snmp_if_out_errors_per_second",
+        "Outbound packets with errors per second (ifOutErrors).",
+    ),
+    (
+        "snmp_if_in_discards_per_second",
+        "Inbound packets discarded per second (ifInDiscards).",
+    ),
+    (
+        "snmp_if_out_discards_per_second",
+        "Outbound packets discarded per second (ifOutDiscards).",
+    ),
+    (
+        "snmp_processor_load_percent",
+        "HOST-RESOURCES hrProcessorLoad per processor: busy over the last minute, 0-100.",
+    ),
+    (
+        "snmp_storage_size_bytes",
+        "HOST-RESOURCES storage size (hrStorageSize x hrStorageAllocationUnits).",
+    ),
+    (
+        "snmp_storage_used_bytes",
+        "HOST-RESOURCES storage used (hrStorageUsed x hrStorageAllocationUnits).",
+    ),
+    (
+        "snmp_storage_used_percent",
+        "HOST-RESOURCES storage used / size, 0-100.",
+    ),
+    (
+        "snmp_cpu_5min_percent",
+        "CISCO-PROCESS cpmCPUTotal5minRev: CPU busy over 5 minutes, 0-100.",
+    ),
+    (
+        "hw_temperature_celsius",
+        "Temperature of a sensor (SNMP: ENTITY-SENSOR scaled, or CISCO-ENVMON).",
+    ),
+    (
+        "hw_fan_ok",
+        "1 = fan working (SNMP: CISCO-ENVMON state normal).",
+    ),
+    (
+        "hw_psu_ok",
+        "1 = power supply working (SNMP: CISCO-ENVMON state normal).",
+    ),
 ];
 
 /// The help text of a metric, if a probe emits it.

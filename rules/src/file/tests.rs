@@ -311,7 +311,9 @@ fn shipped_default_rules_load_cleanly() {
             "disk_full",
             "archive_log_high",
             "tablespace_high",
-            "weblogic_log_high"
+            "weblogic_log_high",
+            "interface_down",
+            "snmp_device_unreachable"
         ]
     );
     let disk = &set.rules()[set.for_metric("disk_used_percent")[0]];
