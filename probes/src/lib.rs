@@ -13,6 +13,7 @@ use serde::Deserialize;
 
 pub mod catalog;
 pub mod host;
+pub mod oracle;
 
 /// Default interval between two collections of a probe.
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(10);
@@ -23,6 +24,8 @@ pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(10);
 pub enum ProbeConfig {
     /// CPU, memory, swap, disks, network, processes, uptime (sysinfo).
     Host(host::HostConfig),
+    /// One Oracle database: instance state, tablespaces, archive log, sessions, RMAN, alert log.
+    Oracle(oracle::OracleConfig),
 }
 
 impl ProbeConfig {
@@ -30,6 +33,7 @@ impl ProbeConfig {
     pub fn kind(&self) -> &'static str {
         match self {
             Self::Host(_) => "host",
+            Self::Oracle(_) => "oracle",
         }
     }
 
@@ -37,6 +41,7 @@ impl ProbeConfig {
     pub fn interval(&self) -> Duration {
         match self {
             Self::Host(c) => c.interval,
+            Self::Oracle(c) => c.interval,
         }
     }
 
@@ -44,6 +49,7 @@ impl ProbeConfig {
     pub fn build(&self) -> Result<Box<dyn Probe>, ProbeError> {
         match self {
             Self::Host(c) => Ok(Box::new(host::HostProbe::new(c.clone())?)),
+            Self::Oracle(c) => Ok(Box::new(oracle::OracleProbe::new(c.clone())?)),
         }
     }
 }
