@@ -311,7 +311,13 @@ fn shipped_default_rules_load_cleanly() {
             "disk_full",
             "archive_log_high",
             "tablespace_high",
-            "weblogic_log_high"
+            "weblogic_log_high",
+            "oracle_down",
+            "oracle_archive_dest_error",
+            "oracle_sessions_high",
+            "oracle_processes_high",
+            "oracle_backup_stale",
+            "oracle_backup_missing"
         ]
     );
     let disk = &set.rules()[set.for_metric("disk_used_percent")[0]];
