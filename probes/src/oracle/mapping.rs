@@ -187,10 +187,11 @@ fn archive(out: &mut Out<'_>, snap: &Snapshot) {
     }
     // Destinations unreadable but a recovery area configured: Oracle then archives to it
     // (implicit LOG_ARCHIVE_DEST_10), so its archived-log share still applies.
-    if !fra_seen && snap.archive_dests.is_err() {
-        if let Some(p) = fra_archived_percent {
-            consider(p);
-        }
+    if !fra_seen
+        && snap.archive_dests.is_err()
+        && let Some(p) = fra_archived_percent
+    {
+        consider(p);
     }
     if let Some(p) = worst {
         out.push("oracle_archive_log_used_percent", &[], p);

@@ -253,10 +253,13 @@ async fn missing_grant_skips_one_query_and_keeps_the_session() {
 async fn hung_database_never_stalls_other_probes() {
     let (release, hold) = mpsc::channel::<()>();
     let hold = Mutex::new(hold);
+    let (entered_tx, entered) = mpsc::channel::<()>();
+    let entered_tx = Mutex::new(entered_tx);
     let source = RecordedSource::new(recording()).gated(move |call| {
         if call == Call::Connect
-            && let Ok(rx) = hold.lock()
+            && let (Ok(rx), Ok(tx)) = (hold.lock(), entered_tx.lock())
         {
+            let _ = tx.send(());
             let _ = rx.recv();
         }
     });
@@ -292,6 +295,9 @@ async fn hung_database_never_stalls_other_probes() {
     assert_eq!(seconds, 185);
     // interval() ticks at once, then every second: at least one tick per elapsed second.
     assert!(ticks.load(Ordering::Relaxed) >= seconds);
+    // The worker thread runs in real time while the clock above is virtual: wait until it
+    // is inside the hung call before looking at what it was asked.
+    entered.recv().expect("the worker entered connect");
     {
         let j = journal.lock().expect("journal");
         assert_eq!(j.calls, [Call::Connect], "one stuck call, no pile-up");

@@ -12,7 +12,8 @@ use super::failure::OracleFailure;
 use super::rows::Snapshot;
 use super::source::{FsMeter, OracleSource, fetch_snapshot};
 
-type Reply = Result<Snapshot, OracleFailure>;
+/// Boxed: a snapshot is a few hundred bytes and moves through a channel once per round.
+type Reply = Result<Box<Snapshot>, OracleFailure>;
 
 /// How a round ended, seen from the async side.
 #[derive(Debug)]
@@ -46,7 +47,7 @@ impl Worker {
             .spawn(move || {
                 // Ends when the probe (the only sender) is dropped.
                 while let Ok(reply) = rx.recv() {
-                    let result = fetch_snapshot(source.as_mut(), fs_meter);
+                    let result = fetch_snapshot(source.as_mut(), fs_meter).map(Box::new);
                     // The probe may have given up on this round; the result is then stale.
                     let _ = reply.send(result);
                 }
