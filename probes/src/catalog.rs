@@ -53,6 +53,54 @@ pub const METRICS: &[(&str, &str)] = &[
     ),
     ("processes", "Processes running (threads not counted)."),
     ("uptime_seconds", "Time since boot."),
+    // oracle probe (probes/src/oracle/README.md)
+    (
+        "oracle_up",
+        "1 when the database answered and its instance is OPEN, else 0.",
+    ),
+    (
+        "oracle_tablespace_used_percent",
+        "Tablespace used / the size its files may grow to (autoextend counted), 0-100.",
+    ),
+    ("oracle_tablespace_used_bytes", "Tablespace space used."),
+    (
+        "oracle_tablespace_max_bytes",
+        "Size the tablespace's files may grow to (autoextend maximum, else allocated).",
+    ),
+    (
+        "oracle_archive_log_used_percent",
+        "Archive log space used of its limit: archived-log share of the recovery area, or the archive destination's filesystem use; the fullest local destination, 0-100.",
+    ),
+    (
+        "oracle_recovery_area_used_percent",
+        "Recovery area (FRA) in use: (used - reclaimable) / limit, 0-100.",
+    ),
+    (
+        "oracle_archive_dest_error",
+        "1 when the archive destination is in ERROR, DISABLED, BAD PARAM or FULL state.",
+    ),
+    ("oracle_sessions", "Sessions in use (v$resource_limit)."),
+    (
+        "oracle_sessions_used_percent",
+        "Sessions in use / the sessions limit, 0-100.",
+    ),
+    ("oracle_processes", "Processes in use (v$resource_limit)."),
+    (
+        "oracle_processes_used_percent",
+        "Processes in use / the processes limit, 0-100.",
+    ),
+    (
+        "oracle_rman_backups",
+        "Successful whole-database RMAN backups still in the control file's history.",
+    ),
+    (
+        "oracle_rman_backup_age_hours",
+        "Hours since the newest successful whole-database RMAN backup ended.",
+    ),
+    (
+        "oracle_alert_log_errors_total",
+        "ORA- errors written to the alert log since the agent started, by code.",
+    ),
     (
         "patrol_probe_up",
         "1 when the probe's last round completed, 0 when it failed or timed out.",

@@ -14,6 +14,7 @@ use serde::Deserialize;
 pub mod catalog;
 pub mod host;
 pub mod snmp;
+pub mod oracle;
 
 /// Default interval between two collections of a probe.
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(10);
@@ -26,6 +27,8 @@ pub enum ProbeConfig {
     Host(host::HostConfig),
     /// Network and storage gear over SNMP v2c/v3 (interfaces, CPU, fans, PSUs, temperatures).
     Snmp(snmp::SnmpConfig),
+    /// One Oracle database: instance state, tablespaces, archive log, sessions, RMAN, alert log.
+    Oracle(oracle::OracleConfig),
 }
 
 impl ProbeConfig {
@@ -34,6 +37,7 @@ impl ProbeConfig {
         match self {
             Self::Host(_) => "host",
             Self::Snmp(_) => "snmp",
+            Self::Oracle(_) => "oracle",
         }
     }
 
@@ -42,6 +46,7 @@ impl ProbeConfig {
         match self {
             Self::Host(c) => c.interval,
             Self::Snmp(c) => c.interval,
+            Self::Oracle(c) => c.interval,
         }
     }
 
@@ -50,6 +55,7 @@ impl ProbeConfig {
         match self {
             Self::Host(c) => Ok(Box::new(host::HostProbe::new(c.clone())?)),
             Self::Snmp(c) => Ok(Box::new(snmp::SnmpProbe::new(c.clone())?)),
+            Self::Oracle(c) => Ok(Box::new(oracle::OracleProbe::new(c.clone())?)),
         }
     }
 }

@@ -80,7 +80,8 @@ impl Default for HostConfig {
 
 /// humantime durations whose errors name the field: inside the internally tagged
 /// `ProbeConfig` serde buffers the section and the TOML error loses the key's position.
-fn named_duration<'de, D: serde::Deserializer<'de>>(
+/// Shared with the other probes' configs.
+pub(crate) fn named_duration<'de, D: serde::Deserializer<'de>>(
     field: &str,
     d: D,
 ) -> Result<Duration, D::Error> {
@@ -319,21 +320,10 @@ impl HostProbe {
                     continue;
                 }
             };
-            let fragment_size = if stat.f_frsize > 0 {
-                stat.f_frsize
-            } else {
-                stat.f_bsize
-            };
             // Pseudo filesystems (proc, sysfs, cgroup) report no blocks: nothing to say.
-            if stat.f_blocks == 0 || fragment_size == 0 {
+            let Some(space) = disk_space(&stat) else {
                 continue;
-            }
-            let space = DiskSpace::from_blocks(FsBlocks {
-                fragment_size,
-                blocks: stat.f_blocks,
-                free: stat.f_bfree,
-                available: stat.f_bavail,
-            });
+            };
             let m = &mount.mount_point;
             if let Some(p) = space.used_percent {
                 push.labeled("disk_used_percent", "mount", m, p);
@@ -434,6 +424,25 @@ impl HostProbe {
             Err(e) => self.failed("uptime", &format!("uptime unavailable: {e}")),
         }
     }
+}
+
+/// `df`'s figures from a `statvfs` result; `None` for a filesystem reporting no blocks.
+/// Shared with the oracle probe (plain archive destinations).
+pub(crate) fn disk_space(stat: &rustix::fs::StatVfs) -> Option<DiskSpace> {
+    let fragment_size = if stat.f_frsize > 0 {
+        stat.f_frsize
+    } else {
+        stat.f_bsize
+    };
+    if stat.f_blocks == 0 || fragment_size == 0 {
+        return None;
+    }
+    Some(DiskSpace::from_blocks(FsBlocks {
+        fragment_size,
+        blocks: stat.f_blocks,
+        free: stat.f_bfree,
+        available: stat.f_bavail,
+    }))
 }
 
 fn net_totals(networks: &Networks) -> HashMap<String, NetTotals> {

@@ -312,6 +312,12 @@ fn shipped_default_rules_load_cleanly() {
             "archive_log_high",
             "tablespace_high",
             "weblogic_log_high",
+            "oracle_down",
+            "oracle_archive_dest_error",
+            "oracle_sessions_high",
+            "oracle_processes_high",
+            "oracle_backup_stale",
+            "oracle_backup_missing",
             "interface_down",
             "snmp_device_unreachable"
         ]

@@ -1,0 +1,393 @@
+//! Oracle probe (`type = "oracle"`): one `[[probe]]` section per database.
+//!
+//! Emits, every sample labelled `db`:
+//! `oracle_up`; `oracle_tablespace_used_percent`, `oracle_tablespace_used_bytes`,
+//! `oracle_tablespace_max_bytes` (+ `tablespace`, `contents`); `oracle_archive_log_used_percent`;
+//! `oracle_recovery_area_used_percent`; `oracle_archive_dest_error` (+ `dest`);
+//! `oracle_sessions`, `oracle_sessions_used_percent`, `oracle_processes`,
+//! `oracle_processes_used_percent`; `oracle_rman_backups`, `oracle_rman_backup_age_hours`;
+//! `oracle_alert_log_errors_total` (+ `code`) when `alert_log` is set.
+//! Definitions: `README.md` beside this file and `docs/metrics.md`; setup: `docs/oracle.md`.
+//!
+//! The `oracle` crate is blocking, so each database gets one worker thread (`worker.rs`) and
+//! every round has two bounds: the crate's call timeout per round trip (`query_timeout`) and
+//! an outer `timeout` on the whole round, which also covers a connect that hangs. A round that
+//! overruns yields `oracle_up 0`; the next rounds are skipped (still `oracle_up 0`) until the
+//! stuck one returns, so a hung database costs one thread, never the agent's other probes.
+
+pub mod alert_log;
+pub mod failure;
+pub mod mapping;
+pub mod recorded;
+pub mod rows;
+pub mod secret;
+mod session;
+pub mod source;
+pub mod sql;
+mod worker;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use patrol_proto::{Labels, Sample};
+use serde::Deserialize;
+
+use crate::{CollectContext, Probe, ProbeError};
+use failure::{FailureKind, OracleFailure};
+use secret::PasswordSource;
+use source::OracleSource;
+use worker::{Round, Worker};
+
+/// Configuration of one `[[probe]] type = "oracle"` section (one database).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct OracleConfig {
+    /// Value of the `db` label on every sample, e.g. `"ORCL"`. Letters, digits, `_ - .`.
+    pub db: String,
+    /// EZConnect string (`"dbhost:1521/ORCLPDB1"`, `"dbhost/ORCL?connect_timeout=5"` with a
+    /// 19c+ client) or a TNS alias from `tnsnames.ora` (`TNS_ADMIN`).
+    pub connect: String,
+    /// The monitoring user (see `docs/oracle-grants.sql` for what it needs; no SYSDBA).
+    pub user: String,
+    /// File whose first line is the password. Must not be accessible to other users
+    /// (`chmod 600`, or 640 with the agent's group). Exactly one of `password_file` and
+    /// `password_env`.
+    #[serde(default)]
+    pub password_file: Option<PathBuf>,
+    /// Environment variable holding the password.
+    #[serde(default)]
+    pub password_env: Option<String>,
+    /// Never accepted: only here to explain where the password goes instead.
+    #[serde(default, deserialize_with = "no_inline_password")]
+    #[doc(hidden)]
+    pub password: Option<std::convert::Infallible>,
+    /// How often the probe runs. Default `"1m"`.
+    #[serde(default = "default_interval", deserialize_with = "interval_duration")]
+    pub interval: Duration,
+    /// Bound on every round trip to the database (ODPI-C call timeout; needs an Oracle client
+    /// 18.1 or newer). Default `"10s"`.
+    #[serde(
+        default = "default_query_timeout",
+        deserialize_with = "query_timeout_duration"
+    )]
+    pub query_timeout: Duration,
+    /// Bound on the whole round (connect plus every query). Past it `oracle_up` is 0 and the
+    /// round is abandoned to its thread. Default `"30s"`; must be below `interval`.
+    #[serde(default = "default_timeout", deserialize_with = "timeout_duration")]
+    pub timeout: Duration,
+    /// Directory of the Oracle client library (`libclntsh.so`), e.g.
+    /// `"/opt/oracle/instantclient_23_5"`. Default: the system's library search path.
+    #[serde(default)]
+    pub client_lib_dir: Option<PathBuf>,
+    /// Path of the alert log (`.../diag/rdbms/<db>/<SID>/trace/alert_<SID>.log`); when set,
+    /// `oracle_alert_log_errors_total{code}` counts the `ORA-` codes written to it.
+    #[serde(default)]
+    pub alert_log: Option<PathBuf>,
+    /// The agent runs on the database host, so plain (non-FRA) archive destinations are
+    /// measured with `statvfs` for `oracle_archive_log_used_percent`. Default `true`; set to
+    /// `false` when monitoring a remote database.
+    #[serde(default = "default_true")]
+    pub local_archive_dest: bool,
+}
+
+fn default_interval() -> Duration {
+    Duration::from_secs(60)
+}
+fn default_query_timeout() -> Duration {
+    Duration::from_secs(10)
+}
+fn default_timeout() -> Duration {
+    Duration::from_secs(30)
+}
+fn default_true() -> bool {
+    true
+}
+
+fn interval_duration<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    crate::host::named_duration("interval", d)
+}
+fn query_timeout_duration<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    crate::host::named_duration("query_timeout", d)
+}
+fn timeout_duration<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    crate::host::named_duration("timeout", d)
+}
+
+fn no_inline_password<'de, D: serde::Deserializer<'de>>(
+    _: D,
+) -> Result<Option<std::convert::Infallible>, D::Error> {
+    Err(serde::de::Error::custom(
+        "password: an inline password is not accepted; put it in a file only the agent can read \
+         (password_file, chmod 600) or in an environment variable (password_env)",
+    ))
+}
+
+/// The checked form of [`OracleConfig`].
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub db: String,
+    pub timeout: Duration,
+    pub alert_log: Option<PathBuf>,
+    pub local_archive_dest: bool,
+    session: session::SessionParams,
+}
+
+impl OracleConfig {
+    /// Checks every field and reports all problems at once, each naming its field. Reads the
+    /// password once, so a wrong source fails at start-up, not at the first round.
+    pub fn validate(&self) -> Result<Settings, ProbeError> {
+        let mut errors = Vec::new();
+        let valid_db = !self.db.is_empty()
+            && self
+                .db
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c));
+        if !valid_db {
+            errors.push(format!(
+                "db: {:?} must be non-empty letters, digits, '_', '-' or '.'",
+                self.db
+            ));
+        }
+        if self.connect.trim().is_empty() {
+            errors.push("connect: must not be empty".to_owned());
+        }
+        if self.user.trim().is_empty() {
+            errors.push("user: must not be empty".to_owned());
+        }
+        let password = match (&self.password_file, &self.password_env) {
+            (Some(f), None) => Some(PasswordSource::File(f.clone())),
+            (None, Some(v)) if !v.is_empty() => Some(PasswordSource::Env(v.clone())),
+            (None, Some(_)) => {
+                errors.push("password_env: must name a variable".to_owned());
+                None
+            }
+            (None, None) => {
+                errors.push("set password_file or password_env".to_owned());
+                None
+            }
+            (Some(_), Some(_)) => {
+                errors.push("password_file and password_env: set only one".to_owned());
+                None
+            }
+        };
+        if let Some(Err(e)) = password.as_ref().map(PasswordSource::read) {
+            errors.push(e);
+        }
+        if self.query_timeout.is_zero() || self.timeout.is_zero() {
+            errors.push("query_timeout and timeout: must be greater than 0".to_owned());
+        }
+        if self.query_timeout > self.timeout {
+            errors.push("query_timeout: must not exceed timeout".to_owned());
+        }
+        if self.timeout >= self.interval {
+            errors.push(
+                "timeout: must be below interval (a round must end before the next starts)"
+                    .to_owned(),
+            );
+        }
+        let Some(password) = password.filter(|_| errors.is_empty()) else {
+            return Err(ProbeError::Config(format!(
+                "oracle '{}': {}",
+                self.db,
+                errors.join("; ")
+            )));
+        };
+        Ok(Settings {
+            db: self.db.clone(),
+            timeout: self.timeout,
+            alert_log: self.alert_log.clone(),
+            local_archive_dest: self.local_archive_dest,
+            session: session::SessionParams {
+                connect: self.connect.clone(),
+                user: self.user.clone(),
+                password,
+                call_timeout: self.query_timeout,
+                client_lib_dir: self.client_lib_dir.clone(),
+            },
+        })
+    }
+}
+
+/// The running probe for one database.
+pub struct OracleProbe {
+    db: String,
+    timeout: Duration,
+    worker: Worker,
+    alert_log: Option<alert_log::AlertLog>,
+    /// What was last logged, so a lasting condition is logged once, not every round.
+    last_failure: Option<(FailureKind, String)>,
+    logged_notes: Vec<String>,
+    alert_log_failing: bool,
+}
+
+impl std::fmt::Debug for OracleProbe {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OracleProbe")
+            .field("db", &self.db)
+            .finish_non_exhaustive()
+    }
+}
+
+impl OracleProbe {
+    /// Validates the config and starts the database's worker thread on the real source.
+    pub fn new(config: OracleConfig) -> Result<Self, ProbeError> {
+        let settings = config.validate()?;
+        let source = Box::new(session::Session::new(settings.session.clone()));
+        Self::with_source(&settings, source)
+    }
+
+    /// The probe on any source (tests use `recorded::RecordedSource`).
+    pub fn with_source(
+        settings: &Settings,
+        source: Box<dyn OracleSource>,
+    ) -> Result<Self, ProbeError> {
+        let meter = settings
+            .local_archive_dest
+            .then_some(source::statvfs_used_percent as source::FsMeter);
+        let worker =
+            Worker::spawn(&settings.db, source, meter).map_err(|e| ProbeError::Unavailable {
+                source_name: "oracle worker thread",
+                message: e.to_string(),
+            })?;
+        Ok(Self {
+            db: settings.db.clone(),
+            timeout: settings.timeout,
+            worker,
+            alert_log: settings.alert_log.clone().map(alert_log::AlertLog::new),
+            last_failure: None,
+            logged_notes: Vec::new(),
+            alert_log_failing: false,
+        })
+    }
+
+    /// Logs a failure when it starts or changes; the same failure round after round is quiet.
+    fn failed(&mut self, failure: &OracleFailure) {
+        let key = (failure.kind, failure.message.clone());
+        if self.last_failure.as_ref() != Some(&key) {
+            tracing::warn!(
+                probe = "oracle",
+                db = %self.db,
+                reason = failure.kind.name(),
+                "oracle_up 0: {}; {}",
+                failure.message,
+                failure.kind.hint()
+            );
+            self.last_failure = Some(key);
+        }
+    }
+
+    fn recovered(&mut self) {
+        if self.last_failure.take().is_some() {
+            tracing::info!(probe = "oracle", db = %self.db, "database reachable again");
+        }
+    }
+
+    /// Logs each remark once while it lasts.
+    fn notes(&mut self, notes: Vec<String>) {
+        for note in &notes {
+            if !self.logged_notes.contains(note) {
+                tracing::warn!(probe = "oracle", db = %self.db, "{note}");
+            }
+        }
+        self.logged_notes = notes;
+    }
+
+    fn collect_alert_log(&mut self, now_ms: i64, out: &mut Vec<Sample>) {
+        let Some(log) = &mut self.alert_log else {
+            return;
+        };
+        match log.poll() {
+            Ok(()) => self.alert_log_failing = false,
+            Err(e) => {
+                if !std::mem::replace(&mut self.alert_log_failing, true) {
+                    tracing::warn!(probe = "oracle", db = %self.db, "{e}; alert log skipped until readable");
+                }
+            }
+        }
+        for (code, count) in log.counts() {
+            let labels = Labels::from_pairs([("db", self.db.as_str()), ("code", code.as_str())]);
+            out.push(Sample::new(
+                "oracle_alert_log_errors_total",
+                labels,
+                *count as f64,
+                now_ms,
+            ));
+        }
+    }
+}
+
+/// Part failures worth a log line: which query, and why.
+fn part_failures(snap: &rows::Snapshot) -> Vec<String> {
+    let parts: [(&str, Option<&OracleFailure>); 6] = [
+        ("tablespaces", snap.tablespaces.as_ref().err()),
+        ("recovery area", snap.recovery_dest.as_ref().err()),
+        ("recovery area usage", snap.recovery_usage.as_ref().err()),
+        ("archive destinations", snap.archive_dests.as_ref().err()),
+        ("sessions/processes", snap.resource_limits.as_ref().err()),
+        ("rman backups", snap.rman.as_ref().err()),
+    ];
+    parts
+        .into_iter()
+        .filter_map(|(what, e)| e.map(|e| (what, e)))
+        .filter(|(_, e)| e.kind != FailureKind::NotOpen)
+        .map(|(what, e)| format!("{what} not collected: {e}"))
+        .collect()
+}
+
+#[async_trait]
+impl Probe for OracleProbe {
+    async fn collect(
+        &mut self,
+        ctx: CollectContext,
+        out: &mut Vec<Sample>,
+    ) -> Result<(), ProbeError> {
+        let down = |out: &mut Vec<Sample>, db: &str| {
+            out.push(Sample::new(
+                "oracle_up",
+                Labels::from_pairs([("db", db)]),
+                0.0,
+                ctx.now_ms,
+            ));
+        };
+        match self.worker.round(self.timeout).await {
+            Round::Done(Ok(snap)) => {
+                self.recovered();
+                let mapped = mapping::map_snapshot(&self.db, &snap, ctx.now_ms);
+                out.extend(mapped.samples);
+                let mut notes = mapped.notes;
+                notes.extend(part_failures(&snap));
+                self.notes(notes);
+            }
+            Round::Done(Err(failure)) => {
+                self.failed(&failure);
+                down(out, &self.db);
+            }
+            Round::TimedOut => {
+                self.failed(&OracleFailure::round_timeout(self.timeout));
+                down(out, &self.db);
+            }
+            Round::StillStuck => {
+                self.failed(&OracleFailure {
+                    kind: FailureKind::Timeout,
+                    message: "the previous round is still waiting for the database; round skipped"
+                        .into(),
+                });
+                down(out, &self.db);
+            }
+            Round::WorkerGone => {
+                down(out, &self.db);
+                self.collect_alert_log(ctx.now_ms, out);
+                return Err(ProbeError::Unavailable {
+                    source_name: "oracle worker thread",
+                    message: "it stopped (a bug: please report it with the agent's log)".into(),
+                });
+            }
+        }
+        self.collect_alert_log(ctx.now_ms, out);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests;
