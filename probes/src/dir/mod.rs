@@ -210,6 +210,13 @@ mod tests {
         assert_eq!(percent, used / 81_920.0 * 100.0);
         assert_eq!(labels.get("basis"), Some("quota"));
         assert_eq!(get("dir_ok").expect("ok").0, 1.0);
+        for s in &out {
+            assert!(
+                crate::catalog::help(&s.name).is_some(),
+                "{} not in the catalog",
+                s.name
+            );
+        }
     }
 
     #[tokio::test]
@@ -225,6 +232,16 @@ mod tests {
             .expect("round completes");
         assert_eq!(out.len(), 1);
         assert_eq!((out[0].name.as_str(), out[0].value), ("dir_ok", 0.0));
+    }
+
+    #[test]
+    fn sample_toml_parses_and_builds() {
+        let text = include_str!("sample.toml").replace("[[probe]]\n", "");
+        let config = parse(&text).expect("sample.toml parses");
+        config
+            .build(&crate::BuildContext::new("/tmp"))
+            .map(drop)
+            .expect("builds");
     }
 
     #[test]

@@ -342,6 +342,26 @@ mod tests {
         assert_eq!(value(&out, "log_pattern_records_total", None), 4.0);
         assert_eq!(value(&out, "log_pattern_rotations_total", None), 1.0);
         assert_eq!(value(&out, "log_pattern_ok", None), 1.0);
+        for s in &out {
+            assert!(
+                crate::catalog::help(&s.name).is_some(),
+                "{} not in the catalog",
+                s.name
+            );
+        }
+    }
+
+    #[test]
+    fn sample_toml_parses_and_builds() {
+        let text = include_str!("sample.toml")
+            .replace("[[probe.pattern]]", "[[pattern]]")
+            .replace("[[probe]]\n", "");
+        let config: ProbeConfig = toml::from_str(&text).expect("sample.toml parses");
+        let dir = tempfile::tempdir().expect("tempdir");
+        config
+            .build(&BuildContext::new(dir.path()))
+            .map(drop)
+            .expect("builds");
     }
 
     #[tokio::test]

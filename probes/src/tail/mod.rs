@@ -1,7 +1,7 @@
 //! Rotation-aware log tailing shared by the log probes (a library module, not a probe).
 //!
 //! # API
-//! ```ignore
+//! ```text
 //! let spec = TailSpec {
 //!     dir: "/u01/domains/base/servers/AdminServer/logs".into(),
 //!     active: "AdminServer.log".into(),                      // the file being written
