@@ -311,7 +311,11 @@ fn shipped_default_rules_load_cleanly() {
             "disk_full",
             "archive_log_high",
             "tablespace_high",
-            "weblogic_log_high"
+            "weblogic_log_high",
+            // weblogic.toml
+            "weblogic_stuck_threads",
+            "weblogic_out_of_memory",
+            "weblogic_log_unreadable"
         ]
     );
     let disk = &set.rules()[set.for_metric("disk_used_percent")[0]];
