@@ -144,3 +144,14 @@ fn agent_once_shows_the_weblogic_metrics_and_leaves_state_alone() {
         "--once must not write probe state"
     );
 }
+
+#[test]
+fn shipped_example_config_is_valid() {
+    let example = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../packaging/examples/agent-weblogic.toml"
+    );
+    let (code, out, err) = run("patrol-agent", &["--config", example, "--check"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("ok (2 probes)"), "{out}");
+}

@@ -310,7 +310,7 @@ proptest! {
                         text.push('\n');
                     }
                     for i in 0..n {
-                        let r = if next % 3 == 0 { format!("####<{next}> one line\n") } else { rec(next) };
+                        let r = if next.is_multiple_of(3) { format!("####<{next}> one line\n") } else { rec(next) };
                         written.push(next);
                         next += 1;
                         text += &r;
