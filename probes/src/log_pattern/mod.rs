@@ -10,7 +10,7 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -19,7 +19,7 @@ use regex::bytes::{Regex, RegexSet};
 use serde::{Deserialize, Serialize};
 
 use crate::host::interval_duration;
-use crate::tail::counted::{CountedLog, Counter, stats_samples};
+use crate::tail::counted::{CountedLog, Counter, SharedLog, lock, poll_blocking, stats_samples};
 use crate::tail::{Record, RecordStart, StartAt, TailSpec, split_path, state};
 use crate::{BuildContext, CollectContext, DEFAULT_INTERVAL, Probe, ProbeError};
 
@@ -112,7 +112,7 @@ impl Counter for PatternCounts {
 pub struct LogPatternProbe {
     labels: Labels,
     names: Vec<String>,
-    log: Arc<Mutex<CountedLog<PatternCounts>>>,
+    log: SharedLog<PatternCounts>,
     max_read_bytes: u64,
     failing: bool,
 }
@@ -203,10 +203,6 @@ impl LogPatternProbe {
     }
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
 #[async_trait]
 impl Probe for LogPatternProbe {
     async fn collect(
@@ -215,12 +211,7 @@ impl Probe for LogPatternProbe {
         out: &mut Vec<Sample>,
     ) -> Result<(), ProbeError> {
         let now = ctx.now_ms;
-        let log = Arc::clone(&self.log);
-        let budget = self.max_read_bytes;
-        let polled = tokio::task::spawn_blocking(move || lock(&log).poll(budget))
-            .await
-            .map_err(|e| e.to_string())
-            .and_then(|r| r.map_err(|e| e.to_string()));
+        let polled = poll_blocking(&self.log, self.max_read_bytes).await;
         match &polled {
             Err(e) if !self.failing => {
                 self.failing = true;

@@ -3,6 +3,7 @@
 //! saved counts. The piece each log probe (WebLogic, log_pattern, Oracle alert log) builds on.
 
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -91,6 +92,29 @@ impl<C: Counter> CountedLog<C> {
     pub fn spec(&self) -> &TailSpec {
         self.tailer.spec()
     }
+}
+
+/// A log shared between the probe (which reports its counts) and the blocking thread that
+/// reads it, so a round cut short by the agent's timeout loses nothing: the read finishes and
+/// the next round reports it.
+pub type SharedLog<C> = Arc<Mutex<CountedLog<C>>>;
+
+/// Locks a shared log. A panic while holding the lock cannot leave the counts half-updated in
+/// a way that matters more than stopping the probe would, so poisoning is ignored.
+pub fn lock<C>(log: &Mutex<CountedLog<C>>) -> MutexGuard<'_, CountedLog<C>> {
+    log.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// [`CountedLog::poll`] on a blocking thread; errors as text for the probe's status line.
+pub async fn poll_blocking<C: Counter + 'static>(
+    log: &SharedLog<C>,
+    budget: u64,
+) -> Result<PollOutcome, String> {
+    let log = Arc::clone(log);
+    tokio::task::spawn_blocking(move || lock(&log).poll(budget))
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| e.to_string())
 }
 
 /// The tailer's own counters as samples named `{prefix}_...`, e.g. `weblogic_log_rotations_total`.

@@ -18,7 +18,7 @@ mod counts;
 pub mod parse;
 
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -26,7 +26,7 @@ use patrol_proto::{Labels, Sample};
 use serde::Deserialize;
 
 use crate::host::interval_duration;
-use crate::tail::counted::{CountedLog, stats_samples};
+use crate::tail::counted::{CountedLog, SharedLog, lock, poll_blocking, stats_samples};
 use crate::tail::{RecordStart, StartAt, TailSpec, state};
 use crate::{BuildContext, CollectContext, DEFAULT_INTERVAL, Probe, ProbeError, dir};
 pub use counts::WeblogicCounts;
@@ -113,7 +113,7 @@ struct Server {
     labels: Labels,
     log_dir: PathBuf,
     quota: Option<u64>,
-    log: Arc<Mutex<CountedLog<WeblogicCounts>>>,
+    log: SharedLog<WeblogicCounts>,
     /// Whether the last round failed, so each failure is logged once.
     failing: bool,
 }
@@ -235,12 +235,6 @@ impl WeblogicProbe {
     }
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    // A panic while holding the lock cannot leave the counts half-updated in a way that
-    // matters more than stopping the probe would.
-    m.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
 #[async_trait]
 impl Probe for WeblogicProbe {
     async fn collect(
@@ -250,12 +244,7 @@ impl Probe for WeblogicProbe {
     ) -> Result<(), ProbeError> {
         let now = ctx.now_ms;
         for server in &mut self.servers {
-            let log = Arc::clone(&server.log);
-            let budget = self.max_read_bytes;
-            let polled = tokio::task::spawn_blocking(move || lock(&log).poll(budget))
-                .await
-                .map_err(|e| e.to_string())
-                .and_then(|r| r.map_err(|e| e.to_string()));
+            let polled = poll_blocking(&server.log, self.max_read_bytes).await;
             let measured =
                 dir::measure(server.log_dir.clone(), server.quota, self.max_dir_entries).await;
             let labels = &server.labels;
