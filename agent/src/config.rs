@@ -28,7 +28,14 @@ pub struct AgentConfig {
     /// The probes to run, each a `[[probe]]` table selected by `type`.
     #[serde(default, rename = "probe")]
     pub probes: Vec<ProbeSection>,
+    /// Directory where probes keep state across restarts (log read positions and the counts
+    /// made up to them). Default `/var/lib/patrol-agent`.
+    #[serde(default)]
+    pub state_dir: Option<PathBuf>,
 }
+
+/// Where probe state lives when `state_dir` is not set.
+pub const DEFAULT_STATE_DIR: &str = "/var/lib/patrol-agent";
 
 /// One `[[probe]]` table.
 ///
@@ -174,6 +181,8 @@ pub struct Settings {
     pub tls: Option<tonic::transport::ClientTlsConfig>,
     pub batch: BatchSection,
     pub probes: Vec<ProbeConfig>,
+    /// Where probes keep state across restarts.
+    pub state_dir: PathBuf,
 }
 
 impl AgentConfig {
@@ -242,6 +251,9 @@ impl AgentConfig {
             tls,
             batch: self.batch,
             probes: self.probes.into_iter().map(|p| p.0).collect(),
+            state_dir: self
+                .state_dir
+                .unwrap_or_else(|| PathBuf::from(DEFAULT_STATE_DIR)),
         })
     }
 }

@@ -81,7 +81,8 @@ pub struct Agent {
 impl Agent {
     /// Builds every probe (failing on a bad probe config) and starts probes and stream.
     pub fn start(settings: Settings) -> Result<Agent, AgentError> {
-        let probes = scheduler::build_all(&settings.probes)?;
+        let ctx = patrol_probes::BuildContext::new(&settings.state_dir);
+        let probes = scheduler::build_all(&settings.probes, &ctx)?;
         let shared = Arc::new(Shared {
             outbox: Mutex::new(Outbox::new(
                 settings.batch.max_points,
@@ -188,9 +189,15 @@ impl Agent {
     }
 }
 
-/// Collects one round of every probe (for `--once`), with the agent's labels added.
+/// Collects one round of every probe (for `--once`), with the agent's labels added. Saved
+/// probe state (log positions) is read from `state_dir` but never written, so a `--once`
+/// run beside the running agent neither consumes nor double-counts its log records.
 pub async fn collect_once(settings: &Settings) -> Result<Vec<Sample>, AgentError> {
-    let probes = scheduler::build_all(&settings.probes)?;
+    let ctx = patrol_probes::BuildContext {
+        state_dir: settings.state_dir.clone(),
+        persist_state: false,
+    };
+    let probes = scheduler::build_all(&settings.probes, &ctx)?;
     let rounds = probes
         .into_iter()
         .map(|(kind, interval, mut probe)| async move {

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use patrol_probes::{CollectContext, Probe, ProbeConfig};
+use patrol_probes::{BuildContext, CollectContext, Probe, ProbeConfig};
 use patrol_proto::model::now_ms;
 use patrol_proto::{Labels, Sample};
 use tokio::sync::watch;
@@ -97,9 +97,12 @@ pub async fn collect_round(
 pub type BuiltProbe = (&'static str, Duration, Box<dyn Probe>);
 
 /// Builds every configured probe, failing on the first that cannot be built.
-pub fn build_all(probes: &[ProbeConfig]) -> Result<Vec<BuiltProbe>, patrol_probes::ProbeError> {
+pub fn build_all(
+    probes: &[ProbeConfig],
+    ctx: &BuildContext,
+) -> Result<Vec<BuiltProbe>, patrol_probes::ProbeError> {
     probes
         .iter()
-        .map(|c| Ok((c.kind(), c.interval(), c.build()?)))
+        .map(|c| Ok((c.kind(), c.interval(), c.build(ctx)?)))
         .collect()
 }

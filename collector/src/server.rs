@@ -162,6 +162,10 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
                 "http"
             };
             cfg.collector.address = format!("{scheme}://{grpc_addr}");
+            // Probe state (log positions) beside the collector's own data unless configured.
+            if cfg.state_dir.is_none() {
+                cfg.state_dir = Some(settings.data.join("agent-state"));
+            }
             let mut s = cfg
                 .settle("local agent")
                 .map_err(|e| StartError::Agent(e.to_string()))?;

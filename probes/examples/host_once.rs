@@ -6,7 +6,7 @@ use patrol_probes::{CollectContext, ProbeConfig};
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let config: ProbeConfig = toml::from_str("type = \"host\"")?;
-    let mut probe = config.build()?;
+    let mut probe = config.build(&patrol_probes::BuildContext::new(std::env::temp_dir()))?;
     let mut samples = Vec::new();
     let ctx = CollectContext {
         now_ms: patrol_proto::model::now_ms(),

@@ -6,7 +6,7 @@
 
 use std::time::Instant;
 
-use patrol_probes::{CollectContext, ProbeConfig};
+use patrol_probes::{BuildContext, CollectContext, ProbeConfig};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -19,7 +19,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
          profiles = []\n[[custom]]\nname = \"walk_value\"\noid = \"1.3.6.1\"\ntype = \"gauge\"\n\
          [[device]]\nname = \"bench\"\naddress = \"{address}\"\ncommunity = \"{community}\"\n"
     ))?;
-    let mut probe = config.build()?;
+    // The SNMP probe keeps no state on disk; any directory will do.
+    let mut probe = config.build(&BuildContext::new(std::env::temp_dir()))?;
     let started = Instant::now();
     let mut out = Vec::new();
     probe

@@ -101,6 +101,110 @@ pub const METRICS: &[(&str, &str)] = &[
         "oracle_alert_log_errors_total",
         "ORA- errors written to the alert log since the agent started, by code.",
     ),
+    // weblogic: probes dir, log_pattern, weblogic (docs/metrics.md has a section each).
+    (
+        "dir_used_bytes",
+        "Bytes allocated by the directory tree, as du -s -B1 counts them.",
+    ),
+    ("dir_files", "Regular files in the directory tree."),
+    (
+        "dir_used_percent",
+        "Directory bytes over its quota (basis=quota), or Use% of its filesystem (basis=filesystem), 0-100.",
+    ),
+    (
+        "dir_ok",
+        "1 when the directory could be measured this round.",
+    ),
+    (
+        "log_pattern_matches_total",
+        "Log records that matched the pattern, since the probe first read the log.",
+    ),
+    (
+        "log_pattern_matches",
+        "Log records that matched the pattern during the last interval.",
+    ),
+    ("log_pattern_records_total", "Log records read."),
+    ("log_pattern_ok", "1 when the log could be read this round."),
+    (
+        "log_pattern_rotations_total",
+        "Moves to a newer file of the log (rotations followed).",
+    ),
+    (
+        "log_pattern_truncations_total",
+        "Times the log was found truncated or rewritten and read again from its start.",
+    ),
+    (
+        "log_pattern_oversized_records_total",
+        "Records longer than max_record_bytes, cut to it.",
+    ),
+    (
+        "log_pattern_lost_files_total",
+        "Saved read positions whose file was gone at start-up.",
+    ),
+    (
+        "log_pattern_state_errors_total",
+        "Failed saves of the read position (state_dir not writable?).",
+    ),
+    (
+        "weblogic_log_used_percent",
+        "Server log directory bytes over its quota (basis=quota), or Use% of its filesystem (basis=filesystem), 0-100.",
+    ),
+    (
+        "weblogic_log_used_bytes",
+        "Bytes allocated by the server's log directory, as du -s -B1 counts them.",
+    ),
+    (
+        "weblogic_log_ok",
+        "1 when the server's log directory could be measured and its log read this round.",
+    ),
+    (
+        "weblogic_messages_total",
+        "Server log messages by severity.",
+    ),
+    (
+        "weblogic_stuck_threads",
+        "STUCK-thread messages (BEA-000337) logged during the last interval.",
+    ),
+    (
+        "weblogic_stuck_threads_total",
+        "STUCK-thread messages (BEA-000337) logged.",
+    ),
+    (
+        "weblogic_out_of_memory",
+        "Messages mentioning OutOfMemoryError logged during the last interval.",
+    ),
+    (
+        "weblogic_out_of_memory_total",
+        "Messages mentioning OutOfMemoryError logged.",
+    ),
+    (
+        "weblogic_message_id_count",
+        "Messages with this id during the last interval; only the interval's top N ids.",
+    ),
+    (
+        "weblogic_log_unparsed_total",
+        "Server log records not in the WebLogic format.",
+    ),
+    (
+        "weblogic_log_rotations_total",
+        "Moves to a newer file of the server log (rotations followed).",
+    ),
+    (
+        "weblogic_log_truncations_total",
+        "Times the server log was found truncated or rewritten and read again from its start.",
+    ),
+    (
+        "weblogic_log_oversized_records_total",
+        "Server log messages longer than max_record_bytes, cut to it.",
+    ),
+    (
+        "weblogic_log_lost_files_total",
+        "Saved read positions whose file was gone at start-up.",
+    ),
+    (
+        "weblogic_log_state_errors_total",
+        "Failed saves of the read position (state_dir not writable?).",
+    ),
     (
         "patrol_probe_up",
         "1 when the probe's last round completed, 0 when it failed or timed out.",

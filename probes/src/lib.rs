@@ -5,6 +5,7 @@
 //! A probe reports only its own labels (`mount`, `device`, ...). The agent adds `host` and the
 //! static labels, so probes stay unaware of where they run.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -13,8 +14,13 @@ use serde::Deserialize;
 
 pub mod catalog;
 pub mod host;
-pub mod snmp;
 pub mod oracle;
+pub mod snmp;
+// weblogic: log probes and the generic pieces under them (tail, dir, log_pattern).
+pub mod dir;
+pub mod log_pattern;
+pub mod tail;
+pub mod weblogic;
 
 /// Default interval between two collections of a probe.
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(10);
@@ -29,6 +35,12 @@ pub enum ProbeConfig {
     Snmp(snmp::SnmpConfig),
     /// One Oracle database: instance state, tablespaces, archive log, sessions, RMAN, alert log.
     Oracle(oracle::OracleConfig),
+    /// Space used by a directory, of a quota or of its filesystem.
+    Dir(dir::DirConfig),
+    /// Counts regex matches in the records of a log file, rotation-aware.
+    LogPattern(log_pattern::LogPatternConfig),
+    /// WebLogic server logs: space used, messages by severity, STUCK threads, OOM.
+    Weblogic(weblogic::WeblogicConfig),
 }
 
 impl ProbeConfig {
@@ -38,6 +50,9 @@ impl ProbeConfig {
             Self::Host(_) => "host",
             Self::Snmp(_) => "snmp",
             Self::Oracle(_) => "oracle",
+            Self::Dir(_) => "dir",
+            Self::LogPattern(_) => "log_pattern",
+            Self::Weblogic(_) => "weblogic",
         }
     }
 
@@ -47,15 +62,42 @@ impl ProbeConfig {
             Self::Host(c) => c.interval,
             Self::Snmp(c) => c.interval,
             Self::Oracle(c) => c.interval,
+            Self::Dir(c) => c.interval,
+            Self::LogPattern(c) => c.interval,
+            Self::Weblogic(c) => c.interval,
         }
     }
 
     /// Checks the config and builds a ready-to-run probe.
-    pub fn build(&self) -> Result<Box<dyn Probe>, ProbeError> {
+    pub fn build(&self, ctx: &BuildContext) -> Result<Box<dyn Probe>, ProbeError> {
         match self {
             Self::Host(c) => Ok(Box::new(host::HostProbe::new(c.clone())?)),
             Self::Snmp(c) => Ok(Box::new(snmp::SnmpProbe::new(c.clone())?)),
             Self::Oracle(c) => Ok(Box::new(oracle::OracleProbe::new(c.clone())?)),
+            Self::Dir(c) => Ok(Box::new(dir::DirProbe::new(c)?)),
+            Self::LogPattern(c) => Ok(Box::new(log_pattern::LogPatternProbe::new(c, ctx)?)),
+            Self::Weblogic(c) => Ok(Box::new(weblogic::WeblogicProbe::new(c, ctx)?)),
+        }
+    }
+}
+
+/// What the agent gives every probe it builds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BuildContext {
+    /// Directory where probes keep state across agent restarts (log read positions). Each
+    /// probe uses files of its own below it.
+    pub state_dir: PathBuf,
+    /// `false` for runs that must leave the saved state alone (`patrol-agent --once`): saved
+    /// positions are read but never written.
+    pub persist_state: bool,
+}
+
+impl BuildContext {
+    /// A context whose state lives in `state_dir` and is written back.
+    pub fn new(state_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            state_dir: state_dir.into(),
+            persist_state: true,
         }
     }
 }

@@ -61,7 +61,9 @@ fn proc_uptime() -> f64 {
 #[tokio::test]
 async fn host_probe_agrees_with_proc_and_df() {
     let config: ProbeConfig = toml::from_str("type = \"host\"").expect("config");
-    let mut probe = config.build().expect("build host probe");
+    let mut probe = config
+        .build(&patrol_probes::BuildContext::new(std::env::temp_dir()))
+        .expect("build host probe");
     let ctx = CollectContext {
         now_ms: 1_700_000_000_000,
     };
@@ -152,7 +154,9 @@ async fn network_rates_reflect_traffic_on_the_first_round() {
     let config: ProbeConfig =
         toml::from_str("type = \"host\"\ninterfaces_exclude = []\nper_core = false")
             .expect("config");
-    let mut probe = config.build().expect("build");
+    let mut probe = config
+        .build(&patrol_probes::BuildContext::new(std::env::temp_dir()))
+        .expect("build");
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = listener.local_addr().expect("addr");
     let reader = std::thread::spawn(move || {
@@ -198,7 +202,7 @@ fn invalid_pattern_fails_the_build() {
     let config: ProbeConfig =
         toml::from_str("type = \"host\"\nexclude_mounts = [\"*tmp\"]").expect("parses");
     let err = config
-        .build()
+        .build(&patrol_probes::BuildContext::new(std::env::temp_dir()))
         .err()
         .expect("bad pattern must fail the build");
     assert!(err.to_string().contains("exclude_mounts[0]"), "{err}");

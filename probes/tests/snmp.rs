@@ -15,7 +15,9 @@ use peers::{CISCO_COMMUNITY, index_of, net_snmp};
 
 fn build(toml_text: &str) -> Box<dyn Probe> {
     let config: ProbeConfig = toml::from_str(toml_text).expect("probe config parses");
-    config.build().expect("probe builds")
+    config
+        .build(&patrol_probes::BuildContext::new(std::env::temp_dir()))
+        .expect("probe builds")
 }
 
 fn build_snmp(toml_text: &str) -> patrol_probes::snmp::SnmpProbe {

@@ -6,7 +6,7 @@
 //! sources, so they run inline on the async task; only network filesystems, whose `statvfs`
 //! can hang while the server is away, go to a blocking thread with a timeout.
 
-mod compute;
+pub(crate) mod compute;
 mod mounts;
 
 use std::collections::{HashMap, HashSet};
@@ -90,7 +90,9 @@ pub(crate) fn named_duration<'de, D: serde::Deserializer<'de>>(
     })
 }
 
-fn interval_duration<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+pub(crate) fn interval_duration<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Duration, D::Error> {
     named_duration("interval", d)
 }
 

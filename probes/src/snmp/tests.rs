@@ -37,7 +37,8 @@ fn sample_toml_is_valid() {
         .expect("[[probe]]");
     for p in probes {
         let c: crate::ProbeConfig = p.clone().try_into().expect("sample section parses");
-        c.build().expect("sample section validates");
+        c.build(&crate::BuildContext::new(std::env::temp_dir()))
+            .expect("sample section validates");
     }
 }
 

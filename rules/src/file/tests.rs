@@ -319,7 +319,11 @@ fn shipped_default_rules_load_cleanly() {
             "oracle_backup_stale",
             "oracle_backup_missing",
             "interface_down",
-            "snmp_device_unreachable"
+            "snmp_device_unreachable",
+            // weblogic.toml
+            "weblogic_stuck_threads",
+            "weblogic_out_of_memory",
+            "weblogic_log_unreadable"
         ]
     );
     let disk = &set.rules()[set.for_metric("disk_used_percent")[0]];
