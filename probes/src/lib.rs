@@ -13,6 +13,13 @@ use serde::Deserialize;
 
 pub mod catalog;
 pub mod host;
+// Network and hardware probes (issue 4, h/net).
+pub mod hwmon;
+pub mod mdstat;
+pub mod ping;
+mod sample_out;
+pub mod sockets;
+pub mod trace;
 
 /// Default interval between two collections of a probe.
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(10);
@@ -23,6 +30,16 @@ pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(10);
 pub enum ProbeConfig {
     /// CPU, memory, swap, disks, network, processes, uptime (sysinfo).
     Host(host::HostConfig),
+    /// ICMP echo loss, round-trip time and jitter to many targets (surge-ping).
+    Ping(ping::PingConfig),
+    /// Hop count and per-hop responders to targets; detects route changes.
+    Trace(trace::TraceConfig),
+    /// TCP listeners on configured ports and connection counts (netstat2, sock_diag).
+    Sockets(sockets::SocketsConfig),
+    /// Temperatures and fans from /sys/class/hwmon.
+    Hwmon(hwmon::HwmonConfig),
+    /// Software RAID state from /proc/mdstat.
+    Mdstat(mdstat::MdstatConfig),
 }
 
 impl ProbeConfig {
@@ -30,6 +47,11 @@ impl ProbeConfig {
     pub fn kind(&self) -> &'static str {
         match self {
             Self::Host(_) => "host",
+            Self::Ping(_) => "ping",
+            Self::Trace(_) => "trace",
+            Self::Sockets(_) => "sockets",
+            Self::Hwmon(_) => "hwmon",
+            Self::Mdstat(_) => "mdstat",
         }
     }
 
@@ -37,6 +59,11 @@ impl ProbeConfig {
     pub fn interval(&self) -> Duration {
         match self {
             Self::Host(c) => c.interval,
+            Self::Ping(c) => c.interval,
+            Self::Trace(c) => c.interval,
+            Self::Sockets(c) => c.interval,
+            Self::Hwmon(c) => c.interval,
+            Self::Mdstat(c) => c.interval,
         }
     }
 
@@ -44,6 +71,11 @@ impl ProbeConfig {
     pub fn build(&self) -> Result<Box<dyn Probe>, ProbeError> {
         match self {
             Self::Host(c) => Ok(Box::new(host::HostProbe::new(c.clone())?)),
+            Self::Ping(c) => Ok(Box::new(ping::PingProbe::new(c.clone())?)),
+            Self::Trace(c) => Ok(Box::new(trace::TraceProbe::new(c.clone())?)),
+            Self::Sockets(c) => Ok(Box::new(sockets::SocketsProbe::new(c.clone())?)),
+            Self::Hwmon(c) => Ok(Box::new(hwmon::HwmonProbe::new(c.clone())?)),
+            Self::Mdstat(c) => Ok(Box::new(mdstat::MdstatProbe::new(c.clone())?)),
         }
     }
 }
