@@ -59,9 +59,7 @@ pub(crate) fn named_duration<'de, D: serde::Deserializer<'de>>(
 /// Declares `fn $name(d) -> Result<Duration, _>` for a duration field called `$field`.
 macro_rules! duration_field {
     ($name:ident, $field:literal) => {
-        fn $name<'de, D: serde::Deserializer<'de>>(
-            d: D,
-        ) -> Result<std::time::Duration, D::Error> {
+        fn $name<'de, D: serde::Deserializer<'de>>(d: D) -> Result<std::time::Duration, D::Error> {
             $crate::sample_out::named_duration($field, d)
         }
     };

@@ -132,7 +132,11 @@ impl Probe for HwmonProbe {
             ),
         })?;
         let mut emit = Out::new(out, ctx.now_ms);
-        for t in reading.temperatures.iter().filter(|t| !self.excluded(&t.name)) {
+        for t in reading
+            .temperatures
+            .iter()
+            .filter(|t| !self.excluded(&t.name))
+        {
             let sensor = [("sensor", t.name.as_str())];
             emit.push("hw_temperature_celsius", sensor, t.celsius);
             if let Some(max) = t.max {
@@ -146,8 +150,7 @@ impl Probe for HwmonProbe {
                 emit.flag("hw_temperature_high", sensor, high);
             }
             if t.crit.is_some() || t.crit_alarm.is_some() {
-                let critical =
-                    t.crit.is_some_and(|c| t.celsius >= c) || t.crit_alarm == Some(true);
+                let critical = t.crit.is_some_and(|c| t.celsius >= c) || t.crit_alarm == Some(true);
                 emit.flag("hw_temperature_critical", sensor, critical);
             }
         }

@@ -201,9 +201,12 @@ fn read_number(path: &Path) -> Result<Option<f64>, String> {
 /// sysfs numbers are decimal integers followed by a newline.
 pub(crate) fn parse_integer(text: &str) -> Result<f64, String> {
     let t = text.trim();
-    t.parse::<i64>()
-        .map(|v| v as f64)
-        .map_err(|_| format!("{:?} is not an integer", t.chars().take(32).collect::<String>()))
+    t.parse::<i64>().map(|v| v as f64).map_err(|_| {
+        format!(
+            "{:?} is not an integer",
+            t.chars().take(32).collect::<String>()
+        )
+    })
 }
 
 #[cfg(test)]

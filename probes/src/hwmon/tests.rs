@@ -30,11 +30,23 @@ async fn temperatures_and_their_limit_states_follow_the_sensor() {
     })
     .await;
     let t = |name: &str, sensor: &str| value(&out, name, "sensor", sensor);
-    assert_eq!(t("hw_temperature_celsius", "coretemp/Package id 0"), Some(45.0));
-    assert_eq!(t("hw_temperature_max_celsius", "coretemp/Package id 0"), Some(80.0));
-    assert_eq!(t("hw_temperature_crit_celsius", "coretemp/Package id 0"), Some(100.0));
+    assert_eq!(
+        t("hw_temperature_celsius", "coretemp/Package id 0"),
+        Some(45.0)
+    );
+    assert_eq!(
+        t("hw_temperature_max_celsius", "coretemp/Package id 0"),
+        Some(80.0)
+    );
+    assert_eq!(
+        t("hw_temperature_crit_celsius", "coretemp/Package id 0"),
+        Some(100.0)
+    );
     assert_eq!(t("hw_temperature_high", "coretemp/Package id 0"), Some(0.0));
-    assert_eq!(t("hw_temperature_critical", "coretemp/Package id 0"), Some(0.0));
+    assert_eq!(
+        t("hw_temperature_critical", "coretemp/Package id 0"),
+        Some(0.0)
+    );
     // At or above crit: critical, and high too.
     assert_eq!(t("hw_temperature_critical", "coretemp/Core 0"), Some(1.0));
     assert_eq!(t("hw_temperature_high", "coretemp/Core 0"), Some(1.0));
@@ -45,11 +57,23 @@ async fn temperatures_and_their_limit_states_follow_the_sensor() {
     assert_eq!(t("hw_temperature_high", "nct6775/SYSTIN"), None);
     assert_eq!(t("hw_temperature_critical", "nct6775/SYSTIN"), None);
     // Two nvme chips told apart by their device; a 0 max means unknown.
-    assert_eq!(t("hw_temperature_celsius", "nvme@nvme0/Composite"), Some(39.85));
-    assert_eq!(t("hw_temperature_celsius", "nvme@nvme1/Composite"), Some(70.85));
-    assert_eq!(t("hw_temperature_max_celsius", "nvme@nvme1/Composite"), None);
+    assert_eq!(
+        t("hw_temperature_celsius", "nvme@nvme0/Composite"),
+        Some(39.85)
+    );
+    assert_eq!(
+        t("hw_temperature_celsius", "nvme@nvme1/Composite"),
+        Some(70.85)
+    );
+    assert_eq!(
+        t("hw_temperature_max_celsius", "nvme@nvme1/Composite"),
+        None
+    );
     assert_eq!(t("hw_temperature_high", "nvme@nvme1/Composite"), None);
-    assert_eq!(t("hw_temperature_critical", "nvme@nvme1/Composite"), Some(0.0));
+    assert_eq!(
+        t("hw_temperature_critical", "nvme@nvme1/Composite"),
+        Some(0.0)
+    );
     // Attributes under device/: the kernel's crit alarm alone makes it critical.
     assert_eq!(t("hw_temperature_celsius", "it87/temp1"), Some(52.0));
     assert_eq!(t("hw_temperature_critical", "it87/temp1"), Some(1.0));
@@ -86,10 +110,11 @@ async fn excluded_sensors_are_not_reported() {
         ..HwmonConfig::default()
     })
     .await;
-    assert!(!out.iter().any(|s| s
-        .labels
-        .iter()
-        .any(|(_, v)| v.starts_with("nct6775/") || v == "it87/fan1")));
+    assert!(!out.iter().any(|s| {
+        s.labels
+            .iter()
+            .any(|(_, v)| v.starts_with("nct6775/") || v == "it87/fan1")
+    }));
     assert!(value(&out, "hw_temperature_celsius", "sensor", "it87/temp1").is_some());
 }
 

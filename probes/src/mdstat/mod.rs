@@ -120,7 +120,11 @@ impl Probe for MdstatProbe {
         } else {
             self.failing.failed(&source, &errors.join("; "));
         }
-        emit.push("raid_mdstat_errors", std::iter::empty(), errors.len() as f64);
+        emit.push(
+            "raid_mdstat_errors",
+            std::iter::empty(),
+            errors.len() as f64,
+        );
         Ok(())
     }
 }
@@ -136,17 +140,23 @@ mod probe_tests {
             ..MdstatConfig::default()
         })?;
         let mut out = Vec::new();
-        probe.collect(CollectContext { now_ms: 3 }, &mut out).await?;
+        probe
+            .collect(CollectContext { now_ms: 3 }, &mut out)
+            .await?;
         Ok(out)
     }
 
     fn testdata(name: &str) -> PathBuf {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("src/mdstat/testdata").join(name)
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("src/mdstat/testdata")
+            .join(name)
     }
 
     #[tokio::test]
     async fn reads_a_real_file_and_reports_each_array() {
-        let out = collect(testdata("mixed.txt"), false).await.expect("collect");
+        let out = collect(testdata("mixed.txt"), false)
+            .await
+            .expect("collect");
         let v = |name: &str, array: &str| {
             out.iter()
                 .find(|s| s.name == name && s.labels.get("array") == Some(array))
@@ -165,7 +175,9 @@ mod probe_tests {
 
     #[tokio::test]
     async fn hostile_input_is_counted_not_fatal() {
-        let out = collect(testdata("hostile.txt"), false).await.expect("collect");
+        let out = collect(testdata("hostile.txt"), false)
+            .await
+            .expect("collect");
         let errors = out.iter().find(|s| s.name == "raid_mdstat_errors");
         assert_eq!(errors.map(|s| s.value), Some(4.0));
         assert!(out.iter().any(|s| s.labels.get("array") == Some("md4")));

@@ -195,7 +195,13 @@ async fn ping_target(
             tokio::time::sleep(delay).await;
             let mut pinger = client.pinger(addr, icmp::identifier(ident_salt)).await;
             pinger.timeout(settings.timeout);
-            pinger.ping(seq, &settings.payload).await
+            // Timed from before the send: surge-ping starts its clock after the send call
+            // returns, and on a fast link (loopback, a LAN) the reply is often read before
+            // that, giving 0. This way the figure includes the send and our wake-up (a few
+            // microseconds), as ping(8)'s does.
+            let started = std::time::Instant::now();
+            let result = pinger.ping(seq, &settings.payload).await;
+            result.map(|(packet, _)| (packet, started.elapsed()))
         }
     });
     let mut round = TargetRound {

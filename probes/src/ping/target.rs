@@ -36,7 +36,9 @@ impl Target {
                     && part.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
             });
         if !valid_name {
-            return Err(format!("{trimmed:?} is neither an IP address nor a host name"));
+            return Err(format!(
+                "{trimmed:?} is neither an IP address nor a host name"
+            ));
         }
         Ok(Self {
             label: trimmed.to_owned(),

@@ -85,7 +85,10 @@ mod tests {
             s(45678, ESTABLISHED), // a client-side connection: not per port
             s(1521, 5),            // time-wait
         ]);
-        assert_eq!(c.listening.iter().copied().collect::<Vec<_>>(), vec![1521, 7001]);
+        assert_eq!(
+            c.listening.iter().copied().collect::<Vec<_>>(),
+            vec![1521, 7001]
+        );
         assert_eq!(c.established_per_port.get(&1521), Some(&2));
         assert_eq!(c.established_per_port.get(&7001), Some(&0));
         assert_eq!(c.established_per_port.get(&45678), None);

@@ -67,7 +67,10 @@ impl SocketsConfig {
         if errors.is_empty() {
             Ok(())
         } else {
-            Err(ProbeError::Config(format!("sockets: {}", errors.join("; "))))
+            Err(ProbeError::Config(format!(
+                "sockets: {}",
+                errors.join("; ")
+            )))
         }
     }
 }
@@ -233,7 +236,10 @@ mod tests {
         let Err(ProbeError::Config(m)) = config.validate() else {
             panic!("expected an error")
         };
-        assert!(m.contains("listen_ports[0]") && m.contains("listen_ports[2]"), "{m}");
+        assert!(
+            m.contains("listen_ports[0]") && m.contains("listen_ports[2]"),
+            "{m}"
+        );
     }
 
     /// The real kernel table, read from the test's own network namespace: a listener bound

@@ -131,9 +131,7 @@ async fn probe_hop(
 ) -> Result<HopAnswer, ProbeError> {
     let family = if addr.is_ipv4() { ICMP::V4 } else { ICMP::V6 };
     let client = icmp::open_client("trace", family, SocketNeed::Raw, Some(u32::from(ttl)))?;
-    let mut pinger = client
-        .pinger(addr, surge_ping::PingIdentifier(ident))
-        .await;
+    let mut pinger = client.pinger(addr, surge_ping::PingIdentifier(ident)).await;
     pinger.timeout(timeout);
     Ok(match pinger.ping(PingSequence(seq), &[0x54; 32]).await {
         Ok((packet, _)) => match icmp::classify(&packet) {
@@ -195,14 +193,18 @@ impl Probe for TraceProbe {
         let seq = self.next_seq;
         self.next_seq = self.next_seq.wrapping_add(1);
         let settings = &self.settings;
-        let traces = settings.targets.iter().enumerate().map(|(i, t)| async move {
-            let addr = t.resolve().await;
-            let path = match addr {
-                Ok(addr) => trace_target(addr, i, seq, settings).await.map(Ok),
-                Err(e) => Ok(Err(e)),
-            };
-            (t.label.clone(), path)
-        });
+        let traces = settings
+            .targets
+            .iter()
+            .enumerate()
+            .map(|(i, t)| async move {
+                let addr = t.resolve().await;
+                let path = match addr {
+                    Ok(addr) => trace_target(addr, i, seq, settings).await.map(Ok),
+                    Err(e) => Ok(Err(e)),
+                };
+                (t.label.clone(), path)
+            });
         let results = futures::future::join_all(traces).await;
 
         let mut emit = Out::new(out, ctx.now_ms);

@@ -81,7 +81,10 @@ mod tests {
             Destination(ip("10.0.2.2")),
         ]);
         assert!(p.reached);
-        assert_eq!(p.hops, vec![Some(ip("10.0.0.1")), None, Some(ip("10.0.2.2"))]);
+        assert_eq!(
+            p.hops,
+            vec![Some(ip("10.0.0.1")), None, Some(ip("10.0.2.2"))]
+        );
     }
 
     #[test]

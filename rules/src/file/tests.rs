@@ -311,7 +311,16 @@ fn shipped_default_rules_load_cleanly() {
             "disk_full",
             "archive_log_high",
             "tablespace_high",
-            "weblogic_log_high"
+            "weblogic_log_high",
+            // network-hardware.toml
+            "ping_target_unreachable",
+            "ping_loss_high",
+            "trace_path_changed",
+            "tcp_listener_missing",
+            "hw_fan_failed",
+            "hw_temperature_critical",
+            "hw_temperature_high",
+            "raid_degraded",
         ]
     );
     let disk = &set.rules()[set.for_metric("disk_used_percent")[0]];

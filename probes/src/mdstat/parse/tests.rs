@@ -60,7 +60,10 @@ fn raid5_recovery_resync_check_raid0_and_inactive() {
     assert!(md2.degraded());
     let md4 = array(&arrays, "md4");
     assert_eq!(md4.sync, Some(("resync".into(), 47.3)));
-    assert!(!md4.degraded(), "an initial resync of a complete array is not degraded");
+    assert!(
+        !md4.degraded(),
+        "an initial resync of a complete array is not degraded"
+    );
     assert_eq!(array(&arrays, "md5").sync, Some(("check".into(), 17.0)));
     let md6 = array(&arrays, "md6");
     assert_eq!(md6.sync, None, "DELAYED has no progress yet");
@@ -70,7 +73,11 @@ fn raid5_recovery_resync_check_raid0_and_inactive() {
     assert_eq!(md3.members, None, "raid0 has no redundancy to lose");
     assert!(!md3.degraded());
     let md7 = array(&arrays, "md7");
-    assert_eq!(md7.level.as_deref(), Some("raid1"), "(auto-read-only) skipped");
+    assert_eq!(
+        md7.level.as_deref(),
+        Some("raid1"),
+        "(auto-read-only) skipped"
+    );
     let md127 = array(&arrays, "md127");
     assert!(!md127.active);
     assert!(md127.degraded(), "an inactive array serves nothing");
@@ -79,7 +86,10 @@ fn raid5_recovery_resync_check_raid0_and_inactive() {
 #[test]
 fn broken_blocks_are_reported_and_the_rest_still_read() {
     let (arrays, errors) = parse(include_str!("../testdata/hostile.txt"));
-    assert_eq!(arrays.iter().map(|a| a.name.as_str()).collect::<Vec<_>>(), ["md4"]);
+    assert_eq!(
+        arrays.iter().map(|a| a.name.as_str()).collect::<Vec<_>>(),
+        ["md4"]
+    );
     assert_eq!(errors.len(), 4, "{errors:?}");
     for (e, name) in errors.iter().zip(["md0", "md1", "md2", "md3"]) {
         assert!(e.starts_with(&format!("{name}: ")), "{e}");
@@ -88,7 +98,13 @@ fn broken_blocks_are_reported_and_the_rest_still_read() {
 
 #[test]
 fn no_input_is_too_strange_to_handle() {
-    for text in ["", "md0 : ", "md0 : active", "md : active raid1\n [", "\u{0}\u{ffff}"] {
+    for text in [
+        "",
+        "md0 : ",
+        "md0 : active",
+        "md : active raid1\n [",
+        "\u{0}\u{ffff}",
+    ] {
         let _ = parse(text);
     }
     let many: String = (0..2000)
