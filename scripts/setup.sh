@@ -18,6 +18,10 @@ fi
 # Build: a C compiler for the bundled SQLite. Tests: promtool (Debian package 'prometheus')
 # checks the collector's /metrics output.
 packages=(gcc libc6-dev prometheus)
+# Network and hardware probes (h/net): netstat2 generates its netlink bindings with bindgen,
+# which needs libclang; the namespace tests use ip/tc (iproute2), sysctl (procps), nft
+# (nftables: induced loss where the kernel has no netem) and setpriv (util-linux).
+packages+=(libclang-dev iproute2 procps nftables util-linux)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

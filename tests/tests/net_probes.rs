@@ -493,3 +493,64 @@ fn ping_without_the_capability_names_the_fix() {
         "{all}"
     );
 }
+
+#[test]
+fn packaged_examples_pass_the_agent_check() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../packaging/examples");
+    for probe in ["ping", "trace", "sockets", "hwmon", "mdstat"] {
+        let path = dir.join(format!("agent-{probe}.toml"));
+        let path = path.to_str().expect("utf-8");
+        let (code, out, err) = support::procs::run("patrol-agent", &["--config", path, "--check"]);
+        assert_eq!(code, 0, "{path}: {out}{err}");
+        assert!(out.contains("ok (1 probes)"), "{path}: {out}");
+    }
+}
+
+#[test]
+fn hwmon_and_mdstat_read_fixture_trees_through_the_agent() {
+    let probes = Path::new(env!("CARGO_MANIFEST_DIR")).join("../probes");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = write(
+        dir.path(),
+        "agent.toml",
+        &format!(
+            "[[probe]]\ntype = \"hwmon\"\nroot = \"{}\"\n[[probe]]\ntype = \"mdstat\"\npath = \"{}\"\n",
+            probes.join("tests/fixtures/hwmon/machine").display(),
+            probes.join("src/mdstat/testdata/mixed.txt").display()
+        ),
+    );
+    let (code, out, err) = support::procs::run("patrol-agent", &["--config", &config, "--once"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        sample(
+            &out,
+            "hw_temperature_critical",
+            &[("sensor", "coretemp/Core 0")]
+        ),
+        Some(1.0),
+        "{out}"
+    );
+    assert_eq!(
+        sample(&out, "hw_fan_ok", &[("fan", "nct6775/fan1")]),
+        Some(1.0),
+        "{out}"
+    );
+    assert_eq!(
+        sample(&out, "hw_fan_ok", &[("fan", "nct6775/fan2")]),
+        Some(0.0),
+        "{out}"
+    );
+    assert_eq!(
+        sample(&out, "raid_degraded", &[("array", "md2")]),
+        Some(1.0),
+        "{out}"
+    );
+    assert_eq!(
+        sample(&out, "raid_degraded", &[("array", "md4")]),
+        Some(0.0),
+        "{out}"
+    );
+    // The agent adds the catalog's help text for every new metric.
+    assert!(out.contains("# HELP hw_fan_ok "), "{out}");
+    assert!(out.contains("# HELP raid_degraded "), "{out}");
+}
