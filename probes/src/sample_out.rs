@@ -136,3 +136,15 @@ pub(crate) fn uncomment(sample: &str) -> String {
         .collect::<Vec<_>>()
         .join("\n")
 }
+
+/// Parses one `[[probe]]` section's body as the agent does.
+#[cfg(test)]
+pub(crate) fn parse_section(text: &str) -> Result<crate::ProbeConfig, toml::de::Error> {
+    toml::from_str::<crate::ProbeConfig>(text)
+}
+
+/// The section a probe's `sample.toml` documents, parsed.
+#[cfg(test)]
+pub(crate) fn sample_section(sample: &str) -> crate::ProbeConfig {
+    parse_section(&uncomment(sample)).expect("sample.toml parses")
+}

@@ -25,6 +25,26 @@ fn agent_once(net: &Netns, ns: &str, config: &str) -> String {
     out
 }
 
+/// `patrol-collector` on loopback ports inside `ns`; returns it with its gRPC address.
+fn collector_in(net: &Netns, ns: &str, rules: &Path, data: &Path) -> (Proc, String) {
+    let mut command = net.command(ns, &binary("patrol-collector"));
+    command.args([
+        "--listen",
+        "127.0.0.1:0",
+        "--http",
+        "127.0.0.1:0",
+        "--rules",
+    ]);
+    command.arg(rules).arg("--data").arg(data);
+    let collector = Proc::spawn_command("patrol-collector", command);
+    let grpc = collector.wait_line(Duration::from_secs(30), |l| {
+        l.strip_prefix("patrol-collector listening ")?
+            .split_whitespace()
+            .find_map(|p| p.strip_prefix("grpc=").map(str::to_owned))
+    });
+    (collector, grpc)
+}
+
 #[test]
 fn ping_measures_loopback_namespaced_hosts_induced_loss_and_a_dead_address() {
     let mut net = Netns::new("ping");
@@ -267,24 +287,7 @@ fn shipped_rules_open_incidents_for_a_dead_target_loss_and_a_route_change() {
         let path = entry.expect("entry").path();
         std::fs::copy(&path, rules.join(path.file_name().expect("name"))).expect("copy rule");
     }
-    let mut collector_cmd = net.command(&a, &binary("patrol-collector"));
-    collector_cmd.args([
-        "--listen",
-        "127.0.0.1:0",
-        "--http",
-        "127.0.0.1:0",
-        "--rules",
-    ]);
-    collector_cmd
-        .arg(&rules)
-        .arg("--data")
-        .arg(dir.path().join("data"));
-    let collector = Proc::spawn_command("patrol-collector", collector_cmd);
-    let grpc = collector.wait_line(Duration::from_secs(30), |l| {
-        l.strip_prefix("patrol-collector listening ")?
-            .split_whitespace()
-            .find_map(|p| p.strip_prefix("grpc=").map(str::to_owned))
-    });
+    let (_collector, grpc) = collector_in(&net, &a, &rules, &dir.path().join("data"));
     let config = write(
         dir.path(),
         "agent.toml",
@@ -387,24 +390,7 @@ fn sockets_probe_sees_a_listener_and_its_connection_in_a_namespace() {
     let rules = dir.path().join("rules");
     std::fs::create_dir_all(&rules).expect("rules dir");
     // The collector is the listener: a real server with a port the kernel picked.
-    let mut collector_cmd = net.command(&ns, &binary("patrol-collector"));
-    collector_cmd.args([
-        "--listen",
-        "127.0.0.1:0",
-        "--http",
-        "127.0.0.1:0",
-        "--rules",
-    ]);
-    collector_cmd
-        .arg(&rules)
-        .arg("--data")
-        .arg(dir.path().join("data"));
-    let collector = Proc::spawn_command("patrol-collector", collector_cmd);
-    let grpc = collector.wait_line(Duration::from_secs(30), |l| {
-        l.strip_prefix("patrol-collector listening ")?
-            .split_whitespace()
-            .find_map(|p| p.strip_prefix("grpc=").map(str::to_owned))
-    });
+    let (_collector, grpc) = collector_in(&net, &ns, &rules, &dir.path().join("data"));
     let port = grpc.rsplit(':').next().expect("port").to_owned();
     // One client connection held open.
     let mut tail_cmd = net.command(&ns, &binary("patrolctl"));

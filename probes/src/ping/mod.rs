@@ -304,14 +304,11 @@ impl Probe for PingProbe {
 mod tests {
     use super::*;
 
-    fn parse(text: &str) -> Result<crate::ProbeConfig, toml::de::Error> {
-        toml::from_str::<crate::ProbeConfig>(text)
-    }
+    use crate::sample_out::{parse_section as parse, sample_section};
 
     #[test]
     fn sample_toml_parses_and_validates() {
-        let config = parse(&crate::sample_out::uncomment(include_str!("sample.toml")))
-            .expect("sample.toml parses");
+        let config = sample_section(include_str!("sample.toml"));
         let crate::ProbeConfig::Ping(c) = config else {
             panic!("not a ping section")
         };
