@@ -58,7 +58,9 @@ pub(crate) fn open_client(
 
 fn open_error(probe: &str, family_name: &str, e: &io::Error) -> ProbeError {
     let message = if e.kind() == io::ErrorKind::PermissionDenied {
-        format!("{probe}: not allowed to open an {family_name} socket ({e}); {PERMISSION_FIX}")
+        // surge-ping's own text is several lines of advice; one line that names our binary
+        // and unit reads better in a log.
+        format!("{probe}: not allowed to open an {family_name} socket; {PERMISSION_FIX}")
     } else {
         format!("{probe}: cannot open an {family_name} socket: {e}")
     };
