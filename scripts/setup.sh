@@ -21,6 +21,10 @@ packages=(gcc libc6-dev prometheus)
 # SNMP probe tests: snmpsim serves the Cisco 3750 recording it ships, snmpd (net-snmp) is the
 # v3 authPriv peer, snmp (net-snmp tools snmpget/snmpbulkwalk) is the oracle and the benchmark baseline.
 packages+=(snmpsim snmpd snmp)
+# Network and hardware probes (h/net): netstat2 generates its netlink bindings with bindgen,
+# which needs libclang; the namespace tests use ip/tc (iproute2), sysctl (procps), nft
+# (nftables: induced loss where the kernel has no netem) and setpriv (util-linux).
+packages+=(libclang-dev iproute2 procps nftables util-linux)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

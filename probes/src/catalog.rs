@@ -205,6 +205,108 @@ pub const METRICS: &[(&str, &str)] = &[
         "weblogic_log_state_errors_total",
         "Failed saves of the read position (state_dir not writable?).",
     ),
+    // ping, trace, sockets, hwmon, mdstat probes (h/net)
+    (
+        "ping_up",
+        "1 when the target answered at least one echo request this round.",
+    ),
+    (
+        "ping_loss_percent",
+        "Echo requests of the round with no reply, 0-100.",
+    ),
+    (
+        "ping_rtt_ms",
+        "Average round-trip time of the answered echo requests.",
+    ),
+    ("ping_rtt_min_ms", "Shortest round-trip time of the round."),
+    ("ping_rtt_max_ms", "Longest round-trip time of the round."),
+    (
+        "ping_jitter_ms",
+        "Mean absolute difference between consecutive round-trip times of the round.",
+    ),
+    (
+        "trace_reached",
+        "1 when the trace reached the target within max_hops.",
+    ),
+    (
+        "trace_hops",
+        "Hops to the target (or to the last hop that answered when not reached).",
+    ),
+    (
+        "trace_path_changed",
+        "1 when the route differs from the previous round's (different router or hop count).",
+    ),
+    (
+        "trace_hop_info",
+        "Always 1; labels hop (1, 2, ...) and responder (address, or * for no answer).",
+    ),
+    (
+        "tcp_listen_up",
+        "1 when a TCP socket listens on the configured port (any address, IPv4 or IPv6).",
+    ),
+    (
+        "tcp_connections",
+        "TCP sockets in each state (ss -tan), IPv4 and IPv6.",
+    ),
+    (
+        "tcp_established_connections",
+        "Established TCP connections whose local port is this listening port.",
+    ),
+    (
+        "hw_temperature_celsius",
+        "Temperature read by a hwmon sensor.",
+    ),
+    (
+        "hw_temperature_max_celsius",
+        "The sensor's own high limit (tempN_max).",
+    ),
+    (
+        "hw_temperature_crit_celsius",
+        "The sensor's own critical limit (tempN_crit).",
+    ),
+    (
+        "hw_temperature_high",
+        "1 when the temperature is at or above the sensor's max limit, or its max alarm is set.",
+    ),
+    (
+        "hw_temperature_critical",
+        "1 when the temperature is at or above the sensor's crit limit, or its crit alarm is set.",
+    ),
+    ("hw_fan_rpm", "Fan speed."),
+    (
+        "hw_fan_min_rpm",
+        "The fan's minimum speed limit (fanN_min).",
+    ),
+    (
+        "hw_fan_ok",
+        "1 when the fan turns, at or above its minimum, with no alarm.",
+    ),
+    (
+        "hw_sensors_unreadable",
+        "hwmon inputs that could not be read or parsed this round.",
+    ),
+    (
+        "raid_degraded",
+        "1 when the md array misses a member or is inactive.",
+    ),
+    ("raid_active", "1 when the md array is active."),
+    ("raid_disks", "Member slots of the md array ([n/m]: n)."),
+    (
+        "raid_disks_active",
+        "Working members of the md array ([n/m]: m).",
+    ),
+    (
+        "raid_failed_disks",
+        "Members of the md array marked failed (F).",
+    ),
+    (
+        "raid_sync_percent",
+        "Progress of a running resync, recovery, check, repair or reshape, 0-100.",
+    ),
+    (
+        "raid_mdstat_errors",
+        "Array blocks of /proc/mdstat that could not be parsed this round.",
+    ),
     (
         "patrol_probe_up",
         "1 when the probe's last round completed, 0 when it failed or timed out.",

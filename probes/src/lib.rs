@@ -21,6 +21,13 @@ pub mod dir;
 pub mod log_pattern;
 pub mod tail;
 pub mod weblogic;
+// Network and hardware probes (issue 4, h/net).
+pub mod hwmon;
+pub mod mdstat;
+pub mod ping;
+mod sample_out;
+pub mod sockets;
+pub mod trace;
 
 /// Default interval between two collections of a probe.
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(10);
@@ -41,6 +48,16 @@ pub enum ProbeConfig {
     LogPattern(log_pattern::LogPatternConfig),
     /// WebLogic server logs: space used, messages by severity, STUCK threads, OOM.
     Weblogic(weblogic::WeblogicConfig),
+    /// ICMP echo loss, round-trip time and jitter to many targets (surge-ping).
+    Ping(ping::PingConfig),
+    /// Hop count and per-hop responders to targets; detects route changes.
+    Trace(trace::TraceConfig),
+    /// TCP listeners on configured ports and connection counts (netstat2, sock_diag).
+    Sockets(sockets::SocketsConfig),
+    /// Temperatures and fans from /sys/class/hwmon.
+    Hwmon(hwmon::HwmonConfig),
+    /// Software RAID state from /proc/mdstat.
+    Mdstat(mdstat::MdstatConfig),
 }
 
 impl ProbeConfig {
@@ -53,6 +70,11 @@ impl ProbeConfig {
             Self::Dir(_) => "dir",
             Self::LogPattern(_) => "log_pattern",
             Self::Weblogic(_) => "weblogic",
+            Self::Ping(_) => "ping",
+            Self::Trace(_) => "trace",
+            Self::Sockets(_) => "sockets",
+            Self::Hwmon(_) => "hwmon",
+            Self::Mdstat(_) => "mdstat",
         }
     }
 
@@ -65,6 +87,11 @@ impl ProbeConfig {
             Self::Dir(c) => c.interval,
             Self::LogPattern(c) => c.interval,
             Self::Weblogic(c) => c.interval,
+            Self::Ping(c) => c.interval,
+            Self::Trace(c) => c.interval,
+            Self::Sockets(c) => c.interval,
+            Self::Hwmon(c) => c.interval,
+            Self::Mdstat(c) => c.interval,
         }
     }
 
@@ -77,6 +104,11 @@ impl ProbeConfig {
             Self::Dir(c) => Ok(Box::new(dir::DirProbe::new(c)?)),
             Self::LogPattern(c) => Ok(Box::new(log_pattern::LogPatternProbe::new(c, ctx)?)),
             Self::Weblogic(c) => Ok(Box::new(weblogic::WeblogicProbe::new(c, ctx)?)),
+            Self::Ping(c) => Ok(Box::new(ping::PingProbe::new(c.clone())?)),
+            Self::Trace(c) => Ok(Box::new(trace::TraceProbe::new(c.clone())?)),
+            Self::Sockets(c) => Ok(Box::new(sockets::SocketsProbe::new(c.clone())?)),
+            Self::Hwmon(c) => Ok(Box::new(hwmon::HwmonProbe::new(c.clone())?)),
+            Self::Mdstat(c) => Ok(Box::new(mdstat::MdstatProbe::new(c.clone())?)),
         }
     }
 }

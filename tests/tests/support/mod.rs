@@ -2,5 +2,6 @@
 #![allow(dead_code)]
 
 pub mod inproc;
+pub mod netns;
 pub mod procs;
 pub mod proxy;

@@ -35,8 +35,15 @@ pub struct Proc {
 
 impl Proc {
     pub fn spawn(name: &str, args: &[&str]) -> Proc {
-        let mut child = Command::new(binary(name))
-            .args(args)
+        let mut command = Command::new(binary(name));
+        command.args(args);
+        Self::spawn_command(name, command)
+    }
+
+    /// Starts a prepared command (e.g. a binary under `ip netns exec`), named `name` in
+    /// failure messages.
+    pub fn spawn_command(name: &str, mut command: Command) -> Proc {
+        let mut child = command
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())

@@ -1,0 +1,150 @@
+//! Small helpers shared by the network and hardware probes (ping, trace, sockets, hwmon,
+//! mdstat): a sample sink stamped with the round's time, duration fields whose errors name the
+//! field, and a log-once tracker for failing sources.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use patrol_proto::{Labels, Sample};
+
+/// Appends samples stamped with the round's timestamp; drops non-finite values, which no
+/// rule can compare and no exposition format accepts.
+pub(crate) struct Out<'a> {
+    out: &'a mut Vec<Sample>,
+    now_ms: i64,
+}
+
+impl<'a> Out<'a> {
+    pub(crate) fn new(out: &'a mut Vec<Sample>, now_ms: i64) -> Self {
+        Self { out, now_ms }
+    }
+
+    pub(crate) fn push<'l>(
+        &mut self,
+        name: &str,
+        labels: impl IntoIterator<Item = (&'l str, &'l str)>,
+        value: f64,
+    ) {
+        if value.is_finite() {
+            self.out.push(Sample::new(
+                name,
+                Labels::from_pairs(labels),
+                value,
+                self.now_ms,
+            ));
+        }
+    }
+
+    pub(crate) fn flag<'l>(
+        &mut self,
+        name: &str,
+        labels: impl IntoIterator<Item = (&'l str, &'l str)>,
+        on: bool,
+    ) {
+        self.push(name, labels, if on { 1.0 } else { 0.0 });
+    }
+}
+
+/// humantime durations whose errors name the field: inside the internally tagged
+/// `ProbeConfig` serde buffers the section and the TOML error loses the key's position.
+pub(crate) fn named_duration<'de, D: serde::Deserializer<'de>>(
+    field: &str,
+    d: D,
+) -> Result<Duration, D::Error> {
+    humantime_serde::deserialize(d).map_err(|e: D::Error| {
+        serde::de::Error::custom(format!("{field}: {e} (e.g. \"500ms\", \"30s\")"))
+    })
+}
+
+/// Declares `fn $name(d) -> Result<Duration, _>` for a duration field called `$field`.
+macro_rules! duration_field {
+    ($name:ident, $field:literal) => {
+        fn $name<'de, D: serde::Deserializer<'de>>(d: D) -> Result<std::time::Duration, D::Error> {
+            $crate::sample_out::named_duration($field, d)
+        }
+    };
+}
+pub(crate) use duration_field;
+
+/// Remembers which sources are failing so each failure is logged once, not every round.
+#[derive(Debug, Default)]
+pub(crate) struct Failing {
+    probe: &'static str,
+    sources: HashSet<String>,
+}
+
+impl Failing {
+    pub(crate) fn new(probe: &'static str) -> Self {
+        Self {
+            probe,
+            sources: HashSet::new(),
+        }
+    }
+
+    pub(crate) fn failed(&mut self, source: &str, message: &str) {
+        if self.sources.insert(source.to_owned()) {
+            tracing::warn!(
+                probe = self.probe,
+                source,
+                "{message}; logged once until it recovers"
+            );
+        }
+    }
+
+    pub(crate) fn recovered(&mut self, source: &str) {
+        if self.sources.remove(source) {
+            tracing::info!(probe = self.probe, source, "recovered");
+        }
+    }
+}
+
+/// Reads at most `limit` bytes of a file as text: kernel files are small, and a hostile or
+/// broken one (a fixture tree, a FUSE mount) must not make the probe allocate without bound.
+pub(crate) fn read_bounded(path: &std::path::Path, limit: u64) -> std::io::Result<String> {
+    use std::io::Read;
+    let file = std::fs::File::open(path)?;
+    let mut bytes = Vec::new();
+    file.take(limit + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > limit {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("larger than {limit} bytes"),
+        ));
+    }
+    String::from_utf8(bytes)
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "not UTF-8 text"))
+}
+
+/// Turns a probe's `sample.toml` into the section it documents: the `[[probe]]` header
+/// dropped, `# key = value` option lines uncommented, prose comments removed.
+#[cfg(test)]
+pub(crate) fn uncomment(sample: &str) -> String {
+    sample
+        .lines()
+        .filter(|l| !l.starts_with("[[probe]]"))
+        .map(|l| match l.strip_prefix("# ") {
+            Some(option)
+                if option.split_once(" = ").is_some_and(|(key, _)| {
+                    key.chars().all(|c| c.is_ascii_lowercase() || c == '_')
+                }) =>
+            {
+                option
+            }
+            _ if l.starts_with('#') => "",
+            _ => l,
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Parses one `[[probe]]` section's body as the agent does.
+#[cfg(test)]
+pub(crate) fn parse_section(text: &str) -> Result<crate::ProbeConfig, toml::de::Error> {
+    toml::from_str::<crate::ProbeConfig>(text)
+}
+
+/// The section a probe's `sample.toml` documents, parsed.
+#[cfg(test)]
+pub(crate) fn sample_section(sample: &str) -> crate::ProbeConfig {
+    parse_section(&uncomment(sample)).expect("sample.toml parses")
+}
