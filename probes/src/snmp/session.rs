@@ -173,12 +173,13 @@ impl Session {
     /// authenticated requests is rejecting our keys, which deserves its own message.
     async fn diagnose(&self, e: &Error) -> DeviceError {
         let explained = self.explain(e);
-        if matches!(explained, DeviceError::Timeout { .. }) && !self.user.is_empty() {
-            if self.client.rediscover_engine().await.is_ok() {
-                return DeviceError::Rejected {
-                    user: self.user.clone(),
-                };
-            }
+        if matches!(explained, DeviceError::Timeout { .. })
+            && !self.user.is_empty()
+            && self.client.rediscover_engine().await.is_ok()
+        {
+            return DeviceError::Rejected {
+                user: self.user.clone(),
+            };
         }
         explained
     }

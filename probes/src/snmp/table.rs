@@ -125,10 +125,10 @@ impl Poll {
     pub fn add_rows(&mut self, column: &[u32], rows: impl IntoIterator<Item = (Vec<u32>, Val)>) {
         let entry = self.columns.entry(column.to_vec()).or_default();
         for (oid, val) in rows {
-            if let Some(index) = oid.strip_prefix(column) {
-                if !index.is_empty() {
-                    entry.insert(index.to_vec(), val);
-                }
+            if let Some(index) = oid.strip_prefix(column)
+                && !index.is_empty()
+            {
+                entry.insert(index.to_vec(), val);
             }
         }
     }
@@ -160,7 +160,7 @@ pub fn parse_snmprec(text: &str) -> Vec<(Vec<u32>, Val)> {
 }
 
 fn hex(text: &str) -> Option<Vec<u8>> {
-    if text.len() % 2 != 0 {
+    if !text.len().is_multiple_of(2) {
         return None;
     }
     (0..text.len())
