@@ -179,7 +179,11 @@ async fn once_mode_reads_saved_state_but_never_writes_it() {
         1.0
     );
     assert_eq!(
-        must(&out, "weblogic_messages_total", Some(("severity", "notice"))),
+        must(
+            &out,
+            "weblogic_messages_total",
+            Some(("severity", "notice"))
+        ),
         1.0,
         "a one-shot run closes the last record itself"
     );
