@@ -60,7 +60,13 @@ impl<C: Counter> CountedLog<C> {
     /// saves again.
     pub fn poll(&mut self, budget: u64) -> Result<PollOutcome, TailError> {
         let counts = &mut self.counts;
-        let outcome = self.tailer.poll(budget, &mut |r| counts.count(r))?;
+        let mut outcome = self.tailer.poll(budget, &mut |r| counts.count(r))?;
+        if self.state_path.is_none() && !outcome.more {
+            // A one-shot run has no next quiet round to close the last record: a second poll
+            // that finds nothing new does it now.
+            let more = self.tailer.poll(budget, &mut |r| counts.count(r))?;
+            outcome.bytes += more.bytes;
+        }
         if let Some(path) = &self.state_path {
             let saved = Saved {
                 tail: self.tailer.state(),

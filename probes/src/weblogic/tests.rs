@@ -178,6 +178,15 @@ async fn once_mode_reads_saved_state_but_never_writes_it() {
         must(&out, "weblogic_stuck_threads", Some(("server", "ms1"))),
         1.0
     );
+    assert_eq!(
+        must(
+            &out,
+            "weblogic_messages_total",
+            Some(("severity", "notice"))
+        ),
+        1.0,
+        "a one-shot run closes the last record itself"
+    );
     assert!(!state.exists(), "--once must not write state");
 }
 
