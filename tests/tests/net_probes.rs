@@ -454,7 +454,9 @@ fn ping_without_the_capability_names_the_fix() {
         std::os::unix::fs::PermissionsExt::from_mode(0o755),
     )
     .expect("chmod");
-    let agent = binary("patrol-agent");
+    // A copy the unprivileged user can reach, whatever the permissions of the build tree.
+    let agent = dir.path().join("patrol-agent");
+    std::fs::copy(binary("patrol-agent"), &agent).expect("copy the agent");
     let agent = agent.to_str().expect("utf-8");
     let (code, out, err) = net.run(
         &ns,
