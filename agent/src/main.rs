@@ -41,6 +41,14 @@ async fn main() -> anyhow::Result<()> {
         }
     };
     if cli.check {
+        // Building runs each probe's own checks (target lists, ranges, patterns) without
+        // collecting anything, so --check catches what the agent would refuse at start.
+        for probe in &settings.probes {
+            if let Err(e) = probe.build() {
+                eprintln!("patrol-agent: {path}: probe '{}': {e}", probe.kind());
+                std::process::exit(2);
+            }
+        }
         println!("{path}: ok ({} probes)", settings.probes.len());
         return Ok(());
     }

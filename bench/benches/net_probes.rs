@@ -32,7 +32,7 @@ fn files(c: &mut Criterion) {
         "type = \"hwmon\"\nroot = \"{}\"",
         fixtures().join("tests/fixtures/hwmon/machine").display()
     ));
-    c.bench_function("hwmon round (5 chips, 9 temps, 5 fans)", |b| {
+    c.bench_function("hwmon round (5 chips, 8 temperature inputs, 5 fans)", |b| {
         b.iter(|| round(&rt, &mut hwmon))
     });
     let mut mdstat = probe(&format!(

@@ -454,7 +454,9 @@ fn ping_without_the_capability_names_the_fix() {
         std::os::unix::fs::PermissionsExt::from_mode(0o755),
     )
     .expect("chmod");
-    let agent = binary("patrol-agent");
+    // A copy the unprivileged user can reach, whatever the permissions of the build tree.
+    let agent = dir.path().join("patrol-agent");
+    std::fs::copy(binary("patrol-agent"), &agent).expect("copy the agent");
     let agent = agent.to_str().expect("utf-8");
     let (code, out, err) = net.run(
         &ns,
@@ -490,6 +492,19 @@ fn packaged_examples_pass_the_agent_check() {
         assert_eq!(code, 0, "{path}: {out}{err}");
         assert!(out.contains("ok (1 probes)"), "{path}: {out}");
     }
+    // A section that parses but fails the probe's own checks is refused by --check too.
+    let bad = tempfile::tempdir().expect("tempdir");
+    let config = write(
+        bad.path(),
+        "agent.toml",
+        "[[probe]]\ntype = \"trace\"\ntargets = [\"bad name\"]\nmax_hops = 0\n",
+    );
+    let (code, _, err) = support::procs::run("patrol-agent", &["--config", &config, "--check"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("targets[0]") && err.contains("max_hops"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -527,23 +527,7 @@ mod tests {
     #[test]
     fn sample_toml_parses_to_the_defaults() {
         // sample.toml is the operator's copy-paste source: it must stay valid and truthful.
-        let sample = include_str!("sample.toml");
-        let uncommented: String = sample
-            .lines()
-            .filter(|l| !l.starts_with("[[probe]]"))
-            .map(|l| match l.strip_prefix("# ") {
-                Some(option)
-                    if option.split_once(" = ").is_some_and(|(key, _)| {
-                        key.chars().all(|c| c.is_ascii_lowercase() || c == '_')
-                    }) =>
-                {
-                    option
-                }
-                _ if l.starts_with('#') => "",
-                _ => l,
-            })
-            .collect::<Vec<_>>()
-            .join("\n");
+        let uncommented = crate::sample_out::uncomment(include_str!("sample.toml"));
         let config = parse(&uncommented).expect("sample.toml options parse");
         assert_eq!(config, crate::ProbeConfig::Host(HostConfig::default()));
     }

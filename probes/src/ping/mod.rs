@@ -230,10 +230,13 @@ impl Probe for PingProbe {
         ctx: CollectContext,
         out: &mut Vec<Sample>,
     ) -> Result<(), ProbeError> {
-        let mut resolved = Vec::with_capacity(self.settings.targets.len());
-        for target in &self.settings.targets {
-            resolved.push((target.label.clone(), target.resolve().await));
-        }
+        // Concurrently: a name whose DNS server is away must not delay every other target.
+        let lookups = self
+            .settings
+            .targets
+            .iter()
+            .map(|t| async move { (t.label.clone(), t.resolve().await) });
+        let resolved = futures::future::join_all(lookups).await;
         let need_v4 = resolved.iter().any(|(_, a)| matches!(a, Ok(IpAddr::V4(_))));
         let need_v6 = resolved.iter().any(|(_, a)| matches!(a, Ok(IpAddr::V6(_))));
         self.open_clients(need_v4, need_v6)?;
