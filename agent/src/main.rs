@@ -43,8 +43,13 @@ async fn main() -> anyhow::Result<()> {
     if cli.check {
         // Building runs each probe's own checks (target lists, ranges, patterns) without
         // collecting anything, so --check catches what the agent would refuse at start.
+        // Nothing is persisted: a check beside the running agent must not touch its state.
+        let ctx = patrol_probes::BuildContext {
+            state_dir: settings.state_dir.clone(),
+            persist_state: false,
+        };
         for probe in &settings.probes {
-            if let Err(e) = probe.build() {
+            if let Err(e) = probe.build(&ctx) {
                 eprintln!("patrol-agent: {path}: probe '{}': {e}", probe.kind());
                 std::process::exit(2);
             }
