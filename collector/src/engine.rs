@@ -12,6 +12,7 @@ use patrol_proto::model::fingerprint;
 use patrol_proto::{Labels, Sample};
 use patrol_rules::{AlertState, Rule, RuleSet, Transition};
 
+use crate::noc::flap::{self, Flap, FlapChange};
 use crate::store::Change;
 
 /// Index of a series in the table.
@@ -20,6 +21,11 @@ pub type SeriesId = u32;
 struct Slot {
     rule: Arc<Rule>,
     state: AlertState,
+    /// Flap detection over this (rule, series)'s evaluations.
+    flap: Flap,
+    /// A resolve was held back because the series is flapping: its incident stays live and
+    /// the next firing continues it instead of opening or reopening one.
+    held: bool,
 }
 
 struct Series {
@@ -49,6 +55,8 @@ pub struct Engine {
     pending: HashSet<(SeriesId, usize)>,
     /// Firing states restored from the store's open incidents, claimed as series reappear.
     restored: HashMap<(String, u64), i64>,
+    /// Flap detection thresholds (percent): start above the first, stop below the second.
+    flap_thresholds: (f64, f64),
 }
 
 impl Engine {
@@ -59,7 +67,13 @@ impl Engine {
             series: Vec::new(),
             pending: HashSet::new(),
             restored: HashMap::new(),
+            flap_thresholds: (flap::DEFAULT_HIGH, flap::DEFAULT_LOW),
         }
+    }
+
+    /// Sets the flap thresholds (the site's `[incidents] flap_high/flap_low`).
+    pub fn set_flap_thresholds(&mut self, high: f64, low: f64) {
+        self.flap_thresholds = (high, low);
     }
 
     /// Marks (rule, series fingerprint) pairs as already firing since `since_ms`, so a restart
@@ -112,9 +126,8 @@ impl Engine {
             }
             // A rule keeps its state across a reload when its name stays, so editing a
             // threshold re-evaluates an open incident instead of opening a second one.
-            let state = old
-                .iter()
-                .find(|s| s.rule.name == rule.name)
+            let kept = old.iter().find(|s| s.rule.name == rule.name);
+            let state = kept
                 .map(|s| s.state)
                 .or_else(|| {
                     self.restored
@@ -125,6 +138,8 @@ impl Engine {
             slots.push(Slot {
                 rule: Arc::clone(rule),
                 state,
+                flap: kept.map(|s| s.flap.clone()).unwrap_or_default(),
+                held: kept.is_some_and(|s| s.held),
             });
         }
         slots
@@ -151,19 +166,28 @@ impl Engine {
         series.timestamp_ms = timestamp_ms;
         series.has_value = true;
         stats.samples += 1;
+        let (high, low) = self.flap_thresholds;
         for (i, slot) in series.slots.iter_mut().enumerate() {
             stats.rule_evaluations += 1;
             let t = slot.rule.step(&mut slot.state, value, now_ms);
+            let firing = matches!(slot.state, AlertState::Firing { .. });
+            let flap_change = slot.flap.record(firing, high, low);
+            let view = series_view(&series.name, &series.labels, series.fingerprint, value);
+            let emit = gate(slot, t);
             record(
                 t,
+                emit,
                 &slot.rule,
-                series_view(&series.name, &series.labels, series.fingerprint, value),
+                &view,
                 now_ms,
                 (id, i),
                 &mut self.pending,
                 out,
                 stats,
             );
+            if let Some(change) = flap_change {
+                flapped(slot, change, firing, &view, now_ms, out);
+            }
         }
     }
 
@@ -178,10 +202,12 @@ impl Engine {
                 continue;
             };
             let t = slot.rule.tick(&mut slot.state, now_ms);
+            let emit = gate(slot, t);
             record(
                 t,
+                emit,
                 &slot.rule,
-                series_view(
+                &series_view(
                     &series.name,
                     &series.labels,
                     series.fingerprint,
@@ -263,11 +289,57 @@ fn series_view<'a>(
     }
 }
 
+/// Whether a transition becomes an incident change, given flapping: while a series flaps its
+/// resolves are held back (the incident stays live, marked flapping), and a firing that follows
+/// a held resolve continues that incident, so a flapping series is one incident, not a storm.
+fn gate(slot: &mut Slot, t: Transition) -> bool {
+    match t {
+        Transition::Fired if slot.held => {
+            slot.held = false;
+            false
+        }
+        Transition::Resolved if slot.flap.is_flapping() => {
+            slot.held = true;
+            false
+        }
+        _ => true,
+    }
+}
+
+/// Marks the live incident flapping or not; when flapping stops with the condition clear, the
+/// held resolve goes through.
+fn flapped(
+    slot: &mut Slot,
+    change: FlapChange,
+    firing: bool,
+    s: &SeriesView<'_>,
+    now_ms: i64,
+    out: &mut Vec<Change>,
+) {
+    out.push(Change::Flapping {
+        rule: slot.rule.name.clone(),
+        fingerprint: s.fingerprint,
+        flapping: change == FlapChange::Started,
+        percent: slot.flap.percent(),
+        at_ms: now_ms,
+    });
+    if change == FlapChange::Stopped && slot.held && !firing {
+        slot.held = false;
+        out.push(Change::Resolve {
+            rule: slot.rule.name.clone(),
+            fingerprint: s.fingerprint,
+            value: s.value,
+            at_ms: now_ms,
+        });
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 fn record(
     t: Transition,
+    emit: bool,
     rule: &Rule,
-    s: SeriesView<'_>,
+    s: &SeriesView<'_>,
     now_ms: i64,
     key: (SeriesId, usize),
     pending: &mut HashSet<(SeriesId, usize)>,
@@ -284,6 +356,9 @@ fn record(
         }
         Transition::Fired => {
             pending.remove(&key);
+            if !emit {
+                return;
+            }
             stats.fired += 1;
             out.push(Change::Open {
                 rule: rule.name.clone(),
@@ -297,6 +372,9 @@ fn record(
             });
         }
         Transition::Resolved => {
+            if !emit {
+                return;
+            }
             stats.resolved += 1;
             out.push(Change::Resolve {
                 rule: rule.name.clone(),
@@ -339,8 +417,51 @@ summary = "Disk {{mount}} at {{value}}% on {{host}}"
             .map(|c| match c {
                 Change::Open { rule, summary, .. } => format!("open {rule}: {summary}"),
                 Change::Resolve { rule, .. } => format!("resolve {rule}"),
+                Change::Flapping { rule, flapping, .. } => format!("flapping {rule} {flapping}"),
             })
             .collect()
+    }
+
+    #[test]
+    fn a_flapping_series_is_one_incident_marked_flapping_then_resolved_when_calm() {
+        let mut e = Engine::new(rules(DISK));
+        let id = e.intern("disk_used_percent", &disk("/"));
+        let (mut out, mut st) = (Vec::new(), Evaluated::default());
+        let mut t = 0;
+        let mut feed = |e: &mut Engine, v: f64, out: &mut Vec<Change>| {
+            t += 1000;
+            e.observe(id, v, t, t, out, &mut st);
+        };
+        for i in 0..40 {
+            feed(&mut e, if i % 2 == 0 { 95.0 } else { 50.0 }, &mut out);
+        }
+        let k = kinds(&out);
+        // Opens and resolves until the detector starts (the 6th change), then nothing more.
+        let started = k
+            .iter()
+            .position(|c| c == "flapping disk_full true")
+            .unwrap();
+        assert_eq!(
+            k.iter().filter(|c| c.starts_with("flapping")).count(),
+            1,
+            "{k:?}"
+        );
+        assert!(k[started + 1..].is_empty(), "changes while flapping: {k:?}");
+        assert!(
+            k[..started]
+                .iter()
+                .all(|c| c.starts_with("open") || c.starts_with("resolve"))
+        );
+        // The last change before it was an open or a held resolve: the incident is live.
+        out.clear();
+        // Calm and clear: flapping stops, and the held resolve goes through once.
+        for _ in 0..30 {
+            feed(&mut e, 50.0, &mut out);
+        }
+        assert_eq!(
+            kinds(&out),
+            ["flapping disk_full false", "resolve disk_full"],
+        );
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! only after their commit. Reads use a second connection behind a mutex; WAL mode lets them
 //! run beside the writer. The schema and its migrations live in [`schema`].
 
+mod escalate;
 mod schema;
 mod writer;
 
@@ -26,6 +27,7 @@ use writer::Request;
 
 use crate::noc::{self, SiteHandle, site::Site};
 
+pub use escalate::ESCALATION_ACTOR;
 pub use schema::{SCHEMA_VERSION, SYNCHRONOUS};
 pub use writer::{GROUP_MAX, RULE_ACTOR};
 
@@ -187,6 +189,19 @@ pub enum Change {
         /// When (ms since the epoch).
         at_ms: i64,
     },
+    /// The series started or stopped flapping: marks its live incident (no-op without one).
+    Flapping {
+        /// Rule name.
+        rule: String,
+        /// Hash of the series' sorted label set.
+        fingerprint: u64,
+        /// Started (true) or stopped (false).
+        flapping: bool,
+        /// The flap detector's weighted share of state changes, percent.
+        percent: f64,
+        /// When (ms since the epoch).
+        at_ms: i64,
+    },
 }
 
 /// The incident store. Cheap to clone; the writer thread stops (and is joined) when the last
@@ -321,6 +336,14 @@ impl Store {
         rx.await.map_err(|_| StoreError::Closed)?
     }
 
+    /// Fires the deadlines and escalation steps due at `now_ms` (breaches, escalations,
+    /// reminders, level raises), each exactly once; returns how many journal entries it wrote.
+    pub async fn run_clocks(&self, now_ms: i64) -> Result<usize, StoreError> {
+        let (reply, rx) = oneshot::channel();
+        self.send(Request::Clocks { now_ms, reply }).await?;
+        rx.await.map_err(|_| StoreError::Closed)?
+    }
+
     async fn send(&self, req: Request) -> Result<(), StoreError> {
         let requests = self.inner.requests.as_ref().ok_or(StoreError::Closed)?;
         requests.send(req).await.map_err(|_| StoreError::Closed)
@@ -450,3 +473,6 @@ impl Store {
         f(&conn)
     }
 }
+
+#[cfg(test)]
+mod escalate_tests;

@@ -38,6 +38,11 @@ pub enum Request {
         at_ms: i64,
         reply: oneshot::Sender<Result<Incident, StoreError>>,
     },
+    /// Fire the deadlines and escalation steps due at `now_ms`.
+    Clocks {
+        now_ms: i64,
+        reply: oneshot::Sender<Result<usize, StoreError>>,
+    },
 }
 
 /// What a request yields inside the transaction, before it is known to be durable.
@@ -46,6 +51,7 @@ pub enum Request {
 enum Outcome {
     Commit(Result<(), StoreError>),
     Manual(Result<Incident, StoreError>),
+    Clocks(Result<usize, StoreError>),
 }
 
 /// Runs until every sender is dropped (the last `Store` clone), finishing the queued work first.
@@ -109,8 +115,14 @@ fn process_group(
                     },
                     &mut events,
                 )),
+                Request::Clocks { now_ms, .. } => {
+                    Outcome::Clocks(super::escalate::run_clocks(&sp, site, *now_ms, &mut events))
+                }
             };
-            let ok = matches!(outcome, Outcome::Commit(Ok(_)) | Outcome::Manual(Ok(_)));
+            let ok = matches!(
+                outcome,
+                Outcome::Commit(Ok(_)) | Outcome::Manual(Ok(_)) | Outcome::Clocks(Ok(_))
+            );
             if ok {
                 sp.commit()?;
                 published.append(&mut events);
@@ -144,6 +156,9 @@ fn process_group(
                     Request::Manual { reply, .. } => {
                         let _ = reply.send(Err(err));
                     }
+                    Request::Clocks { reply, .. } => {
+                        let _ = reply.send(Err(err));
+                    }
                 }
             }
         }
@@ -152,20 +167,26 @@ fn process_group(
 
 fn reply(req: Request, outcome: Outcome) {
     // A send error means the caller stopped waiting (its future was dropped): nothing to do.
-    match (req, outcome) {
-        (Request::Commit { reply, .. }, Outcome::Commit(r)) => {
-            let _ = reply.send(r);
+    // Outcomes are built from the same request, so the kinds always pair up; a mismatch is
+    // answered with an error rather than a panic.
+    match req {
+        Request::Commit { reply, .. } => {
+            let _ = reply.send(match outcome {
+                Outcome::Commit(r) => r,
+                _ => Err(StoreError::Closed),
+            });
         }
-        (Request::Manual { reply, .. }, Outcome::Manual(r)) => {
-            let _ = reply.send(r);
+        Request::Manual { reply, .. } => {
+            let _ = reply.send(match outcome {
+                Outcome::Manual(r) => r,
+                _ => Err(StoreError::Closed),
+            });
         }
-        // Outcomes are built from the same request, so the kinds always pair up; answer
-        // defensively rather than panic if that ever changes.
-        (Request::Commit { reply, .. }, Outcome::Manual(_)) => {
-            let _ = reply.send(Err(StoreError::Closed));
-        }
-        (Request::Manual { reply, .. }, Outcome::Commit(_)) => {
-            let _ = reply.send(Err(StoreError::Closed));
+        Request::Clocks { reply, .. } => {
+            let _ = reply.send(match outcome {
+                Outcome::Clocks(r) => r,
+                _ => Err(StoreError::Closed),
+            });
         }
     }
 }
@@ -308,6 +329,33 @@ fn apply_batch(
                     RULE_ACTOR,
                     None,
                     Some(detail),
+                    incident,
+                )?);
+            }
+            Change::Flapping {
+                rule,
+                fingerprint,
+                flapping,
+                percent,
+                at_ms,
+            } => {
+                let Some(mut incident) = find_live(tx, rule, *fingerprint)? else {
+                    continue;
+                };
+                if incident.handling.flapping == *flapping {
+                    continue;
+                }
+                incident.handling.flapping = *flapping;
+                incident.updated_ms = *at_ms;
+                update(tx, &incident)?;
+                let detail = serde_json::json!({ "flapping": flapping, "percent": percent });
+                events.push(journal(
+                    tx,
+                    EventKind::Flapping,
+                    *at_ms,
+                    RULE_ACTOR,
+                    None,
+                    Some(detail.to_string()),
                     incident,
                 )?);
             }
@@ -547,7 +595,7 @@ fn find_live(
         .optional()?)
 }
 
-fn get(tx: &Connection, id: u64) -> Result<Option<Incident>, StoreError> {
+pub(super) fn get(tx: &Connection, id: u64) -> Result<Option<Incident>, StoreError> {
     // Ids beyond i64 cannot exist in SQLite.
     let Ok(id) = i64::try_from(id) else {
         return Ok(None);
@@ -560,7 +608,7 @@ fn get(tx: &Connection, id: u64) -> Result<Option<Incident>, StoreError> {
 }
 
 /// Writes the mutable columns of `incident` back.
-fn update(tx: &Connection, incident: &Incident) -> Result<(), StoreError> {
+pub(super) fn update(tx: &Connection, incident: &Incident) -> Result<(), StoreError> {
     let h = &incident.handling;
     tx.prepare_cached(
         "UPDATE incidents SET state = ?2, value = ?3, updated_ms = ?4, acked_by = ?5, \
