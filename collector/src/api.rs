@@ -52,11 +52,11 @@ impl Filter {
         let max_rank = if r.min_severity.is_empty() {
             None
         } else {
-            Some(core.levels.rank(&r.min_severity).ok_or_else(|| {
+            Some(core.levels().rank(&r.min_severity).ok_or_else(|| {
                 Status::invalid_argument(format!(
                     "unknown severity '{}': expected one of {}",
                     r.min_severity,
-                    core.levels.names().join(", ")
+                    core.levels().names().join(", ")
                 ))
             })?)
         };
@@ -70,7 +70,7 @@ impl Filter {
     fn wants(&self, core: &Core, i: &Incident) -> bool {
         if let Some(max) = self.max_rank {
             // An unknown level (rules from an older level set) is shown rather than hidden.
-            if core.levels.rank(&i.severity).is_some_and(|r| r > max) {
+            if core.levels().rank(&i.severity).is_some_and(|r| r > max) {
                 return false;
             }
         }

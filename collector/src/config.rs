@@ -20,6 +20,9 @@ pub struct CollectorConfig {
     pub rules: Option<PathBuf>,
     /// Directory for the incident database. Default `/var/lib/patrol`.
     pub data: Option<PathBuf>,
+    /// Site file: levels, calendars, escalation, maintenance (docs/noc.md). Unset: the built-in
+    /// P1–P4 on the 7×24 calendar. Keep it outside the rules directory.
+    pub site: Option<PathBuf>,
     /// File holding the token agents must present (first line). Unset: no token required.
     pub token_file: Option<PathBuf>,
     /// Largest batch accepted from an agent, in points.
@@ -45,6 +48,8 @@ pub struct Settings {
     pub http: SocketAddr,
     pub rules: PathBuf,
     pub data: PathBuf,
+    /// The site file, if any.
+    pub site: Option<PathBuf>,
     pub token: Option<String>,
     pub max_batch_points: u32,
     pub local_agent: Option<AgentConfig>,
@@ -63,6 +68,7 @@ impl Default for Settings {
             http: ([127, 0, 0, 1], 7071).into(),
             rules: "/etc/patrol/rules".into(),
             data: "/var/lib/patrol".into(),
+            site: None,
             token: None,
             max_batch_points: DEFAULT_MAX_BATCH_POINTS,
             local_agent: None,
@@ -118,6 +124,7 @@ impl CollectorConfig {
             http: self.http.unwrap_or(([127, 0, 0, 1], 7071).into()),
             rules: self.rules.unwrap_or_else(|| "/etc/patrol/rules".into()),
             data: self.data.unwrap_or_else(|| "/var/lib/patrol".into()),
+            site: self.site,
             token,
             max_batch_points: self.max_batch_points.unwrap_or(DEFAULT_MAX_BATCH_POINTS),
             local_agent,
@@ -145,7 +152,7 @@ mod tests {
         let p = dir.path().join("c.toml");
         std::fs::write(&p, "listen = \"127.0.0.1:1\"\nrule = \"x\"\n").unwrap();
         let err = CollectorConfig::load(&p).unwrap_err().to_string();
-        assert!(err.ends_with("c.toml:2:1: unknown field `rule`, expected one of `listen`, `http`, `rules`, `data`, `token_file`, `max_batch_points`, `agent_silence`, `local_agent`, `agent`, `tls`"), "{err}");
+        assert!(err.ends_with("c.toml:2:1: unknown field `rule`, expected one of `listen`, `http`, `rules`, `data`, `site`, `token_file`, `max_batch_points`, `agent_silence`, `local_agent`, `agent`, `tls`"), "{err}");
     }
 
     #[test]

@@ -9,6 +9,7 @@ use tokio::sync::broadcast;
 use crate::agents::Registry;
 use crate::engine::{Engine, Evaluated};
 use crate::incident::IncidentEvent;
+use crate::noc::{self, SiteHandle, site::Site};
 use crate::store::{Change, Store, StoreError, WriteBatch};
 use crate::telemetry::Telemetry;
 
@@ -27,7 +28,10 @@ pub struct Core {
     pub bus: broadcast::Sender<Arc<IncidentEvent>>,
     pub agents: Registry,
     pub telemetry: Telemetry,
-    pub levels: Levels,
+    /// The site in force (levels, calendars, escalation, maintenance); swapped on reload.
+    pub site: SiteHandle,
+    /// Where the site came from; `None` = the built-in default, nothing to reload.
+    pub site_path: Option<std::path::PathBuf>,
     pub rules_dir: std::path::PathBuf,
     pub token: Option<String>,
     pub max_batch_points: u32,
@@ -96,10 +100,70 @@ impl Core {
         r
     }
 
+    /// The site's level scale (what rule severities and watch filters are checked against).
+    pub fn levels(&self) -> Levels {
+        noc::current(&self.site).scale()
+    }
+
+    /// Re-reads the site file. On success (the file checks, and the rules still check against
+    /// its levels) swaps it in together with the rules; otherwise keeps both and returns every
+    /// problem.
+    pub async fn reload_site(&self) -> Result<(), Vec<String>> {
+        let Some(path) = &self.site_path else {
+            return Ok(());
+        };
+        let refused = |errors: Vec<String>| {
+            self.telemetry.site_reload_failures.inc();
+            for e in &errors {
+                tracing::error!("{e}");
+            }
+            tracing::error!(
+                errors = errors.len(),
+                site = %path.display(),
+                "site not reloaded; the collector keeps running on the last good site"
+            );
+            Err(errors)
+        };
+        let site = match Site::load(path) {
+            Ok(site) => site,
+            Err(diags) => return refused(diags.iter().map(|d| d.to_string()).collect()),
+        };
+        // A level the rules use may be gone: the rules must check against the new scale.
+        let rules = match patrol_rules::load_dir(&self.rules_dir, &site.scale()) {
+            Ok(rules) => rules,
+            Err(diags) => {
+                let mut errors = vec![format!(
+                    "{}: the rules in {} do not check against this site's levels ({}):",
+                    path.display(),
+                    self.rules_dir.display(),
+                    site.scale().names().join(", ")
+                )];
+                errors.extend(diags.iter().map(|d| d.to_string()));
+                return refused(errors);
+            }
+        };
+        let (high, low) = (site.incidents.flap_high, site.incidents.flap_low);
+        let levels = site.levels.len();
+        *self
+            .site
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(site);
+        let n = rules.len();
+        let mut changes = Vec::new();
+        if let Ok(mut engine) = self.engine.lock() {
+            engine.set_flap_thresholds(high, low);
+            engine.replace_rules(Arc::new(rules), now_ms(), &mut changes);
+        }
+        self.telemetry.rules_loaded.set(n as i64);
+        let _ = self.commit_changes(changes).await;
+        tracing::info!(site = %path.display(), levels, rules = n, "site loaded");
+        Ok(())
+    }
+
     /// Loads the rules directory; on success swaps the rule set in and returns its size, on
     /// failure keeps the running rules and returns every problem.
     pub async fn reload_rules(&self) -> Result<usize, Vec<String>> {
-        let loaded = patrol_rules::load_dir(&self.rules_dir, &self.levels);
+        let loaded = patrol_rules::load_dir(&self.rules_dir, &self.levels());
         match loaded {
             Ok(set) => {
                 let n = set.len();

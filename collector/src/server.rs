@@ -11,7 +11,6 @@ use patrol_proto::v1::{
     agents_server::AgentsServer, incidents_server::IncidentsServer, ingest_server::IngestServer,
     rules_server::RulesServer,
 };
-use patrol_rules::Levels;
 use tokio::net::TcpListener;
 use tokio::sync::{broadcast, watch};
 
@@ -21,6 +20,7 @@ use crate::config::Settings;
 use crate::core::{BUS_CAPACITY, Core};
 use crate::engine::{Engine, Evaluated};
 use crate::ingest::IngestService;
+use crate::noc::{self, site::Site};
 use crate::store::Store;
 use crate::telemetry::Telemetry;
 
@@ -28,6 +28,8 @@ use crate::telemetry::Telemetry;
 const MAX_MESSAGE_BYTES: usize = 8 * 1024 * 1024;
 /// How often pending alerts are checked for an elapsed `for`.
 const SWEEP_EVERY: Duration = Duration::from_millis(500);
+/// How often deadlines and escalation steps are checked; also the most a step fires late.
+const CLOCKS_EVERY: Duration = Duration::from_millis(500);
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -35,6 +37,8 @@ pub enum StartError {
     DataDir(String, std::io::Error),
     #[error("incident store: {0}")]
     Store(#[from] crate::store::StoreError),
+    #[error("site file {path} has {} error(s):\n{}", .errors.len(), .errors.join("\n"))]
+    Site { path: String, errors: Vec<String> },
     #[error("rules in {dir} have {} error(s):\n{}", .errors.len(), .errors.join("\n"))]
     Rules { dir: String, errors: Vec<String> },
     #[error("cannot listen on {0}: {1}")]
@@ -65,17 +69,27 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
     std::fs::create_dir_all(&settings.data)
         .map_err(|e| StartError::DataDir(settings.data.display().to_string(), e))?;
     let (bus, _) = broadcast::channel(BUS_CAPACITY);
-    let store = Store::open(&settings.data, bus.clone())?;
-    let levels = Levels::default();
-    // At start there is no last good rule set to fall back on, so bad rules stop the start.
+    // At start there is no last good site or rule set to fall back on: errors stop the start.
+    let site = match &settings.site {
+        Some(path) => Site::load(path).map_err(|d| StartError::Site {
+            path: path.display().to_string(),
+            errors: d.iter().map(|d| d.to_string()).collect(),
+        })?,
+        None => Site::default(),
+    };
+    let levels = site.scale();
     let rules =
         patrol_rules::load_dir(&settings.rules, &levels).map_err(|d| StartError::Rules {
             dir: settings.rules.display().to_string(),
             errors: d.iter().map(|d| d.to_string()).collect(),
         })?;
+    let (flap_high, flap_low) = (site.incidents.flap_high, site.incidents.flap_low);
+    let site = noc::site_handle(site);
+    let store = Store::open_with_site(&settings.data, bus.clone(), site.clone())?;
     let telemetry = Telemetry::default();
     telemetry.rules_loaded.set(rules.len() as i64);
     let mut engine = Engine::new(Arc::new(rules));
+    engine.set_flap_thresholds(flap_high, flap_low);
     for i in store.open_incidents()? {
         engine.restore_firing(&i.rule, i.fingerprint, i.opened_ms);
     }
@@ -88,7 +102,8 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
         bus,
         agents,
         telemetry,
-        levels,
+        site,
+        site_path: settings.site.clone(),
         rules_dir: settings.rules.clone(),
         token: settings.token.clone(),
         max_batch_points: settings.max_batch_points,
@@ -149,6 +164,7 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
         }
     }));
     servers.push(tokio::spawn(sweep(Arc::clone(&core), shutdown_rx.clone())));
+    servers.push(tokio::spawn(clocks(Arc::clone(&core), shutdown_rx.clone())));
     let watcher = crate::reload::spawn(Arc::clone(&core));
 
     let agent = match &settings.local_agent {
@@ -223,5 +239,25 @@ async fn sweep(core: Arc<Core>, mut shutdown: watch::Receiver<bool>) {
         core.check_liveness(now, &mut changes, &mut stats);
         core.count(&stats);
         let _ = core.commit_changes(changes).await;
+    }
+}
+
+/// Fires deadlines and escalation steps as they fall due. The first run is at start, so a step
+/// that fell due while the collector was down fires now (once: the store remembers what fired).
+async fn clocks(core: Arc<Core>, mut shutdown: watch::Receiver<bool>) {
+    let mut every = tokio::time::interval(CLOCKS_EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = every.tick() => {}
+            _ = shutdown.changed() => return,
+        }
+        match core.store.run_clocks(now_ms()).await {
+            Ok(n) => core.telemetry.clock_events.inc_by(n as u64),
+            Err(e) => {
+                core.telemetry.store_errors.inc();
+                tracing::error!(error = %e, "deadlines and escalations not checked; retrying");
+            }
+        }
     }
 }

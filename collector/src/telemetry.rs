@@ -74,6 +74,9 @@ pub struct Telemetry {
     pub series: Gauge,
     pub rules_loaded: Gauge,
     pub rule_reload_failures: Counter,
+    pub site_reload_failures: Counter,
+    /// Journal entries written by the clock runner (breaches, escalations, reminders, raises).
+    pub clock_events: Counter,
     pub store_errors: Counter,
     pub watchers_lagged: Counter,
 }
@@ -171,6 +174,18 @@ impl Telemetry {
             "patrol_rule_reload_failures_total",
             "Rule reloads refused because a file had errors.",
             self.rule_reload_failures.get(),
+        )?;
+        counter(
+            out,
+            "patrol_site_reload_failures_total",
+            "Site reloads refused because the site file had errors or the rules did not check against its levels.",
+            self.site_reload_failures.get(),
+        )?;
+        counter(
+            out,
+            "patrol_clock_events_total",
+            "Deadline breaches, escalation steps, reminders and level raises fired by the clock runner.",
+            self.clock_events.get(),
         )?;
         counter(
             out,

@@ -69,3 +69,50 @@ async fn silent_agent_opens_an_incident_and_resolves_when_it_returns() {
     back.shutdown(Duration::from_secs(1)).await;
     c.stop().await;
 }
+
+/// While an agent is silent, its other incidents stay as they were: no data is not a clear
+/// condition, so nothing resolves by the absence of samples (DESIGN: resolve needs a value).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_agent_s_other_incidents_are_not_resolved_by_the_absence_of_data() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let rules = dir.path().join("rules");
+    std::fs::create_dir_all(&rules).expect("rules dir");
+    let shipped = concat!(env!("CARGO_MANIFEST_DIR"), "/../rules/default/agents.toml");
+    std::fs::copy(shipped, rules.join("agents.toml")).expect("copy shipped rule");
+    // Any running host uses some memory: this fires as soon as the agent reports.
+    std::fs::write(
+        rules.join("mem.toml"),
+        "[[rule]]\nname = \"memory_in_use\"\nexpr = 'memory_used_percent > 0'\n\
+         severity = \"P4\"\nsummary = \"memory in use on {{host}}\"\n",
+    )
+    .expect("rule");
+    let c = inproc::collector(dir.path(), |s| s.agent_silence = Duration::from_millis(300)).await;
+    let mut events = c.core.bus.subscribe();
+    let a = agent(format!("http://{}", c.grpc_addr));
+    let opened = next_event(&mut events).await;
+    assert_eq!(
+        (opened.kind, opened.incident.rule.as_str()),
+        (EventKind::Opened, "memory_in_use")
+    );
+    a.shutdown(Duration::from_secs(1)).await;
+    let silent = next_event(&mut events).await;
+    assert_eq!(
+        (silent.kind, silent.incident.rule.as_str()),
+        (EventKind::Opened, "agent_silent")
+    );
+    // Several sweeps and clock runs later (each 500 ms) nothing else has happened...
+    let quiet = tokio::time::timeout(Duration::from_secs(3), events.recv()).await;
+    assert!(
+        quiet.is_err(),
+        "an event while the agent is silent: {quiet:?}"
+    );
+    // ...and the memory incident is still open.
+    let still = c
+        .core
+        .store
+        .get(opened.incident.id)
+        .expect("store read")
+        .expect("incident exists");
+    assert_eq!(still.state.as_str(), "open");
+    c.stop().await;
+}

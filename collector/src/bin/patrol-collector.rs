@@ -1,5 +1,5 @@
 //! `patrol-collector [--config FILE] [--listen ADDR] [--http ADDR] [--rules DIR] [--data DIR]
-//! [--local-agent]`.
+//! [--site FILE] [--local-agent]`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -27,6 +27,9 @@ struct Cli {
     /// Data directory for the incident database [default: /var/lib/patrol].
     #[arg(long)]
     data: Option<PathBuf>,
+    /// Site file: levels, calendars, escalation, maintenance [default: built-in P1–P4, 7×24].
+    #[arg(long)]
+    site: Option<PathBuf>,
     /// Also run an agent for this host inside the collector (host probe every 10 s unless the
     /// config file's [agent] section says otherwise).
     #[arg(long)]
@@ -58,6 +61,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     cfg.http = cli.http.or(cfg.http);
     cfg.rules = cli.rules.or(cfg.rules);
     cfg.data = cli.data.or(cfg.data);
+    cfg.site = cli.site.or(cfg.site);
     cfg.local_agent |= cli.local_agent;
     let settings = cfg.settle()?;
     let running = patrol_collector::server::start(settings).await?;
