@@ -268,3 +268,19 @@ fn maintenance_windows_cover_matching_series_only() {
         None
     );
 }
+
+#[test]
+fn the_noc_guide_shows_the_packaged_example_verbatim() {
+    let guide = include_str!("../../../docs/noc.md");
+    let example = include_str!("../../../packaging/examples/site.toml");
+    let block = guide
+        .split("## Complete example")
+        .nth(1)
+        .and_then(|rest| rest.split("```toml\n").nth(1))
+        .and_then(|rest| rest.split("```").next())
+        .expect("docs/noc.md has a toml block under '## Complete example'");
+    assert_eq!(
+        block, example,
+        "docs/noc.md's complete example differs from packaging/examples/site.toml: copy it over"
+    );
+}
