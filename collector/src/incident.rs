@@ -332,10 +332,12 @@ pub enum EventKind {
     Flapping,
     /// It opened inside a maintenance window.
     Suppressed,
+    /// A notification about it was delivered (or given up on) by a channel.
+    Notified,
 }
 
 impl EventKind {
-    const NAMES: [(EventKind, &'static str, v1::EventKind); 15] = [
+    const NAMES: [(EventKind, &'static str, v1::EventKind); 16] = [
         (EventKind::Opened, "opened", v1::EventKind::Opened),
         (
             EventKind::Acknowledged,
@@ -363,6 +365,7 @@ impl EventKind {
             "suppressed",
             v1::EventKind::Suppressed,
         ),
+        (EventKind::Notified, "notified", v1::EventKind::Notified),
     ];
 
     /// The lower-case name stored in the journal.

@@ -68,6 +68,7 @@ impl v1::EventKind {
             Self::Flapping => "flapping",
             Self::Suppressed => "suppressed",
             Self::Planned => "planned",
+            Self::Notified => "notified",
         }
     }
 }

@@ -7,6 +7,7 @@
 //! run beside the writer. The schema and its migrations live in [`schema`].
 
 mod escalate;
+mod outbox;
 mod schema;
 mod writer;
 
@@ -28,6 +29,7 @@ use writer::Request;
 use crate::noc::{self, SiteHandle, site::Site};
 
 pub use escalate::ESCALATION_ACTOR;
+pub use outbox::{Backlog, Delivery, Notification, OutboxItem, Router};
 pub use schema::{SCHEMA_VERSION, SYNCHRONOUS};
 pub use writer::{GROUP_MAX, RULE_ACTOR};
 
@@ -252,6 +254,17 @@ impl Store {
         events: broadcast::Sender<Arc<IncidentEvent>>,
         site: SiteHandle,
     ) -> Result<Store, StoreError> {
+        Self::open_with(data_dir, events, site, None)
+    }
+
+    /// [`Store::open_with_site`] with the router that turns committed events into outbox rows
+    /// (in the same transaction).
+    pub fn open_with(
+        data_dir: &Path,
+        events: broadcast::Sender<Arc<IncidentEvent>>,
+        site: SiteHandle,
+        router: Option<Router>,
+    ) -> Result<Store, StoreError> {
         std::fs::create_dir_all(data_dir)
             .map_err(|e| StoreError::Setup(format!("cannot create {}: {e}", data_dir.display())))?;
         let path = data_dir.join(DB_FILE);
@@ -271,7 +284,7 @@ impl Store {
         let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
         let writer = std::thread::Builder::new()
             .name("patrol-store-writer".into())
-            .spawn(move || writer::run(conn, rx, events, site))
+            .spawn(move || writer::run(conn, rx, events, site, router))
             .map_err(|e| StoreError::Setup(format!("cannot start the writer thread: {e}")))?;
         Ok(Store {
             inner: Arc::new(Inner {
@@ -342,6 +355,49 @@ impl Store {
         let (reply, rx) = oneshot::channel();
         self.send(Request::Clocks { now_ms, reply }).await?;
         rx.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// Up to `limit` pending notifications of `channel`, oldest first, and when the first of
+    /// them is due (it may be waiting for a retry).
+    pub fn outbox_pending(
+        &self,
+        channel: &str,
+        limit: usize,
+    ) -> Result<(Vec<OutboxItem>, Option<i64>), StoreError> {
+        let conn = self
+            .inner
+            .reader
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        outbox::pending(&conn, channel, limit)
+    }
+
+    /// Records what delivering outbox row `id` came to; sent and dead rows are journalled.
+    pub async fn outbox_record(
+        &self,
+        id: u64,
+        outcome: Delivery,
+        at_ms: i64,
+    ) -> Result<(), StoreError> {
+        let (reply, rx) = oneshot::channel();
+        self.send(Request::Delivered {
+            id,
+            outcome,
+            at_ms,
+            reply,
+        })
+        .await?;
+        rx.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// Pending, sent and dead counts per channel.
+    pub fn outbox_backlog(&self) -> Result<Vec<Backlog>, StoreError> {
+        let conn = self
+            .inner
+            .reader
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        outbox::backlog(&conn)
     }
 
     async fn send(&self, req: Request) -> Result<(), StoreError> {
@@ -476,3 +532,6 @@ impl Store {
 
 #[cfg(test)]
 mod escalate_tests;
+
+#[cfg(test)]
+mod outbox_tests;

@@ -149,6 +149,29 @@ pub(super) const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (incident_id, step, occurrence)
     );
     ",
+    // Version 3: the notification outbox.
+    "
+    -- One row per (event, channel) a notification is due on, written in the transaction that
+    -- journals the event, so nothing committed can miss its notification. `sent` only after
+    -- the channel confirmed; `dead` after a permanent failure or too many attempts.
+    CREATE TABLE notify_outbox (
+        id          INTEGER PRIMARY KEY,
+        event_id    INTEGER NOT NULL REFERENCES incident_events (id),
+        incident_id INTEGER NOT NULL REFERENCES incidents (id),
+        channel     TEXT NOT NULL,
+        route       TEXT NOT NULL,
+        payload     TEXT NOT NULL,
+        state       TEXT NOT NULL DEFAULT 'pending'
+                    CHECK (state IN ('pending', 'sent', 'dead')),
+        attempts    INTEGER NOT NULL DEFAULT 0,
+        next_ms     INTEGER NOT NULL,
+        last_error  TEXT,
+        created_ms  INTEGER NOT NULL,
+        done_ms     INTEGER,
+        UNIQUE (event_id, channel)
+    );
+    CREATE INDEX notify_outbox_pending ON notify_outbox (channel, id) WHERE state = 'pending';
+    ",
 ];
 
 /// The schema version this build writes.

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use rusqlite::{Connection, OptionalExtension, params};
 use tokio::sync::{broadcast, mpsc, oneshot};
 
+use super::outbox::Router;
 use super::schema::{
     INCIDENT_COLUMNS, fingerprint_text, incident_from_row, labels_to_json, to_i64,
 };
@@ -38,6 +39,13 @@ pub enum Request {
         at_ms: i64,
         reply: oneshot::Sender<Result<Incident, StoreError>>,
     },
+    /// The outcome of delivering an outbox row.
+    Delivered {
+        id: u64,
+        outcome: super::outbox::Delivery,
+        at_ms: i64,
+        reply: oneshot::Sender<Result<(), StoreError>>,
+    },
     /// Fire the deadlines and escalation steps due at `now_ms`.
     Clocks {
         now_ms: i64,
@@ -52,6 +60,28 @@ enum Outcome {
     Commit(Result<(), StoreError>),
     Manual(Result<Incident, StoreError>),
     Clocks(Result<usize, StoreError>),
+    Delivered(Result<(), StoreError>),
+}
+
+impl Outcome {
+    fn is_ok(&self) -> bool {
+        match self {
+            Outcome::Commit(r) => r.is_ok(),
+            Outcome::Manual(r) => r.is_ok(),
+            Outcome::Clocks(r) => r.is_ok(),
+            Outcome::Delivered(r) => r.is_ok(),
+        }
+    }
+
+    /// The same kind of outcome, failed with `e`.
+    fn failed(self, e: StoreError) -> Outcome {
+        match self {
+            Outcome::Commit(_) => Outcome::Commit(Err(e)),
+            Outcome::Manual(_) => Outcome::Manual(Err(e)),
+            Outcome::Clocks(_) => Outcome::Clocks(Err(e)),
+            Outcome::Delivered(_) => Outcome::Delivered(Err(e)),
+        }
+    }
 }
 
 /// Runs until every sender is dropped (the last `Store` clone), finishing the queued work first.
@@ -60,6 +90,7 @@ pub fn run(
     mut rx: mpsc::Receiver<Request>,
     events: broadcast::Sender<Arc<IncidentEvent>>,
     site: SiteHandle,
+    router: Option<Router>,
 ) {
     let mut group = Vec::with_capacity(GROUP_MAX);
     while let Some(first) = rx.blocking_recv() {
@@ -71,7 +102,7 @@ pub fn run(
             }
         }
         let site = noc::current(&site);
-        process_group(&mut conn, &mut group, &events, &site);
+        process_group(&mut conn, &mut group, &events, &site, router.as_ref());
     }
     tracing::debug!("incident store writer stopped");
 }
@@ -81,6 +112,7 @@ fn process_group(
     group: &mut Vec<Request>,
     bus: &broadcast::Sender<Arc<IncidentEvent>>,
     site: &Site,
+    router: Option<&Router>,
 ) {
     let n = group.len();
     let mut outcomes = Vec::with_capacity(n);
@@ -118,11 +150,23 @@ fn process_group(
                 Request::Clocks { now_ms, .. } => {
                     Outcome::Clocks(super::escalate::run_clocks(&sp, site, *now_ms, &mut events))
                 }
+                Request::Delivered {
+                    id, outcome, at_ms, ..
+                } => Outcome::Delivered(
+                    super::outbox::record(&sp, *id, outcome, *at_ms).map(|ev| events.extend(ev)),
+                ),
             };
-            let ok = matches!(
-                outcome,
-                Outcome::Commit(Ok(_)) | Outcome::Manual(Ok(_)) | Outcome::Clocks(Ok(_))
-            );
+            // The event's notifications are written with it, or neither is.
+            let outcome = match router {
+                Some(router) if outcome.is_ok() => {
+                    match super::outbox::enqueue(&sp, router, site, &events) {
+                        Ok(()) => outcome,
+                        Err(e) => outcome.failed(e),
+                    }
+                }
+                _ => outcome,
+            };
+            let ok = outcome.is_ok();
             if ok {
                 sp.commit()?;
                 published.append(&mut events);
@@ -159,6 +203,9 @@ fn process_group(
                     Request::Clocks { reply, .. } => {
                         let _ = reply.send(Err(err));
                     }
+                    Request::Delivered { reply, .. } => {
+                        let _ = reply.send(Err(err));
+                    }
                 }
             }
         }
@@ -185,6 +232,12 @@ fn reply(req: Request, outcome: Outcome) {
         Request::Clocks { reply, .. } => {
             let _ = reply.send(match outcome {
                 Outcome::Clocks(r) => r,
+                _ => Err(StoreError::Closed),
+            });
+        }
+        Request::Delivered { reply, .. } => {
+            let _ = reply.send(match outcome {
+                Outcome::Delivered(r) => r,
                 _ => Err(StoreError::Closed),
             });
         }

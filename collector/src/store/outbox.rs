@@ -1,0 +1,250 @@
+//! The durable notification outbox, in the incident store.
+//!
+//! Which notifications an event produces is decided by a [`Router`] inside the writer's
+//! transaction that journals the event, and written as `pending` rows there: an event that
+//! committed has its notifications recorded, whatever happens next. Channel workers read their
+//! pending rows in order, deliver, and report the outcome here; only a confirmed delivery
+//! (MQTT PUBACK, HTTP 2xx, SMTP 250) marks a row `sent`, and a sent row is never handed out
+//! again. A crash between the peer's confirmation and the `sent` commit resends that one
+//! message after the restart, with the same event id for the receiver to drop.
+
+use std::sync::Arc;
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::StoreError;
+use super::schema::to_i64;
+use super::writer::{get, journal};
+use crate::incident::{EventKind, IncidentEvent};
+use crate::noc::site::Site;
+
+/// One notification an event calls for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notification {
+    /// The channel (`[channel.<name>]`).
+    pub channel: String,
+    /// Why it goes there (a route's name, or `escalation/<policy>/<step>`), for status and the
+    /// journal.
+    pub route: String,
+    /// What the channel sends, as built at the event's commit.
+    pub payload: String,
+}
+
+/// Decides the notifications of a committed event (called inside the writer's transaction,
+/// so it must be quick and must not block).
+pub type Router = Arc<dyn Fn(&Site, &IncidentEvent) -> Vec<Notification> + Send + Sync>;
+
+/// A pending notification as a channel worker gets it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxItem {
+    /// The outbox row.
+    pub id: u64,
+    /// The event it is about (the receiver's deduplication key).
+    pub event_id: u64,
+    /// The incident.
+    pub incident_id: u64,
+    /// Why it goes to this channel.
+    pub route: String,
+    /// What to send.
+    pub payload: String,
+    /// Failed attempts so far.
+    pub attempts: u32,
+}
+
+/// What a delivery attempt came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Delivery {
+    /// The peer confirmed it.
+    Sent,
+    /// Failed for now; try again at `next_ms`.
+    Retry {
+        /// When to try again.
+        next_ms: i64,
+        /// Why it failed.
+        error: String,
+    },
+    /// Given up on (a permanent failure, or too many attempts): kept as a dead letter.
+    Dead {
+        /// Why.
+        error: String,
+    },
+}
+
+/// One channel's outbox figures.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Backlog {
+    /// The channel.
+    pub channel: String,
+    /// Waiting to be delivered.
+    pub pending: u64,
+    /// Confirmed by the peer.
+    pub sent: u64,
+    /// Given up on.
+    pub dead: u64,
+    /// When the oldest pending notification was written.
+    pub oldest_pending_ms: Option<i64>,
+    /// The last failure, if the oldest pending one has failed.
+    pub last_error: Option<String>,
+}
+
+/// Writes the rows for `events` (inside the writer's transaction). Delivery reports
+/// (`notified`) are never routed: a notification about a notification would never end.
+pub(super) fn enqueue(
+    tx: &Connection,
+    router: &Router,
+    site: &Site,
+    events: &[IncidentEvent],
+) -> Result<(), StoreError> {
+    for ev in events {
+        if ev.kind == EventKind::Notified {
+            continue;
+        }
+        for n in router(site, ev) {
+            tx.prepare_cached(
+                "INSERT OR IGNORE INTO notify_outbox \
+                 (event_id, incident_id, channel, route, payload, next_ms, created_ms) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
+            )?
+            .execute(params![
+                to_i64(ev.id)?,
+                to_i64(ev.incident.id)?,
+                n.channel,
+                n.route,
+                n.payload,
+                ev.at_ms,
+            ])?;
+        }
+    }
+    Ok(())
+}
+
+/// Records the outcome of delivering row `id`; a final outcome (sent or dead) is journalled
+/// as a `notified` event on the incident. Returns that event.
+pub(super) fn record(
+    tx: &Connection,
+    id: u64,
+    outcome: &Delivery,
+    at_ms: i64,
+) -> Result<Option<IncidentEvent>, StoreError> {
+    let row: Option<(i64, i64, String, String, String, u32)> = tx
+        .prepare_cached(
+            "SELECT event_id, incident_id, channel, route, state, attempts \
+             FROM notify_outbox WHERE id = ?1",
+        )?
+        .query_row([to_i64(id)?], |r| {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+            ))
+        })
+        .optional()?;
+    let Some((event_id, incident_id, channel, route, state, attempts)) = row else {
+        return Err(StoreError::Setup(format!("outbox row {id} does not exist")));
+    };
+    if state != "pending" {
+        // Reported twice (a worker restarted mid-report): the first report stands.
+        return Ok(None);
+    }
+    let attempts = attempts + 1;
+    let (new_state, error) = match outcome {
+        Delivery::Sent => ("sent", None),
+        Delivery::Retry { next_ms, error } => {
+            tx.prepare_cached(
+                "UPDATE notify_outbox SET attempts = ?2, next_ms = ?3, last_error = ?4 \
+                 WHERE id = ?1",
+            )?
+            .execute(params![to_i64(id)?, attempts, next_ms, error])?;
+            return Ok(None);
+        }
+        Delivery::Dead { error } => ("dead", Some(error.as_str())),
+    };
+    tx.prepare_cached(
+        "UPDATE notify_outbox SET state = ?2, attempts = ?3, last_error = COALESCE(?4, last_error), \
+         done_ms = ?5 WHERE id = ?1",
+    )?
+    .execute(params![to_i64(id)?, new_state, attempts, error, at_ms])?;
+    let Some(incident) = get(tx, u64::try_from(incident_id).unwrap_or_default())? else {
+        return Ok(None);
+    };
+    let detail = serde_json::json!({
+        "channel": channel,
+        "route": route,
+        "event_id": event_id,
+        "outcome": new_state,
+        "attempts": attempts,
+        "error": error,
+    });
+    journal(
+        tx,
+        EventKind::Notified,
+        at_ms,
+        &format!("channel:{channel}"),
+        None,
+        Some(detail.to_string()),
+        incident,
+    )
+    .map(Some)
+}
+
+/// Up to `limit` pending rows of `channel`, oldest first, from the first one on (due or not:
+/// the worker waits for the head so a channel keeps each incident's order).
+pub(super) fn pending(
+    conn: &Connection,
+    channel: &str,
+    limit: usize,
+) -> Result<(Vec<OutboxItem>, Option<i64>), StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, event_id, incident_id, route, payload, attempts, next_ms FROM notify_outbox \
+         WHERE channel = ?1 AND state = 'pending' ORDER BY id LIMIT ?2",
+    )?;
+    let mut head_due = None;
+    let rows = stmt.query_map(params![channel, limit as i64], |r| {
+        Ok((
+            OutboxItem {
+                id: r.get::<_, i64>(0)? as u64,
+                event_id: r.get::<_, i64>(1)? as u64,
+                incident_id: r.get::<_, i64>(2)? as u64,
+                route: r.get(3)?,
+                payload: r.get(4)?,
+                attempts: r.get(5)?,
+            },
+            r.get::<_, i64>(6)?,
+        ))
+    })?;
+    let mut items = Vec::new();
+    for row in rows {
+        let (item, next_ms) = row?;
+        if head_due.is_none() {
+            head_due = Some(next_ms);
+        }
+        items.push(item);
+    }
+    Ok((items, head_due))
+}
+
+/// The figures of every channel with rows.
+pub(super) fn backlog(conn: &Connection) -> Result<Vec<Backlog>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT channel, \
+           SUM(state = 'pending'), SUM(state = 'sent'), SUM(state = 'dead'), \
+           MIN(CASE WHEN state = 'pending' THEN created_ms END), \
+           (SELECT last_error FROM notify_outbox o2 WHERE o2.channel = o.channel \
+              AND o2.state = 'pending' ORDER BY o2.id LIMIT 1) \
+         FROM notify_outbox o GROUP BY channel ORDER BY channel",
+    )?;
+    let rows = stmt.query_map([], |r| {
+        Ok(Backlog {
+            channel: r.get(0)?,
+            pending: r.get::<_, i64>(1)? as u64,
+            sent: r.get::<_, i64>(2)? as u64,
+            dead: r.get::<_, i64>(3)? as u64,
+            oldest_pending_ms: r.get(4)?,
+            last_error: r.get(5)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}

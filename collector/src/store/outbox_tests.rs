@@ -1,0 +1,161 @@
+//! The outbox against a real store: rows are written with their event, handed out in order,
+//! survive a restart, and a final outcome is journalled once.
+#![allow(clippy::unwrap_used)] // a failing unwrap is a failing test
+
+use std::sync::Arc;
+
+use patrol_proto::Labels;
+use tokio::sync::broadcast;
+
+use super::*;
+use crate::incident::{EventKind, IncidentEvent};
+
+const T0: i64 = 1_795_425_120_000;
+
+/// Every event to `dash`; resolutions also to `mail`.
+fn router() -> Router {
+    Arc::new(|_site, ev: &IncidentEvent| {
+        let mut out = vec![Notification {
+            channel: "dash".into(),
+            route: "all".into(),
+            payload: format!("{}#{}", ev.kind.as_str(), ev.id),
+        }];
+        if ev.kind == EventKind::Resolved {
+            out.push(Notification {
+                channel: "mail".into(),
+                route: "resolutions".into(),
+                payload: format!("resolved #{}", ev.incident.id),
+            });
+        }
+        out
+    })
+}
+
+fn start(dir: &std::path::Path) -> (Store, broadcast::Receiver<Arc<IncidentEvent>>) {
+    let (tx, rx) = broadcast::channel(4096);
+    let site = crate::noc::site_handle(crate::noc::site::Site::default());
+    (Store::open_with(dir, tx, site, Some(router())).unwrap(), rx)
+}
+
+fn batch(change: Change) -> WriteBatch {
+    WriteBatch {
+        changes: vec![change],
+        applied: Vec::new(),
+    }
+}
+
+fn open(at_ms: i64) -> WriteBatch {
+    batch(Change::Open {
+        rule: "disk_full".into(),
+        severity: "P2".into(),
+        fingerprint: 9,
+        host: "db1".into(),
+        labels: Labels::from_pairs([("host", "db1")]),
+        summary: "disk above 90%".into(),
+        value: 93.0,
+        at_ms,
+    })
+}
+
+#[tokio::test]
+async fn rows_are_written_with_their_event_and_handed_out_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _rx) = start(dir.path());
+    store.commit(open(T0)).await.unwrap();
+    store
+        .commit(batch(Change::Resolve {
+            rule: "disk_full".into(),
+            fingerprint: 9,
+            value: 50.0,
+            at_ms: T0 + 1000,
+        }))
+        .await
+        .unwrap();
+    let (dash, due) = store.outbox_pending("dash", 10).unwrap();
+    let payloads: Vec<&str> = dash.iter().map(|i| i.payload.as_str()).collect();
+    assert_eq!(payloads, ["opened#1", "resolved#2"]);
+    assert_eq!(due, Some(T0));
+    assert_eq!((dash[0].event_id, dash[1].event_id), (1, 2));
+    let (mail, _) = store.outbox_pending("mail", 10).unwrap();
+    assert_eq!(mail.len(), 1);
+    assert_eq!(mail[0].route, "resolutions");
+    assert!(store.outbox_pending("nobody", 10).unwrap().0.is_empty());
+}
+
+#[tokio::test]
+async fn retries_keep_the_row_and_a_final_outcome_is_journalled_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, mut rx) = start(dir.path());
+    store.commit(open(T0)).await.unwrap();
+    let _ = rx.try_recv();
+    let (items, _) = store.outbox_pending("dash", 10).unwrap();
+    let id = items[0].id;
+
+    let retry = Delivery::Retry {
+        next_ms: T0 + 5000,
+        error: "connection refused".into(),
+    };
+    store.outbox_record(id, retry, T0 + 10).await.unwrap();
+    let (items, due) = store.outbox_pending("dash", 10).unwrap();
+    assert_eq!(items[0].attempts, 1);
+    assert_eq!(due, Some(T0 + 5000));
+    let backlog = store.outbox_backlog().unwrap();
+    assert_eq!(backlog[0].pending, 1);
+    assert_eq!(backlog[0].last_error.as_deref(), Some("connection refused"));
+    assert!(rx.try_recv().is_err(), "a retry is not journalled");
+
+    store
+        .outbox_record(id, Delivery::Sent, T0 + 5100)
+        .await
+        .unwrap();
+    assert!(store.outbox_pending("dash", 10).unwrap().0.is_empty());
+    let notified = rx.try_recv().unwrap();
+    assert_eq!(notified.kind, EventKind::Notified);
+    assert_eq!(notified.actor, "channel:dash");
+    let detail: serde_json::Value =
+        serde_json::from_str(notified.detail.as_deref().unwrap()).unwrap();
+    assert_eq!(detail["outcome"], "sent");
+    assert_eq!(detail["attempts"], 2);
+    assert_eq!(detail["event_id"], 1);
+    // A second report of the same row changes nothing.
+    store
+        .outbox_record(id, Delivery::Sent, T0 + 5200)
+        .await
+        .unwrap();
+    assert!(rx.try_recv().is_err());
+    // The delivery report itself is never routed.
+    assert!(store.outbox_pending("dash", 10).unwrap().0.is_empty());
+    let b = &store.outbox_backlog().unwrap()[0];
+    assert_eq!((b.pending, b.sent, b.dead), (0, 1, 0));
+}
+
+#[tokio::test]
+async fn pending_rows_survive_a_restart_and_dead_letters_are_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let (store, _rx) = start(dir.path());
+        store.commit(open(T0)).await.unwrap();
+    }
+    let (store, _rx) = start(dir.path());
+    let (items, _) = store.outbox_pending("dash", 10).unwrap();
+    assert_eq!(items.len(), 1);
+    store
+        .outbox_record(
+            items[0].id,
+            Delivery::Dead {
+                error: "HTTP 400: bad template".into(),
+            },
+            T0 + 1,
+        )
+        .await
+        .unwrap();
+    let b = &store.outbox_backlog().unwrap()[0];
+    assert_eq!((b.pending, b.sent, b.dead), (0, 0, 1));
+    let kinds: Vec<String> = store
+        .journal(1)
+        .unwrap()
+        .into_iter()
+        .map(|e| e.kind)
+        .collect();
+    assert_eq!(kinds, ["opened", "notified"]);
+}
