@@ -97,7 +97,9 @@ fn snapshot_event(i: &Incident, kind: v1::EventKind) -> v1::IncidentEvent {
 fn actor(by: &str) -> Result<&str, Status> {
     let by = by.trim();
     if by.is_empty() {
-        return Err(Status::invalid_argument("say who does it: 'by' is required"));
+        return Err(Status::invalid_argument(
+            "say who does it: 'by' is required",
+        ));
     }
     Ok(by)
 }

@@ -130,7 +130,10 @@ fn check(site: &Site, new: &NewIncident, by: &str) -> Result<Labels, StoreError>
         ));
     }
     if new.labels.len() > MAX_LABELS {
-        return invalid(format!("at most {MAX_LABELS} labels, got {}", new.labels.len()));
+        return invalid(format!(
+            "at most {MAX_LABELS} labels, got {}",
+            new.labels.len()
+        ));
     }
     for (name, value) in new.labels.iter() {
         if !is_label_name(name) {

@@ -731,7 +731,10 @@ fn report(level: &str, source: &str) -> NewIncident {
 #[tokio::test]
 async fn a_manual_incident_gets_the_site_clocks_and_the_reporter_as_actor() {
     let (_dir, store, mut rx) = store_with(PAUSING_SITE);
-    let inc = store.create(report("P2", "phone"), "ann", T0).await.unwrap();
+    let inc = store
+        .create(report("P2", "phone"), "ann", T0)
+        .await
+        .unwrap();
     assert_eq!(inc.rule, MANUAL_RULE);
     assert_eq!(inc.state, IncidentState::Open);
     assert_eq!(inc.handling.source, "phone");
@@ -753,7 +756,10 @@ async fn a_manual_incident_gets_the_site_clocks_and_the_reporter_as_actor() {
     assert_eq!(journal[0].level.as_deref(), Some("P2"));
     let events = drain(&mut rx);
     assert_eq!(events.len(), 1);
-    assert_eq!((events[0].kind, events[0].actor.as_str()), (EventKind::Opened, "ann"));
+    assert_eq!(
+        (events[0].kind, events[0].actor.as_str()),
+        (EventKind::Opened, "ann")
+    );
 
     // It goes through the same lifecycle as a rule's incident.
     let acked = store
@@ -766,8 +772,14 @@ async fn a_manual_incident_gets_the_site_clocks_and_the_reporter_as_actor() {
 #[tokio::test]
 async fn identical_manual_reports_are_two_incidents() {
     let (_dir, store, _rx) = store_with(PAUSING_SITE);
-    let a = store.create(report("P2", "email"), "ann", T0).await.unwrap();
-    let b = store.create(report("P2", "email"), "ann", T0).await.unwrap();
+    let a = store
+        .create(report("P2", "email"), "ann", T0)
+        .await
+        .unwrap();
+    let b = store
+        .create(report("P2", "email"), "ann", T0)
+        .await
+        .unwrap();
     assert_ne!(a.id, b.id);
     assert_ne!(a.fingerprint, b.fingerprint);
     assert_eq!(store.open_incidents().unwrap().len(), 2);
