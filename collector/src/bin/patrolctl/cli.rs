@@ -22,6 +22,8 @@ pub const DEFAULT_COLLECTOR: &str = "http://127.0.0.1:7070";
         patrolctl tail --severity P2\n  \
         patrolctl incidents list --state open --state acknowledged\n  \
         patrolctl incidents ack 42 --by alice --note 'looking into it'\n  \
+        patrolctl incidents create --level P2 --host db01 --summary 'slow logins' --source phone --by alice\n  \
+        patrolctl incidents show 42\n  \
         patrolctl rules check /etc/patrol/rules"
 )]
 pub struct Cli {
@@ -46,12 +48,15 @@ pub struct Cli {
 pub enum Command {
     /// Follow incidents live: the open ones first, then every change
     #[command(long_about = "Follow incidents live.\n\n\
-        Prints the incidents open right now (OPEN / ACKED rows), then one line per change \
-        (OPENED, ACKED, RESOLVED) until Ctrl-C. Filtering is done by the collector, so \
+        Prints the incidents open right now (OPEN / ACKED / ASSIGNED / WAITING rows), then one \
+        line per change until Ctrl-C: OPENED, ACKED, ASSIGNED, WAITING, COMMENT, PLANNED, \
+        RESOLVED, CLOSED, REOPENED, ESCALATED, REMINDED, BREACHED, LEVEL, FLAPPING, SUPPRESSED, \
+        each ending with what changed (step and targets, clock and deadline, levels, note, who). \
+        Filtering is done by the collector, so \
         `--severity P2` means P2 and everything more severe as the site's levels define. \
         When the collector ends the stream, patrolctl says so on stderr and exits 1.")]
     Tail(TailArgs),
-    /// List, show, acknowledge and resolve incidents
+    /// List, show, create and handle incidents (ack, assign, wait, comment, plan, resolve, close)
     #[command(subcommand)]
     Incidents(IncidentsCommand),
     /// Show the agents known to the collector
@@ -80,10 +85,10 @@ pub struct TailArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum IncidentsCommand {
-    /// List incidents (open and acknowledged unless --state says otherwise)
+    /// List incidents (the live ones unless --state says otherwise)
     List {
-        /// Only incidents in this state (open, acknowledged, resolved, closed); repeat or separate
-        /// with commas.
+        /// Only incidents in this state (open, acknowledged, assigned, waiting, resolved,
+        /// closed); repeat or separate with commas.
         #[arg(
             long,
             value_name = "STATE",
@@ -149,20 +154,6 @@ pub enum IncidentsCommand {
     Comment(NoteArgs),
     /// Record the fix plan (meets the fix-plan clock)
     Plan(NoteArgs),
-    /// Close a resolved incident
-    Close {
-        /// Incident id.
-        id: u64,
-        /// Who closes it.
-        #[arg(long, value_name = "NAME")]
-        by: String,
-        /// A note kept with the closing.
-        #[arg(long, value_name = "TEXT")]
-        note: Option<String>,
-        /// The changed incident as a JSON object instead of text.
-        #[arg(long)]
-        json: bool,
-    },
     /// Resolve an incident by hand
     Resolve {
         /// Incident id.
@@ -171,6 +162,20 @@ pub enum IncidentsCommand {
         #[arg(long, value_name = "NAME", env = "USER", default_value = "patrolctl")]
         by: String,
         /// The resolution: what was wrong and what fixed it.
+        #[arg(long, value_name = "TEXT")]
+        note: Option<String>,
+        /// The changed incident as a JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Close a resolved incident
+    Close {
+        /// Incident id.
+        id: u64,
+        /// Who closes it.
+        #[arg(long, value_name = "NAME")]
+        by: String,
+        /// A note kept with the closing.
         #[arg(long, value_name = "TEXT")]
         note: Option<String>,
         /// The changed incident as a JSON object instead of text.
@@ -276,10 +281,13 @@ pub fn parse_label(s: &str) -> Result<(String, String), String> {
     }
 }
 
-/// Parses an incident state name (`open`, `acknowledged`/`ack`, `resolved`, `closed`).
+/// Parses an incident state name (`open`, `acknowledged`/`ack`, `assigned`, `waiting`,
+/// `resolved`, `closed`).
 pub fn parse_state(s: &str) -> Result<IncidentState, String> {
     IncidentState::from_label(&s.trim().to_ascii_lowercase()).ok_or_else(|| {
-        format!("unknown state '{s}': expected open, acknowledged, resolved or closed")
+        format!(
+            "unknown state '{s}': expected open, acknowledged, assigned, waiting, resolved or closed"
+        )
     })
 }
 
