@@ -4,6 +4,7 @@
 //! never deduplicate with each other and no rule ever resolves them.
 
 use patrol_proto::Labels;
+use patrol_rules::template::is_label_name;
 use rusqlite::Connection;
 use tokio::sync::oneshot;
 
@@ -155,15 +156,6 @@ fn check(site: &Site, new: &NewIncident, by: &str) -> Result<Labels, StoreError>
     let mut labels = new.labels.clone();
     labels.insert("host", host);
     Ok(labels)
-}
-
-/// The Prometheus label-name rule, which the rule language's matchers also follow.
-fn is_label_name(s: &str) -> bool {
-    let mut chars = s.chars();
-    chars
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 /// The id the incident about to be inserted will get, used as its fingerprint: unique among
