@@ -58,6 +58,31 @@ fn a_manual_incident_goes_through_its_whole_lifecycle() {
     let (_dir, _collector, url) = start();
     let tail_json = Proc::spawn("patrolctl", &["--collector", &url, "tail", "--json"]);
     let tail_text = Proc::spawn("patrolctl", &["--collector", &url, "tail"]);
+    // Both watchers are subscribed once they show an incident created after they started (as
+    // a snapshot row or live): from then on every change reaches them live.
+    json_ok(
+        &url,
+        &[
+            "create",
+            "--level",
+            "P4",
+            "--host",
+            "probe",
+            "--summary",
+            "watchers ready",
+            "--source",
+            "other",
+            "--by",
+            "test",
+            "--json",
+        ],
+    );
+    tail_json.wait_line(Duration::from_secs(20), |l| {
+        l.contains("\"summary\":\"watchers ready\"").then_some(())
+    });
+    tail_text.wait_line(Duration::from_secs(20), |l| {
+        l.contains("watchers ready").then_some(())
+    });
 
     let created = json_ok(
         &url,
