@@ -14,8 +14,8 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
 use crate::core::Core;
-use crate::incident::{Incident, IncidentEvent, IncidentState};
-use crate::store::StoreError;
+use crate::incident::{EventKind, Incident, IncidentEvent, IncidentState};
+use crate::store::{JournalEntry, NewIncident, Op, StoreError};
 
 /// Events buffered per watcher between the bus and its connection.
 const WATCH_BUFFER: usize = 256;
@@ -35,6 +35,9 @@ fn status(e: StoreError) -> Status {
     match e {
         StoreError::NotFound(_) => Status::not_found(e.to_string()),
         StoreError::Illegal { .. } => Status::failed_precondition(e.to_string()),
+        StoreError::Invalid { .. } | StoreError::InvalidNew(_) => {
+            Status::invalid_argument(e.to_string())
+        }
         other => Status::internal(other.to_string()),
     }
 }
@@ -87,6 +90,59 @@ fn snapshot_event(i: &Incident, kind: v1::EventKind) -> v1::IncidentEvent {
         actor: String::new(),
         incident: Some(i.into()),
         ..Default::default()
+    }
+}
+
+/// Who acts, required: every journal entry names a person.
+fn actor(by: &str) -> Result<&str, Status> {
+    let by = by.trim();
+    if by.is_empty() {
+        return Err(Status::invalid_argument(
+            "say who does it: 'by' is required",
+        ));
+    }
+    Ok(by)
+}
+
+/// The wire's empty string is "no note".
+fn note(n: &str) -> Option<&str> {
+    Some(n).filter(|n| !n.trim().is_empty())
+}
+
+impl Api {
+    /// A person's operation on incident `id`, answered with the incident after it.
+    async fn act(
+        &self,
+        id: u64,
+        op: Op,
+        by: &str,
+        text: &str,
+    ) -> Result<Response<v1::Incident>, Status> {
+        let i = self
+            .core
+            .store
+            .act(id, op, actor(by)?, note(text), now_ms())
+            .await
+            .map_err(status)?;
+        Ok(Response::new((&i).into()))
+    }
+}
+
+fn journal_entry(e: &JournalEntry) -> v1::JournalEntry {
+    let kind = EventKind::parse(&e.kind).map_or(v1::EventKind::Unspecified, Into::into);
+    let state = e
+        .state
+        .parse::<IncidentState>()
+        .map_or(v1::IncidentState::Unspecified, Into::into);
+    v1::JournalEntry {
+        event_id: e.event_id,
+        kind: kind as i32,
+        at_ms: e.at_ms,
+        actor: e.actor.clone(),
+        note: e.note.clone().unwrap_or_default(),
+        state: state as i32,
+        detail: e.detail.clone().unwrap_or_default(),
+        level: e.level.clone().unwrap_or_default(),
     }
 }
 
@@ -192,6 +248,89 @@ impl Incidents for Api {
             .await
             .map_err(status)?;
         Ok(Response::new((&i).into()))
+    }
+
+    async fn create(
+        &self,
+        request: Request<v1::CreateRequest>,
+    ) -> Result<Response<v1::Incident>, Status> {
+        let r = request.into_inner();
+        let new = NewIncident {
+            level: r.level,
+            host: r.host,
+            summary: r.summary,
+            source: r.source,
+            labels: patrol_proto::convert::labels_from_wire(&r.labels),
+        };
+        let i = self
+            .core
+            .store
+            .create(new, actor(&r.by)?, now_ms())
+            .await
+            .map_err(status)?;
+        Ok(Response::new((&i).into()))
+    }
+
+    async fn assign(
+        &self,
+        request: Request<v1::AssignRequest>,
+    ) -> Result<Response<v1::Incident>, Status> {
+        let r = request.into_inner();
+        self.act(r.id, Op::Assign(r.to), &r.by, &r.note).await
+    }
+
+    async fn wait(
+        &self,
+        request: Request<v1::WaitRequest>,
+    ) -> Result<Response<v1::Incident>, Status> {
+        let r = request.into_inner();
+        self.act(r.id, Op::Wait, &r.by, &r.note).await
+    }
+
+    async fn comment(
+        &self,
+        request: Request<v1::CommentRequest>,
+    ) -> Result<Response<v1::Incident>, Status> {
+        let r = request.into_inner();
+        self.act(r.id, Op::Comment, &r.by, &r.note).await
+    }
+
+    async fn plan(
+        &self,
+        request: Request<v1::PlanRequest>,
+    ) -> Result<Response<v1::Incident>, Status> {
+        let r = request.into_inner();
+        self.act(r.id, Op::Plan, &r.by, &r.note).await
+    }
+
+    async fn close(
+        &self,
+        request: Request<v1::CloseRequest>,
+    ) -> Result<Response<v1::Incident>, Status> {
+        let r = request.into_inner();
+        self.act(r.id, Op::Close, &r.by, &r.note).await
+    }
+
+    async fn journal(
+        &self,
+        request: Request<v1::JournalRequest>,
+    ) -> Result<Response<v1::JournalResponse>, Status> {
+        let id = request.into_inner().id;
+        let store = self.core.store.clone();
+        let found = tokio::task::spawn_blocking(move || {
+            // An unknown id is "not found", not an empty journal.
+            match store.get(id)? {
+                Some(_) => store.journal(id).map(Some),
+                None => Ok(None),
+            }
+        })
+        .await
+        .map_err(|e| Status::internal(e.to_string()))?
+        .map_err(status)?;
+        let entries = found.ok_or_else(|| status(StoreError::NotFound(id)))?;
+        Ok(Response::new(v1::JournalResponse {
+            entries: entries.iter().map(journal_entry).collect(),
+        }))
     }
 }
 

@@ -30,7 +30,9 @@ pub struct TemplateError {
     pub message: String,
 }
 
-fn is_label_name(s: &str) -> bool {
+/// The Prometheus label-name rule (letters, digits and `_`, not starting with a digit), which
+/// matchers, templates and manual incidents' labels all follow.
+pub fn is_label_name(s: &str) -> bool {
     let mut chars = s.chars();
     chars
         .next()

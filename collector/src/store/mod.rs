@@ -10,6 +10,9 @@ mod escalate;
 mod outbox;
 mod schema;
 mod writer;
+// Manual incidents and the insert they share with rule-opened ones.
+mod create;
+mod open;
 
 #[cfg(test)]
 mod tests;
@@ -32,6 +35,8 @@ pub use escalate::ESCALATION_ACTOR;
 pub use outbox::{Backlog, Delivery, Notification, OutboxItem, Router};
 pub use schema::{SCHEMA_VERSION, SYNCHRONOUS};
 pub use writer::{GROUP_MAX, RULE_ACTOR};
+
+pub use create::{MANUAL_RULE, NewIncident, SOURCES};
 
 /// File name of the database inside the data directory.
 pub const DB_FILE: &str = "patrol.db";
@@ -82,6 +87,10 @@ pub enum StoreError {
         /// What is missing or wrong, for a person.
         message: String,
     },
+    /// A new incident described badly (unknown level or source, no host or summary): the
+    /// message says what and, where there is a list, what is known.
+    #[error("{0}")]
+    InvalidNew(String),
 }
 
 /// A transition refused for a given incident: `incident 7: cannot acknowledge a resolved incident`.

@@ -7,13 +7,12 @@ use std::sync::Arc;
 use rusqlite::{Connection, OptionalExtension, params};
 use tokio::sync::{broadcast, mpsc, oneshot};
 
+use super::create::{NewIncident, apply_create};
+use super::open::{Opening, open_incident};
 use super::outbox::Router;
-use super::schema::{
-    INCIDENT_COLUMNS, fingerprint_text, incident_from_row, labels_to_json, to_i64,
-};
+use super::schema::{INCIDENT_COLUMNS, fingerprint_text, incident_from_row, to_i64};
 use super::{AppliedSeq, Change, Op, Refused, StoreError, WriteBatch};
-use crate::incident::{Action, EventKind, Handling, Incident, IncidentEvent, IncidentState};
-use crate::noc::escalation::open_clocks;
+use crate::incident::{Action, EventKind, Incident, IncidentEvent, IncidentState};
 use crate::noc::site::Site;
 use crate::noc::{self, SiteHandle};
 
@@ -50,6 +49,13 @@ pub enum Request {
     Clocks {
         now_ms: i64,
         reply: oneshot::Sender<Result<usize, StoreError>>,
+    },
+    /// A person reports an incident (phone, e-mail, inspection round).
+    Create {
+        new: NewIncident,
+        by: String,
+        at_ms: i64,
+        reply: oneshot::Sender<Result<Incident, StoreError>>,
     },
 }
 
@@ -155,6 +161,10 @@ fn process_group(
                 } => Outcome::Delivered(
                     super::outbox::record(&sp, *id, outcome, *at_ms).map(|ev| events.extend(ev)),
                 ),
+                // Same result type as a person's operation: it is answered the same way.
+                Request::Create { new, by, at_ms, .. } => {
+                    Outcome::Manual(apply_create(&sp, site, new, by, *at_ms, &mut events))
+                }
             };
             // The event's notifications are written with it, or neither is.
             let outcome = match router {
@@ -197,7 +207,7 @@ fn process_group(
                     Request::Commit { reply, .. } => {
                         let _ = reply.send(Err(err));
                     }
-                    Request::Manual { reply, .. } => {
+                    Request::Manual { reply, .. } | Request::Create { reply, .. } => {
                         let _ = reply.send(Err(err));
                     }
                     Request::Clocks { reply, .. } => {
@@ -223,7 +233,7 @@ fn reply(req: Request, outcome: Outcome) {
                 _ => Err(StoreError::Closed),
             });
         }
-        Request::Manual { reply, .. } => {
+        Request::Manual { reply, .. } | Request::Create { reply, .. } => {
             let _ = reply.send(match outcome {
                 Outcome::Manual(r) => r,
                 _ => Err(StoreError::Closed),
@@ -274,80 +284,23 @@ fn apply_batch(
                     reopen(tx, &mut incident, *value, summary, *at_ms, events)?;
                     continue;
                 }
-                let clocks = open_clocks(site, severity, labels, *at_ms);
-                tx.execute(
-                    "INSERT INTO incidents (rule, severity, state, host, labels_json, summary, \
-                     value, fingerprint, opened_ms, updated_ms, clock_start_ms, suppressed_by, \
-                     respond_due_ms, fix_plan_due_ms, resolve_due_ms) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10, ?11, ?12, ?13, ?14)",
-                    params![
+                open_incident(
+                    tx,
+                    site,
+                    Opening {
                         rule,
                         severity,
-                        IncidentState::Open.as_str(),
+                        fingerprint: *fingerprint,
                         host,
-                        labels_to_json(labels),
+                        labels,
                         summary,
-                        value,
-                        fingerprint_text(*fingerprint),
-                        at_ms,
-                        clocks.start_ms,
-                        clocks.suppressed_by,
-                        clocks.deadlines.respond,
-                        clocks.deadlines.fix_plan,
-                        clocks.deadlines.resolve,
-                    ],
-                )?;
-                let incident = Incident {
-                    id: u64::try_from(tx.last_insert_rowid()).unwrap_or_default(),
-                    rule: rule.clone(),
-                    severity: severity.clone(),
-                    state: IncidentState::Open,
-                    host: host.clone(),
-                    labels: labels.clone(),
-                    summary: summary.clone(),
-                    value: *value,
-                    fingerprint: *fingerprint,
-                    opened_ms: *at_ms,
-                    updated_ms: *at_ms,
-                    acked_by: None,
-                    acked_ms: None,
-                    ack_note: None,
-                    resolved_ms: None,
-                    resolved_by: None,
-                    handling: Handling {
-                        clock_start_ms: clocks.start_ms,
-                        suppressed_by: clocks.suppressed_by.clone(),
-                        respond_due_ms: clocks.deadlines.respond,
-                        fix_plan_due_ms: clocks.deadlines.fix_plan,
-                        resolve_due_ms: clocks.deadlines.resolve,
-                        ..Handling::rule(*at_ms)
+                        value: *value,
+                        source: RULE_ACTOR,
+                        actor: RULE_ACTOR,
+                        at_ms: *at_ms,
                     },
-                };
-                let detail = deadlines_detail(&incident);
-                events.push(journal(
-                    tx,
-                    EventKind::Opened,
-                    *at_ms,
-                    RULE_ACTOR,
-                    None,
-                    Some(detail),
-                    incident.clone(),
-                )?);
-                if let Some(window) = clocks.suppressed_by {
-                    let detail = serde_json::json!({
-                        "maintenance": window,
-                        "clocks_start_ms": clocks.start_ms,
-                    });
-                    events.push(journal(
-                        tx,
-                        EventKind::Suppressed,
-                        *at_ms,
-                        RULE_ACTOR,
-                        None,
-                        Some(detail.to_string()),
-                        incident,
-                    )?);
-                }
+                    events,
+                )?;
             }
             Change::Resolve {
                 rule,

@@ -22,6 +22,8 @@ pub const DEFAULT_COLLECTOR: &str = "http://127.0.0.1:7070";
         patrolctl tail --severity P2\n  \
         patrolctl incidents list --state open --state acknowledged\n  \
         patrolctl incidents ack 42 --by alice --note 'looking into it'\n  \
+        patrolctl incidents create --level P2 --host db01 --summary 'slow logins' --source phone --by alice\n  \
+        patrolctl incidents show 42\n  \
         patrolctl rules check /etc/patrol/rules"
 )]
 pub struct Cli {
@@ -46,12 +48,15 @@ pub struct Cli {
 pub enum Command {
     /// Follow incidents live: the open ones first, then every change
     #[command(long_about = "Follow incidents live.\n\n\
-        Prints the incidents open right now (OPEN / ACKED rows), then one line per change \
-        (OPENED, ACKED, RESOLVED) until Ctrl-C. Filtering is done by the collector, so \
+        Prints the incidents open right now (OPEN / ACKED / ASSIGNED / WAITING rows), then one \
+        line per change until Ctrl-C: OPENED, ACKED, ASSIGNED, WAITING, COMMENT, PLANNED, \
+        RESOLVED, CLOSED, REOPENED, ESCALATED, REMINDED, BREACHED, LEVEL, FLAPPING, SUPPRESSED, \
+        each ending with what changed (step and targets, clock and deadline, levels, note, who). \
+        Filtering is done by the collector, so \
         `--severity P2` means P2 and everything more severe as the site's levels define. \
         When the collector ends the stream, patrolctl says so on stderr and exits 1.")]
     Tail(TailArgs),
-    /// List, show, acknowledge and resolve incidents
+    /// List, show, create and handle incidents (ack, assign, wait, comment, plan, resolve, close)
     #[command(subcommand)]
     Incidents(IncidentsCommand),
     /// Show the agents known to the collector
@@ -80,10 +85,10 @@ pub struct TailArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum IncidentsCommand {
-    /// List incidents (open and acknowledged unless --state says otherwise)
+    /// List incidents (the live ones unless --state says otherwise)
     List {
-        /// Only incidents in this state (open, acknowledged, resolved, closed); repeat or separate
-        /// with commas.
+        /// Only incidents in this state (open, acknowledged, assigned, waiting, resolved,
+        /// closed); repeat or separate with commas.
         #[arg(
             long,
             value_name = "STATE",
@@ -98,7 +103,13 @@ pub enum IncidentsCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Show every field of one incident
+    /// Report an incident by hand (a phone call, an e-mail, an inspection round)
+    #[command(long_about = "Report an incident by hand.\n\n\
+        It gets the same lifecycle, clocks and escalation as an incident a rule opened, under \
+        the rule name `manual`. The level must be one of the site's levels; the source is one \
+        of phone, email, inspection or other. Prints the new incident.")]
+    Create(CreateArgs),
+    /// Show one incident with its deadlines and its journal
     Show {
         /// Incident id.
         id: u64,
@@ -116,7 +127,33 @@ pub enum IncidentsCommand {
         /// A note kept with the acknowledgement.
         #[arg(long, value_name = "TEXT")]
         note: Option<String>,
+        /// The changed incident as a JSON object instead of text.
+        #[arg(long)]
+        json: bool,
     },
+    /// Hand an incident to someone (takes it if nobody had acknowledged it)
+    Assign {
+        /// Incident id.
+        id: u64,
+        /// Whom it is assigned to.
+        #[arg(long, value_name = "NAME")]
+        to: String,
+        /// Who assigns it.
+        #[arg(long, value_name = "NAME")]
+        by: String,
+        /// A note kept with the assignment.
+        #[arg(long, value_name = "TEXT")]
+        note: Option<String>,
+        /// The changed incident as a JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Park an incident while waiting on a vendor or the customer
+    Wait(NoteArgs),
+    /// Add a note to an incident's journal
+    Comment(NoteArgs),
+    /// Record the fix plan (meets the fix-plan clock)
+    Plan(NoteArgs),
     /// Resolve an incident by hand
     Resolve {
         /// Incident id.
@@ -124,10 +161,69 @@ pub enum IncidentsCommand {
         /// Who resolves it.
         #[arg(long, value_name = "NAME", env = "USER", default_value = "patrolctl")]
         by: String,
-        /// A note kept with the resolution.
+        /// The resolution: what was wrong and what fixed it.
         #[arg(long, value_name = "TEXT")]
         note: Option<String>,
+        /// The changed incident as a JSON object instead of text.
+        #[arg(long)]
+        json: bool,
     },
+    /// Close a resolved incident
+    Close {
+        /// Incident id.
+        id: u64,
+        /// Who closes it.
+        #[arg(long, value_name = "NAME")]
+        by: String,
+        /// A note kept with the closing.
+        #[arg(long, value_name = "TEXT")]
+        note: Option<String>,
+        /// The changed incident as a JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `incidents create`.
+#[derive(Debug, Args)]
+pub struct CreateArgs {
+    /// One of the site's levels (e.g. P2).
+    #[arg(long, value_name = "LEVEL", value_parser = parse_severity)]
+    pub level: String,
+    /// The host it is about.
+    #[arg(long, value_name = "HOST")]
+    pub host: String,
+    /// What is wrong, one line.
+    #[arg(long, value_name = "TEXT")]
+    pub summary: String,
+    /// How it was reported: phone, email, inspection or other.
+    #[arg(long, value_name = "SOURCE")]
+    pub source: String,
+    /// A label (maintenance windows match on labels); repeat for more.
+    #[arg(long = "label", value_name = "NAME=VALUE", value_parser = parse_label)]
+    pub labels: Vec<(String, String)>,
+    /// Who reports it.
+    #[arg(long, value_name = "NAME")]
+    pub by: String,
+    /// The new incident as a JSON object instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `wait`, `comment` and `plan`: an incident, who, and the text that is the point of it.
+#[derive(Debug, Args)]
+pub struct NoteArgs {
+    /// Incident id.
+    pub id: u64,
+    /// Who does it.
+    #[arg(long, value_name = "NAME")]
+    pub by: String,
+    /// The text: on what it waits, the comment, or the plan.
+    #[arg(long, value_name = "TEXT")]
+    pub note: String,
+    /// The changed incident as a JSON object instead of text.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -175,10 +271,23 @@ pub fn parse_severity(s: &str) -> Result<String, String> {
     Ok(s.to_owned())
 }
 
-/// Parses an incident state name (`open`, `acknowledged`/`ack`, `resolved`, `closed`).
+/// Parses `NAME=VALUE`; the collector checks the name.
+pub fn parse_label(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((name, value)) if !name.trim().is_empty() => {
+            Ok((name.trim().to_owned(), value.to_owned()))
+        }
+        _ => Err(format!("'{s}' is not NAME=VALUE (e.g. service=portal)")),
+    }
+}
+
+/// Parses an incident state name (`open`, `acknowledged`/`ack`, `assigned`, `waiting`,
+/// `resolved`, `closed`).
 pub fn parse_state(s: &str) -> Result<IncidentState, String> {
     IncidentState::from_label(&s.trim().to_ascii_lowercase()).ok_or_else(|| {
-        format!("unknown state '{s}': expected open, acknowledged, resolved or closed")
+        format!(
+            "unknown state '{s}': expected open, acknowledged, assigned, waiting, resolved or closed"
+        )
     })
 }
 
@@ -241,6 +350,54 @@ mod tests {
     fn bad_state_is_a_usage_error() {
         let err = Cli::try_parse_from(["patrolctl", "incidents", "list", "--state", "gone"])
             .expect_err("must be refused");
+        assert_eq!(err.exit_code(), 2);
+    }
+
+    #[test]
+    fn create_takes_repeated_labels() {
+        let cli = Cli::try_parse_from([
+            "patrolctl",
+            "incidents",
+            "create",
+            "--level",
+            "P2",
+            "--host",
+            "db01",
+            "--summary",
+            "slow logins",
+            "--source",
+            "phone",
+            "--label",
+            "service=portal",
+            "--label",
+            "a=b=c",
+            "--by",
+            "ann",
+        ])
+        .expect("valid command line");
+        let Command::Incidents(IncidentsCommand::Create(c)) = cli.command else {
+            panic!("parsed the wrong command: {:?}", cli.command);
+        };
+        assert_eq!(
+            c.labels,
+            [
+                ("service".to_owned(), "portal".to_owned()),
+                ("a".to_owned(), "b=c".to_owned())
+            ]
+        );
+        assert!(parse_label("novalue").is_err());
+        assert!(parse_label("=x").is_err());
+    }
+
+    #[test]
+    fn wait_comment_and_plan_need_their_text_and_everyone_needs_by() {
+        for sub in ["wait", "comment", "plan"] {
+            let err = Cli::try_parse_from(["patrolctl", "incidents", sub, "7", "--by", "ann"])
+                .expect_err("--note is required");
+            assert_eq!(err.exit_code(), 2, "{sub}");
+        }
+        let err = Cli::try_parse_from(["patrolctl", "incidents", "close", "7"])
+            .expect_err("--by is required");
         assert_eq!(err.exit_code(), 2);
     }
 

@@ -1,7 +1,7 @@
 //! Human-readable text for incidents and incident events: one aligned line per event, and the
 //! multi-line detail view of `incidents show`. Colour and time zone are parameters.
 
-use crate::time;
+use crate::{detail, time};
 use jiff::tz::TimeZone;
 use patrol_proto::v1::{self, EventKind, IncidentState};
 use std::fmt::Write as _;
@@ -16,7 +16,7 @@ const GREEN: &str = "\x1b[32m";
 // Minimum column widths; longer values push the line rather than being cut, because a
 // truncated host or rule name is worse than a ragged line.
 const SEVERITY_W: usize = 4;
-const TAG_W: usize = 8;
+const TAG_W: usize = 10;
 const HOST_W: usize = 12;
 const RULE_W: usize = 20;
 
@@ -32,7 +32,13 @@ impl Human {
     pub fn event_line(&self, e: &v1::IncidentEvent) -> String {
         let kind = e.kind();
         match (&e.incident, kind) {
-            (Some(i), _) => self.incident_line(e.at_ms, &event_tag(kind, i.state()), i),
+            (Some(i), _) => {
+                let line = self.incident_line(e.at_ms, &event_tag(kind, i.state()), i);
+                match self.change_text(e, i) {
+                    text if text.is_empty() => line,
+                    text => format!("{line}  — {text}"),
+                }
+            }
             (None, EventKind::Resync) => format!(
                 "{}  {}  {}  (fell behind and missed events; a fresh snapshot follows)",
                 time::local(e.at_ms, &self.tz),
@@ -47,6 +53,23 @@ impl Human {
                 e.event_id,
             ),
         }
+    }
+
+    /// What an event changed, for the end of its line: the detail as a phrase, the note, and
+    /// who did it when that was a person (`to bob "vendor ticket 42" (by ann)`).
+    fn change_text(&self, e: &v1::IncidentEvent, i: &v1::Incident) -> String {
+        let kind = e.kind();
+        let mut parts = Vec::new();
+        if kind == EventKind::Flapping {
+            parts.push(if i.flapping { "started" } else { "stopped" }.to_owned());
+        }
+        parts.push(detail::phrase(kind, &e.detail, &self.tz));
+        parts.push(quoted(&e.note));
+        if !matches!(e.actor.as_str(), "" | SYSTEM_RULE | SYSTEM_ESCALATION) {
+            parts.push(format!("(by {})", clean(&e.actor)));
+        }
+        parts.retain(|p| !p.is_empty());
+        parts.join(" ")
     }
 
     /// One line for an incident at `at_ms`, tagged with what happened (`OPENED`, `ACKED`, ...).
@@ -105,7 +128,21 @@ impl Human {
         let _ = writeln!(out, "acked by     {}", or_dash(&i.acked_by));
         let _ = writeln!(out, "ack note     {}", or_dash(&i.ack_note));
         let _ = writeln!(out, "resolved     {}", t(i.resolved_ms));
-        let _ = write!(out, "resolved by  {}", or_dash(&i.resolved_by));
+        let _ = writeln!(out, "resolved by  {}", or_dash(&i.resolved_by));
+        let _ = writeln!(out, "resolution   {}", or_dash(&i.resolution));
+        let _ = writeln!(out, "source       {}", or_dash(&i.source));
+        let _ = writeln!(out, "assignee     {}", or_dash(&i.assignee));
+        let _ = writeln!(out, "waiting      {}", t(i.waiting_since_ms));
+        let _ = writeln!(out, "planned      {}", t(i.planned_ms));
+        let _ = writeln!(out, "closed       {}", t(i.closed_ms));
+        let _ = writeln!(out, "clocks from  {}", t(i.clock_start_ms));
+        let _ = writeln!(out, "maintenance  {}", or_dash(&i.suppressed_by));
+        let _ = writeln!(
+            out,
+            "flapping     {}",
+            if i.flapping { "yes" } else { "no" }
+        );
+        let _ = write!(out, "reopened     {}", i.reopened);
         out
     }
 
@@ -115,6 +152,19 @@ impl Human {
             Some(code) if self.color => format!("{code}{text}{RESET}"),
             _ => text.to_owned(),
         }
+    }
+}
+
+/// Actors that are Patrol itself rather than a person: their changes need no "by".
+const SYSTEM_RULE: &str = "rule";
+const SYSTEM_ESCALATION: &str = "escalation";
+
+/// A note in double quotes, cleaned; empty for no note.
+pub fn quoted(note: &str) -> String {
+    if note.trim().is_empty() {
+        String::new()
+    } else {
+        format!("\"{}\"", clean(note.trim()))
     }
 }
 
@@ -140,6 +190,9 @@ pub fn event_tag(kind: EventKind, state: IncidentState) -> String {
         EventKind::Resolved => "RESOLVED".to_owned(),
         EventKind::Resync => "RESYNC".to_owned(),
         EventKind::Unspecified => "UNKNOWN".to_owned(),
+        // Short enough for the tag column.
+        EventKind::LevelChanged => "LEVEL".to_owned(),
+        EventKind::Commented => "COMMENT".to_owned(),
         other => other.label().to_uppercase(),
     }
 }
@@ -200,7 +253,7 @@ mod tests {
     fn opened_line_is_aligned_and_plain() {
         assert_eq!(
             plain().event_line(&event(EventKind::Opened, Some(sample_incident()))),
-            "2026-11-23 09:12:01  P2    OPENED    db01          disk_full             #3  Disk / at 91.5% on db01"
+            "2026-11-23 09:12:01  P2    OPENED      db01          disk_full             #3  Disk / at 91.5% on db01"
         );
     }
 
@@ -210,12 +263,12 @@ mod tests {
         let h = plain();
         assert!(
             h.event_line(&event(EventKind::Snapshot, Some(i.clone())))
-                .contains("  OPEN      db01")
+                .contains("  OPEN        db01")
         );
         i.state = IncidentState::Acknowledged as i32;
         assert!(
             h.event_line(&event(EventKind::Snapshot, Some(i)))
-                .contains("  ACKED     db01")
+                .contains("  ACKED       db01")
         );
     }
 
@@ -223,7 +276,7 @@ mod tests {
     fn resync_line_explains_itself() {
         assert_eq!(
             plain().event_line(&event(EventKind::Resync, None)),
-            "2026-11-23 09:12:01        RESYNC    (fell behind and missed events; a fresh snapshot follows)"
+            "2026-11-23 09:12:01        RESYNC      (fell behind and missed events; a fresh snapshot follows)"
         );
     }
 
@@ -250,7 +303,7 @@ mod tests {
         i.state = IncidentState::Resolved as i32;
         assert_eq!(
             h.event_line(&event(EventKind::Resolved, Some(i))),
-            "2026-11-23 09:12:01  \x1b[1;31mP1  \x1b[0m  \x1b[32mRESOLVED\x1b[0m  db01          disk_full             #3  Disk / at 91.5% on db01"
+            "2026-11-23 09:12:01  \x1b[1;31mP1  \x1b[0m  \x1b[32mRESOLVED  \x1b[0m  db01          disk_full             #3  Disk / at 91.5% on db01"
         );
         assert_eq!(severity_color("P3"), Some(YELLOW));
         assert_eq!(severity_color("P4"), Some(CYAN));
@@ -266,13 +319,80 @@ mod tests {
     }
 
     #[test]
+    fn new_kinds_say_what_happened_at_the_end_of_the_line() {
+        let h = plain();
+        let with = |kind, actor: &str, note: &str, detail: &str, i: v1::Incident| {
+            let mut e = event(kind, Some(i));
+            e.actor = actor.to_owned();
+            e.note = note.to_owned();
+            e.detail = detail.to_owned();
+            h.event_line(&e)
+        };
+        let line = with(
+            EventKind::Escalated,
+            "escalation",
+            "",
+            r#"{"policy":"major","step":"not_acknowledged","occurrence":1,"notify":["duty_manager"],"targets":[{"name":"duty_manager","members":["ann"],"channels":["sms"]}]}"#,
+            sample_incident(),
+        );
+        assert_eq!(
+            line,
+            "2026-11-23 09:12:01  P2    ESCALATED   db01          disk_full             #3  Disk / at 91.5% on db01  \
+             — step not_acknowledged #1 of major → duty_manager (ann via sms)"
+        );
+        let mut i = sample_incident();
+        i.state = IncidentState::Assigned as i32;
+        let line = with(
+            EventKind::Assigned,
+            "ann",
+            "db team",
+            r#"{"assignee":"bob"}"#,
+            i.clone(),
+        );
+        assert!(line.contains("  ASSIGNED    db01"), "{line}");
+        assert!(line.ends_with("  — to bob \"db team\" (by ann)"), "{line}");
+        let line = with(
+            EventKind::LevelChanged,
+            "escalation",
+            "",
+            r#"{"from":"P3","to":"P2","step":"lasting_outage"}"#,
+            i.clone(),
+        );
+        assert!(line.contains("  LEVEL       db01"), "{line}");
+        assert!(
+            line.ends_with("  — P3 → P2 (step lasting_outage)"),
+            "{line}"
+        );
+        let line = with(
+            EventKind::Breached,
+            "escalation",
+            "",
+            r#"{"clock":"respond","due_ms":1795425720000}"#,
+            i.clone(),
+        );
+        assert!(
+            line.ends_with("  — respond deadline 2026-11-23 09:22:00 passed"),
+            "{line}"
+        );
+        i.flapping = true;
+        let line = with(EventKind::Flapping, "rule", "", "", i.clone());
+        assert!(line.ends_with("  — started"), "{line}");
+        let line = with(EventKind::Commented, "ann", "called the vendor", "", i);
+        assert!(line.contains("  COMMENT     db01"), "{line}");
+        assert!(
+            line.ends_with("  — \"called the vendor\" (by ann)"),
+            "{line}"
+        );
+    }
+
+    #[test]
     fn changed_line_uses_the_new_state() {
         let mut i = sample_incident();
         i.state = IncidentState::Acknowledged as i32;
         i.updated_ms = OPENED + 60_000;
         assert_eq!(
             plain().changed_line(&i),
-            "2026-11-23 09:13:01  P2    ACKED     db01          disk_full             #3  Disk / at 91.5% on db01"
+            "2026-11-23 09:13:01  P2    ACKED       db01          disk_full             #3  Disk / at 91.5% on db01"
         );
     }
 
@@ -299,7 +419,17 @@ mod tests {
              acked by     alice\n\
              ack note     -\n\
              resolved     -\n\
-             resolved by  -"
+             resolved by  -\n\
+             resolution   -\n\
+             source       rule\n\
+             assignee     -\n\
+             waiting      -\n\
+             planned      -\n\
+             closed       -\n\
+             clocks from  2026-11-23 09:12:01\n\
+             maintenance  -\n\
+             flapping     no\n\
+             reopened     0"
         );
     }
 }

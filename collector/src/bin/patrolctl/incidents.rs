@@ -1,14 +1,17 @@
-//! `patrolctl incidents list|show|ack|resolve`: thin calls to the Incidents service and their
-//! output, as a table, a detail view, one changed-incident line or JSON.
+//! `patrolctl incidents ...`: thin calls to the Incidents service and their output, as a
+//! table, the `show` view, one changed-incident line, or JSON.
 
-use crate::cli::IncidentsCommand;
+use crate::cli::{CreateArgs, IncidentsCommand, NoteArgs};
 use crate::failure::Failure;
 use crate::format::{Human, severity_color};
 use crate::table::{self, Cell};
-use crate::{connect, json, output, time};
+use crate::{clocks, connect, json, output, show, time};
 use patrol_proto::v1::{self, incidents_client::IncidentsClient};
+use tonic::transport::Channel;
 
-/// Runs one `incidents` subcommand; `now_ms` is the clock for the AGE column.
+type Client = IncidentsClient<Channel>;
+
+/// Runs one `incidents` subcommand; `now_ms` is the clock for ages and time left.
 pub async fn run(
     url: &str,
     command: IncidentsCommand,
@@ -33,34 +36,86 @@ pub async fn run(
         }
         IncidentsCommand::Show { id, json } => {
             let incident = client.get(v1::GetRequest { id }).await?.into_inner();
+            let journal = client
+                .journal(v1::JournalRequest { id })
+                .await?
+                .into_inner()
+                .entries;
             if json {
-                output::line(&json::incident(&incident))
+                output::line(&show::json(&incident, &journal, now_ms))
             } else {
-                output::line(&human.details(&incident))
+                output::line(&show::text(&incident, &journal, human, now_ms))
             }
         }
-        IncidentsCommand::Ack { id, by, note } => {
-            let request = v1::AckRequest {
-                id,
-                by,
-                note: note.unwrap_or_default(),
-            };
-            let incident = client.ack(request).await?.into_inner();
-            output::line(&human.changed_line(&incident))
+        IncidentsCommand::Create(args) => create(&mut client, args, human).await,
+        IncidentsCommand::Ack { id, by, note, json } => {
+            let note = note.unwrap_or_default();
+            let request = v1::AckRequest { id, by, note };
+            changed(client.ack(request).await?.into_inner(), json, human)
         }
-        IncidentsCommand::Resolve { id, by, note } => {
-            let request = v1::ResolveRequest {
-                id,
-                by,
-                note: note.unwrap_or_default(),
-            };
-            let incident = client.resolve(request).await?.into_inner();
-            output::line(&human.changed_line(&incident))
+        IncidentsCommand::Assign {
+            id,
+            to,
+            by,
+            note,
+            json,
+        } => {
+            let note = note.unwrap_or_default();
+            let request = v1::AssignRequest { id, to, by, note };
+            changed(client.assign(request).await?.into_inner(), json, human)
+        }
+        IncidentsCommand::Wait(NoteArgs { id, by, note, json }) => {
+            let request = v1::WaitRequest { id, by, note };
+            changed(client.wait(request).await?.into_inner(), json, human)
+        }
+        IncidentsCommand::Comment(NoteArgs { id, by, note, json }) => {
+            let request = v1::CommentRequest { id, by, note };
+            changed(client.comment(request).await?.into_inner(), json, human)
+        }
+        IncidentsCommand::Plan(NoteArgs { id, by, note, json }) => {
+            let request = v1::PlanRequest { id, by, note };
+            changed(client.plan(request).await?.into_inner(), json, human)
+        }
+        IncidentsCommand::Resolve { id, by, note, json } => {
+            let note = note.unwrap_or_default();
+            let request = v1::ResolveRequest { id, by, note };
+            changed(client.resolve(request).await?.into_inner(), json, human)
+        }
+        IncidentsCommand::Close { id, by, note, json } => {
+            let note = note.unwrap_or_default();
+            let request = v1::CloseRequest { id, by, note };
+            changed(client.close(request).await?.into_inner(), json, human)
         }
     }
 }
 
-/// The incident table: ID, SEVERITY, STATE, HOST, RULE, AGE (since opened), SUMMARY.
+async fn create(client: &mut Client, args: CreateArgs, human: &Human) -> Result<(), Failure> {
+    let request = v1::CreateRequest {
+        level: args.level,
+        host: args.host,
+        summary: args.summary,
+        source: args.source,
+        labels: args
+            .labels
+            .into_iter()
+            .map(|(name, value)| v1::Label { name, value })
+            .collect(),
+        by: args.by,
+    };
+    changed(client.create(request).await?.into_inner(), args.json, human)
+}
+
+/// Prints an incident after a change: one line tagged with its state, or its JSON.
+fn changed(incident: v1::Incident, as_json: bool, human: &Human) -> Result<(), Failure> {
+    if as_json {
+        output::line(&json::incident(&incident))
+    } else {
+        output::line(&human.changed_line(&incident))
+    }
+}
+
+/// The incident table: ID, SEVERITY, STATE, HOST, RULE, AGE (since opened), CLOCK (the
+/// nearest running clock's time left or overdue), SUMMARY.
 pub fn list_table(list: &[v1::Incident], human: &Human, now_ms: i64) -> String {
     let rows: Vec<Vec<Cell>> = list
         .iter()
@@ -72,13 +127,16 @@ pub fn list_table(list: &[v1::Incident], human: &Human, now_ms: i64) -> String {
                 Cell::new(&i.host),
                 Cell::new(&i.rule),
                 Cell::new(time::age(i.opened_ms, now_ms)),
+                Cell::new(clocks::nearest(i, now_ms)),
                 Cell::new(&i.summary),
             ]
         })
         .collect();
     table::render(
         human,
-        &["ID", "SEVERITY", "STATE", "HOST", "RULE", "AGE", "SUMMARY"],
+        &[
+            "ID", "SEVERITY", "STATE", "HOST", "RULE", "AGE", "CLOCK", "SUMMARY",
+        ],
         &rows,
     )
 }
@@ -102,12 +160,16 @@ mod tests {
         acked.rule = "weblogic_log_high".to_owned();
         acked.severity = "P3".to_owned();
         acked.summary = "WebLogic log at 55%".to_owned();
-        let list = [sample_incident(), acked];
+        acked.acked_ms = OPENED + 60_000;
+        acked.resolve_due_ms = OPENED + 4 * 3_600_000;
+        let mut open = sample_incident();
+        open.respond_due_ms = OPENED + 600_000;
+        let list = [open, acked];
         assert_eq!(
             list_table(&list, &human, OPENED + 3_725_000),
-            "ID  SEVERITY  STATE         HOST   RULE               AGE    SUMMARY\n\
-             3   P2        open          db01   disk_full          1h02m  Disk / at 91.5% on db01\n\
-             12  P3        acknowledged  web01  weblogic_log_high  1h02m  WebLogic log at 55%\n"
+            "ID  SEVERITY  STATE         HOST   RULE               AGE    CLOCK                SUMMARY\n\
+             3   P2        open          db01   disk_full          1h02m  respond 52m overdue  Disk / at 91.5% on db01\n\
+             12  P3        acknowledged  web01  weblogic_log_high  1h02m  resolve 2h57m left   WebLogic log at 55%\n"
         );
     }
 }

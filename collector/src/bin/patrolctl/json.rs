@@ -8,6 +8,7 @@
 use crate::time::rfc3339;
 use patrol_proto::v1;
 use serde::Serialize;
+use serde_json::Value;
 use std::collections::BTreeMap;
 
 /// One incident as JSON.
@@ -29,6 +30,19 @@ pub struct IncidentJson<'a> {
     ack_note: Option<&'a str>,
     resolved_at: Option<String>,
     resolved_by: Option<&'a str>,
+    source: Option<&'a str>,
+    assignee: Option<&'a str>,
+    clock_start_at: Option<String>,
+    suppressed_by: Option<&'a str>,
+    flapping: bool,
+    reopened: u32,
+    planned_at: Option<String>,
+    waiting_since_at: Option<String>,
+    closed_at: Option<String>,
+    resolution: Option<&'a str>,
+    respond_due_at: Option<String>,
+    fix_plan_due_at: Option<String>,
+    resolve_due_at: Option<String>,
 }
 
 /// One event of the incident stream as JSON.
@@ -39,6 +53,8 @@ pub struct EventJson<'a> {
     at: Option<String>,
     at_ms: i64,
     actor: Option<&'a str>,
+    note: Option<&'a str>,
+    detail: Option<Value>,
     incident: Option<IncidentJson<'a>>,
 }
 
@@ -95,6 +111,19 @@ impl<'a> IncidentJson<'a> {
             ack_note: non_empty(&i.ack_note),
             resolved_at: rfc3339(i.resolved_ms),
             resolved_by: non_empty(&i.resolved_by),
+            source: non_empty(&i.source),
+            assignee: non_empty(&i.assignee),
+            clock_start_at: rfc3339(i.clock_start_ms),
+            suppressed_by: non_empty(&i.suppressed_by),
+            flapping: i.flapping,
+            reopened: i.reopened,
+            planned_at: rfc3339(i.planned_ms),
+            waiting_since_at: rfc3339(i.waiting_since_ms),
+            closed_at: rfc3339(i.closed_ms),
+            resolution: non_empty(&i.resolution),
+            respond_due_at: rfc3339(i.respond_due_ms),
+            fix_plan_due_at: rfc3339(i.fix_plan_due_ms),
+            resolve_due_at: rfc3339(i.resolve_due_ms),
         }
     }
 }
@@ -107,6 +136,8 @@ impl<'a> EventJson<'a> {
             at: rfc3339(e.at_ms),
             at_ms: e.at_ms,
             actor: non_empty(&e.actor),
+            note: non_empty(&e.note),
+            detail: detail(&e.detail),
             incident: e.incident.as_ref().map(IncidentJson::new),
         }
     }
@@ -146,8 +177,17 @@ fn label_map(labels: &[v1::Label]) -> BTreeMap<&str, &str> {
         .collect()
 }
 
-fn non_empty(s: &str) -> Option<&str> {
+pub(crate) fn non_empty(s: &str) -> Option<&str> {
     (!s.is_empty()).then_some(s)
+}
+
+/// An event's detail as parsed JSON, so scripts need not decode a string inside the JSON; text
+/// that is not JSON stays a string rather than being lost.
+pub(crate) fn detail(text: &str) -> Option<Value> {
+    if text.trim().is_empty() {
+        return None;
+    }
+    Some(serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.to_owned())))
 }
 
 #[cfg(test)]
@@ -180,6 +220,8 @@ pub(crate) mod tests {
             fingerprint: "00ab12cd34ef5678".to_owned(),
             opened_ms: OPENED,
             updated_ms: OPENED,
+            source: "rule".to_owned(),
+            clock_start_ms: OPENED,
             ..Default::default()
         }
     }
@@ -188,7 +230,7 @@ pub(crate) mod tests {
     fn open_incident_has_nulls_for_unset_fields() {
         assert_eq!(
             incident(&sample_incident()),
-            r#"{"id":3,"rule":"disk_full","severity":"P2","state":"open","host":"db01","labels":{"host":"db01","mount":"/"},"summary":"Disk / at 91.5% on db01","value":91.5,"fingerprint":"00ab12cd34ef5678","opened_at":"2026-11-23T09:12:01.123Z","opened_ms":1795425121123,"acked_by":null,"acked_at":null,"ack_note":null,"resolved_at":null,"resolved_by":null}"#
+            r#"{"id":3,"rule":"disk_full","severity":"P2","state":"open","host":"db01","labels":{"host":"db01","mount":"/"},"summary":"Disk / at 91.5% on db01","value":91.5,"fingerprint":"00ab12cd34ef5678","opened_at":"2026-11-23T09:12:01.123Z","opened_ms":1795425121123,"acked_by":null,"acked_at":null,"ack_note":null,"resolved_at":null,"resolved_by":null,"source":"rule","assignee":null,"clock_start_at":"2026-11-23T09:12:01.123Z","suppressed_by":null,"flapping":false,"reopened":0,"planned_at":null,"waiting_since_at":null,"closed_at":null,"resolution":null,"respond_due_at":null,"fix_plan_due_at":null,"resolve_due_at":null}"#
         );
     }
 
@@ -219,7 +261,7 @@ pub(crate) mod tests {
         };
         assert_eq!(
             event_line(&e),
-            r#"{"event_id":12,"kind":"opened","at":"2026-11-23T09:12:01.123Z","at_ms":1795425121123,"actor":"rule","incident":{"id":3,"rule":"disk_full","severity":"P2","state":"open","host":"db01","labels":{"host":"db01","mount":"/"},"summary":"Disk / at 91.5% on db01","value":91.5,"fingerprint":"00ab12cd34ef5678","opened_at":"2026-11-23T09:12:01.123Z","opened_ms":1795425121123,"acked_by":null,"acked_at":null,"ack_note":null,"resolved_at":null,"resolved_by":null}}"#
+            r#"{"event_id":12,"kind":"opened","at":"2026-11-23T09:12:01.123Z","at_ms":1795425121123,"actor":"rule","note":null,"detail":null,"incident":{"id":3,"rule":"disk_full","severity":"P2","state":"open","host":"db01","labels":{"host":"db01","mount":"/"},"summary":"Disk / at 91.5% on db01","value":91.5,"fingerprint":"00ab12cd34ef5678","opened_at":"2026-11-23T09:12:01.123Z","opened_ms":1795425121123,"acked_by":null,"acked_at":null,"ack_note":null,"resolved_at":null,"resolved_by":null,"source":"rule","assignee":null,"clock_start_at":"2026-11-23T09:12:01.123Z","suppressed_by":null,"flapping":false,"reopened":0,"planned_at":null,"waiting_since_at":null,"closed_at":null,"resolution":null,"respond_due_at":null,"fix_plan_due_at":null,"resolve_due_at":null}}"#
         );
     }
 
@@ -232,7 +274,7 @@ pub(crate) mod tests {
         };
         assert_eq!(
             event_line(&e),
-            r#"{"event_id":0,"kind":"resync","at":null,"at_ms":9223372036854775807,"actor":null,"incident":null}"#
+            r#"{"event_id":0,"kind":"resync","at":null,"at_ms":9223372036854775807,"actor":null,"note":null,"detail":null,"incident":null}"#
         );
         let mut i = sample_incident();
         i.value = f64::NAN;
@@ -240,6 +282,35 @@ pub(crate) mod tests {
         let v: serde_json::Value = serde_json::from_str(&incident(&i)).expect("valid JSON");
         assert_eq!(v["value"], serde_json::Value::Null);
         assert_eq!(v["state"], "unspecified");
+    }
+
+    #[test]
+    fn event_note_and_detail_are_json_not_strings() {
+        let mut i = sample_incident();
+        i.state = v1::IncidentState::Assigned as i32;
+        i.assignee = "bob".to_owned();
+        i.respond_due_ms = OPENED + 600_000;
+        let e = v1::IncidentEvent {
+            event_id: 13,
+            kind: v1::EventKind::Escalated as i32,
+            at_ms: OPENED,
+            actor: "escalation".to_owned(),
+            note: "second call".to_owned(),
+            detail: r#"{"policy":"major","step":"not_acknowledged","occurrence":1,"notify":["duty_manager"],"targets":[{"name":"duty_manager","members":["ann"],"channels":["sms"]}]}"#.to_owned(),
+            incident: Some(i),
+        };
+        let v: serde_json::Value = serde_json::from_str(&event_line(&e)).expect("valid JSON");
+        assert_eq!(v["kind"], "escalated");
+        assert_eq!(v["note"], "second call");
+        assert_eq!(v["detail"]["step"], "not_acknowledged");
+        assert_eq!(v["detail"]["targets"][0]["members"][0], "ann");
+        assert_eq!(v["incident"]["assignee"], "bob");
+        assert_eq!(v["incident"]["respond_due_at"], "2026-11-23T09:22:01.123Z");
+        // A detail that is not JSON is kept as a string, not lost.
+        let mut odd = e.clone();
+        odd.detail = "not json".to_owned();
+        let v: serde_json::Value = serde_json::from_str(&event_line(&odd)).expect("valid JSON");
+        assert_eq!(v["detail"], "not json");
     }
 
     #[test]

@@ -3,13 +3,16 @@
 
 mod agents;
 mod cli;
+mod clocks;
 mod connect;
+mod detail;
 mod failure;
 mod format;
 mod incidents;
 mod json;
 mod output;
 mod rules;
+mod show;
 mod table;
 mod tail;
 mod time;

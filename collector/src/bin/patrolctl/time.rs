@@ -30,7 +30,25 @@ pub fn age(ms: i64, now_ms: i64) -> String {
     if ms == 0 {
         return "-".to_owned();
     }
-    let secs = now_ms.saturating_sub(ms).max(0) / 1000;
+    span(now_ms.saturating_sub(ms))
+}
+
+/// Time left until `due_ms` at `now_ms` (`4m left`), or how far past it (`12m overdue`).
+/// Exactly at the deadline is still `0s left`: a deadline is met up to and including it.
+pub fn left_or_overdue(due_ms: i64, now_ms: i64) -> String {
+    if now_ms <= due_ms {
+        format!("{} left", span(due_ms.saturating_sub(now_ms)))
+    } else {
+        // Rounded up, so a deadline just passed never reads "0s overdue".
+        let over = now_ms.saturating_sub(due_ms).saturating_add(999);
+        format!("{} overdue", span(over))
+    }
+}
+
+/// A length of time in at most two units (`45s`, `12m`, `3h05m`, `2d04h`), rounded down;
+/// negative counts as `0s`.
+pub fn span(ms: i64) -> String {
+    let secs = ms.max(0) / 1000;
     let (d, h, m, s) = (secs / 86_400, secs / 3600 % 24, secs / 60 % 60, secs % 60);
     if d > 0 {
         format!("{d}d{h:02}h")
@@ -102,6 +120,35 @@ mod tests {
         assert_eq!(age(T, T + 2 * 86_400_000 + 4 * 3_600_000), "2d04h");
         assert_eq!(age(T, T - 5_000), "0s");
         assert_eq!(age(0, T), "-");
+    }
+
+    #[test]
+    fn time_left_or_overdue_table() {
+        const S: i64 = 1_000;
+        const M: i64 = 60 * S;
+        const H: i64 = 60 * M;
+        let cases: &[(i64, i64, &str)] = &[
+            // (due relative to now, now, expected)
+            (4 * M, T, "4m left"),
+            (4 * M + 59 * S, T, "4m left"),
+            (30 * S, T, "30s left"),
+            (0, T, "0s left"),
+            (-1, T, "1s overdue"),
+            (-12 * M, T, "12m overdue"),
+            (-(2 * H + 5 * M), T, "2h05m overdue"),
+            (3 * 24 * H + 4 * H, T, "3d04h left"),
+            (-(24 * H), T, "1d00h overdue"),
+        ];
+        for &(delta, now, want) in cases {
+            assert_eq!(
+                left_or_overdue(now + delta, now),
+                want,
+                "due now{delta:+}ms"
+            );
+        }
+        // Extreme values from a bad server saturate instead of overflowing.
+        assert!(left_or_overdue(i64::MAX, i64::MIN).ends_with(" left"));
+        assert!(left_or_overdue(i64::MIN, i64::MAX).ends_with(" overdue"));
     }
 
     #[test]

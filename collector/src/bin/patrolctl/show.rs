@@ -1,0 +1,229 @@
+//! `patrolctl incidents show ID`: the incident, its deadlines per clock and its journal, as text
+//! or as one JSON object `{"incident":…, "deadlines":[…], "journal":[…]}`.
+
+use crate::clocks;
+use crate::detail;
+use crate::format::{Human, quoted};
+use crate::json::{IncidentJson, detail as detail_json, non_empty, to_string};
+use crate::table::{self, Cell};
+use crate::time::{self, rfc3339};
+use patrol_proto::v1;
+use serde::Serialize;
+use serde_json::Value;
+
+/// The whole `show` output as text.
+pub fn text(i: &v1::Incident, journal: &[v1::JournalEntry], human: &Human, now_ms: i64) -> String {
+    let mut out = human.details(i);
+    out.push_str("\n\ndeadlines\n");
+    let rows: Vec<Vec<Cell>> = clocks::clocks(i)
+        .iter()
+        .map(|c| {
+            vec![
+                Cell::new(c.name),
+                Cell::new(time::local(c.due_ms, &human.tz)),
+                Cell::new(clocks::describe(i, c, now_ms, &human.tz)),
+            ]
+        })
+        .collect();
+    if rows.is_empty() {
+        out.push_str("(no clocks: the level has no targets)\n");
+    } else {
+        out.push_str(&table::render(human, &["CLOCK", "DUE", "STATUS"], &rows));
+    }
+    out.push_str("\njournal\n");
+    let rows: Vec<Vec<Cell>> = journal
+        .iter()
+        .map(|e| {
+            vec![
+                Cell::new(time::local(e.at_ms, &human.tz)),
+                Cell::new(&e.actor),
+                Cell::new(e.kind().label()),
+                Cell::new(e.state().label()),
+                Cell::new(entry_text(e, human)),
+            ]
+        })
+        .collect();
+    out.push_str(&table::render(
+        human,
+        &["TIME", "ACTOR", "KIND", "STATE", "DETAIL"],
+        &rows,
+    ));
+    // The caller adds the final newline.
+    out.trim_end().to_owned()
+}
+
+/// The detail phrase and the note of a journal entry.
+fn entry_text(e: &v1::JournalEntry, human: &Human) -> String {
+    let phrase = detail::phrase(e.kind(), &e.detail, &human.tz);
+    let note = quoted(&e.note);
+    match (phrase.is_empty(), note.is_empty()) {
+        (_, true) => phrase,
+        (true, false) => note,
+        (false, false) => format!("{phrase} {note}"),
+    }
+}
+
+/// The `show --json` object.
+#[derive(Debug, Serialize)]
+struct ShowJson<'a> {
+    incident: IncidentJson<'a>,
+    deadlines: Vec<DeadlineJson>,
+    journal: Vec<JournalJson<'a>>,
+}
+
+/// One clock's deadline and standing.
+#[derive(Debug, Serialize)]
+struct DeadlineJson {
+    clock: &'static str,
+    due_at: Option<String>,
+    due_ms: i64,
+    met_at: Option<String>,
+    /// met, met_late, missed, not_needed, running or overdue.
+    status: &'static str,
+    /// To the deadline while the clock runs; negative once overdue.
+    left_ms: Option<i64>,
+}
+
+/// One journal entry.
+#[derive(Debug, Serialize)]
+struct JournalJson<'a> {
+    event_id: u64,
+    kind: &'static str,
+    at: Option<String>,
+    at_ms: i64,
+    actor: &'a str,
+    note: Option<&'a str>,
+    state: &'static str,
+    level: Option<&'a str>,
+    detail: Option<Value>,
+}
+
+/// The whole `show` output as one line of JSON.
+pub fn json(i: &v1::Incident, journal: &[v1::JournalEntry], now_ms: i64) -> String {
+    let deadlines = clocks::clocks(i)
+        .iter()
+        .map(|c| {
+            let standing = clocks::standing(i, c, now_ms);
+            DeadlineJson {
+                clock: c.name,
+                due_at: rfc3339(c.due_ms),
+                due_ms: c.due_ms,
+                met_at: c.met_ms.and_then(rfc3339),
+                status: standing.as_str(),
+                left_ms: standing.left_ms(),
+            }
+        })
+        .collect();
+    let journal = journal
+        .iter()
+        .map(|e| JournalJson {
+            event_id: e.event_id,
+            kind: e.kind().label(),
+            at: rfc3339(e.at_ms),
+            at_ms: e.at_ms,
+            actor: &e.actor,
+            note: non_empty(&e.note),
+            state: e.state().label(),
+            level: non_empty(&e.level),
+            detail: detail_json(&e.detail),
+        })
+        .collect();
+    to_string(&ShowJson {
+        incident: IncidentJson::new(i),
+        deadlines,
+        journal,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::json::tests::{OPENED, sample_incident};
+    use jiff::tz::TimeZone;
+
+    const MIN: i64 = 60_000;
+
+    fn entry(
+        id: u64,
+        kind: v1::EventKind,
+        at: i64,
+        actor: &str,
+        note: &str,
+        detail: &str,
+    ) -> v1::JournalEntry {
+        v1::JournalEntry {
+            event_id: id,
+            kind: kind as i32,
+            at_ms: at,
+            actor: actor.to_owned(),
+            note: note.to_owned(),
+            state: v1::IncidentState::Assigned as i32,
+            detail: detail.to_owned(),
+            level: "P2".to_owned(),
+        }
+    }
+
+    fn assigned() -> (v1::Incident, Vec<v1::JournalEntry>) {
+        let mut i = sample_incident();
+        i.state = v1::IncidentState::Assigned as i32;
+        i.acked_by = "ann".to_owned();
+        i.acked_ms = OPENED + 4 * MIN;
+        i.assignee = "bob".to_owned();
+        i.respond_due_ms = OPENED + 10 * MIN;
+        i.resolve_due_ms = OPENED + 240 * MIN;
+        let journal = vec![
+            entry(1, v1::EventKind::Opened, OPENED, "rule", "", ""),
+            entry(
+                2,
+                v1::EventKind::Assigned,
+                OPENED + 4 * MIN,
+                "ann",
+                "db team",
+                r#"{"assignee":"bob"}"#,
+            ),
+        ];
+        (i, journal)
+    }
+
+    #[test]
+    fn text_has_deadlines_and_journal() {
+        let (i, journal) = assigned();
+        let human = Human {
+            tz: TimeZone::UTC,
+            color: false,
+        };
+        let out = text(&i, &journal, &human, OPENED + 30 * MIN);
+        let tail = out
+            .split("\n\ndeadlines\n")
+            .nth(1)
+            .expect("deadlines section");
+        assert_eq!(
+            tail,
+            "CLOCK    DUE                  STATUS\n\
+             respond  2026-11-23 09:22:01  met at 2026-11-23 09:16:01\n\
+             resolve  2026-11-23 13:12:01  3h30m left\n\
+             \n\
+             journal\n\
+             TIME                 ACTOR  KIND      STATE     DETAIL\n\
+             2026-11-23 09:12:01  rule   opened    assigned\n\
+             2026-11-23 09:16:01  ann    assigned  assigned  to bob \"db team\""
+        );
+    }
+
+    #[test]
+    fn json_has_incident_deadlines_and_parsed_details() {
+        let (i, journal) = assigned();
+        let v: Value = serde_json::from_str(&json(&i, &journal, OPENED + 300 * MIN)).expect("JSON");
+        assert_eq!(v["incident"]["assignee"], "bob");
+        assert_eq!(v["deadlines"][0]["clock"], "respond");
+        assert_eq!(v["deadlines"][0]["status"], "met");
+        assert_eq!(v["deadlines"][0]["met_at"], "2026-11-23T09:16:01.123Z");
+        assert_eq!(v["deadlines"][0]["left_ms"], Value::Null);
+        assert_eq!(v["deadlines"][1]["status"], "overdue");
+        assert_eq!(v["deadlines"][1]["left_ms"], -60 * MIN);
+        assert_eq!(v["journal"][1]["kind"], "assigned");
+        assert_eq!(v["journal"][1]["note"], "db team");
+        assert_eq!(v["journal"][1]["detail"]["assignee"], "bob");
+        assert_eq!(v["journal"][0]["detail"], Value::Null);
+    }
+}
