@@ -65,6 +65,26 @@ pub enum Command {
     /// Check rule files offline, list or reload the collector's rules
     #[command(subcommand)]
     Rules(RulesCommand),
+    /// Check a site file offline
+    #[command(subcommand)]
+    Site(SiteCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SiteCommand {
+    /// Validate a site file (levels, calendars, escalation, maintenance, channels) offline
+    #[command(long_about = "Validate a site file offline (no collector needed).\n\n\
+        Every problem is printed to stderr as `file:line:column: message`, followed by the \
+        count; the exit status is 1 when there is any. With --rules, the rule files are \
+        checked against the site's levels too, as the collector does on a reload.")]
+    Check {
+        /// The site file.
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        /// Also check these rule files or directories against its levels.
+        #[arg(long, value_name = "PATH")]
+        rules: Vec<PathBuf>,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -242,11 +262,14 @@ pub enum RulesCommand {
     #[command(long_about = "Validate rule files or directories offline.\n\n\
         Every problem is printed to stderr as `file:line:column: message`, followed by the \
         count; the exit status is 1 when any path has an error. On success prints \
-        `ok: N rules`. Severities are checked against the shipped default levels P1-P4.")]
+        `ok: N rules`. Severities are checked against the levels of the site file given with         --site (checked too), else against the shipped default levels P1-P4.")]
     Check {
         /// Rule files (*.toml) or directories holding them.
         #[arg(required = true, value_name = "PATH")]
         paths: Vec<PathBuf>,
+        /// Check severities against this site file's levels (docs/noc.md).
+        #[arg(long, value_name = "FILE")]
+        site: Option<PathBuf>,
     },
     /// List the rules the collector is running
     List,

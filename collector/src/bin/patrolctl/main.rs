@@ -18,7 +18,7 @@ mod tail;
 mod time;
 
 use clap::Parser;
-use cli::{AgentsCommand, Cli, Command, RulesCommand};
+use cli::{AgentsCommand, Cli, Command, RulesCommand, SiteCommand};
 use failure::Failure;
 use format::Human;
 use std::io::IsTerminal;
@@ -57,7 +57,10 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Agents(AgentsCommand::List { json }) => {
             agents::list(url, json, &human, now_ms).await
         }
-        Command::Rules(RulesCommand::Check { paths }) => rules::check_cmd(&paths),
+        Command::Rules(RulesCommand::Check { paths, site }) => {
+            rules::check_cmd(&paths, site.as_deref())
+        }
+        Command::Site(SiteCommand::Check { file, rules }) => rules::check_cmd(&rules, Some(&file)),
         Command::Rules(RulesCommand::List) => rules::list(url, &human).await,
         Command::Rules(RulesCommand::Reload) => rules::reload(url).await,
     }

@@ -5,19 +5,36 @@ use crate::failure::Failure;
 use crate::format::{Human, severity_color};
 use crate::table::{self, Cell};
 use crate::{connect, output, time};
+use patrol_collector::noc::site::Site;
 use patrol_proto::v1::{self, rules_client::RulesClient};
 use patrol_rules::level::Levels;
 use std::io::{self, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Checks every path and reports like a compiler: each problem on `err`, then the count; on
 /// success `ok: N rules` on `out`. Returns the exit status: 1 when any path has a problem.
 ///
-/// Uses the shipped default levels: the collector's site levels are not known offline.
-pub fn check(paths: &[PathBuf], out: &mut impl Write, err: &mut impl Write) -> io::Result<u8> {
-    let levels = Levels::default();
+/// Severities are checked against the levels of `site` when given (the site file is checked
+/// too), else against the shipped default levels P1–P4.
+pub fn check(
+    paths: &[PathBuf],
+    site: Option<&Path>,
+    out: &mut impl Write,
+    err: &mut impl Write,
+) -> io::Result<u8> {
     let mut rules = 0;
     let mut errors = 0;
+    let levels = match site.map(Site::load) {
+        None => Levels::default(),
+        Some(Ok(site)) => site.scale(),
+        Some(Err(diags)) => {
+            for d in &diags {
+                writeln!(err, "{d}")?;
+            }
+            writeln!(err, "{} error(s)", diags.len())?;
+            return Ok(1);
+        }
+    };
     for path in paths {
         match patrol_rules::file::load_path(path, &levels) {
             Ok(set) => rules += set.len(),
@@ -33,13 +50,22 @@ pub fn check(paths: &[PathBuf], out: &mut impl Write, err: &mut impl Write) -> i
         writeln!(err, "{errors} error(s)")?;
         return Ok(1);
     }
-    writeln!(out, "ok: {rules} rules")?;
+    match site {
+        Some(site) if paths.is_empty() => writeln!(out, "ok: {}", site.display())?,
+        Some(site) => writeln!(out, "ok: {rules} rules, site {}", site.display())?,
+        None => writeln!(out, "ok: {rules} rules")?,
+    }
     Ok(0)
 }
 
-/// Runs `rules check` on the real stdout and stderr.
-pub fn check_cmd(paths: &[PathBuf]) -> Result<(), Failure> {
-    let code = check(paths, &mut io::stdout().lock(), &mut io::stderr().lock())?;
+/// Runs `rules check` (or `site check`) on the real stdout and stderr.
+pub fn check_cmd(paths: &[PathBuf], site: Option<&Path>) -> Result<(), Failure> {
+    let code = check(
+        paths,
+        site,
+        &mut io::stdout().lock(),
+        &mut io::stderr().lock(),
+    )?;
     match code {
         0 => Ok(()),
         code => Err(Failure::Reported(code)),
@@ -141,12 +167,49 @@ summary  = "WebLogic log at {{value}}%"
 
     fn run_check(paths: &[PathBuf]) -> (u8, String, String) {
         let (mut out, mut err) = (Vec::new(), Vec::new());
-        let code = check(paths, &mut out, &mut err).expect("writing to a Vec cannot fail");
+        let code = check(paths, None, &mut out, &mut err).expect("writing to a Vec cannot fail");
         (
             code,
             String::from_utf8_lossy(&out).into_owned(),
             String::from_utf8_lossy(&err).into_owned(),
         )
+    }
+
+    #[test]
+    fn severities_are_checked_against_a_site_s_levels() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let rule = dir.path().join("r.toml");
+        std::fs::write(&rule, GOOD).expect("write rule");
+        let site = dir.path().join("site.toml");
+        let check_with = |site_text: &str| {
+            std::fs::write(&site, site_text).expect("write site");
+            let (mut out, mut err) = (Vec::new(), Vec::new());
+            let code = check(&[rule.clone()], Some(&site), &mut out, &mut err).expect("vec");
+            (
+                code,
+                String::from_utf8_lossy(&out).into_owned(),
+                String::from_utf8_lossy(&err).into_owned(),
+            )
+        };
+        let (code, _, err) =
+            check_with("[[level]]\nname = \"I\"\nrespond = \"5m\"\nresolve = \"1h\"\n");
+        assert_eq!(code, 1);
+        assert!(
+            err.contains("unknown severity 'P2': expected one of I"),
+            "{err}"
+        );
+        let (code, out, _) =
+            check_with("[[level]]\nname = \"P2\"\nrespond = \"5m\"\nresolve = \"1h\"\n");
+        assert_eq!(code, 0);
+        assert!(out.starts_with("ok: 2 rules, site "), "{out}");
+        // A broken site file is reported at its position, and nothing else is checked.
+        let (code, _, err) =
+            check_with("[[level]]\nname = \"P2\"\nrespond = \"soon\"\nresolve = \"1h\"\n");
+        assert_eq!(code, 1);
+        assert!(
+            err.contains("site.toml:3:11: invalid duration 'soon'"),
+            "{err}"
+        );
     }
 
     #[test]
