@@ -184,7 +184,8 @@ summary  = "WebLogic log at {{value}}%"
         let check_with = |site_text: &str| {
             std::fs::write(&site, site_text).expect("write site");
             let (mut out, mut err) = (Vec::new(), Vec::new());
-            let code = check(&[rule.clone()], Some(&site), &mut out, &mut err).expect("vec");
+            let code =
+                check(std::slice::from_ref(&rule), Some(&site), &mut out, &mut err).expect("vec");
             (
                 code,
                 String::from_utf8_lossy(&out).into_owned(),
