@@ -26,6 +26,8 @@ pub mod hwmon;
 pub mod mdstat;
 pub mod ping;
 mod sample_out;
+/// Secrets from files or environment variables (Oracle, SNMP).
+pub mod secret;
 pub mod sockets;
 pub mod trace;
 

@@ -20,7 +20,6 @@ pub mod failure;
 pub mod mapping;
 pub mod recorded;
 pub mod rows;
-pub mod secret;
 mod session;
 pub mod source;
 pub mod sql;
@@ -33,9 +32,9 @@ use async_trait::async_trait;
 use patrol_proto::{Labels, Sample};
 use serde::Deserialize;
 
+use crate::secret::Secret;
 use crate::{CollectContext, Probe, ProbeError};
 use failure::{FailureKind, OracleFailure};
-use secret::PasswordSource;
 use source::OracleSource;
 use worker::{Round, Worker};
 
@@ -155,23 +154,23 @@ impl OracleConfig {
         if self.user.trim().is_empty() {
             errors.push("user: must not be empty".to_owned());
         }
-        let password = match (&self.password_file, &self.password_env) {
-            (Some(f), None) => Some(PasswordSource::File(f.clone())),
-            (None, Some(v)) if !v.is_empty() => Some(PasswordSource::Env(v.clone())),
-            (None, Some(_)) => {
-                errors.push("password_env: must name a variable".to_owned());
-                None
-            }
-            (None, None) => {
+        let password = match Secret::choose(
+            "password",
+            None,
+            self.password_file.as_deref(),
+            self.password_env.as_deref(),
+        ) {
+            Ok(Some(source)) => Some(source),
+            Ok(None) => {
                 errors.push("set password_file or password_env".to_owned());
                 None
             }
-            (Some(_), Some(_)) => {
-                errors.push("password_file and password_env: set only one".to_owned());
+            Err(e) => {
+                errors.push(e);
                 None
             }
         };
-        if let Some(Err(e)) = password.as_ref().map(PasswordSource::read) {
+        if let Some(Err(e)) = password.as_ref().map(Secret::read) {
             errors.push(e);
         }
         if self.query_timeout.is_zero() || self.timeout.is_zero() {

@@ -118,7 +118,7 @@ fn cisco_recording_rows_become_the_expected_samples() {
         name: "sw".into(),
         address: "x".into(),
         credentials: config::Credentials::V2c {
-            community: "c".into(),
+            community: crate::secret::Secret::Inline("c".into()),
         },
         timeout: Duration::from_secs(1),
         retries: 0,
