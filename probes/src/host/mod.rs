@@ -527,9 +527,8 @@ mod tests {
     #[test]
     fn sample_toml_parses_to_the_defaults() {
         // sample.toml is the operator's copy-paste source: it must stay valid and truthful.
-        let uncommented = crate::sample_out::uncomment(include_str!("sample.toml"));
-        let config = parse(&uncommented).expect("sample.toml options parse");
-        assert_eq!(config, crate::ProbeConfig::Host(HostConfig::default()));
+        let config = crate::sample_out::sample_config!(Host, include_str!("sample.toml"));
+        assert_eq!(config, HostConfig::default());
     }
 
     #[test]

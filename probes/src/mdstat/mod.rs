@@ -202,7 +202,7 @@ mod probe_tests {
 
     #[test]
     fn sample_toml_parses_to_the_defaults() {
-        let config = crate::sample_out::sample_section(include_str!("sample.toml"));
-        assert_eq!(config, crate::ProbeConfig::Mdstat(MdstatConfig::default()));
+        let config = crate::sample_out::sample_config!(Mdstat, include_str!("sample.toml"));
+        assert_eq!(config, MdstatConfig::default());
     }
 }

@@ -60,11 +60,8 @@ fn defaults_and_sample_toml() {
     assert!(c.local_archive_dest);
     c.validate().expect("valid");
     // sample.toml parses as it is (its password_env is the only password key).
-    let sample = include_str!("sample.toml");
-    let table: toml::Table = toml::from_str(sample).expect("sample.toml is TOML");
-    let probe = table["probe"].as_array().expect("[[probe]]")[0].clone();
-    let parsed: ProbeConfig = probe.try_into().expect("sample.toml's section parses");
-    assert_eq!(parsed.kind(), "oracle");
+    let parsed = crate::sample_out::sample_probes(include_str!("sample.toml"));
+    assert!(matches!(parsed[..], [ProbeConfig::Oracle(_)]), "{parsed:?}");
 }
 
 #[test]

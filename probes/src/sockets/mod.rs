@@ -203,14 +203,11 @@ impl Probe for SocketsProbe {
 mod tests {
     use super::*;
 
-    use crate::sample_out::{parse_section as parse, sample_section};
+    use crate::sample_out::{parse_section as parse, sample_config};
 
     #[test]
     fn sample_toml_parses_and_validates() {
-        let config = sample_section(include_str!("sample.toml"));
-        let crate::ProbeConfig::Sockets(c) = config else {
-            panic!("not a sockets section")
-        };
+        let c = sample_config!(Sockets, include_str!("sample.toml"));
         assert_eq!(c.listen_ports, vec![1521, 7001]);
         assert_eq!(
             c,
