@@ -58,13 +58,18 @@ pub(crate) fn named_duration<'de, D: serde::Deserializer<'de>>(
 
 /// Declares `fn $name(d) -> Result<Duration, _>` for a duration field called `$field`.
 macro_rules! duration_field {
-    ($name:ident, $field:literal) => {
-        fn $name<'de, D: serde::Deserializer<'de>>(d: D) -> Result<std::time::Duration, D::Error> {
+    ($vis:vis $name:ident, $field:literal) => {
+        $vis fn $name<'de, D: serde::Deserializer<'de>>(
+            d: D,
+        ) -> Result<std::time::Duration, D::Error> {
             $crate::sample_out::named_duration($field, d)
         }
     };
 }
 pub(crate) use duration_field;
+
+// The `interval` field every probe has.
+duration_field!(pub(crate) interval_duration, "interval");
 
 /// Remembers which sources are failing so each failure is logged once, not every round.
 #[derive(Debug, Default)]
@@ -149,6 +154,30 @@ macro_rules! sample_config {
 }
 #[cfg(test)]
 pub(crate) use sample_config;
+
+/// One collection round of a built probe in a unit test (time 1 ms), which must succeed.
+#[cfg(test)]
+pub(crate) async fn round(probe: &mut Box<dyn crate::Probe>) -> Vec<Sample> {
+    let mut out = Vec::new();
+    probe
+        .collect(crate::CollectContext { now_ms: 1 }, &mut out)
+        .await
+        .expect("the round completes");
+    out
+}
+
+/// Fails unless every sample's name has HELP text in the catalog (whose own test ties it to
+/// `docs/metrics.md`).
+#[cfg(test)]
+pub(crate) fn assert_cataloged(out: &[Sample]) {
+    for s in out {
+        assert!(
+            crate::catalog::help(&s.name).is_some(),
+            "{} not in the catalog",
+            s.name
+        );
+    }
+}
 
 /// Parses one `[[probe]]` section's body as the agent does.
 #[cfg(test)]

@@ -107,15 +107,9 @@ fn default_true() -> bool {
     true
 }
 
-fn interval_duration<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-    crate::host::named_duration("interval", d)
-}
-fn query_timeout_duration<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-    crate::host::named_duration("query_timeout", d)
-}
-fn timeout_duration<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-    crate::host::named_duration("timeout", d)
-}
+crate::sample_out::duration_field!(query_timeout_duration, "query_timeout");
+crate::sample_out::duration_field!(timeout_duration, "timeout");
+use crate::sample_out::interval_duration;
 
 fn no_inline_password<'de, D: serde::Deserializer<'de>>(
     _: D,

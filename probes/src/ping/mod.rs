@@ -49,7 +49,7 @@ pub struct PingConfig {
     pub payload_bytes: usize,
 }
 
-duration_field!(interval_duration, "interval");
+use crate::sample_out::interval_duration;
 duration_field!(spacing_duration, "spacing");
 duration_field!(timeout_duration, "timeout");
 

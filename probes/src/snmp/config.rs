@@ -231,20 +231,8 @@ fn default_max_rows() -> usize {
     10_000
 }
 
-fn named_duration<'de, D: serde::Deserializer<'de>>(
-    field: &str,
-    d: D,
-) -> Result<Duration, D::Error> {
-    humantime_serde::deserialize(d).map_err(|e: D::Error| {
-        serde::de::Error::custom(format!("{field}: {e} (e.g. \"2s\", \"1m\")"))
-    })
-}
-fn interval_duration<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-    named_duration("interval", d)
-}
-fn timeout_duration<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-    named_duration("timeout", d)
-}
+use crate::sample_out::interval_duration;
+crate::sample_out::duration_field!(timeout_duration, "timeout");
 
 /// Checked credentials of one device.
 #[derive(Debug, Clone, PartialEq)]

@@ -16,7 +16,7 @@ use netstat2::{AddressFamilyFlags, ProtocolFlags, ProtocolSocketInfo, TcpState};
 use patrol_proto::Sample;
 use serde::Deserialize;
 
-use crate::sample_out::{Out, duration_field};
+use crate::sample_out::Out;
 use crate::{CollectContext, Probe, ProbeError};
 use count::TcpSocket;
 
@@ -38,7 +38,7 @@ pub struct SocketsConfig {
     pub max_ports: usize,
 }
 
-duration_field!(interval_duration, "interval");
+use crate::sample_out::interval_duration;
 
 impl Default for SocketsConfig {
     fn default() -> Self {

@@ -48,7 +48,7 @@ pub struct TraceConfig {
     pub timeout: Duration,
 }
 
-duration_field!(interval_duration, "interval");
+use crate::sample_out::interval_duration;
 duration_field!(timeout_duration, "timeout");
 
 impl Default for TraceConfig {
