@@ -72,9 +72,8 @@ fn log_space_and_stuck_threads_open_incidents_through_the_shipped_rules() {
     grow_to(&log, 10_000);
 
     let cfg = agent_config(dir.path(), &grpc, &logs);
-    let _agent = Proc::spawn("patrol-agent", &["--config", cfg.to_str().expect("utf-8")]);
-    let url = format!("http://{grpc}");
-    let tail = Proc::spawn("patrolctl", &["--collector", &url, "tail", "--json"]);
+    let _agent = Proc::agent(&cfg);
+    let tail = Proc::tail_json(&grpc.to_string());
 
     // About 14 % of the quota now; past 50 % after this.
     grow_to(&log, 60_000);
