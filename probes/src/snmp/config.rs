@@ -437,38 +437,28 @@ fn v3_credentials(d: &DeviceConfig, at: &str, errors: &mut Vec<String>) -> Optio
             return None;
         }
     };
-    let auth_secret = secret(
+    let auth = protocol_key(
         at,
-        "auth_password",
-        d.auth_password.as_deref(),
-        d.auth_password_file.as_deref(),
-        d.auth_password_env.as_deref(),
+        ("auth", "sha"),
+        d.auth_protocol,
+        (
+            d.auth_password.as_deref(),
+            d.auth_password_file.as_deref(),
+            d.auth_password_env.as_deref(),
+        ),
         errors,
     );
-    let auth = match (d.auth_protocol, auth_secret) {
-        (None, None) => None,
-        (None, Some(_)) => {
-            errors.push(format!("{at}.auth_protocol: missing (e.g. \"sha\")"));
-            None
-        }
-        (Some(proto), p) => key(at, "auth_password", p, errors).map(|p| (proto, p)),
-    };
-    let priv_secret = secret(
+    let privacy = protocol_key(
         at,
-        "priv_password",
-        d.priv_password.as_deref(),
-        d.priv_password_file.as_deref(),
-        d.priv_password_env.as_deref(),
+        ("priv", "aes"),
+        d.priv_protocol,
+        (
+            d.priv_password.as_deref(),
+            d.priv_password_file.as_deref(),
+            d.priv_password_env.as_deref(),
+        ),
         errors,
     );
-    let privacy = match (d.priv_protocol, priv_secret) {
-        (None, None) => None,
-        (None, Some(_)) => {
-            errors.push(format!("{at}.priv_protocol: missing (e.g. \"aes\")"));
-            None
-        }
-        (Some(proto), p) => key(at, "priv_password", p, errors).map(|p| (proto, p)),
-    };
     if privacy.is_some() && auth.is_none() && d.auth_protocol.is_none() {
         errors.push(format!(
             "{at}.priv_protocol: privacy needs authentication too (auth_protocol, auth_password)"
@@ -495,6 +485,35 @@ fn secret(
         .map_err(|e| errors.push(format!("{at}.{e}")))
         .ok()
         .flatten()
+}
+
+/// The inline, file and environment forms of one secret option.
+type SecretForms<'a> = (
+    Option<&'a str>,
+    Option<&'a std::path::Path>,
+    Option<&'a str>,
+);
+
+/// A v3 protocol (`<kind>_protocol`) and its key (`<kind>_password` in any form): both or
+/// neither. `example` is a protocol to suggest when only the key is set.
+fn protocol_key<P>(
+    at: &str,
+    (kind, example): (&str, &str),
+    protocol: Option<P>,
+    (inline, file, env): SecretForms<'_>,
+    errors: &mut Vec<String>,
+) -> Option<(P, Secret)> {
+    let name = format!("{kind}_password");
+    match (protocol, secret(at, &name, inline, file, env, errors)) {
+        (None, None) => None,
+        (None, Some(_)) => {
+            errors.push(format!(
+                "{at}.{kind}_protocol: missing (e.g. \"{example}\")"
+            ));
+            None
+        }
+        (Some(protocol), source) => key(at, &name, source, errors).map(|k| (protocol, k)),
+    }
 }
 
 /// A v3 key: present, readable now (so a bad file fails at start-up) and long enough.
