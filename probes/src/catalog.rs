@@ -99,7 +99,28 @@ pub const METRICS: &[(&str, &str)] = &[
     ),
     (
         "oracle_alert_log_errors_total",
-        "ORA- errors written to the alert log since the agent started, by code.",
+        "ORA- errors written to the alert log since counting began (kept across restarts), by code.",
+    ),
+    // Oracle alert log on the shared tailer (h/polish).
+    (
+        "oracle_alert_log_rotations_total",
+        "Moves to a newer file of the alert log (rotations followed).",
+    ),
+    (
+        "oracle_alert_log_truncations_total",
+        "Times the alert log was found truncated or rewritten and read again from its start.",
+    ),
+    (
+        "oracle_alert_log_oversized_records_total",
+        "Alert log lines longer than 64 KiB, cut to it.",
+    ),
+    (
+        "oracle_alert_log_lost_files_total",
+        "Saved alert log positions whose file was gone at start-up.",
+    ),
+    (
+        "oracle_alert_log_state_errors_total",
+        "Failed saves of the alert log read position (state_dir not writable?).",
     ),
     // weblogic: probes dir, log_pattern, weblogic (docs/metrics.md has a section each).
     (

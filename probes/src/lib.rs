@@ -26,6 +26,8 @@ pub mod hwmon;
 pub mod mdstat;
 pub mod ping;
 mod sample_out;
+/// Secrets from files or environment variables (Oracle, SNMP).
+pub mod secret;
 pub mod sockets;
 pub mod trace;
 
@@ -100,7 +102,7 @@ impl ProbeConfig {
         match self {
             Self::Host(c) => Ok(Box::new(host::HostProbe::new(c.clone())?)),
             Self::Snmp(c) => Ok(Box::new(snmp::SnmpProbe::new(c.clone())?)),
-            Self::Oracle(c) => Ok(Box::new(oracle::OracleProbe::new(c.clone())?)),
+            Self::Oracle(c) => Ok(Box::new(oracle::OracleProbe::new(c.clone(), ctx)?)),
             Self::Dir(c) => Ok(Box::new(dir::DirProbe::new(c)?)),
             Self::LogPattern(c) => Ok(Box::new(log_pattern::LogPatternProbe::new(c, ctx)?)),
             Self::Weblogic(c) => Ok(Box::new(weblogic::WeblogicProbe::new(c, ctx)?)),

@@ -58,13 +58,18 @@ pub(crate) fn named_duration<'de, D: serde::Deserializer<'de>>(
 
 /// Declares `fn $name(d) -> Result<Duration, _>` for a duration field called `$field`.
 macro_rules! duration_field {
-    ($name:ident, $field:literal) => {
-        fn $name<'de, D: serde::Deserializer<'de>>(d: D) -> Result<std::time::Duration, D::Error> {
+    ($vis:vis $name:ident, $field:literal) => {
+        $vis fn $name<'de, D: serde::Deserializer<'de>>(
+            d: D,
+        ) -> Result<std::time::Duration, D::Error> {
             $crate::sample_out::named_duration($field, d)
         }
     };
 }
 pub(crate) use duration_field;
+
+// The `interval` field every probe has.
+duration_field!(pub(crate) interval_duration, "interval");
 
 /// Remembers which sources are failing so each failure is logged once, not every round.
 #[derive(Debug, Default)]
@@ -137,14 +142,104 @@ pub(crate) fn uncomment(sample: &str) -> String {
         .join("\n")
 }
 
+/// The typed config of a commented-out sample: `sample_config!(Ping, include_str!("sample.toml"))`.
+#[cfg(test)]
+macro_rules! sample_config {
+    ($variant:ident, $text:expr) => {
+        match $crate::sample_out::sample_section($text) {
+            $crate::ProbeConfig::$variant(c) => c,
+            other => panic!("sample.toml is a {} section", other.kind()),
+        }
+    };
+}
+#[cfg(test)]
+pub(crate) use sample_config;
+
+/// One collection round of a built probe in a unit test (time 1 ms), which must succeed.
+#[cfg(test)]
+pub(crate) async fn round(probe: &mut Box<dyn crate::Probe>) -> Vec<Sample> {
+    let mut out = Vec::new();
+    probe
+        .collect(crate::CollectContext { now_ms: 1 }, &mut out)
+        .await
+        .expect("the round completes");
+    out
+}
+
+/// Fails unless every sample's name has HELP text in the catalog (whose own test ties it to
+/// `docs/metrics.md`).
+#[cfg(test)]
+pub(crate) fn assert_cataloged(out: &[Sample]) {
+    for s in out {
+        assert!(
+            crate::catalog::help(&s.name).is_some(),
+            "{} not in the catalog",
+            s.name
+        );
+    }
+}
+
 /// Parses one `[[probe]]` section's body as the agent does.
 #[cfg(test)]
 pub(crate) fn parse_section(text: &str) -> Result<crate::ProbeConfig, toml::de::Error> {
     toml::from_str::<crate::ProbeConfig>(text)
 }
 
-/// The section a probe's `sample.toml` documents, parsed.
+/// The section a probe's `sample.toml` documents with its options commented out, parsed
+/// with them uncommented (see [`uncomment`]).
 #[cfg(test)]
 pub(crate) fn sample_section(sample: &str) -> crate::ProbeConfig {
     parse_section(&uncomment(sample)).expect("sample.toml parses")
+}
+
+/// The live `[[probe]]` sections of a sample, parsed as the agent parses its config (nested
+/// tables such as `[[probe.server]]` included).
+#[cfg(test)]
+pub(crate) fn sample_probes(sample: &str) -> Vec<crate::ProbeConfig> {
+    let doc: toml::Table = toml::from_str(sample).expect("sample.toml is TOML");
+    doc.get("probe")
+        .and_then(toml::Value::as_array)
+        .into_iter()
+        .flatten()
+        .map(|p| p.clone().try_into().expect("sample.toml's section parses"))
+        .collect()
+}
+
+/// Builds a sample's section as the agent would (state in a throwaway directory).
+#[cfg(test)]
+pub(crate) fn build_sample(config: &crate::ProbeConfig) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    if let Err(e) = config.build(&crate::BuildContext::new(dir.path())) {
+        panic!(
+            "sample.toml's {} section does not build: {e}",
+            config.kind()
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// Every probe folder has a `sample.toml` whose section is of the probe's own type.
+    #[test]
+    fn every_probe_has_a_sample_of_its_own_type() {
+        let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let mut probes = 0;
+        for entry in std::fs::read_dir(&src).expect("src") {
+            let dir = entry.expect("entry").path();
+            // The tailer is a library module, not a probe.
+            if !dir.join("README.md").is_file() {
+                continue;
+            }
+            let name = dir.file_name().and_then(|n| n.to_str()).expect("name");
+            let sample = std::fs::read_to_string(dir.join("sample.toml"))
+                .unwrap_or_else(|e| panic!("probe {name} has no sample.toml: {e}"));
+            let sections = super::sample_probes(&sample);
+            assert!(!sections.is_empty(), "{name}/sample.toml has no [[probe]]");
+            for section in sections {
+                assert_eq!(section.kind(), name, "{name}/sample.toml");
+            }
+            probes += 1;
+        }
+        assert!(probes >= 11, "only {probes} probe folders found");
+    }
 }

@@ -198,7 +198,7 @@ fn v3_section(address: &str, user: &str, auth: &str, privacy: &str) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn snmpd_v3_auth_priv_is_read_and_bad_credentials_are_named() {
+async fn snmpd_v3_auth_priv_is_read_like_net_snmp_reads_it() {
     let snmpd = peers::start_snmpd(USER, AUTH, PRIV);
     let address = snmpd.address();
     let v3 = [
@@ -246,43 +246,135 @@ async fn snmpd_v3_auth_priv_is_read_and_bad_credentials_are_named() {
     let used = by_label(&samples, "snmp_storage_used_percent", "linux", "storage");
     assert_eq!(used.keys().cloned().collect::<Vec<_>>(), want);
     assert!(used.values().all(|p| (0.0..=100.0).contains(p)), "{used:?}");
+}
 
-    // Wrong authentication password, then an unknown user: snmp_up 0 and an error that
-    // names the cause.
-    let mut wrong_key = build_snmp(&v3_section(&address, USER, "wrongpass1", PRIV));
-    let samples = collect(&mut wrong_key, 1_000).await;
-    assert_eq!(one(&samples, "snmp_up", "linux").value, 0.0);
-    let error = wrong_key.device_errors().remove(0).1;
-    assert!(
-        matches!(
-            error,
-            Some(DeviceError::WrongDigest { .. } | DeviceError::Rejected { .. })
-        ),
-        "wrong auth key: {error:?}"
+/// One v3 device section with the given credential lines (`user = ...`, keys).
+fn v3_device(address: &str, credentials: &str) -> String {
+    format!(
+        "type = \"snmp\"\ninterval = \"30s\"\ntimeout = \"1s\"\nretries = 0\n\
+         profiles = [\"system\"]\n\
+         [[device]]\nname = \"sw1\"\naddress = \"{address}\"\nversion = \"3\"\n{credentials}"
+    )
+}
+
+/// Polls once and returns the device's error, after checking `snmp_up` 0.
+async fn failing_error(toml_text: &str) -> DeviceError {
+    let mut probe = build_snmp(toml_text);
+    let samples = collect(&mut probe, 1_000).await;
+    assert_eq!(one(&samples, "snmp_up", "sw1").value, 0.0);
+    probe
+        .device_errors()
+        .remove(0)
+        .1
+        .expect("a failing device has an error")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn snmpd_v3_wrong_user_auth_key_and_priv_key_each_get_their_own_error() {
+    let snmpd = peers::start_snmpd(USER, AUTH, PRIV);
+    let address = snmpd.address();
+    let creds = |user: &str, auth: &str, privacy: &str| {
+        format!(
+            "user = \"{user}\"\nauth_protocol = \"sha\"\nauth_password = \"{auth}\"\n\
+             priv_protocol = \"aes\"\npriv_password = \"{privacy}\"\n"
+        )
+    };
+
+    let error = failing_error(&v3_device(&address, &creds("nobody", AUTH, PRIV))).await;
+    assert_eq!(
+        error,
+        DeviceError::UnknownUser {
+            user: "nobody".into()
+        }
     );
+    assert_eq!(
+        error.to_string(),
+        "unknown user 'nobody' (usmStatsUnknownUserNames): check `user`, or create it on the device"
+    );
+
+    let error = failing_error(&v3_device(&address, &creds(USER, "wrongpass1", PRIV))).await;
+    assert_eq!(error, DeviceError::WrongDigest { user: USER.into() });
     assert!(
         error
-            .map(|e| e.to_string())
-            .unwrap_or_default()
-            .contains("auth_password")
+            .to_string()
+            .starts_with("wrong authentication key for user 'patrol' (usmStatsWrongDigests)"),
+        "{error}"
     );
 
-    let mut wrong_user = build_snmp(&v3_section(&address, "nobody", AUTH, PRIV));
-    let samples = collect(&mut wrong_user, 1_000).await;
-    assert_eq!(one(&samples, "snmp_up", "linux").value, 0.0);
-    let error = wrong_user.device_errors().remove(0).1;
-    assert!(
-        matches!(
-            error,
-            Some(DeviceError::UnknownUser { .. } | DeviceError::Rejected { .. })
-        ),
-        "unknown user: {error:?}"
-    );
+    // net-snmp sends no Report when the scoped PDU does not decrypt: the probe words the
+    // silence after a successful discovery and an accepted user and key.
+    let error = failing_error(&v3_device(&address, &creds(USER, AUTH, "wrongpriv1"))).await;
+    assert_eq!(error, DeviceError::Undecryptable { user: USER.into() });
     assert!(
         error
-            .map(|e| e.to_string())
-            .unwrap_or_default()
-            .contains("\"nobody\"")
+            .to_string()
+            .starts_with("wrong privacy key or protocol for user 'patrol'"),
+        "{error}"
+    );
+
+    // The authPriv-only user without its privacy key: authenticated, refused by the
+    // device's access rule (`rouser patrol priv`).
+    let no_priv =
+        format!("user = \"{USER}\"\nauth_protocol = \"sha\"\nauth_password = \"{AUTH}\"\n");
+    let error = failing_error(&v3_device(&address, &no_priv)).await;
+    assert_eq!(error, DeviceError::NotAuthorized { user: USER.into() });
+    assert!(error.to_string().contains("priv_protocol"), "{error}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn snmpd_v3_auth_no_priv_sha_user_is_read_with_its_key_from_a_file() {
+    use std::os::unix::fs::PermissionsExt;
+    let snmpd = peers::start_snmpd(USER, AUTH, PRIV);
+    let address = snmpd.address();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let key = dir.path().join("auth.key");
+    std::fs::write(&key, format!("{AUTH}\n")).expect("write key");
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    let section = v3_device(
+        &address,
+        &format!(
+            "user = \"{}\"\nauth_protocol = \"sha\"\nauth_password_file = \"{}\"\n",
+            peers::AUTH_ONLY_USER,
+            key.display()
+        ),
+    );
+    let mut probe = build_snmp(&section);
+    let samples = collect(&mut probe, 1_000).await;
+    assert_eq!(
+        one(&samples, "snmp_up", "sw1").value,
+        1.0,
+        "errors: {:?}",
+        probe.device_errors()
+    );
+    let v3 = [
+        "-v3",
+        "-l",
+        "authNoPriv",
+        "-u",
+        peers::AUTH_ONLY_USER,
+        "-a",
+        "SHA",
+        "-A",
+        AUTH,
+    ];
+    let name = net_snmp("snmpget", &v3, &address, "1.3.6.1.2.1.1.5.0");
+    let name = clean_text(&name["1.3.6.1.2.1.1.5.0"].bytes());
+    assert_eq!(
+        one(&samples, "snmp_info", "sw1").labels.get("sys_name"),
+        Some(name.as_str())
+    );
+
+    // The same file readable by everyone is refused when the probe is built.
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    let config: ProbeConfig = toml::from_str(&section).expect("parses");
+    let error = config
+        .build(&patrol_probes::BuildContext::new(dir.path()))
+        .err()
+        .expect("a world-readable key file is refused")
+        .to_string();
+    assert!(
+        error.contains("auth_password_file") && error.contains("chmod 600"),
+        "{error}"
     );
 }
 

@@ -84,13 +84,10 @@ fn breach_opens_an_incident_and_clearing_resolves_it() {
         ),
     )
     .expect("agent config");
-    let _agent = Proc::spawn(
-        "patrol-agent",
-        &["--config", agent_cfg.to_str().expect("utf-8")],
-    );
+    let _agent = Proc::agent(&agent_cfg);
 
     let url = format!("http://{grpc}");
-    let tail = Proc::spawn("patrolctl", &["--collector", &url, "tail", "--json"]);
+    let tail = Proc::tail_json(&grpc.to_string());
     let opened = tail.wait_line(Duration::from_secs(30), |l| json_event(l, "opened"));
     let incident = &opened["incident"];
     assert_eq!(incident["state"], "open");
@@ -158,12 +155,8 @@ fn restart_keeps_open_incidents_without_duplicates() {
         .expect("agent config");
     };
     write_agent(&grpc);
-    let _agent = Proc::spawn(
-        "patrol-agent",
-        &["--config", agent_cfg.to_str().expect("utf-8")],
-    );
-    let url = format!("http://{grpc}");
-    let tail = Proc::spawn("patrolctl", &["--collector", &url, "tail", "--json"]);
+    let _agent = Proc::agent(&agent_cfg);
+    let tail = Proc::tail_json(&grpc.to_string());
     let opened = tail.wait_line(Duration::from_secs(30), |l| json_event(l, "opened"));
     let id = opened["incident"]["id"].clone();
     drop(tail);
@@ -173,10 +166,7 @@ fn restart_keeps_open_incidents_without_duplicates() {
     let (_second, grpc2, http2) = collector(&rules, &data);
     let url2 = format!("http://{grpc2}");
     write_agent(&grpc2);
-    let _agent2 = Proc::spawn(
-        "patrol-agent",
-        &["--config", agent_cfg.to_str().expect("utf-8")],
-    );
+    let _agent2 = Proc::agent(&agent_cfg);
     let tail = Proc::spawn("patrolctl", &["--collector", &url2, "tail", "--json"]);
     // The open incident is still open after the restart...
     let snap = tail.wait_line(Duration::from_secs(30), |l| json_event(l, "snapshot"));

@@ -291,6 +291,13 @@ fn shipped_rules_open_incidents_for_a_dead_target_loss_and_a_route_change() {
         let path = entry.expect("entry").path();
         std::fs::copy(&path, rules.join(path.file_name().expect("name"))).expect("copy rule");
     }
+    // Test-only rule: its incident says the agent's first trace reached the collector, so the
+    // probe holds a first path to compare the moved route with.
+    std::fs::write(
+        rules.join("test-trace-seen.toml"),
+        "[[rule]]\nname = \"test_trace_reached\"\nexpr = 'trace_reached == 1'\nseverity = \"P4\"\nsummary = \"traced {{target}}\"\n",
+    )
+    .expect("write test rule");
     let (_collector, grpc) = collector_in(&net, &a, &rules, &dir.path().join("data"));
     let config = write(
         dir.path(),
@@ -343,6 +350,7 @@ targets = ["10.232.9.9"]
     let wanted = [
         ("ping_target_unreachable", "10.232.1.99", "P1"),
         ("ping_loss_high", "10.232.5.2", "P2"),
+        ("test_trace_reached", "10.232.9.9", "P4"),
     ];
     tail.wait_line(Duration::from_secs(60), |l| {
         seen.extend(incident(l));
@@ -366,8 +374,7 @@ targets = ["10.232.9.9"]
         "{seen:?}"
     );
 
-    // Let the agent trace the first route at least once, then move the route.
-    std::thread::sleep(Duration::from_secs(3));
+    // The first route has been traced (test_trace_reached opened): move the route.
     net.exec(
         &a,
         &[

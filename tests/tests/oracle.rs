@@ -149,9 +149,8 @@ fn unreachable_database_opens_the_oracle_down_incident() {
         &grpc,
         "interval = \"2s\"\ntimeout = \"1s\"\nquery_timeout = \"1s\"\n",
     );
-    let _agent = Proc::spawn("patrol-agent", &["--config", cfg.to_str().expect("utf-8")]);
-    let url = format!("http://{grpc}");
-    let tail = Proc::spawn("patrolctl", &["--collector", &url, "tail", "--json"]);
+    let _agent = Proc::agent(&cfg);
+    let tail = Proc::tail_json(&grpc.to_string());
     let opened = tail.wait_line(Duration::from_secs(60), |l| {
         let v: Value = serde_json::from_str(l).ok()?;
         // Opened before the watcher connected, it comes in the snapshot instead.

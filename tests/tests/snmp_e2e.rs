@@ -61,13 +61,9 @@ fn interface_down_in_the_recording_opens_an_incident() {
         ),
     )
     .expect("agent config");
-    let _agent = Proc::spawn(
-        "patrol-agent",
-        &["--config", agent_cfg.to_str().expect("utf-8")],
-    );
+    let _agent = Proc::agent(&agent_cfg);
 
-    let url = format!("http://{grpc}");
-    let tail = Proc::spawn("patrolctl", &["--collector", &url, "tail", "--json"]);
+    let tail = Proc::tail_json(&grpc.to_string());
     let opened = tail.wait_line(Duration::from_secs(60), |l| {
         let v: Value = serde_json::from_str(l).ok()?;
         (v["kind"] == "opened" && v["incident"]["rule"] == "interface_down").then_some(v)

@@ -13,7 +13,7 @@ use async_trait::async_trait;
 use patrol_proto::{Labels, Sample};
 use serde::Deserialize;
 
-use crate::host::interval_duration;
+use crate::sample_out::interval_duration;
 use crate::{CollectContext, DEFAULT_INTERVAL, Probe, ProbeError};
 pub use usage::{Basis, DirUsage, UsageError};
 
@@ -175,12 +175,7 @@ impl Probe for DirProbe {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-    use crate::ProbeConfig;
-
-    fn parse(text: &str) -> Result<ProbeConfig, toml::de::Error> {
-        toml::from_str(text)
-    }
+    use crate::sample_out::parse_section as parse;
 
     #[tokio::test]
     async fn reports_quota_share_of_a_real_directory() {
@@ -194,11 +189,7 @@ mod tests {
         let mut probe = config
             .build(&crate::BuildContext::new(dir.path()))
             .expect("builds");
-        let mut out = Vec::new();
-        probe
-            .collect(CollectContext { now_ms: 1 }, &mut out)
-            .await
-            .expect("collects");
+        let out = crate::sample_out::round(&mut probe).await;
         let get = |name: &str| {
             out.iter()
                 .find(|s| s.name == name)
@@ -210,13 +201,7 @@ mod tests {
         assert_eq!(percent, used / 81_920.0 * 100.0);
         assert_eq!(labels.get("basis"), Some("quota"));
         assert_eq!(get("dir_ok").expect("ok").0, 1.0);
-        for s in &out {
-            assert!(
-                crate::catalog::help(&s.name).is_some(),
-                "{} not in the catalog",
-                s.name
-            );
-        }
+        crate::sample_out::assert_cataloged(&out);
     }
 
     #[tokio::test]
@@ -225,23 +210,16 @@ mod tests {
         let mut probe = config
             .build(&crate::BuildContext::new("/nonexistent"))
             .expect("builds");
-        let mut out = Vec::new();
-        probe
-            .collect(CollectContext { now_ms: 1 }, &mut out)
-            .await
-            .expect("round completes");
+        let out = crate::sample_out::round(&mut probe).await;
         assert_eq!(out.len(), 1);
         assert_eq!((out[0].name.as_str(), out[0].value), ("dir_ok", 0.0));
     }
 
     #[test]
     fn sample_toml_parses_and_builds() {
-        let text = include_str!("sample.toml").replace("[[probe]]\n", "");
-        let config = parse(&text).expect("sample.toml parses");
-        config
-            .build(&crate::BuildContext::new("/tmp"))
-            .map(drop)
-            .expect("builds");
+        for config in crate::sample_out::sample_probes(include_str!("sample.toml")) {
+            crate::sample_out::build_sample(&config);
+        }
     }
 
     #[test]

@@ -78,23 +78,7 @@ impl Default for HostConfig {
     }
 }
 
-/// humantime durations whose errors name the field: inside the internally tagged
-/// `ProbeConfig` serde buffers the section and the TOML error loses the key's position.
-/// Shared with the other probes' configs.
-pub(crate) fn named_duration<'de, D: serde::Deserializer<'de>>(
-    field: &str,
-    d: D,
-) -> Result<Duration, D::Error> {
-    humantime_serde::deserialize(d).map_err(|e: D::Error| {
-        serde::de::Error::custom(format!("{field}: {e} (e.g. \"30s\", \"5m\")"))
-    })
-}
-
-pub(crate) fn interval_duration<'de, D: serde::Deserializer<'de>>(
-    d: D,
-) -> Result<Duration, D::Error> {
-    named_duration("interval", d)
-}
+use crate::sample_out::{interval_duration, named_duration};
 
 fn network_fs_timeout_duration<'de, D: serde::Deserializer<'de>>(
     d: D,
@@ -527,9 +511,8 @@ mod tests {
     #[test]
     fn sample_toml_parses_to_the_defaults() {
         // sample.toml is the operator's copy-paste source: it must stay valid and truthful.
-        let uncommented = crate::sample_out::uncomment(include_str!("sample.toml"));
-        let config = parse(&uncommented).expect("sample.toml options parse");
-        assert_eq!(config, crate::ProbeConfig::Host(HostConfig::default()));
+        let config = crate::sample_out::sample_config!(Host, include_str!("sample.toml"));
+        assert_eq!(config, HostConfig::default());
     }
 
     #[test]

@@ -13,7 +13,7 @@ use async_trait::async_trait;
 use patrol_proto::Sample;
 use serde::Deserialize;
 
-use crate::sample_out::{Failing, Out, duration_field};
+use crate::sample_out::{Failing, Out};
 use crate::{CollectContext, Probe, ProbeError};
 
 /// Configuration of one `[[probe]] type = "hwmon"` section.
@@ -32,7 +32,7 @@ pub struct HwmonConfig {
     pub exclude: Vec<String>,
 }
 
-duration_field!(interval_duration, "interval");
+use crate::sample_out::interval_duration;
 
 impl Default for HwmonConfig {
     fn default() -> Self {

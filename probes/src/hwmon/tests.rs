@@ -155,8 +155,8 @@ async fn reads_this_machines_sensors_when_present() {
 
 #[test]
 fn sample_toml_parses_to_the_defaults() {
-    let config = crate::sample_out::sample_section(include_str!("sample.toml"));
-    assert_eq!(config, crate::ProbeConfig::Hwmon(HwmonConfig::default()));
+    let config = crate::sample_out::sample_config!(Hwmon, include_str!("sample.toml"));
+    assert_eq!(config, HwmonConfig::default());
 }
 
 #[test]

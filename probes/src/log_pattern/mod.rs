@@ -18,7 +18,7 @@ use patrol_proto::{Labels, Sample};
 use regex::bytes::{Regex, RegexSet};
 use serde::{Deserialize, Serialize};
 
-use crate::host::interval_duration;
+use crate::sample_out::interval_duration;
 use crate::tail::counted::{CountedLog, Counter, SharedLog, lock, poll_blocking, stats_samples};
 use crate::tail::{Record, RecordStart, StartAt, TailSpec, split_path, state};
 use crate::{BuildContext, CollectContext, DEFAULT_INTERVAL, Probe, ProbeError};
@@ -266,21 +266,13 @@ impl Probe for LogPatternProbe {
 mod tests {
     use super::*;
     use crate::ProbeConfig;
+    use crate::sample_out::round;
 
     fn value(out: &[Sample], name: &str, pattern: Option<&str>) -> f64 {
         out.iter()
             .find(|s| s.name == name && pattern.is_none_or(|p| s.labels.get("pattern") == Some(p)))
             .map(|s| s.value)
             .unwrap_or_else(|| panic!("{name} {pattern:?} missing from {out:?}"))
-    }
-
-    async fn round(probe: &mut Box<dyn Probe>) -> Vec<Sample> {
-        let mut out = Vec::new();
-        probe
-            .collect(CollectContext { now_ms: 1 }, &mut out)
-            .await
-            .expect("round");
-        out
     }
 
     fn config(dir: &std::path::Path, extra: &str) -> ProbeConfig {
@@ -333,26 +325,14 @@ mod tests {
         assert_eq!(value(&out, "log_pattern_records_total", None), 4.0);
         assert_eq!(value(&out, "log_pattern_rotations_total", None), 1.0);
         assert_eq!(value(&out, "log_pattern_ok", None), 1.0);
-        for s in &out {
-            assert!(
-                crate::catalog::help(&s.name).is_some(),
-                "{} not in the catalog",
-                s.name
-            );
-        }
+        crate::sample_out::assert_cataloged(&out);
     }
 
     #[test]
     fn sample_toml_parses_and_builds() {
-        let text = include_str!("sample.toml")
-            .replace("[[probe.pattern]]", "[[pattern]]")
-            .replace("[[probe]]\n", "");
-        let config: ProbeConfig = toml::from_str(&text).expect("sample.toml parses");
-        let dir = tempfile::tempdir().expect("tempdir");
-        config
-            .build(&BuildContext::new(dir.path()))
-            .map(drop)
-            .expect("builds");
+        for config in crate::sample_out::sample_probes(include_str!("sample.toml")) {
+            crate::sample_out::build_sample(&config);
+        }
     }
 
     #[tokio::test]

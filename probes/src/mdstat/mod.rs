@@ -12,7 +12,7 @@ use async_trait::async_trait;
 use patrol_proto::Sample;
 use serde::Deserialize;
 
-use crate::sample_out::{Failing, Out, duration_field, read_bounded};
+use crate::sample_out::{Failing, Out, read_bounded};
 use crate::{CollectContext, Probe, ProbeError};
 
 /// `/proc/mdstat` of a large server is a few KiB; anything past this is not mdstat.
@@ -33,7 +33,7 @@ pub struct MdstatConfig {
     pub allow_missing: bool,
 }
 
-duration_field!(interval_duration, "interval");
+use crate::sample_out::interval_duration;
 
 impl Default for MdstatConfig {
     fn default() -> Self {
@@ -202,7 +202,7 @@ mod probe_tests {
 
     #[test]
     fn sample_toml_parses_to_the_defaults() {
-        let config = crate::sample_out::sample_section(include_str!("sample.toml"));
-        assert_eq!(config, crate::ProbeConfig::Mdstat(MdstatConfig::default()));
+        let config = crate::sample_out::sample_config!(Mdstat, include_str!("sample.toml"));
+        assert_eq!(config, MdstatConfig::default());
     }
 }

@@ -1,21 +1,23 @@
 //! `ORA-` error counts from the database's alert log (`alert_<SID>.log`).
 //!
 //! [`ora_codes`] is the parser (pure, on bytes: alert logs are written in the database
-//! character set, so text may not be UTF-8). [`AlertLog`] is a deliberately small reader that
-//! remembers its position: it starts at the end of the file (history is not counted), reads at
-//! most [`MAX_READ_PER_ROUND`] per round, and restarts from the top when the file is replaced
-//! or truncated. It is meant to be swapped for Patrol's shared tailer (`probes/src/tail/`)
-//! once that exists; only [`AlertLog::poll`] would change.
+//! character set, so text may not be UTF-8). [`AlertCounts`] is what the shared tailer
+//! (`probes/src/tail/`) feeds with the log's lines; [`open`] sets that tailer up, so rotation
+//! (logrotate's `alert_ORCL.log.1`), truncation, restarts (position and counts saved together
+//! in the agent's state directory) and over-long lines are handled as for the WebLogic logs.
 
 use std::collections::BTreeMap;
-use std::fs::File;
-use std::io::{Read, Seek, SeekFrom};
-use std::os::unix::fs::MetadataExt;
-use std::path::PathBuf;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::tail::counted::{CountedLog, Counter};
+use crate::tail::{Record, RecordStart, StartAt, TailSpec, split_path, state};
 
 /// Bytes read per round at most; the rest waits for the next round.
 pub const MAX_READ_PER_ROUND: u64 = 4 * 1024 * 1024;
-/// A line longer than this is dropped (and counted), so one runaway line cannot grow memory.
+/// Longest line kept; the rest of a longer one is skipped (and counted by the tailer as an
+/// oversized record), so one runaway line cannot grow memory.
 pub const MAX_LINE: usize = 64 * 1024;
 /// Distinct codes kept; later new codes count under `ORA-other`, bounding the series count.
 pub const MAX_CODES: usize = 256;
@@ -54,115 +56,23 @@ pub fn code_label(code: u32) -> String {
     format!("ORA-{code:05}")
 }
 
-/// Where reading stopped: which file (device, inode) and the offset in it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Position {
-    dev: u64,
-    ino: u64,
-    offset: u64,
-}
-
-/// Counts of `ORA-` codes seen since the agent started, per code.
-#[derive(Debug)]
-pub struct AlertLog {
-    path: PathBuf,
-    position: Option<Position>,
-    /// The start of a line whose end has not been written yet.
-    partial: Vec<u8>,
-    /// Skipping the rest of an over-long line.
-    skipping: bool,
+/// Counts of `ORA-` codes by code label (`ORA-00060`), saved with the read position.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct AlertCounts {
     counts: BTreeMap<String, u64>,
-    pub lines_too_long: u64,
 }
 
-impl AlertLog {
-    pub fn new(path: PathBuf) -> Self {
-        Self {
-            path,
-            position: None,
-            partial: Vec::new(),
-            skipping: false,
-            counts: BTreeMap::new(),
-            lines_too_long: 0,
-        }
-    }
-
-    /// Cumulative counts by code label (`ORA-00060`).
+impl AlertCounts {
+    /// Cumulative counts by code label.
     pub fn counts(&self) -> &BTreeMap<String, u64> {
         &self.counts
     }
+}
 
-    /// Reads what was appended since the last call and counts its codes.
-    pub fn poll(&mut self) -> Result<(), String> {
-        let shown = self.path.display();
-        let mut file = File::open(&self.path).map_err(|e| format!("alert_log {shown}: {e}"))?;
-        let meta = file
-            .metadata()
-            .map_err(|e| format!("alert_log {shown}: {e}"))?;
-        let (dev, ino, len) = (meta.dev(), meta.ino(), meta.len());
-        let offset = match self.position {
-            // First sight: count only what is written from now on.
-            None => len,
-            Some(p) if p.dev == dev && p.ino == ino && p.offset <= len => p.offset,
-            // Replaced (rotated) or truncated: the new content is all unread.
-            Some(_) => {
-                self.partial.clear();
-                self.skipping = false;
-                0
-            }
-        };
-        file.seek(SeekFrom::Start(offset))
-            .map_err(|e| format!("alert_log {shown}: {e}"))?;
-        let mut chunk = Vec::new();
-        let read = file
-            .take(MAX_READ_PER_ROUND)
-            .read_to_end(&mut chunk)
-            .map_err(|e| format!("alert_log {shown}: {e}"))?;
-        self.position = Some(Position {
-            dev,
-            ino,
-            offset: offset + read as u64,
-        });
-        self.feed(&chunk);
-        Ok(())
-    }
-
-    /// Splits `bytes` into lines (carrying an unfinished one over) and counts codes.
-    pub fn feed(&mut self, bytes: &[u8]) {
-        let mut rest = bytes;
-        while let Some(nl) = rest.iter().position(|&b| b == b'\n') {
-            let (piece, after) = rest.split_at(nl);
-            rest = &after[1..];
-            if self.skipping {
-                self.skipping = false;
-                continue;
-            }
-            if self.partial.is_empty() {
-                self.count_line(piece);
-            } else {
-                let mut line = std::mem::take(&mut self.partial);
-                line.extend_from_slice(piece);
-                self.count_line(&line);
-            }
-        }
-        if self.skipping {
-            return;
-        }
-        if self.partial.len() + rest.len() > MAX_LINE {
-            self.partial.clear();
-            self.skipping = true;
-            self.lines_too_long += 1;
-        } else {
-            self.partial.extend_from_slice(rest);
-        }
-    }
-
-    fn count_line(&mut self, line: &[u8]) {
-        if line.len() > MAX_LINE {
-            self.lines_too_long += 1;
-            return;
-        }
-        for code in ora_codes(line) {
+impl Counter for AlertCounts {
+    /// Counts the codes of one line; a cut line counts the codes in its kept first part.
+    fn count(&mut self, record: Record<'_>) {
+        for code in ora_codes(record.bytes) {
             let mut label = code_label(code);
             if !self.counts.contains_key(&label) && self.counts.len() >= MAX_CODES {
                 label = "ORA-other".to_owned();
@@ -170,6 +80,31 @@ impl AlertLog {
             *self.counts.entry(label).or_insert(0) += 1;
         }
     }
+}
+
+/// The alert log at `path` on the shared tailer: one record per line, history not counted
+/// (it starts at the current end the first time), rotated copies `alert_<SID>.log?*` read
+/// to their end. State is kept in `state_dir` under a name derived from `db` and the path.
+pub fn open(
+    db: &str,
+    path: &Path,
+    state_dir: &Path,
+    persist: bool,
+) -> Result<CountedLog<AlertCounts>, String> {
+    let (dir, active) =
+        split_path(path).ok_or_else(|| format!("alert_log {}: not a file path", path.display()))?;
+    let rotated = glob::Pattern::new(&format!("{}?*", glob::Pattern::escape(&active)))
+        .map_err(|e| format!("alert_log {}: {e}", path.display()))?;
+    let spec = TailSpec {
+        dir,
+        active,
+        rotated: Some(rotated),
+        record_start: RecordStart::EveryLine,
+        max_record_bytes: MAX_LINE,
+        start_at: StartAt::End,
+    };
+    let name = state::file_name("oracle_alert_log", &[db, &path.to_string_lossy()]);
+    Ok(CountedLog::open(spec, state_dir.join(name), persist))
 }
 
 #[cfg(test)]
@@ -202,14 +137,26 @@ mod tests {
         assert_eq!(code_label(3136), "ORA-03136");
     }
 
+    /// Polls until a poll finds nothing new, which closes the last line (the tailer hands a
+    /// line over once the writer has gone quiet for a round).
+    fn settle(log: &mut CountedLog<AlertCounts>) {
+        log.poll(MAX_READ_PER_ROUND).expect("poll");
+        log.poll(MAX_READ_PER_ROUND).expect("quiet poll");
+    }
+
+    fn count(log: &CountedLog<AlertCounts>, code: &str) -> Option<u64> {
+        log.counts().counts().get(code).copied()
+    }
+
     #[test]
-    fn counts_only_new_lines_across_appends_rotation_and_truncation() {
+    fn counts_only_new_lines_across_appends_rotation_truncation_and_restart() {
         let dir = tempfile::tempdir().expect("tempdir");
+        let state = dir.path().join("state");
         let path = dir.path().join("alert_ORCL.log");
         std::fs::write(&path, "ORA-00600: history, not counted\n").expect("write");
-        let mut log = AlertLog::new(path.clone());
-        log.poll().expect("first poll");
-        assert!(log.counts().is_empty());
+        let mut log = open("ORCL", &path, &state, true).expect("opens");
+        settle(&mut log);
+        assert!(log.counts().counts().is_empty());
 
         let mut f = std::fs::OpenOptions::new()
             .append(true)
@@ -218,48 +165,82 @@ mod tests {
         // A line written in two pieces is counted once, when complete.
         f.write_all(b"2024-03-01T10:00:00.000000+08:00\nORA-016")
             .expect("w");
-        log.poll().expect("poll");
-        assert!(log.counts().is_empty());
+        settle(&mut log);
+        assert!(log.counts().counts().is_empty());
         f.write_all(b"53: unable to extend\nORA-01653 again\n")
             .expect("w");
-        log.poll().expect("poll");
-        assert_eq!(log.counts().get("ORA-01653"), Some(&2));
+        settle(&mut log);
+        assert_eq!(count(&log, "ORA-01653"), Some(2));
 
-        // Rotation: renamed away, a new file created at the path.
+        // Rotation (logrotate's rename): lines written to the old file before the rename and
+        // to the new file after it are each counted once.
+        f.write_all(b"ORA-00060: deadlock before rotation\n")
+            .expect("w");
         std::fs::rename(&path, dir.path().join("alert_ORCL.log.1")).expect("rename");
         std::fs::write(&path, "ORA-00060: deadlock\n").expect("new file");
-        log.poll().expect("poll after rotation");
-        assert_eq!(log.counts().get("ORA-00060"), Some(&1));
+        settle(&mut log);
+        assert_eq!(count(&log, "ORA-00060"), Some(2));
+        assert_eq!(log.stats().rotations, 1);
 
         // Truncation in place.
         std::fs::write(&path, "").expect("truncate");
-        log.poll().expect("poll");
+        settle(&mut log);
         std::fs::write(&path, "ORA-00060 after truncate\n").expect("write");
-        log.poll().expect("poll");
-        assert_eq!(log.counts().get("ORA-00060"), Some(&2));
+        settle(&mut log);
+        assert_eq!(count(&log, "ORA-00060"), Some(3));
+
+        // Restart: the saved position and counts carry on; nothing is counted twice and
+        // what was written while the agent was down is counted.
+        drop(log);
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .expect("open");
+        f.write_all(b"ORA-00060 while the agent was down\n")
+            .expect("w");
+        let mut log = open("ORCL", &path, &state, true).expect("reopens");
+        settle(&mut log);
+        assert_eq!(count(&log, "ORA-00060"), Some(4));
+        assert_eq!(count(&log, "ORA-01653"), Some(2));
     }
 
     #[test]
     fn hostile_input_is_bounded() {
-        let mut log = AlertLog::new("/unused".into());
-        // An endless line: dropped, counted, and the next line still parses.
-        let long = vec![b'x'; MAX_LINE + 10];
-        log.feed(&long);
-        log.feed(b"ORA-00001 still part of the long line\nORA-00942: real\n");
-        assert_eq!(log.lines_too_long, 1);
-        assert_eq!(log.counts().len(), 1);
-        assert_eq!(log.counts().get("ORA-00942"), Some(&1));
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("alert_X.log");
+        std::fs::write(&path, "").expect("write");
+        let mut log = open("X", &path, dir.path(), false).expect("opens");
+        settle(&mut log);
+        // An endless line: cut at MAX_LINE and counted as oversized; the next line parses.
+        let mut text = vec![b'x'; MAX_LINE + 10];
+        text.extend_from_slice(b"ORA-00001 past the cut\nORA-00942: real\n\xff\xfe not UTF-8\n");
         // Many distinct codes: at most MAX_CODES series plus `ORA-other`.
-        let many: String = (1..=1000).map(|c| format!("ORA-{c}\n")).collect();
-        log.feed(many.as_bytes());
-        assert_eq!(log.counts().len(), MAX_CODES + 1);
-        assert!(log.counts().get("ORA-other").is_some_and(|n| *n > 0));
+        for c in 1..=1000 {
+            text.extend_from_slice(format!("ORA-{c}\n").as_bytes());
+        }
+        std::fs::write(&path, &text).expect("write");
+        settle(&mut log);
+        assert_eq!(log.stats().oversized, 1);
+        assert_eq!(count(&log, "ORA-00001"), Some(1), "only the short line's");
+        assert_eq!(count(&log, "ORA-00942"), Some(2));
+        assert_eq!(log.counts().counts().len(), MAX_CODES + 1);
+        assert!(count(&log, "ORA-other").is_some_and(|n| n > 0));
     }
 
     #[test]
     fn missing_file_is_an_error_naming_it() {
-        let mut log = AlertLog::new("/nonexistent/alert_X.log".into());
-        let err = log.poll().expect_err("missing");
-        assert!(err.contains("/nonexistent/alert_X.log"), "{err}");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut log = open(
+            "X",
+            Path::new("/nonexistent/alert_X.log"),
+            dir.path(),
+            false,
+        )
+        .expect("opens");
+        let err = log
+            .poll(MAX_READ_PER_ROUND)
+            .expect_err("missing")
+            .to_string();
+        assert!(err.contains("/nonexistent"), "{err}");
     }
 }

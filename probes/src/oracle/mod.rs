@@ -6,7 +6,9 @@
 //! `oracle_recovery_area_used_percent`; `oracle_archive_dest_error` (+ `dest`);
 //! `oracle_sessions`, `oracle_sessions_used_percent`, `oracle_processes`,
 //! `oracle_processes_used_percent`; `oracle_rman_backups`, `oracle_rman_backup_age_hours`;
-//! `oracle_alert_log_errors_total` (+ `code`) when `alert_log` is set.
+//! `oracle_alert_log_errors_total` (+ `code`) and the tailer's `oracle_alert_log_rotations_total`,
+//! `_truncations_total`, `_oversized_records_total`, `_lost_files_total`, `_state_errors_total`
+//! when `alert_log` is set.
 //! Definitions: `README.md` beside this file and `docs/metrics.md`; setup: `docs/oracle.md`.
 //!
 //! The `oracle` crate is blocking, so each database gets one worker thread (`worker.rs`) and
@@ -20,22 +22,23 @@ pub mod failure;
 pub mod mapping;
 pub mod recorded;
 pub mod rows;
-pub mod secret;
 mod session;
 pub mod source;
 pub mod sql;
 mod worker;
 
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use patrol_proto::{Labels, Sample};
 use serde::Deserialize;
 
-use crate::{CollectContext, Probe, ProbeError};
+use crate::secret::Secret;
+use crate::tail::counted::{SharedLog, lock, poll_blocking, stats_samples};
+use crate::{BuildContext, CollectContext, Probe, ProbeError};
 use failure::{FailureKind, OracleFailure};
-use secret::PasswordSource;
 use source::OracleSource;
 use worker::{Round, Worker};
 
@@ -104,15 +107,9 @@ fn default_true() -> bool {
     true
 }
 
-fn interval_duration<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-    crate::host::named_duration("interval", d)
-}
-fn query_timeout_duration<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-    crate::host::named_duration("query_timeout", d)
-}
-fn timeout_duration<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-    crate::host::named_duration("timeout", d)
-}
+crate::sample_out::duration_field!(query_timeout_duration, "query_timeout");
+crate::sample_out::duration_field!(timeout_duration, "timeout");
+use crate::sample_out::interval_duration;
 
 fn no_inline_password<'de, D: serde::Deserializer<'de>>(
     _: D,
@@ -155,23 +152,23 @@ impl OracleConfig {
         if self.user.trim().is_empty() {
             errors.push("user: must not be empty".to_owned());
         }
-        let password = match (&self.password_file, &self.password_env) {
-            (Some(f), None) => Some(PasswordSource::File(f.clone())),
-            (None, Some(v)) if !v.is_empty() => Some(PasswordSource::Env(v.clone())),
-            (None, Some(_)) => {
-                errors.push("password_env: must name a variable".to_owned());
-                None
-            }
-            (None, None) => {
+        let password = match Secret::choose(
+            "password",
+            None,
+            self.password_file.as_deref(),
+            self.password_env.as_deref(),
+        ) {
+            Ok(Some(source)) => Some(source),
+            Ok(None) => {
                 errors.push("set password_file or password_env".to_owned());
                 None
             }
-            (Some(_), Some(_)) => {
-                errors.push("password_file and password_env: set only one".to_owned());
+            Err(e) => {
+                errors.push(e);
                 None
             }
         };
-        if let Some(Err(e)) = password.as_ref().map(PasswordSource::read) {
+        if let Some(Err(e)) = password.as_ref().map(Secret::read) {
             errors.push(e);
         }
         if self.query_timeout.is_zero() || self.timeout.is_zero() {
@@ -214,7 +211,7 @@ pub struct OracleProbe {
     db: String,
     timeout: Duration,
     worker: Worker,
-    alert_log: Option<alert_log::AlertLog>,
+    alert_log: Option<SharedLog<alert_log::AlertCounts>>,
     /// What was last logged, so a lasting condition is logged once, not every round.
     last_failure: Option<(FailureKind, String)>,
     logged_notes: Vec<String>,
@@ -231,17 +228,26 @@ impl std::fmt::Debug for OracleProbe {
 
 impl OracleProbe {
     /// Validates the config and starts the database's worker thread on the real source.
-    pub fn new(config: OracleConfig) -> Result<Self, ProbeError> {
+    /// The alert log's read position is kept in `ctx.state_dir`.
+    pub fn new(config: OracleConfig, ctx: &BuildContext) -> Result<Self, ProbeError> {
         let settings = config.validate()?;
         let source = Box::new(session::Session::new(settings.session.clone()));
-        Self::with_source(&settings, source)
+        Self::with_source(&settings, source, ctx)
     }
 
     /// The probe on any source (tests use `recorded::RecordedSource`).
     pub fn with_source(
         settings: &Settings,
         source: Box<dyn OracleSource>,
+        ctx: &BuildContext,
     ) -> Result<Self, ProbeError> {
+        let alert_log = match &settings.alert_log {
+            Some(path) => Some(Arc::new(Mutex::new(
+                alert_log::open(&settings.db, path, &ctx.state_dir, ctx.persist_state)
+                    .map_err(|e| ProbeError::Config(format!("oracle '{}': {e}", settings.db)))?,
+            ))),
+            None => None,
+        };
         let meter = settings
             .local_archive_dest
             .then_some(source::statvfs_used_percent as source::FsMeter);
@@ -254,7 +260,7 @@ impl OracleProbe {
             db: settings.db.clone(),
             timeout: settings.timeout,
             worker,
-            alert_log: settings.alert_log.clone().map(alert_log::AlertLog::new),
+            alert_log,
             last_failure: None,
             logged_notes: Vec::new(),
             alert_log_failing: false,
@@ -293,20 +299,25 @@ impl OracleProbe {
         self.logged_notes = notes;
     }
 
-    fn collect_alert_log(&mut self, now_ms: i64, out: &mut Vec<Sample>) {
-        let Some(log) = &mut self.alert_log else {
+    /// Reads the alert log on a blocking thread (the shared tailer's file I/O) and reports
+    /// its counts, whatever the database's state.
+    async fn collect_alert_log(&mut self, now_ms: i64, out: &mut Vec<Sample>) {
+        let Some(log) = &self.alert_log else {
             return;
         };
-        match log.poll() {
-            Ok(()) => self.alert_log_failing = false,
+        match poll_blocking(log, alert_log::MAX_READ_PER_ROUND).await {
+            Ok(_) => self.alert_log_failing = false,
             Err(e) => {
                 if !std::mem::replace(&mut self.alert_log_failing, true) {
-                    tracing::warn!(probe = "oracle", db = %self.db, "{e}; alert log skipped until readable");
+                    tracing::warn!(probe = "oracle", db = %self.db, "alert_log: {e}; alert log skipped until readable");
                 }
             }
         }
-        for (code, count) in log.counts() {
-            let labels = Labels::from_pairs([("db", self.db.as_str()), ("code", code.as_str())]);
+        let db = Labels::from_pairs([("db", self.db.as_str())]);
+        let log = lock(log);
+        for (code, count) in log.counts().counts() {
+            let mut labels = db.clone();
+            labels.insert("code", code.as_str());
             out.push(Sample::new(
                 "oracle_alert_log_errors_total",
                 labels,
@@ -314,6 +325,14 @@ impl OracleProbe {
                 now_ms,
             ));
         }
+        stats_samples(
+            "oracle_alert_log",
+            &db,
+            log.stats(),
+            log.save_failures,
+            now_ms,
+            out,
+        );
     }
 }
 
@@ -377,14 +396,14 @@ impl Probe for OracleProbe {
             }
             Round::WorkerGone => {
                 down(out, &self.db);
-                self.collect_alert_log(ctx.now_ms, out);
+                self.collect_alert_log(ctx.now_ms, out).await;
                 return Err(ProbeError::Unavailable {
                     source_name: "oracle worker thread",
                     message: "it stopped (a bug: please report it with the agent's log)".into(),
                 });
             }
         }
-        self.collect_alert_log(ctx.now_ms, out);
+        self.collect_alert_log(ctx.now_ms, out).await;
         Ok(())
     }
 }

@@ -14,9 +14,9 @@ use super::rows::{
     ArchiveDestRow, InstanceRow, Part, RecoveryDestRow, RecoveryUsageRow, ResourceLimitRow,
     RmanRow, TablespaceRow,
 };
-use super::secret::PasswordSource;
 use super::source::OracleSource;
 use super::sql;
+use crate::secret::Secret;
 
 /// Most rows read from one query: a database has far fewer tablespaces or destinations, and
 /// a bound keeps a runaway result from eating the agent's memory.
@@ -27,7 +27,7 @@ const MAX_ROWS: usize = 10_000;
 pub struct SessionParams {
     pub connect: String,
     pub user: String,
-    pub password: PasswordSource,
+    pub password: Secret,
     /// `Connection::set_call_timeout`: bounds every round trip (needs client ≥ 18.1).
     pub call_timeout: Duration,
     pub client_lib_dir: Option<PathBuf>,

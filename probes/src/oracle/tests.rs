@@ -60,11 +60,8 @@ fn defaults_and_sample_toml() {
     assert!(c.local_archive_dest);
     c.validate().expect("valid");
     // sample.toml parses as it is (its password_env is the only password key).
-    let sample = include_str!("sample.toml");
-    let table: toml::Table = toml::from_str(sample).expect("sample.toml is TOML");
-    let probe = table["probe"].as_array().expect("[[probe]]")[0].clone();
-    let parsed: ProbeConfig = probe.try_into().expect("sample.toml's section parses");
-    assert_eq!(parsed.kind(), "oracle");
+    let parsed = crate::sample_out::sample_probes(include_str!("sample.toml"));
+    assert!(matches!(parsed[..], [ProbeConfig::Oracle(_)]), "{parsed:?}");
 }
 
 #[test]
@@ -164,7 +161,8 @@ async fn real_probe_reports_oracle_up_0_when_nothing_is_reachable() {
         ),
         "{kind}"
     );
-    let mut probe = OracleProbe::new(c).expect("probe builds");
+    let mut probe =
+        OracleProbe::new(c, &crate::BuildContext::new(_d.path())).expect("probe builds");
     let mut out = Vec::new();
     probe
         .collect(CTX, &mut out)
@@ -183,7 +181,12 @@ async fn collect(probe: &mut OracleProbe) -> Vec<Sample> {
 fn probe_on(source: RecordedSource, extra: &str) -> (tempfile::TempDir, OracleProbe) {
     let (dir, c) = config(extra);
     let settings = c.validate().expect("valid");
-    let probe = OracleProbe::with_source(&settings, Box::new(source)).expect("probe");
+    let probe = OracleProbe::with_source(
+        &settings,
+        Box::new(source),
+        &crate::BuildContext::new(dir.path()),
+    )
+    .expect("probe");
     (dir, probe)
 }
 
@@ -331,7 +334,16 @@ async fn alert_log_codes_are_counted_even_while_the_database_is_down() {
     let source =
         RecordedSource::new(recording()).failing(Call::Connect, "ORA-12541: TNS:no listener");
     let (_d, mut probe) = probe_on(source, &format!("alert_log = \"{}\"\n", log.display()));
-    assert_eq!(collect(&mut probe).await.len(), 1, "history is not counted");
+    let codes = |out: &[Sample]| {
+        out.iter()
+            .filter(|s| s.name == "oracle_alert_log_errors_total")
+            .count()
+    };
+    assert_eq!(
+        codes(&collect(&mut probe).await),
+        0,
+        "history is not counted"
+    );
     let mut f = std::fs::OpenOptions::new()
         .append(true)
         .open(&log)
@@ -341,6 +353,8 @@ async fn alert_log_codes_are_counted_even_while_the_database_is_down() {
         b"2024-03-01T10:00:00.000000+08:00\nErrors in file /u01/trace/orcl_j000_1.trc:\nORA-12012: error on auto execute of job 1\nORA-01653: unable to extend table\nORA-01653: unable to extend table\n",
     )
     .expect("append");
+    // The last line is handed over once the writer has been quiet for a round.
+    collect(&mut probe).await;
     let out = collect(&mut probe).await;
     let count = |code: &str| {
         out.iter()
@@ -353,4 +367,9 @@ async fn alert_log_codes_are_counted_even_while_the_database_is_down() {
     assert_eq!(count("ORA-01653"), Some(2.0));
     assert_eq!(count("ORA-12012"), Some(1.0));
     assert_eq!(count("ORA-00600"), None);
+    assert!(
+        out.iter()
+            .any(|s| s.name == "oracle_alert_log_rotations_total" && s.value == 0.0),
+        "the shared tailer's own counters are reported: {out:?}"
+    );
 }

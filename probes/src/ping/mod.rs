@@ -49,7 +49,7 @@ pub struct PingConfig {
     pub payload_bytes: usize,
 }
 
-duration_field!(interval_duration, "interval");
+use crate::sample_out::interval_duration;
 duration_field!(spacing_duration, "spacing");
 duration_field!(timeout_duration, "timeout");
 
@@ -307,14 +307,11 @@ impl Probe for PingProbe {
 mod tests {
     use super::*;
 
-    use crate::sample_out::{parse_section as parse, sample_section};
+    use crate::sample_out::{parse_section as parse, sample_config};
 
     #[test]
     fn sample_toml_parses_and_validates() {
-        let config = sample_section(include_str!("sample.toml"));
-        let crate::ProbeConfig::Ping(c) = config else {
-            panic!("not a ping section")
-        };
+        let c = sample_config!(Ping, include_str!("sample.toml"));
         assert_eq!(
             c,
             PingConfig {

@@ -3,11 +3,13 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::Deserialize;
 
 use crate::ProbeError;
+use crate::secret::Secret;
 
 /// Configuration of one `[[probe]] type = "snmp"` section: a list of devices polled
 /// concurrently on one schedule. Emits `snmp_up`, `snmp_poll_duration_ms`, `snmp_info`,
@@ -38,6 +40,12 @@ pub struct SnmpConfig {
     /// Community for v2c devices that set none of their own.
     #[serde(default)]
     pub community: Option<String>,
+    /// File whose first line is that community (not accessible to other users: `chmod 600`).
+    #[serde(default)]
+    pub community_file: Option<PathBuf>,
+    /// Environment variable holding that community.
+    #[serde(default)]
+    pub community_env: Option<String>,
     /// Built-in profiles read from every device (a device may narrow it). Default: all of
     /// `system`, `if_mib`, `host_resources`, `entity_sensor`, `cisco_envmon`, `cisco_process`;
     /// a device without a MIB simply answers with an empty table.
@@ -62,21 +70,37 @@ pub struct DeviceConfig {
     /// `"2c"` (default) or `"3"`.
     #[serde(default)]
     pub version: Version,
-    /// v2c community; falls back to the section's `community`.
+    /// v2c community; falls back to the section's community. At most one of `community`,
+    /// `community_file` and `community_env`.
     pub community: Option<String>,
+    /// File whose first line is the community (not accessible to other users: `chmod 600`).
+    pub community_file: Option<PathBuf>,
+    /// Environment variable holding the community.
+    pub community_env: Option<String>,
     /// v3 user name (USM).
     pub user: Option<String>,
     /// v3 authentication: `"md5"`, `"sha"` (SHA-1), `"sha224"`, `"sha256"`, `"sha384"`,
     /// `"sha512"`. With `auth_password`, gives authNoPriv.
     pub auth_protocol: Option<AuthProto>,
-    /// v3 authentication password (at least 8 characters).
+    /// v3 authentication password (at least 8 characters). At most one of `auth_password`,
+    /// `auth_password_file` and `auth_password_env`.
     pub auth_password: Option<String>,
+    /// File whose first line is the authentication password (`chmod 600`; a file other users
+    /// can read is refused).
+    pub auth_password_file: Option<PathBuf>,
+    /// Environment variable holding the authentication password.
+    pub auth_password_env: Option<String>,
     /// v3 privacy: `"des"`, `"3des"`, `"aes"` (AES-128), `"aes192"`, `"aes256"` (Blumenthal
     /// key extension, as net-snmp), `"aes192c"`, `"aes256c"` (Reeder/Cisco key extension).
     /// With `priv_password`, gives authPriv.
     pub priv_protocol: Option<PrivProto>,
-    /// v3 privacy password (at least 8 characters).
+    /// v3 privacy password (at least 8 characters). At most one of `priv_password`,
+    /// `priv_password_file` and `priv_password_env`.
     pub priv_password: Option<String>,
+    /// File whose first line is the privacy password (`chmod 600`).
+    pub priv_password_file: Option<PathBuf>,
+    /// Environment variable holding the privacy password.
+    pub priv_password_env: Option<String>,
     /// v3 context name. Default empty.
     pub context: Option<String>,
     /// Overrides the section's `timeout` for this device.
@@ -207,31 +231,19 @@ fn default_max_rows() -> usize {
     10_000
 }
 
-fn named_duration<'de, D: serde::Deserializer<'de>>(
-    field: &str,
-    d: D,
-) -> Result<Duration, D::Error> {
-    humantime_serde::deserialize(d).map_err(|e: D::Error| {
-        serde::de::Error::custom(format!("{field}: {e} (e.g. \"2s\", \"1m\")"))
-    })
-}
-fn interval_duration<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-    named_duration("interval", d)
-}
-fn timeout_duration<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-    named_duration("timeout", d)
-}
+use crate::sample_out::interval_duration;
+crate::sample_out::duration_field!(timeout_duration, "timeout");
 
 /// Checked credentials of one device.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Credentials {
     V2c {
-        community: String,
+        community: Secret,
     },
     V3 {
         user: String,
-        auth: Option<(AuthProto, String)>,
-        privacy: Option<(PrivProto, String)>,
+        auth: Option<(AuthProto, Secret)>,
+        privacy: Option<(PrivProto, Secret)>,
         context: String,
     },
 }
@@ -370,8 +382,12 @@ impl SnmpConfig {
             ("user", d.user.is_some()),
             ("auth_protocol", d.auth_protocol.is_some()),
             ("auth_password", d.auth_password.is_some()),
+            ("auth_password_file", d.auth_password_file.is_some()),
+            ("auth_password_env", d.auth_password_env.is_some()),
             ("priv_protocol", d.priv_protocol.is_some()),
             ("priv_password", d.priv_password.is_some()),
+            ("priv_password_file", d.priv_password_file.is_some()),
+            ("priv_password_env", d.priv_password_env.is_some()),
             ("context", d.context.is_some()),
         ];
         let credentials = match d.version {
@@ -381,21 +397,17 @@ impl SnmpConfig {
                         errors.push(format!("{at}.{field}: only for version = \"3\""));
                     }
                 }
-                match d.community.clone().or_else(|| self.community.clone()) {
-                    Some(community) if !community.is_empty() => {
-                        Some(Credentials::V2c { community })
-                    }
-                    _ => {
-                        errors.push(format!(
-                            "{at}.community: needed for version \"2c\" (here or in the section)"
-                        ));
-                        None
-                    }
-                }
+                community(self, d, at, &mut errors).map(|community| Credentials::V2c { community })
             }
             Version::V3 => {
-                if d.community.is_some() {
-                    errors.push(format!("{at}.community: only for version = \"2c\""));
+                for (field, set) in [
+                    ("community", d.community.is_some()),
+                    ("community_file", d.community_file.is_some()),
+                    ("community_env", d.community_env.is_some()),
+                ] {
+                    if set {
+                        errors.push(format!("{at}.{field}: only for version = \"2c\""));
+                    }
                 }
                 v3_credentials(d, at, &mut errors)
             }
@@ -425,33 +437,28 @@ fn v3_credentials(d: &DeviceConfig, at: &str, errors: &mut Vec<String>) -> Optio
             return None;
         }
     };
-    let password = |field: &str, p: &Option<String>, errors: &mut Vec<String>| match p {
-        Some(p) if p.len() >= 8 => Some(p.clone()),
-        Some(_) => {
-            errors.push(format!("{at}.{field}: must be at least 8 characters"));
-            None
-        }
-        None => {
-            errors.push(format!("{at}.{field}: missing"));
-            None
-        }
-    };
-    let auth = match (d.auth_protocol, &d.auth_password) {
-        (None, None) => None,
-        (None, Some(_)) => {
-            errors.push(format!("{at}.auth_protocol: missing (e.g. \"sha\")"));
-            None
-        }
-        (Some(proto), p) => password("auth_password", p, errors).map(|p| (proto, p)),
-    };
-    let privacy = match (d.priv_protocol, &d.priv_password) {
-        (None, None) => None,
-        (None, Some(_)) => {
-            errors.push(format!("{at}.priv_protocol: missing (e.g. \"aes\")"));
-            None
-        }
-        (Some(proto), p) => password("priv_password", p, errors).map(|p| (proto, p)),
-    };
+    let auth = protocol_key(
+        at,
+        ("auth", "sha"),
+        d.auth_protocol,
+        (
+            d.auth_password.as_deref(),
+            d.auth_password_file.as_deref(),
+            d.auth_password_env.as_deref(),
+        ),
+        errors,
+    );
+    let privacy = protocol_key(
+        at,
+        ("priv", "aes"),
+        d.priv_protocol,
+        (
+            d.priv_password.as_deref(),
+            d.priv_password_file.as_deref(),
+            d.priv_password_env.as_deref(),
+        ),
+        errors,
+    );
     if privacy.is_some() && auth.is_none() && d.auth_protocol.is_none() {
         errors.push(format!(
             "{at}.priv_protocol: privacy needs authentication too (auth_protocol, auth_password)"
@@ -463,6 +470,111 @@ fn v3_credentials(d: &DeviceConfig, at: &str, errors: &mut Vec<String>) -> Optio
         privacy,
         context: d.context.clone().unwrap_or_default(),
     })
+}
+
+/// The source of one secret option, its problems added to `errors`.
+fn secret(
+    at: &str,
+    name: &str,
+    inline: Option<&str>,
+    file: Option<&std::path::Path>,
+    env: Option<&str>,
+    errors: &mut Vec<String>,
+) -> Option<Secret> {
+    Secret::choose(name, inline, file, env)
+        .map_err(|e| errors.push(format!("{at}.{e}")))
+        .ok()
+        .flatten()
+}
+
+/// The inline, file and environment forms of one secret option.
+type SecretForms<'a> = (
+    Option<&'a str>,
+    Option<&'a std::path::Path>,
+    Option<&'a str>,
+);
+
+/// A v3 protocol (`<kind>_protocol`) and its key (`<kind>_password` in any form): both or
+/// neither. `example` is a protocol to suggest when only the key is set.
+fn protocol_key<P>(
+    at: &str,
+    (kind, example): (&str, &str),
+    protocol: Option<P>,
+    (inline, file, env): SecretForms<'_>,
+    errors: &mut Vec<String>,
+) -> Option<(P, Secret)> {
+    let name = format!("{kind}_password");
+    match (protocol, secret(at, &name, inline, file, env, errors)) {
+        (None, None) => None,
+        (None, Some(_)) => {
+            errors.push(format!(
+                "{at}.{kind}_protocol: missing (e.g. \"{example}\")"
+            ));
+            None
+        }
+        (Some(protocol), source) => key(at, &name, source, errors).map(|k| (protocol, k)),
+    }
+}
+
+/// A v3 key: present, readable now (so a bad file fails at start-up) and long enough.
+fn key(at: &str, name: &str, source: Option<Secret>, errors: &mut Vec<String>) -> Option<Secret> {
+    let Some(source) = source else {
+        errors.push(format!(
+            "{at}.{name}: missing (or {name}_file / {name}_env)"
+        ));
+        return None;
+    };
+    match source.read() {
+        Ok(k) if k.len() >= 8 => Some(source),
+        Ok(_) => {
+            errors.push(format!("{at}.{name}: must be at least 8 characters"));
+            None
+        }
+        Err(e) => {
+            errors.push(format!("{at}.{e}"));
+            None
+        }
+    }
+}
+
+/// A v2c device's community: its own, else the section's; readable now.
+fn community(
+    section: &SnmpConfig,
+    d: &DeviceConfig,
+    at: &str,
+    errors: &mut Vec<String>,
+) -> Option<Secret> {
+    let own = secret(
+        at,
+        "community",
+        d.community.as_deref(),
+        d.community_file.as_deref(),
+        d.community_env.as_deref(),
+        errors,
+    );
+    let shared = || {
+        secret(
+            "section",
+            "community",
+            section.community.as_deref(),
+            section.community_file.as_deref(),
+            section.community_env.as_deref(),
+            errors,
+        )
+    };
+    let Some(source) = own.or_else(shared) else {
+        errors.push(format!(
+            "{at}.community: needed for version \"2c\" (here or in the section; or community_file / community_env)"
+        ));
+        return None;
+    };
+    match source.read() {
+        Ok(_) => Some(source),
+        Err(e) => {
+            errors.push(format!("{at}.{e}"));
+            None
+        }
+    }
 }
 
 fn check_custom(c: &CustomOid, at: &str) -> Result<CustomSettings, Vec<String>> {

@@ -213,7 +213,12 @@ impl DeviceState {
             }
             Err(error) => {
                 if self.failure.as_ref() != Some(&error) {
-                    tracing::warn!(probe = "snmp", device = %self.settings.name, address = %self.settings.address, %error, "device not polled");
+                    tracing::warn!(
+                        probe = "snmp",
+                        address = %self.settings.address,
+                        "snmp device '{}': {error}; snmp_up 0, logged again when this changes",
+                        self.settings.name
+                    );
                 }
                 // A socket that failed to open is retried next round; an open one is kept.
                 if matches!(error, DeviceError::Setup { .. }) {

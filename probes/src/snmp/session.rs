@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use async_snmp::{
-    Auth, AuthProtocol, Client, Error, Oid, OidOrdering, PrivProtocol, Retry, UdpHandle, UsmConfig,
-    Value, WalkAbortReason, WalkMethod, WalkOptions,
+    Auth, AuthProtocol, Client, Error, ErrorStatus, Oid, OidOrdering, PrivProtocol, Retry,
+    UdpHandle, UsmConfig, Value, WalkAbortReason, WalkMethod, WalkOptions,
 };
 
 use super::config::{AuthProto, Credentials, DeviceSettings, PrivProto, split_address};
@@ -19,23 +19,31 @@ pub enum DeviceError {
     )]
     Timeout { timeout: Duration, retries: u32 },
     #[error(
-        "SNMPv3 user {user:?} is unknown to the device (usmStatsUnknownUserNames): check `user`"
+        "unknown user '{user}' (usmStatsUnknownUserNames): check `user`, or create it on the device"
     )]
     UnknownUser { user: String },
     #[error(
-        "SNMPv3 authentication failed for user {user:?} (usmStatsWrongDigests): check `auth_protocol` and `auth_password`"
+        "wrong authentication key for user '{user}' (usmStatsWrongDigests): check `auth_protocol` and `auth_password`"
     )]
     WrongDigest { user: String },
     #[error(
-        "SNMPv3 decryption failed at the device for user {user:?} (usmStatsDecryptionErrors): check `priv_protocol` and `priv_password`"
+        "wrong privacy key or protocol for user '{user}' (usmStatsDecryptionErrors): check `priv_protocol` and `priv_password`"
     )]
     Decryption { user: String },
     #[error(
-        "SNMPv3 security level not allowed for user {user:?} (usmStatsUnsupportedSecLevels): the device expects different auth/priv settings"
+        "wrong privacy key or protocol for user '{user}': the device answers engine discovery and accepts the user and key, but never answers our encrypted requests, which is how net-snmp treats a request it cannot decrypt; check `priv_protocol` and `priv_password`"
+    )]
+    Undecryptable { user: String },
+    #[error(
+        "security level not allowed for user '{user}' (usmStatsUnsupportedSecLevels): the device expects different auth/priv settings"
     )]
     SecurityLevel { user: String },
     #[error(
-        "the device answers SNMPv3 engine discovery but rejects authenticated requests from user {user:?}: the user is unknown there, or `auth_protocol`/`auth_password` or `priv_protocol`/`priv_password` is wrong (its unauthenticated usmStats Report cannot be trusted, so which one is not known)"
+        "user '{user}' is authenticated but not allowed to read (authorizationError): the device's access rules (net-snmp `rouser`, a VACM view) deny it at this security level or for these OIDs; add privacy (`priv_protocol`, `priv_password`) if the device requires it, or widen the user's view"
+    )]
+    NotAuthorized { user: String },
+    #[error(
+        "the device answers SNMPv3 engine discovery but neither answers nor reports on authenticated requests from user '{user}': check `user`, `auth_protocol`/`auth_password` and the device's access rules for this user"
     )]
     Rejected { user: String },
     #[error("cannot set up SNMP for {address:?}: {message}")]
@@ -47,9 +55,10 @@ pub enum DeviceError {
 /// A connected device.
 pub struct Session {
     client: Client<UdpHandle>,
+    device: DeviceSettings,
     user: String,
-    timeout: Duration,
-    retries: u32,
+    /// Whether the user has a privacy key, which changes what silence means.
+    privacy: bool,
     walk: WalkOptions,
 }
 
@@ -76,9 +85,11 @@ fn priv_protocol(p: PrivProto) -> PrivProtocol {
     }
 }
 
-fn auth_of(credentials: &Credentials) -> Result<(Auth, String), String> {
+fn auth_of(credentials: &Credentials) -> Result<(Auth, String, bool), String> {
     match credentials {
-        Credentials::V2c { community } => Ok((Auth::v2c(community.as_str()), String::new())),
+        Credentials::V2c { community } => {
+            Ok((Auth::v2c(community.read()?.as_str()), String::new(), false))
+        }
         Credentials::V3 {
             user,
             auth,
@@ -89,16 +100,39 @@ fn auth_of(credentials: &Credentials) -> Result<(Auth, String), String> {
                 .context_name(context.clone().into_bytes());
             let usm = match (auth, privacy) {
                 (None, _) => usm,
-                (Some((a, ap)), None) => {
-                    usm.auth(auth_protocol(*a), ap).map_err(|e| e.to_string())?
-                }
+                (Some((a, ap)), None) => usm
+                    .auth(auth_protocol(*a), ap.read()?)
+                    .map_err(|e| e.to_string())?,
                 (Some((a, ap)), Some((p, pp))) => usm
-                    .auth_priv(auth_protocol(*a), ap, priv_protocol(*p), pp)
+                    .auth_priv(auth_protocol(*a), ap.read()?, priv_protocol(*p), pp.read()?)
                     .map_err(|e| e.to_string())?,
             };
-            Ok((usm.into(), user.clone()))
+            Ok((usm.into(), user.clone(), privacy.is_some()))
         }
     }
+}
+
+/// Builds the device's client. `lenient` accepts the device's unauthenticated Report PDUs
+/// (RFC 3414 sends usmStatsUnknownUserNames, usmStatsWrongDigests and
+/// usmStatsDecryptionErrors at noAuthNoPriv), which async-snmp otherwise drops as
+/// unverifiable; only the diagnosis of a failing device uses it.
+async fn connect(
+    device: &DeviceSettings,
+    auth: Auth,
+    walk: WalkOptions,
+    lenient: bool,
+) -> Result<Client<UdpHandle>, String> {
+    let retry = Retry::fixed(device.retries, Duration::ZERO).map_err(|e| e.to_string())?;
+    let (host, port) = split_address(&device.address);
+    Client::builder((host.as_str(), port), auth)
+        .request_timeout(device.timeout)
+        .retry(retry)
+        .walk_options(walk)
+        .construction_timeout(device.timeout)
+        .allow_unauthenticated_v3_time_correction(lenient)
+        .connect()
+        .await
+        .map_err(|e| e.to_string())
 }
 
 impl Session {
@@ -112,29 +146,19 @@ impl Session {
             address: device.address.clone(),
             message,
         };
-        let (auth, user) = auth_of(&device.credentials).map_err(setup)?;
-        let retry =
-            Retry::fixed(device.retries, Duration::ZERO).map_err(|e| setup(e.to_string()))?;
+        let (auth, user, privacy) = auth_of(&device.credentials).map_err(setup)?;
         let walk = WalkOptions {
             method: WalkMethod::GetBulk,
             max_repetitions,
             ordering: OidOrdering::Strict,
             result_limit: Some(max_rows),
         };
-        let (host, port) = split_address(&device.address);
-        let client = Client::builder((host.as_str(), port), auth)
-            .request_timeout(device.timeout)
-            .retry(retry)
-            .walk_options(walk)
-            .construction_timeout(device.timeout)
-            .connect()
-            .await
-            .map_err(|e| setup(e.to_string()))?;
+        let client = connect(device, auth, walk, false).await.map_err(setup)?;
         Ok(Self {
             client,
+            device: device.clone(),
             user,
-            timeout: device.timeout,
-            retries: device.retries,
+            privacy,
             walk,
         })
     }
@@ -143,8 +167,8 @@ impl Session {
         let user = self.user.clone();
         match e {
             Error::Timeout { .. } => DeviceError::Timeout {
-                timeout: self.timeout,
-                retries: self.retries,
+                timeout: self.device.timeout,
+                retries: self.device.retries,
             },
             Error::Report { status, .. } => match **status {
                 async_snmp::v3::ReportStatus::UnknownUserName { .. } => {
@@ -162,26 +186,55 @@ impl Session {
                 _ => DeviceError::Other(e.to_string()),
             },
             Error::Auth { .. } => DeviceError::WrongDigest { user },
+            Error::Snmp {
+                status: ErrorStatus::AuthorizationError | ErrorStatus::NoAccess,
+                ..
+            } if !user.is_empty() => DeviceError::NotAuthorized { user },
             Error::SharedOperation { source } => self.explain(source),
             Error::Exchange { source, .. } => self.explain(source),
             other => DeviceError::Other(other.to_string()),
         }
     }
 
-    /// Like [`Self::explain`], and for a v3 timeout asks whether the device answers at all:
-    /// an agent that completes engine discovery (unauthenticated) but stays silent on our
-    /// authenticated requests is rejecting our keys, which deserves its own message.
+    /// Like [`Self::explain`], and for a v3 timeout asks the device once more why: async-snmp
+    /// drops the unauthenticated Report a device sends for a wrong user or key (it cannot be
+    /// verified), so normal polling only sees silence. A throwaway client that accepts such
+    /// Reports repeats one GET and reads the device's reason. The answer is unauthenticated,
+    /// so it only words the error; it never changes what is polled or trusted.
     async fn diagnose(&self, e: &Error) -> DeviceError {
         let explained = self.explain(e);
-        if matches!(explained, DeviceError::Timeout { .. })
-            && !self.user.is_empty()
-            && self.client.rediscover_engine().await.is_ok()
-        {
-            return DeviceError::Rejected {
-                user: self.user.clone(),
-            };
+        if !matches!(explained, DeviceError::Timeout { .. }) || self.user.is_empty() {
+            return explained;
         }
-        explained
+        let Ok((auth, _, _)) = auth_of(&self.device.credentials) else {
+            return explained;
+        };
+        let Ok(lenient) = connect(&self.device, auth, self.walk, true).await else {
+            return explained;
+        };
+        let probe = lenient
+            .get(&Oid::from_slice(super::profiles::SYS_UPTIME))
+            .await;
+        match probe.map_err(|e| self.explain(&e)) {
+            // The device answered this time: a transient loss, reported as what it was.
+            Ok(_) => explained,
+            Err(DeviceError::Timeout { .. }) => {
+                if lenient.rediscover_engine().await.is_err() {
+                    explained
+                } else if self.privacy {
+                    // No Report for a known user with the right auth key, yet no answer:
+                    // net-snmp drops a request whose scoped PDU decrypts to garbage.
+                    DeviceError::Undecryptable {
+                        user: self.user.clone(),
+                    }
+                } else {
+                    DeviceError::Rejected {
+                        user: self.user.clone(),
+                    }
+                }
+            }
+            Err(reason) => reason,
+        }
     }
 
     /// GETs `oids` in one request; an OID the device lacks comes back as [`Val::Absent`].

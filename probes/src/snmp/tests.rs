@@ -3,9 +3,7 @@
 
 use super::*;
 
-fn parse(text: &str) -> Result<crate::ProbeConfig, toml::de::Error> {
-    toml::from_str::<crate::ProbeConfig>(text)
-}
+use crate::sample_out::parse_section as parse;
 
 fn snmp(text: &str) -> SnmpConfig {
     match parse(text).expect("parses") {
@@ -29,16 +27,8 @@ fn minimal_section_gets_defaults() {
 #[test]
 fn sample_toml_is_valid() {
     // The sample is the operator's starting point: it must parse and validate as shipped.
-    let sample = include_str!("sample.toml");
-    let doc: toml::Table = toml::from_str(sample).expect("sample.toml is TOML");
-    let probes = doc
-        .get("probe")
-        .and_then(|p| p.as_array())
-        .expect("[[probe]]");
-    for p in probes {
-        let c: crate::ProbeConfig = p.clone().try_into().expect("sample section parses");
-        c.build(&crate::BuildContext::new(std::env::temp_dir()))
-            .expect("sample section validates");
+    for config in crate::sample_out::sample_probes(include_str!("sample.toml")) {
+        crate::sample_out::build_sample(&config);
     }
 }
 
@@ -118,7 +108,7 @@ fn cisco_recording_rows_become_the_expected_samples() {
         name: "sw".into(),
         address: "x".into(),
         credentials: config::Credentials::V2c {
-            community: "c".into(),
+            community: crate::secret::Secret::Inline("c".into()),
         },
         timeout: Duration::from_secs(1),
         retries: 0,
@@ -164,4 +154,64 @@ fn cisco_recording_rows_become_the_expected_samples() {
     );
     assert_eq!(text[4], "snmp_cpu_5min_percent{cpu=\"1\",device=\"sw\"} 25");
     assert_eq!(text.len(), 5);
+}
+
+#[test]
+fn secrets_come_from_private_files_or_the_environment() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("community");
+    std::fs::write(&file, "s3cret-community\n").expect("write");
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    let device = "type = \"snmp\"\n[[device]]\nname = \"sw1\"\naddress = \"192.0.2.1\"\n";
+
+    // A private file is read (first line) when the session is built.
+    let c = snmp(&format!(
+        "{device}community_file = {:?}\n",
+        file.display().to_string()
+    ));
+    let s = c.validate().expect("a private file is accepted");
+    let config::Credentials::V2c { community } = &s.devices[0].credentials else {
+        panic!("v2c expected")
+    };
+    assert_eq!(community.read().as_deref(), Ok("s3cret-community"));
+
+    // The section's community_env serves a device without its own.
+    let c = snmp(&format!("community_env = \"PATH\"\n{device}"));
+    c.validate().expect("an environment variable is accepted");
+
+    // Readable by everyone: refused at start-up with the fix, the secret not shown.
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    let c = snmp(&format!(
+        "{device}community_file = {:?}\n",
+        file.display().to_string()
+    ));
+    let err = c.validate().expect_err("world-readable").to_string();
+    assert!(
+        err.contains("device[0].community_file") && err.contains("chmod 600"),
+        "{err}"
+    );
+    assert!(!err.contains("s3cret"), "{err}");
+
+    // Two forms of one secret, or a v3 key too short in its file: named errors.
+    let c = snmp(&format!(
+        "{device}community = \"x\"\ncommunity_env = \"PATH\"\n"
+    ));
+    let err = c.validate().expect_err("two forms").to_string();
+    assert!(
+        err.contains("community and community_env: set only one"),
+        "{err}"
+    );
+    std::fs::write(&file, "short\n").expect("write");
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    let c = snmp(&format!(
+        "type = \"snmp\"\n[[device]]\nname = \"r1\"\naddress = \"192.0.2.1\"\nversion = \"3\"\n\
+         user = \"u\"\nauth_protocol = \"sha\"\nauth_password_file = {:?}\n",
+        file.display().to_string()
+    ));
+    let err = c.validate().expect_err("short key").to_string();
+    assert!(
+        err.contains("device[0].auth_password: must be at least 8 characters"),
+        "{err}"
+    );
 }

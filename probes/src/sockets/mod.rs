@@ -16,7 +16,7 @@ use netstat2::{AddressFamilyFlags, ProtocolFlags, ProtocolSocketInfo, TcpState};
 use patrol_proto::Sample;
 use serde::Deserialize;
 
-use crate::sample_out::{Out, duration_field};
+use crate::sample_out::Out;
 use crate::{CollectContext, Probe, ProbeError};
 use count::TcpSocket;
 
@@ -38,7 +38,7 @@ pub struct SocketsConfig {
     pub max_ports: usize,
 }
 
-duration_field!(interval_duration, "interval");
+use crate::sample_out::interval_duration;
 
 impl Default for SocketsConfig {
     fn default() -> Self {
@@ -203,14 +203,11 @@ impl Probe for SocketsProbe {
 mod tests {
     use super::*;
 
-    use crate::sample_out::{parse_section as parse, sample_section};
+    use crate::sample_out::{parse_section as parse, sample_config};
 
     #[test]
     fn sample_toml_parses_and_validates() {
-        let config = sample_section(include_str!("sample.toml"));
-        let crate::ProbeConfig::Sockets(c) = config else {
-            panic!("not a sockets section")
-        };
+        let c = sample_config!(Sockets, include_str!("sample.toml"));
         assert_eq!(c.listen_ports, vec![1521, 7001]);
         assert_eq!(
             c,

@@ -48,7 +48,7 @@ pub struct TraceConfig {
     pub timeout: Duration,
 }
 
-duration_field!(interval_duration, "interval");
+use crate::sample_out::interval_duration;
 duration_field!(timeout_duration, "timeout");
 
 impl Default for TraceConfig {
@@ -254,14 +254,11 @@ impl Probe for TraceProbe {
 mod tests {
     use super::*;
 
-    use crate::sample_out::{parse_section as parse, sample_section};
+    use crate::sample_out::{parse_section as parse, sample_config};
 
     #[test]
     fn sample_toml_parses_and_validates() {
-        let config = sample_section(include_str!("sample.toml"));
-        let crate::ProbeConfig::Trace(c) = config else {
-            panic!("not a trace section")
-        };
+        let c = sample_config!(Trace, include_str!("sample.toml"));
         assert_eq!(
             c,
             TraceConfig {

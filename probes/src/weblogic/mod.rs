@@ -25,7 +25,7 @@ use async_trait::async_trait;
 use patrol_proto::{Labels, Sample};
 use serde::Deserialize;
 
-use crate::host::interval_duration;
+use crate::sample_out::interval_duration;
 use crate::tail::counted::{CountedLog, SharedLog, lock, poll_blocking, stats_samples};
 use crate::tail::{RecordStart, StartAt, TailSpec, state};
 use crate::{BuildContext, CollectContext, DEFAULT_INTERVAL, Probe, ProbeError, dir};

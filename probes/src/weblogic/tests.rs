@@ -7,6 +7,7 @@ use patrol_proto::Sample;
 
 use super::*;
 use crate::ProbeConfig;
+use crate::sample_out::round;
 
 fn parse(text: &str) -> Result<ProbeConfig, toml::de::Error> {
     toml::from_str(text)
@@ -20,15 +21,6 @@ fn value(out: &[Sample], name: &str, label: Option<(&str, &str)>) -> Option<f64>
 
 fn must(out: &[Sample], name: &str, label: Option<(&str, &str)>) -> f64 {
     value(out, name, label).unwrap_or_else(|| panic!("{name} {label:?} missing: {out:#?}"))
-}
-
-async fn round(probe: &mut Box<dyn Probe>) -> Vec<Sample> {
-    let mut out = Vec::new();
-    probe
-        .collect(CollectContext { now_ms: 1 }, &mut out)
-        .await
-        .expect("round");
-    out
 }
 
 const STUCK: &str = "####<Dec 7, 2016 3:12:21 PM GMT> <Error> <WebLogicServer> <prlprws01> <ms1> <[ACTIVE] ExecuteThread: '22' for queue: 'weblogic.kernel.Default (self-tuning)'> <<WLS Kernel>> <> <> <1481123541709> <BEA-000337> <[STUCK] ExecuteThread: '12' for queue: 'weblogic.kernel.Default (self-tuning)' has been busy for \"645\" seconds working on the request \"Workmanager: default\n\", which is more than the configured time (StuckThreadMaxTime) of \"600\" seconds. Stack trace:\n\tsun.misc.Unsafe.park(Native Method)\n> \n";
@@ -152,13 +144,7 @@ async fn counts_a_real_server_log_and_keeps_totals_across_restart_and_rotation()
         3.0
     );
     assert_eq!(must(&out, "weblogic_log_unparsed_total", server), 0.0);
-    for s in &out {
-        assert!(
-            crate::catalog::help(&s.name).is_some(),
-            "{} not in the catalog",
-            s.name
-        );
-    }
+    crate::sample_out::assert_cataloged(&out);
 }
 
 #[tokio::test]
@@ -220,18 +206,13 @@ async fn filesystem_basis_without_a_quota_and_a_missing_dir_is_a_status() {
 
 #[test]
 fn sample_toml_parses() {
-    let sample = include_str!("sample.toml").replace("[[probe.server]]", "[[server]]");
-    let text = sample.replace("[[probe]]\n", "");
-    let config = parse(&text).expect("sample.toml parses");
+    let config = crate::sample_out::sample_probes(include_str!("sample.toml")).remove(0);
     let ProbeConfig::Weblogic(c) = &config else {
         panic!("not weblogic: {config:?}")
     };
     assert_eq!(c.servers.len(), 2);
     assert_eq!(c.top_message_ids, 10);
-    config
-        .build(&BuildContext::new(std::env::temp_dir()))
-        .map(drop)
-        .expect("sample builds");
+    crate::sample_out::build_sample(&config);
 }
 
 #[test]

@@ -124,8 +124,13 @@ pub fn start_snmpsim() -> Peer {
     peer
 }
 
-/// net-snmp's snmpd on a free port with a v3 authPriv user (SHA + AES) and a v2c community,
-/// configured and persisted entirely in a temp directory.
+/// The authNoPriv (SHA) user [`start_snmpd`] creates beside the authPriv one; it has the
+/// same authentication password.
+pub const AUTH_ONLY_USER: &str = "patrolauth";
+
+/// net-snmp's snmpd on a free port with a v3 authPriv user (SHA + AES), an authNoPriv user
+/// ([`AUTH_ONLY_USER`], SHA) and a v2c community, configured and persisted entirely in a
+/// temp directory.
 pub fn start_snmpd(user: &str, auth: &str, privacy: &str) -> Peer {
     require("snmpd", "snmpd");
     require("snmpget", "snmp");
@@ -140,6 +145,8 @@ pub fn start_snmpd(user: &str, auth: &str, privacy: &str) -> Peer {
             "agentAddress udp:127.0.0.1:{port}\n\
              createUser {user} SHA \"{auth}\" AES \"{privacy}\"\n\
              rouser {user} priv\n\
+             createUser {AUTH_ONLY_USER} SHA \"{auth}\"\n\
+             rouser {AUTH_ONLY_USER} auth\n\
              rocommunity patrolro 127.0.0.1\n"
         ),
     )

@@ -354,3 +354,41 @@ fn duplicate_is_reported_even_when_the_first_rule_has_other_errors() {
         ]
     );
 }
+
+/// docs/rules.md's "Shipped rules" table lists every rule of `rules/default/` under its file.
+#[test]
+fn shipped_rules_are_all_documented() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let doc = std::fs::read_to_string(root.join("../docs/rules.md")).expect("docs/rules.md");
+    let section = doc
+        .split("\n## Shipped rules\n")
+        .nth(1)
+        .expect("docs/rules.md has a '## Shipped rules' section");
+    let section = section.split("\n## ").next().unwrap_or(section);
+    let mut files: Vec<_> = std::fs::read_dir(root.join("default"))
+        .expect("rules/default")
+        .map(|e| e.expect("dir entry").path())
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    files.sort();
+    let mut missing = Vec::new();
+    let mut total = 0;
+    for path in files {
+        let file = path.file_name().and_then(|n| n.to_str()).expect("name");
+        let src = std::fs::read_to_string(&path).expect("rule file");
+        let rules = parse_rules(file, &src, &Levels::default()).expect("shipped file parses");
+        for rule in rules {
+            total += 1;
+            let row = format!("| `{file}` | `{}` |", rule.name);
+            if !section.lines().any(|l| l.starts_with(&row)) {
+                missing.push(row);
+            }
+        }
+    }
+    assert!(total > 0, "no shipped rules found");
+    assert!(
+        missing.is_empty(),
+        "add these rows to docs/rules.md's Shipped rules table:\n{}",
+        missing.join("\n")
+    );
+}

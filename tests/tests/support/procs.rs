@@ -40,6 +40,20 @@ impl Proc {
         Self::spawn_command(name, command)
     }
 
+    /// `patrol-agent --config <config>`.
+    pub fn agent(config: &std::path::Path) -> Proc {
+        Self::spawn(
+            "patrol-agent",
+            &["--config", config.to_str().expect("utf-8 config path")],
+        )
+    }
+
+    /// `patrolctl --collector http://<grpc> tail --json`: the NOC's live incident stream.
+    pub fn tail_json(grpc: &str) -> Proc {
+        let url = format!("http://{grpc}");
+        Self::spawn("patrolctl", &["--collector", &url, "tail", "--json"])
+    }
+
     /// Starts a prepared command (e.g. a binary under `ip netns exec`), named `name` in
     /// failure messages.
     pub fn spawn_command(name: &str, mut command: Command) -> Proc {
