@@ -19,7 +19,9 @@ fn open(rule: &str, severity: &str, host: &str, fp: u64) -> Change {
         labels: Labels::from_pairs([("host", host)]),
         summary: format!("{rule} on {host}"),
         value: 1.0,
-        at_ms: 1,
+        // Now, not a fixed instant: an incident opened long ago is overdue at once and the
+        // clock runner would add breach and escalation events to the stream.
+        at_ms: patrol_proto::model::now_ms(),
     }
 }
 
