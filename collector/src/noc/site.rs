@@ -180,6 +180,8 @@ pub struct Site {
     pub maintenance: Vec<Maintenance>,
     /// Reopen and flap settings.
     pub incidents: IncidentSettings,
+    /// Notification channels (`[notify]`, `[channel.<name>]`): see crate::notify.
+    pub notify: crate::notify::NotifySettings,
     /// Where it came from (`built-in` for the default).
     pub source: String,
 }
@@ -232,6 +234,7 @@ impl Default for Site {
             )]),
             maintenance: Vec::new(),
             incidents: IncidentSettings::default(),
+            notify: crate::notify::NotifySettings::default(),
             source: "built-in".to_owned(),
         }
     }
@@ -287,6 +290,10 @@ struct RawSite {
     escalation: BTreeMap<String, Spanned<RawPolicy>>,
     #[serde(default)]
     maintenance: Vec<Spanned<RawMaintenance>>,
+    // Notification channels: checked by crate::notify::config.
+    notify: Option<crate::notify::config::RawNotify>,
+    #[serde(default)]
+    channel: BTreeMap<String, Spanned<crate::notify::config::RawChannel>>,
 }
 
 #[derive(Deserialize)]
@@ -329,7 +336,7 @@ struct RawTarget {
     #[serde(default)]
     members: Vec<String>,
     #[serde(default)]
-    channels: Vec<String>,
+    channels: Vec<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -414,6 +421,16 @@ impl Checker<'_> {
                 site.calendars.insert(name, Arc::new(c));
             }
         }
+        let target_channels = raw
+            .target
+            .iter()
+            .flat_map(|(t, raw)| raw.get_ref().channels.iter().map(move |c| (t.as_str(), c)));
+        site.notify = crate::notify::config::check(
+            raw.notify,
+            raw.channel,
+            target_channels,
+            &mut |at, msg| self.error(at, msg),
+        );
         site.targets = raw
             .target
             .into_iter()
@@ -422,7 +439,7 @@ impl Checker<'_> {
                 let target = Target {
                     name: name.clone(),
                     members: t.members,
-                    channels: t.channels,
+                    channels: t.channels.into_iter().map(Spanned::into_inner).collect(),
                 };
                 (name, target)
             })
