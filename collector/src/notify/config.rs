@@ -83,13 +83,44 @@ impl std::fmt::Debug for Secret {
     }
 }
 
-/// User name and password.
+/// Where a secret is kept. Read when the channel starts (not when the site file is checked),
+/// so a site file can be checked on a machine without the secrets, and a missing secret
+/// stops only its own channel, with an error naming it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecretSource {
+    /// `*_file`: the file's content, without its trailing newline.
+    File(PathBuf),
+    /// `*_env`: the environment variable's value.
+    Env(String),
+}
+
+impl SecretSource {
+    /// Reads the secret; the error is a plain sentence naming the file or variable.
+    pub fn read(&self) -> Result<Secret, String> {
+        match self {
+            SecretSource::File(path) => match std::fs::read_to_string(path) {
+                // Files written with `echo` end in a newline that is not part of the secret.
+                Ok(text) if !text.trim().is_empty() => {
+                    Ok(Secret(text.trim_end_matches(['\n', '\r']).to_owned()))
+                }
+                Ok(_) => Err(format!("secret file {} is empty", path.display())),
+                Err(e) => Err(format!("cannot read secret file {}: {e}", path.display())),
+            },
+            SecretSource::Env(var) => match std::env::var(var) {
+                Ok(v) if !v.is_empty() => Ok(Secret(v)),
+                _ => Err(format!("environment variable {var} is not set or empty")),
+            },
+        }
+    }
+}
+
+/// User name and where its password is kept.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Credentials {
     /// User name.
     pub username: String,
     /// Password.
-    pub password: Secret,
+    pub password: SecretSource,
 }
 
 /// MQTT settings.
@@ -123,7 +154,7 @@ pub struct WebhookConfig {
     /// Basic authentication.
     pub credentials: Option<Credentials>,
     /// `Authorization: Bearer` token.
-    pub token: Option<Secret>,
+    pub token: Option<SecretSource>,
     /// A CA file to trust besides the system roots (private gateways).
     pub ca_file: Option<PathBuf>,
     /// `body` template (otherwise the payload JSON is sent).
@@ -354,13 +385,15 @@ impl ChannelCheck<'_> {
             }
         };
         self.applicability(kind, &raw);
+        // Every check runs before giving up, so one load reports all of a channel's problems.
         let timeout = match &raw.timeout {
-            Some(t) => self.duration(t, "timeout")?,
-            None => DEFAULT_TIMEOUT,
+            Some(t) => self.duration(t, "timeout"),
+            None => Some(DEFAULT_TIMEOUT),
         };
-        let retry = self.retry(raw.retry.as_ref())?;
+        let retry = self.retry(raw.retry.as_ref());
         let credentials = self.credentials(&raw);
-        let ca_file = raw.ca_file.as_ref().map(|f| self.readable(f, "ca_file"));
+        // Read when the channel starts, like secrets.
+        let ca_file = raw.ca_file.as_ref().map(|f| PathBuf::from(f.get_ref()));
         let kind = match kind {
             Kind::Mqtt => ChannelKind::Mqtt(self.mqtt(&raw, credentials, ca_file)?),
             Kind::Webhook => ChannelKind::Webhook(self.webhook(&raw, credentials, ca_file)?),
@@ -368,8 +401,8 @@ impl ChannelCheck<'_> {
         };
         Some(ChannelConfig {
             name: self.name.to_owned(),
-            timeout,
-            retry,
+            timeout: timeout?,
+            retry: retry?,
             kind,
         })
     }
@@ -482,13 +515,13 @@ impl ChannelCheck<'_> {
         }
     }
 
-    /// Reads a secret from `<key>_file` or `<key>_env` (exactly one).
+    /// Where a secret is kept: `<key>_file` or `<key>_env` (exactly one).
     fn secret(
         &mut self,
         file: &Option<Spanned<String>>,
         env: &Option<Spanned<String>>,
         key: &str,
-    ) -> Option<Secret> {
+    ) -> Option<SecretSource> {
         match (file, env) {
             (Some(_), Some(e)) => {
                 self.error(
@@ -497,39 +530,16 @@ impl ChannelCheck<'_> {
                 );
                 None
             }
-            (Some(f), None) => match std::fs::read_to_string(f.get_ref()) {
-                Ok(text) if !text.trim().is_empty() => {
-                    // Files written with `echo` end in a newline that is not part of the secret.
-                    Some(Secret(text.trim_end_matches(['\n', '\r']).to_owned()))
-                }
-                Ok(_) => {
-                    self.error(
-                        f.span().start,
-                        format!("'{key}_file' {} is empty", f.get_ref()),
-                    );
-                    None
-                }
-                Err(e) => {
-                    self.error(
-                        f.span().start,
-                        format!("cannot read '{key}_file' {}: {e}", f.get_ref()),
-                    );
-                    None
-                }
-            },
-            (None, Some(e)) => match std::env::var(e.get_ref()) {
-                Ok(v) if !v.is_empty() => Some(Secret(v)),
-                _ => {
-                    self.error(
-                        e.span().start,
-                        format!(
-                            "environment variable {} (from '{key}_env') is not set or empty",
-                            e.get_ref()
-                        ),
-                    );
-                    None
-                }
-            },
+            (Some(f), None) if f.get_ref().trim().is_empty() => {
+                self.error(f.span().start, format!("'{key}_file' must not be empty"));
+                None
+            }
+            (Some(f), None) => Some(SecretSource::File(PathBuf::from(f.get_ref()))),
+            (None, Some(e)) if e.get_ref().trim().is_empty() => {
+                self.error(e.span().start, format!("'{key}_env' must not be empty"));
+                None
+            }
+            (None, Some(e)) => Some(SecretSource::Env(e.get_ref().clone())),
             (None, None) => None,
         }
     }
@@ -555,14 +565,6 @@ impl ChannelCheck<'_> {
             }
             _ => None,
         }
-    }
-
-    fn readable(&mut self, f: &Spanned<String>, key: &str) -> PathBuf {
-        let path = PathBuf::from(f.get_ref());
-        if let Err(e) = std::fs::metadata(&path) {
-            self.error(f.span().start, format!("cannot read '{key}' {}: {e}", f.get_ref()));
-        }
-        path
     }
 
     fn tls(&mut self, raw: &RawChannel, allowed: &[&str]) -> Option<String> {
@@ -702,11 +704,13 @@ impl ChannelCheck<'_> {
         ca_file: Option<PathBuf>,
     ) -> Option<EmailConfig> {
         let host = self.required(&raw.host, "host").map(str::to_owned);
-        let security = match self.tls(raw, &["none", "starttls", "tls"])?.as_str() {
-            "starttls" => SmtpSecurity::StartTls,
-            "tls" => SmtpSecurity::Tls,
-            _ => SmtpSecurity::None,
-        };
+        let security = self
+            .tls(raw, &["none", "starttls", "tls"])
+            .map(|t| match t.as_str() {
+                "starttls" => SmtpSecurity::StartTls,
+                "tls" => SmtpSecurity::Tls,
+                _ => SmtpSecurity::None,
+            });
         let from = self.required(&raw.from, "from").map(str::to_owned);
         if let (Some(f), Some(spanned)) = (&from, &raw.from)
             && f.parse::<lettre::message::Mailbox>().is_err()
@@ -734,6 +738,7 @@ impl ChannelCheck<'_> {
         let mut templates = Templates::default();
         self.template(&mut templates, &raw.subject_template, "subject_template");
         self.template(&mut templates, &raw.body_template, "body_template");
+        let security = security?;
         Some(EmailConfig {
             host: host?,
             port: raw.port.as_ref().map_or(

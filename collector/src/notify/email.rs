@@ -67,9 +67,10 @@ impl EmailChannel {
             });
         }
         if let Some(c) = &cfg.credentials {
+            let password = c.password.read().map_err(fail)?;
             builder = builder.credentials(SmtpCredentials::new(
                 c.username.clone(),
-                c.password.expose().to_owned(),
+                password.expose().to_owned(),
             ));
         }
         let parse = |a: &str| {

@@ -78,11 +78,13 @@ pub struct MqttChannel {
 
 /// An MQTT channel that cannot be set up.
 #[derive(Debug, thiserror::Error)]
-#[error("channel '{channel}': {source}")]
-pub struct MqttSetupError {
-    channel: String,
-    #[source]
-    source: tls::TlsError,
+pub enum MqttSetupError {
+    /// TLS roots or CA file.
+    #[error("channel '{0}': {1}")]
+    Tls(String, #[source] tls::TlsError),
+    /// The password cannot be read.
+    #[error("channel '{0}': {1}")]
+    Secret(String, String),
 }
 
 impl MqttChannel {
@@ -98,13 +100,15 @@ impl MqttChannel {
             .set_clean_session(true)
             .set_max_packet_size(64 * 1024, MAX_OUTGOING_PACKET);
         if let Some(c) = &cfg.credentials {
-            opts.set_credentials(c.username.clone(), c.password.expose().to_owned());
+            let password = c
+                .password
+                .read()
+                .map_err(|e| MqttSetupError::Secret(name.to_owned(), e))?;
+            opts.set_credentials(c.username.clone(), password.expose().to_owned());
         }
         if let Some(ca) = &cfg.tls {
-            let config = tls::client_config(ca.as_deref()).map_err(|source| MqttSetupError {
-                channel: name.to_owned(),
-                source,
-            })?;
+            let config = tls::client_config(ca.as_deref())
+                .map_err(|e| MqttSetupError::Tls(name.to_owned(), e))?;
             opts.set_transport(Transport::tls_with_config(TlsConfiguration::Rustls(config)));
         }
         let (client, eventloop) = AsyncClient::new(opts, REQUEST_QUEUE);

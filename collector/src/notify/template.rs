@@ -143,7 +143,7 @@ mod tests {
         let out = t.render("body", &msg).unwrap().unwrap();
         assert_eq!(
             out,
-            r#"{"to": "duty", "text": "[P1] OPENED #42 db1: tablespace USERS 93% on db1/ORCL (limit 90%)", "mount": "USERS", "due": "2026-11-18T08:36:40Z"}"#
+            r#"{"to": "duty", "text": "[P1] OPENED #42 db1: tablespace USERS 93% on db1/ORCL (limit 90%)", "mount": "USERS", "due": "2026-11-18T11:16:40Z"}"#
         );
         assert!(t.render("subject", &msg).is_none());
     }

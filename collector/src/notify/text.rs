@@ -160,10 +160,10 @@ mod tests {
     fn body_has_deadlines_with_time_left_and_how_to_acknowledge() {
         let b = body(&Payload::sample("hq"));
         assert!(
-            b.contains("respond by   2026-11-18T08:36:40Z  (in 10m)"),
+            b.contains("respond by   2026-11-18T11:16:40Z  (in 10m)"),
             "{b}"
         );
-        assert!(b.contains("resolve by   2026-11-18T12:26:40Z  (in 4h)"), "{b}");
+        assert!(b.contains("resolve by   2026-11-18T15:06:40Z  (in 4h)"), "{b}");
         assert!(b.contains("patrolctl incidents ack 42 --by NAME"), "{b}");
         assert!(b.contains("Note:     sample note"), "{b}");
         assert!(b.contains("Event 1017"), "{b}");

@@ -11,7 +11,7 @@ use reqwest::StatusCode;
 use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 
 use super::channel::{Channel, DeliveryError, Message};
-use super::config::{Credentials, Secret, WebhookConfig};
+use super::config::{Secret, WebhookConfig};
 use super::template::Templates;
 use super::tls;
 
@@ -29,7 +29,8 @@ pub struct WebhookChannel {
     url: reqwest::Url,
     content_type: HeaderValue,
     templates: Templates,
-    credentials: Option<Credentials>,
+    /// Basic authentication (user, password).
+    basic: Option<(String, Secret)>,
     token: Option<Secret>,
 }
 
@@ -42,7 +43,7 @@ pub enum WebhookSetupError {
     /// The HTTP client refused its settings.
     #[error("channel '{0}': HTTP client: {1}")]
     Client(String, #[source] reqwest::Error),
-    /// A header, token or credential that is not a valid header value.
+    /// A header that is not valid, or a secret that cannot be read.
     #[error("channel '{0}': {1}")]
     Header(String, String),
 }
@@ -66,6 +67,12 @@ impl WebhookChannel {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| WebhookSetupError::Client(name.to_owned(), e))?;
+        let secret_error = |e| WebhookSetupError::Header(name.to_owned(), e);
+        let token = cfg.token.as_ref().map(|t| t.read()).transpose().map_err(secret_error)?;
+        let basic = match &cfg.credentials {
+            Some(c) => Some((c.username.clone(), c.password.read().map_err(secret_error)?)),
+            None => None,
+        };
         let content_type = HeaderValue::from_str(&cfg.content_type).map_err(|_| {
             WebhookSetupError::Header(
                 name.to_owned(),
@@ -78,8 +85,8 @@ impl WebhookChannel {
             url: cfg.url.clone(),
             content_type,
             templates: cfg.templates.clone(),
-            credentials: cfg.credentials.clone(),
-            token: cfg.token.clone(),
+            basic,
+            token,
         })
     }
 
@@ -137,8 +144,8 @@ impl Channel for WebhookChannel {
             .body(body);
         if let Some(t) = &self.token {
             req = req.bearer_auth(t.expose());
-        } else if let Some(c) = &self.credentials {
-            req = req.basic_auth(&c.username, Some(c.password.expose()));
+        } else if let Some((user, password)) = &self.basic {
+            req = req.basic_auth(user, Some(password.expose()));
         }
         let resp = req
             .send()
