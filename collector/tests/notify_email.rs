@@ -31,7 +31,11 @@ fn received(maildir: &Path) -> Vec<String> {
 
 /// The value of header `name` in `mail` (unfolded).
 fn header(mail: &str, name: &str) -> String {
-    let head = mail.split("\n\n").next().unwrap_or("").replace("\r\n", "\n");
+    let head = mail
+        .split("\n\n")
+        .next()
+        .unwrap_or("")
+        .replace("\r\n", "\n");
     let mut value = None::<String>;
     for line in head.lines() {
         if let Some(v) = value.as_mut() {
@@ -53,7 +57,9 @@ fn header(mail: &str, name: &str) -> String {
 
 fn body(mail: &str) -> String {
     let mail = mail.replace("\r\n", "\n");
-    mail.split_once("\n\n").map(|(_, b)| b.to_owned()).unwrap_or_default()
+    mail.split_once("\n\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default()
 }
 
 #[tokio::test]
@@ -108,11 +114,17 @@ async fn templates_shape_subject_and_body() {
     let ch = channel(&format!(
         "[channel.mail]\nkind = \"email\"\nhost = \"127.0.0.1\"\nport = {port}\nfrom = \"patrol@example.test\"\nto = [\"noc@example.test\"]\nsubject_template = \"{{{{ level }}}} {{{{ host }}}} {{{{ kind }}}}\"\nbody_template = '''Rule {{{{ rule }}}} on {{{{ labels.db }}}}\n{{{{ text }}}}'''\n"
     ));
-    assert_eq!(ch.deliver(&message(1202, 43, "escalated", "open")).await, Ok(()));
+    assert_eq!(
+        ch.deliver(&message(1202, 43, "escalated", "open")).await,
+        Ok(())
+    );
     let mails = received(&maildir);
     assert_eq!(header(&mails[0], "Subject"), "P1 db1 escalated");
     let text = body(&mails[0]);
-    assert!(text.starts_with("Rule tablespace_high on ORCL\nIncident #43 ESCALATED"), "{text}");
+    assert!(
+        text.starts_with("Rule tablespace_high on ORCL\nIncident #43 ESCALATED"),
+        "{text}"
+    );
 }
 
 #[tokio::test]
@@ -148,15 +160,23 @@ async fn starttls_with_a_private_ca() {
     };
     // Without the CA the server's certificate is not trusted: no mail, a transient error.
     let untrusted = channel(&site(""));
-    let r = untrusted.deliver(&message(1203, 44, "opened", "open")).await;
+    let r = untrusted
+        .deliver(&message(1203, 44, "opened", "open"))
+        .await;
     assert!(matches!(r, Err(DeliveryError::Transient(_))), "{r:?}");
     assert!(received(&maildir).is_empty());
 
     let trusted = channel(&site(&format!("ca_file = \"{}\"\n", ca_file.display())));
-    assert_eq!(trusted.deliver(&message(1204, 44, "opened", "open")).await, Ok(()));
+    assert_eq!(
+        trusted.deliver(&message(1204, 44, "opened", "open")).await,
+        Ok(())
+    );
     let mails = received(&maildir);
     assert_eq!(mails.len(), 1);
-    assert_eq!(header(&mails[0], "Message-ID"), "<patrol.event.1204.incident.44@hq>");
+    assert_eq!(
+        header(&mails[0], "Message-ID"),
+        "<patrol.event.1204.incident.44@hq>"
+    );
 }
 
 #[tokio::test]

@@ -72,7 +72,10 @@ async fn events_reach_subscribers_and_open_state_is_retained_until_resolved() {
         ],
         "{seen:#?}"
     );
-    assert_eq!(seen[0].1, opened.json, "the event topic carries the payload verbatim");
+    assert_eq!(
+        seen[0].1, opened.json,
+        "the event topic carries the payload verbatim"
+    );
     let payload: serde_json::Value = serde_json::from_str(&seen[0].1).unwrap();
     assert_eq!(payload["schema"], "patrol.notify.v1");
     assert_eq!(payload["incident_id"], 42);
@@ -97,7 +100,9 @@ async fn deliver_is_ok_only_after_puback() {
     // A frozen broker keeps the TCP connection but never answers: publish() succeeds, no
     // PUBACK comes, and deliver must not claim success.
     broker.signal("-STOP");
-    let r = ch.deliver(&message(602, 7, "acknowledged", "acknowledged")).await;
+    let r = ch
+        .deliver(&message(602, 7, "acknowledged", "acknowledged"))
+        .await;
     assert!(
         matches!(&r, Err(DeliveryError::Transient(why)) if why.contains("PUBACK")),
         "{r:?}"
@@ -107,7 +112,9 @@ async fn deliver_is_ok_only_after_puback() {
     // A stopped broker: refused connections, every try transient.
     broker.stop();
     for id in 603..606 {
-        let r = ch.deliver(&message(id, 7, "commented", "acknowledged")).await;
+        let r = ch
+            .deliver(&message(id, 7, "commented", "acknowledged"))
+            .await;
         assert!(matches!(r, Err(DeliveryError::Transient(_))), "{r:?}");
     }
 
@@ -135,7 +142,10 @@ async fn many_concurrent_deliveries_are_each_matched_to_their_own_puback() {
     let tasks: Vec<_> = (0..200u64)
         .map(|i| {
             let ch = std::sync::Arc::clone(&ch);
-            tokio::spawn(async move { ch.deliver(&message(1000 + i, 100 + i, "opened", "open")).await })
+            tokio::spawn(async move {
+                ch.deliver(&message(1000 + i, 100 + i, "opened", "open"))
+                    .await
+            })
         })
         .collect();
     for t in tasks {
@@ -144,7 +154,11 @@ async fn many_concurrent_deliveries_are_each_matched_to_their_own_puback() {
     let seen = sub.collect();
     let mut ids: Vec<u64> = seen
         .iter()
-        .map(|(_, p)| serde_json::from_str::<serde_json::Value>(p).unwrap()["event_id"].as_u64().unwrap())
+        .map(|(_, p)| {
+            serde_json::from_str::<serde_json::Value>(p).unwrap()["event_id"]
+                .as_u64()
+                .unwrap()
+        })
         .collect();
     ids.sort_unstable();
     assert_eq!(ids, (1000..1200).collect::<Vec<_>>());

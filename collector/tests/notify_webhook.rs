@@ -40,27 +40,33 @@ async fn start_receiver(script: Vec<u16>) -> (String, Seen) {
     let app = Router::new()
         .route(
             "/flaky",
-            post(|State(rx): State<Receiver>, h: HeaderMap, body: String| async move {
-                record(&rx, "/flaky", h, body).await;
-                let mut s = rx.script.lock().unwrap();
-                let code = if s.is_empty() { 200 } else { s.remove(0) };
-                (StatusCode::from_u16(code).unwrap(), "receiver says so")
-            }),
+            post(
+                |State(rx): State<Receiver>, h: HeaderMap, body: String| async move {
+                    record(&rx, "/flaky", h, body).await;
+                    let mut s = rx.script.lock().unwrap();
+                    let code = if s.is_empty() { 200 } else { s.remove(0) };
+                    (StatusCode::from_u16(code).unwrap(), "receiver says so")
+                },
+            ),
         )
         .route(
             "/bad",
-            post(|State(rx): State<Receiver>, h: HeaderMap, body: String| async move {
-                record(&rx, "/bad", h, body).await;
-                (StatusCode::BAD_REQUEST, "missing field 'to'")
-            }),
+            post(
+                |State(rx): State<Receiver>, h: HeaderMap, body: String| async move {
+                    record(&rx, "/bad", h, body).await;
+                    (StatusCode::BAD_REQUEST, "missing field 'to'")
+                },
+            ),
         )
         .route(
             "/slow",
-            post(|State(rx): State<Receiver>, h: HeaderMap, body: String| async move {
-                record(&rx, "/slow", h, body).await;
-                tokio::time::sleep(Duration::from_secs(30)).await;
-                StatusCode::OK
-            }),
+            post(
+                |State(rx): State<Receiver>, h: HeaderMap, body: String| async move {
+                    record(&rx, "/slow", h, body).await;
+                    tokio::time::sleep(Duration::from_secs(30)).await;
+                    StatusCode::OK
+                },
+            ),
         )
         .with_state(rx.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -89,7 +95,10 @@ async fn five_hundred_twice_then_ok_is_transient_transient_ok() {
         matches!(&first, Err(DeliveryError::Transient(why)) if why.contains("500") && why.contains("receiver says so")),
         "{first:?}"
     );
-    assert!(matches!(ch.deliver(&msg).await, Err(DeliveryError::Transient(_))));
+    assert!(matches!(
+        ch.deliver(&msg).await,
+        Err(DeliveryError::Transient(_))
+    ));
     assert_eq!(ch.deliver(&msg).await, Ok(()));
 
     let seen = seen.lock().unwrap();
@@ -103,10 +112,17 @@ async fn five_hundred_twice_then_ok_is_transient_transient_ok() {
 #[tokio::test]
 async fn too_many_requests_is_transient_and_bad_request_permanent() {
     let (base, _seen) = start_receiver(vec![429]).await;
-    let flaky = channel(&format!("[channel.hook]\nkind = \"webhook\"\nurl = \"{base}/flaky\"\n"));
+    let flaky = channel(&format!(
+        "[channel.hook]\nkind = \"webhook\"\nurl = \"{base}/flaky\"\n"
+    ));
     let msg = message(901, 42, "opened", "open");
-    assert!(matches!(flaky.deliver(&msg).await, Err(DeliveryError::Transient(_))));
-    let bad = channel(&format!("[channel.hook]\nkind = \"webhook\"\nurl = \"{base}/bad\"\n"));
+    assert!(matches!(
+        flaky.deliver(&msg).await,
+        Err(DeliveryError::Transient(_))
+    ));
+    let bad = channel(&format!(
+        "[channel.hook]\nkind = \"webhook\"\nurl = \"{base}/bad\"\n"
+    ));
     let r = bad.deliver(&msg).await;
     assert!(
         matches!(&r, Err(DeliveryError::Permanent(why)) if why.contains("400") && why.contains("missing field 'to'")),
@@ -172,7 +188,9 @@ fn a_missing_secret_stops_only_its_channel_with_an_error_naming_it() {
         "[channel.hook]\nkind = \"webhook\"\nurl = \"http://127.0.0.1:9/\"\ntoken_file = \"/nonexistent/token\"\n",
         "hook",
     );
-    let err = patrol_collector::notify::build(&cfg).err().expect("must fail");
+    let err = patrol_collector::notify::build(&cfg)
+        .err()
+        .expect("must fail");
     let text = err.to_string();
     assert!(
         text.starts_with("channel 'hook': cannot read secret file /nonexistent/token"),

@@ -463,7 +463,10 @@ impl ChannelCheck<'_> {
         match humantime::parse_duration(field.get_ref().trim()) {
             Ok(d) if !d.is_zero() => Some(d),
             Ok(_) => {
-                self.error(field.span().start, format!("'{key}' must be longer than zero"));
+                self.error(
+                    field.span().start,
+                    format!("'{key}' must be longer than zero"),
+                );
                 None
             }
             Err(e) => {
@@ -559,7 +562,9 @@ impl ChannelCheck<'_> {
                 None
             }
             (None, Some(_)) => {
-                let at = pos(&raw.password_file).or(pos(&raw.password_env)).unwrap_or(0);
+                let at = pos(&raw.password_file)
+                    .or(pos(&raw.password_env))
+                    .unwrap_or(0);
                 self.error(at, "a password is given without 'username'");
                 None
             }
@@ -589,10 +594,15 @@ impl ChannelCheck<'_> {
     fn template(&mut self, t: &mut Templates, field: &Option<Spanned<String>>, key: &str) {
         let Some(src) = field else { return };
         if let Err(e) = t.add(key.trim_end_matches("_template"), src.get_ref()) {
-            let line = e.line.map_or(String::new(), |l| format!(" (line {l} of the template)"));
+            let line = e
+                .line
+                .map_or(String::new(), |l| format!(" (line {l} of the template)"));
             self.error(
                 src.span().start,
-                format!("'{key}' does not render against a sample event{line}: {}", e.message),
+                format!(
+                    "'{key}' does not render against a sample event{line}: {}",
+                    e.message
+                ),
             );
         }
     }
@@ -672,7 +682,10 @@ impl ChannelCheck<'_> {
                 let bad_name = reqwest::header::HeaderName::from_bytes(k.as_bytes()).is_err();
                 let bad_value = reqwest::header::HeaderValue::from_str(v).is_err();
                 if bad_name || bad_value {
-                    self.error(h.span().start, format!("header '{k}' is not a valid HTTP header"));
+                    self.error(
+                        h.span().start,
+                        format!("header '{k}' is not a valid HTTP header"),
+                    );
                 } else {
                     headers.push((k.clone(), v.clone()));
                 }
@@ -715,13 +728,19 @@ impl ChannelCheck<'_> {
         if let (Some(f), Some(spanned)) = (&from, &raw.from)
             && f.parse::<lettre::message::Mailbox>().is_err()
         {
-            self.error(spanned.span().start, format!("'from' is not a mail address: '{f}'"));
+            self.error(
+                spanned.span().start,
+                format!("'from' is not a mail address: '{f}'"),
+            );
         }
         let to = match &raw.to {
             Some(to) if !to.get_ref().is_empty() => {
                 for addr in to.get_ref() {
                     if addr.parse::<lettre::message::Mailbox>().is_err() {
-                        self.error(to.span().start, format!("'to' holds '{addr}', which is not a mail address"));
+                        self.error(
+                            to.span().start,
+                            format!("'to' holds '{addr}', which is not a mail address"),
+                        );
                     }
                 }
                 Some(to.get_ref().clone())

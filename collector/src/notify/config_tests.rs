@@ -33,7 +33,9 @@ fn the_example_defines_the_channels_its_targets_use() {
     assert_eq!(m.client_id, "patrol-hq-noc-mqtt");
     assert_eq!(
         m.credentials.as_ref().map(|c| &c.password),
-        Some(&SecretSource::File("/etc/patrol/secrets/mqtt-password".into()))
+        Some(&SecretSource::File(
+            "/etc/patrol/secrets/mqtt-password".into()
+        ))
     );
     let sms = &s.notify.channels["sms"];
     assert_eq!(sms.retry.initial, Duration::from_secs(2));
@@ -55,7 +57,9 @@ fn a_target_naming_an_undefined_channel_is_an_error_at_its_position() {
     let src = "[target.duty]\nmembers = [\"a\"]\nchannels = [\"noc-mqtt\", \"pager\"]\n\n[channel.noc-mqtt]\nkind = \"mqtt\"\nhost = \"localhost\"\n";
     assert_eq!(
         errors(src),
-        ["site.toml:3:25: target 'duty' uses channel 'pager', which is not defined (add a [channel.pager] table)"]
+        [
+            "site.toml:3:25: target 'duty' uses channel 'pager', which is not defined (add a [channel.pager] table)"
+        ]
     );
 }
 
@@ -71,7 +75,9 @@ body_template = """
 "#;
     assert_eq!(
         errors(src),
-        ["site.toml:5:17: channel 'sms': 'body_template' does not render against a sample event (line 2 of the template): undefined value: `incident` is undefined"]
+        [
+            "site.toml:5:17: channel 'sms': 'body_template' does not render against a sample event (line 2 of the template): undefined value: `incident` is undefined"
+        ]
     );
     let src = "[channel.mail]\nkind = \"email\"\nhost = \"h\"\nfrom = \"a@b.c\"\nto = [\"d@e.f\"]\nsubject_template = \"{{ level|yell }}\"\n";
     let errs = errors(src);
@@ -87,9 +93,14 @@ fn unknown_and_misplaced_keys_are_refused() {
     // An inline password is not a key at all: secrets come from files or the environment.
     let errs = errors("[channel.m]\nkind = \"mqtt\"\nhost = \"h\"\npassword = \"hunter2\"\n");
     assert_eq!(errs.len(), 1);
-    assert!(errs[0].starts_with("site.toml:4:1: unknown field `password`"), "{errs:?}");
+    assert!(
+        errs[0].starts_with("site.toml:4:1: unknown field `password`"),
+        "{errs:?}"
+    );
     assert_eq!(
-        errors("[channel.m]\nkind = \"mqtt\"\nhost = \"h\"\nurl = \"http://x\"\nto = [\"a@b.c\"]\n"),
+        errors(
+            "[channel.m]\nkind = \"mqtt\"\nhost = \"h\"\nurl = \"http://x\"\nto = [\"a@b.c\"]\n"
+        ),
         [
             "site.toml:4:7: channel 'm': 'url' does not apply to a mqtt channel",
             "site.toml:5:6: channel 'm': 'to' does not apply to a mqtt channel",
@@ -123,7 +134,8 @@ fn missing_and_invalid_settings_are_named() {
         "{errs:#?}"
     );
     assert!(
-        errs.iter().any(|e| e.ends_with("channel 'e': 'to' is missing")),
+        errs.iter()
+            .any(|e| e.ends_with("channel 'e': 'to' is missing")),
         "{errs:#?}"
     );
 }
@@ -132,7 +144,9 @@ fn missing_and_invalid_settings_are_named() {
 fn credentials_need_both_halves_from_one_source() {
     assert_eq!(
         errors("[channel.m]\nkind = \"mqtt\"\nhost = \"h\"\nusername = \"u\"\n"),
-        ["site.toml:4:12: channel 'm': 'username' needs a password: set 'password_file' or 'password_env' (passwords are never written inline)"]
+        [
+            "site.toml:4:12: channel 'm': 'username' needs a password: set 'password_file' or 'password_env' (passwords are never written inline)"
+        ]
     );
     assert_eq!(
         errors(
@@ -164,7 +178,12 @@ fn secrets_are_read_from_files_without_the_trailing_newline() {
     assert_eq!(secret.expose(), "s3cret");
     assert_eq!(format!("{secret:?}"), "Secret(***)");
     std::fs::write(&path, "\n").unwrap();
-    assert!(SecretSource::File(path).read().unwrap_err().contains("is empty"));
+    assert!(
+        SecretSource::File(path)
+            .read()
+            .unwrap_err()
+            .contains("is empty")
+    );
     let missing = SecretSource::Env("PATROL_TEST_SURELY_UNSET_VAR".into()).read();
     assert_eq!(
         missing.unwrap_err(),

@@ -130,11 +130,14 @@ impl Channel for EmailChannel {
                 resp.code()
             ))),
             // 5xx: the server refuses this message or a recipient for good.
-            Err(e) if e.is_permanent() => {
-                Err(DeliveryError::Permanent(format!("SMTP: {}", super::error_chain(&e))))
-            }
-            Err(e) => Err(DeliveryError::Transient(format!("SMTP: {}", super::error_chain(&e)))),
+            Err(e) if e.is_permanent() => Err(DeliveryError::Permanent(format!(
+                "SMTP: {}",
+                super::error_chain(&e)
+            ))),
+            Err(e) => Err(DeliveryError::Transient(format!(
+                "SMTP: {}",
+                super::error_chain(&e)
+            ))),
         }
     }
 }
-

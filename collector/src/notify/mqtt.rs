@@ -49,7 +49,11 @@ struct Waiters {
 
 impl Waiters {
     fn fail_all(&mut self, why: &str) {
-        for w in self.queued.drain(..).chain(self.inflight.drain().map(|(_, w)| w)) {
+        for w in self
+            .queued
+            .drain(..)
+            .chain(self.inflight.drain().map(|(_, w)| w))
+        {
             // A receiver that gave up (timed out) is fine to miss.
             let _ = w.send(Err(why.to_owned()));
         }

@@ -95,7 +95,10 @@ fn odd_journal_data_is_carried_not_dropped() {
     e.incident.value = f64::NAN;
     e.incident.state = IncidentState::Resolved;
     let p = Payload::from_event("hq", &e);
-    assert_eq!(p.detail, Some(serde_json::Value::String("not json {".into())));
+    assert_eq!(
+        p.detail,
+        Some(serde_json::Value::String("not json {".into()))
+    );
     assert_eq!(p.value, None);
     assert!(!p.is_live());
     assert!(p.to_json().contains("\"value\":null"));

@@ -115,7 +115,10 @@ mod tests {
         assert_eq!(p.delay_jittered(2, 0.5), Duration::from_millis(1500));
         assert_eq!(p.delay_jittered(2, 1.0), Duration::from_millis(2250));
         assert_eq!(p.delay_jittered(9, 1.0), Duration::from_secs(10));
-        assert_eq!(p.delay_jittered(2, f64::NAN.max(7.0)), p.delay_jittered(2, 1.0));
+        assert_eq!(
+            p.delay_jittered(2, f64::NAN.max(7.0)),
+            p.delay_jittered(2, 1.0)
+        );
     }
 
     #[test]

@@ -151,7 +151,9 @@ mod tests {
     #[test]
     fn an_undefined_name_is_refused_with_its_line() {
         let mut t = Templates::default();
-        let e = t.add("body", "first line\n{{ incident.hots }}").unwrap_err();
+        let e = t
+            .add("body", "first line\n{{ incident.hots }}")
+            .unwrap_err();
         assert_eq!(e.line, Some(2));
         assert!(e.message.contains("undefined"), "{}", e.message);
     }

@@ -163,7 +163,10 @@ mod tests {
             b.contains("respond by   2026-11-18T11:16:40Z  (in 10m)"),
             "{b}"
         );
-        assert!(b.contains("resolve by   2026-11-18T15:06:40Z  (in 4h)"), "{b}");
+        assert!(
+            b.contains("resolve by   2026-11-18T15:06:40Z  (in 4h)"),
+            "{b}"
+        );
         assert!(b.contains("patrolctl incidents ack 42 --by NAME"), "{b}");
         assert!(b.contains("Note:     sample note"), "{b}");
         assert!(b.contains("Event 1017"), "{b}");

@@ -57,7 +57,8 @@ impl WebhookChannel {
     ) -> Result<WebhookChannel, WebhookSetupError> {
         let tls = tls::client_config(cfg.ca_file.as_deref())
             .map_err(|e| WebhookSetupError::Tls(name.to_owned(), e))?;
-        let headers = default_headers(cfg).map_err(|e| WebhookSetupError::Header(name.to_owned(), e))?;
+        let headers =
+            default_headers(cfg).map_err(|e| WebhookSetupError::Header(name.to_owned(), e))?;
         let client = reqwest::Client::builder()
             .tls_backend_preconfigured((*tls).clone())
             .timeout(timeout)
@@ -68,7 +69,12 @@ impl WebhookChannel {
             .build()
             .map_err(|e| WebhookSetupError::Client(name.to_owned(), e))?;
         let secret_error = |e| WebhookSetupError::Header(name.to_owned(), e);
-        let token = cfg.token.as_ref().map(|t| t.read()).transpose().map_err(secret_error)?;
+        let token = cfg
+            .token
+            .as_ref()
+            .map(|t| t.read())
+            .transpose()
+            .map_err(secret_error)?;
         let basic = match &cfg.credentials {
             Some(c) => Some((c.username.clone(), c.password.read().map_err(secret_error)?)),
             None => None,
@@ -76,7 +82,10 @@ impl WebhookChannel {
         let content_type = HeaderValue::from_str(&cfg.content_type).map_err(|_| {
             WebhookSetupError::Header(
                 name.to_owned(),
-                format!("content_type '{}' is not a valid header value", cfg.content_type),
+                format!(
+                    "content_type '{}' is not a valid header value",
+                    cfg.content_type
+                ),
             )
         })?;
         Ok(WebhookChannel {
@@ -108,7 +117,8 @@ impl WebhookChannel {
 fn default_headers(cfg: &WebhookConfig) -> Result<HeaderMap, String> {
     let mut headers = HeaderMap::new();
     for (k, v) in &cfg.headers {
-        let name = HeaderName::from_bytes(k.as_bytes()).map_err(|e| format!("header '{k}': {e}"))?;
+        let name =
+            HeaderName::from_bytes(k.as_bytes()).map_err(|e| format!("header '{k}': {e}"))?;
         let value = HeaderValue::from_str(v).map_err(|e| format!("header '{k}': {e}"))?;
         headers.insert(name, value);
     }
@@ -147,13 +157,18 @@ impl Channel for WebhookChannel {
         } else if let Some((user, password)) = &self.basic {
             req = req.basic_auth(user, Some(password.expose()));
         }
-        let resp = req
-            .send()
-            .await
-            .map_err(|e| {
-                let what = if e.is_timeout() { "timed out" } else { "failed" };
-                DeliveryError::Transient(format!("POST {} {what}: {}", self.url, super::error_chain(&e)))
-            })?;
+        let resp = req.send().await.map_err(|e| {
+            let what = if e.is_timeout() {
+                "timed out"
+            } else {
+                "failed"
+            };
+            DeliveryError::Transient(format!(
+                "POST {} {what}: {}",
+                self.url,
+                super::error_chain(&e)
+            ))
+        })?;
         let status = resp.status();
         let Some(transient) = classify(status) else {
             return Ok(());
@@ -168,4 +183,3 @@ impl Channel for WebhookChannel {
         })
     }
 }
-

@@ -115,7 +115,16 @@ pub fn mosquitto(dir: &Path, port: u16) -> Peer {
 pub fn mosquitto_sub(port: u16, topic: &str, count: usize, secs: u32) -> Vec<(String, String)> {
     let bin = tool(&["/usr/bin/mosquitto_sub"], "mosquitto-clients");
     let out = Command::new(bin)
-        .args(["-h", "127.0.0.1", "-p", &port.to_string(), "-q", "1", "-t", topic])
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+            "-q",
+            "1",
+            "-t",
+            topic,
+        ])
         .args(["-C", &count.to_string(), "-W", &secs.to_string()])
         // Topic, a tab, the payload, one per line (our payloads are single-line JSON).
         .args(["-F", "%t\t%p"])
@@ -137,7 +146,16 @@ impl Subscriber {
     pub fn start(port: u16, topic: &str, count: usize, secs: u32) -> Subscriber {
         let bin = tool(&["/usr/bin/mosquitto_sub"], "mosquitto-clients");
         let child = Command::new(bin)
-            .args(["-h", "127.0.0.1", "-p", &port.to_string(), "-q", "1", "-t", topic])
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &port.to_string(),
+                "-q",
+                "1",
+                "-t",
+                topic,
+            ])
             .args(["-C", &count.to_string(), "-W", &secs.to_string()])
             .args(["-F", "%t\t%p"])
             .stdout(Stdio::piped())
