@@ -294,6 +294,8 @@ struct RawSite {
     notify: Option<crate::notify::config::RawNotify>,
     #[serde(default)]
     channel: BTreeMap<String, Spanned<crate::notify::config::RawChannel>>,
+    #[serde(default)]
+    route: Vec<Spanned<crate::notify::route::RawRoute>>,
 }
 
 #[derive(Deserialize)]
@@ -425,12 +427,24 @@ impl Checker<'_> {
             .target
             .iter()
             .flat_map(|(t, raw)| raw.get_ref().channels.iter().map(move |c| (t.as_str(), c)));
-        site.notify = crate::notify::config::check(
-            raw.notify,
-            raw.channel,
+        let notify_levels: Vec<String> = if raw.level.is_empty() {
+            site.levels.iter().map(|l| l.name.clone()).collect()
+        } else {
+            raw.level
+                .iter()
+                .map(|l| l.get_ref().name.get_ref().clone())
+                .collect()
+        };
+        let parts = crate::notify::config::RawParts {
+            notify: raw.notify,
+            channels: raw.channel,
+            routes: raw.route,
             target_channels,
-            &mut |at, msg| self.error(at, msg),
-        );
+            levels: &notify_levels,
+            calendars: site.calendars.keys().cloned().collect(),
+            src: self.src,
+        };
+        site.notify = crate::notify::config::check(parts, &mut |at, msg| self.error(at, msg));
         site.targets = raw
             .target
             .into_iter()

@@ -3,7 +3,7 @@
 //! checker). Secrets come from `*_file` or `*_env`, never inline; templates are rendered
 //! against a sample event here, so a broken one is refused at load.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -26,6 +26,8 @@ pub struct NotifySettings {
     pub site: String,
     /// By name.
     pub channels: BTreeMap<String, ChannelConfig>,
+    /// `[[route]]`, in file order.
+    pub routes: Vec<super::route::Route>,
 }
 
 impl Default for NotifySettings {
@@ -33,8 +35,27 @@ impl Default for NotifySettings {
         Self {
             site: DEFAULT_SITE.to_owned(),
             channels: BTreeMap::new(),
+            routes: Vec::new(),
         }
     }
+}
+
+/// The notification parts of the site file as written, and what they may refer to.
+pub struct RawParts<'a, T> {
+    /// `[notify]`.
+    pub notify: Option<RawNotify>,
+    /// `[channel.<name>]`.
+    pub channels: BTreeMap<String, Spanned<RawChannel>>,
+    /// `[[route]]`.
+    pub routes: Vec<Spanned<super::route::RawRoute>>,
+    /// (target name, channel name as written) for every target's channel.
+    pub target_channels: T,
+    /// The site's level names.
+    pub levels: &'a [String],
+    /// The site's calendar names.
+    pub calendars: BTreeSet<String>,
+    /// The site file's text (for positions inside strings).
+    pub src: &'a str,
 }
 
 /// One checked `[channel.<name>]`.
@@ -290,15 +311,29 @@ impl Kind {
 /// Where problems go: `(byte offset in the site file, message)`.
 pub type Report<'a> = &'a mut dyn FnMut(usize, String);
 
-/// Checks `[notify]`, every `[channel.X]`, and that each target's channel is defined.
-/// `target_channels` yields (target name, channel name as written).
-pub fn check<'t>(
-    notify: Option<RawNotify>,
-    channels: BTreeMap<String, Spanned<RawChannel>>,
-    target_channels: impl Iterator<Item = (&'t str, &'t Spanned<String>)>,
-    report: Report<'_>,
-) -> NotifySettings {
+/// Checks `[notify]`, every `[channel.X]` and `[[route]]`, and that each target's channel is
+/// defined.
+pub fn check<'t, T>(raw: RawParts<'_, T>, report: Report<'_>) -> NotifySettings
+where
+    T: Iterator<Item = (&'t str, &'t Spanned<String>)>,
+{
+    let RawParts {
+        notify,
+        channels,
+        routes,
+        target_channels,
+        levels,
+        calendars,
+        src,
+    } = raw;
     let mut settings = NotifySettings::default();
+    let channel_names: BTreeSet<String> = channels.keys().cloned().collect();
+    let known = super::route::Known {
+        channels: &channel_names,
+        levels,
+        calendars: &calendars,
+    };
+    settings.routes = super::route::check(routes, &known, src, &mut *report);
     if let Some(site) = notify.and_then(|n| n.site) {
         if valid_name(site.get_ref()) {
             settings.site = site.into_inner();

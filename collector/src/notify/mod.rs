@@ -5,7 +5,8 @@
 //!   durable outbox and dispatcher build on;
 //! - [`mqtt`], [`webhook`], [`email`]: the channels;
 //! - [`config`]: `[notify]` and `[channel.<name>]` in the site file; [`template`]: per-channel
-//!   templates checked at load; [`retry`]: per-channel backoff; [`text`]: the default
+//!   templates checked at load; [`route`]: `[[route]]` (which changes go where); [`retry`]:
+//!   per-channel backoff; [`text`]: the default
 //!   plain-text subject and body; [`tls`]: the shared rustls setup.
 //!
 //! Reference for operators: docs/notifications.md.
@@ -16,6 +17,7 @@ pub mod email;
 pub mod mqtt;
 pub mod payload;
 pub mod retry;
+pub mod route;
 pub mod template;
 pub mod text;
 pub mod tls;

@@ -113,30 +113,7 @@ pub fn mosquitto(dir: &Path, port: u16) -> Peer {
 /// Runs `mosquitto_sub` on `topic` until it has `count` messages or `secs` seconds pass;
 /// returns the `(topic, payload)` pairs it printed.
 pub fn mosquitto_sub(port: u16, topic: &str, count: usize, secs: u32) -> Vec<(String, String)> {
-    let bin = tool(&["/usr/bin/mosquitto_sub"], "mosquitto-clients");
-    let out = Command::new(bin)
-        .args([
-            "-h",
-            "127.0.0.1",
-            "-p",
-            &port.to_string(),
-            "-q",
-            "1",
-            "-t",
-            topic,
-        ])
-        .args(["-C", &count.to_string(), "-W", &secs.to_string()])
-        // Topic, a tab, the payload, one per line (our payloads are single-line JSON).
-        .args(["-F", "%t\t%p"])
-        .output()
-        .expect("run mosquitto_sub");
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| {
-            let (t, p) = l.split_once('\t').unwrap_or((l, ""));
-            (t.to_owned(), p.to_owned())
-        })
-        .collect()
+    Subscriber::start(port, topic, count, secs).collect()
 }
 
 /// A subscriber started now (so it sees what is published next), collected later.
@@ -157,6 +134,7 @@ impl Subscriber {
                 topic,
             ])
             .args(["-C", &count.to_string(), "-W", &secs.to_string()])
+            // Topic, a tab, the payload, one per line (our payloads are single-line JSON).
             .args(["-F", "%t\t%p"])
             .stdout(Stdio::piped())
             .spawn()
