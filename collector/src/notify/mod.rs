@@ -13,6 +13,7 @@
 
 pub mod channel;
 pub mod config;
+pub mod counted;
 pub mod email;
 pub mod mqtt;
 pub mod payload;
