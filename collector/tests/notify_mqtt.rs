@@ -163,3 +163,109 @@ async fn many_concurrent_deliveries_are_each_matched_to_their_own_puback() {
     ids.sort_unstable();
     assert_eq!(ids, (1000..1200).collect::<Vec<_>>());
 }
+
+/// A channel from a site-file fragment (host and port are added).
+fn channel_from(port: u16, extra: &str) -> MqttChannel {
+    let site = format!(
+        "[notify]\nsite = \"hq\"\n\n[channel.noc]\nkind = \"mqtt\"\nhost = \"127.0.0.1\"\nport = {port}\ntimeout = \"3s\"\n{extra}"
+    );
+    let cfg = channel_config(&site, "noc");
+    let ChannelKind::Mqtt(m) = &cfg.kind else {
+        panic!("not mqtt")
+    };
+    MqttChannel::start("noc", m, cfg.timeout).expect("start the MQTT channel")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_credentials_are_named_and_good_ones_deliver() {
+    let dir = tempfile::tempdir().unwrap();
+    let passwords = dir.path().join("passwords");
+    let made = std::process::Command::new(notify_support::tool(
+        &["/usr/bin/mosquitto_passwd"],
+        "mosquitto",
+    ))
+    .args(["-c", "-b"])
+    .arg(&passwords)
+    .args(["patrol", "right-password"])
+    .status()
+    .unwrap();
+    assert!(made.success(), "mosquitto_passwd failed");
+    let port = notify_support::free_port();
+    let _broker = notify_support::mosquitto_with(
+        dir.path(),
+        port,
+        &format!(
+            "allow_anonymous false\npassword_file {}\n",
+            passwords.display()
+        ),
+    );
+    let (wrong, right) = (dir.path().join("wrong"), dir.path().join("right"));
+    std::fs::write(&wrong, "not-it\n").unwrap();
+    std::fs::write(&right, "right-password\n").unwrap();
+
+    let refused = channel_from(
+        port,
+        &format!(
+            "username = \"patrol\"\npassword_file = \"{}\"\n",
+            wrong.display()
+        ),
+    );
+    let r = refused.deliver(&message(801, 9, "opened", "open")).await;
+    assert!(matches!(r, Err(DeliveryError::Transient(_))), "{r:?}");
+    let status = refused.status();
+    assert!(!status.connected);
+    let why = status.last_error.unwrap_or_default();
+    assert!(why.contains("check username and password"), "{why}");
+
+    let accepted = channel_from(
+        port,
+        &format!(
+            "username = \"patrol\"\npassword_file = \"{}\"\n",
+            right.display()
+        ),
+    );
+    deliver_eventually(&accepted, &message(802, 9, "opened", "open"), 50).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_with_a_private_ca() {
+    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
+    let dir = tempfile::tempdir().unwrap();
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(DnType::CommonName, "Patrol test MQTT CA");
+    let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
+    let mut params = CertificateParams::new(vec!["127.0.0.1".to_owned()]).unwrap();
+    params.distinguished_name.push(DnType::CommonName, "broker");
+    let key = KeyPair::generate().unwrap();
+    let cert = params.signed_by(&key, &ca).unwrap();
+    let p = |n: &str| dir.path().join(n);
+    std::fs::write(p("ca.crt"), ca.pem()).unwrap();
+    std::fs::write(p("broker.crt"), cert.pem()).unwrap();
+    std::fs::write(p("broker.key"), key.serialize_pem()).unwrap();
+    let port = notify_support::free_port();
+    let _broker = notify_support::mosquitto_with(
+        dir.path(),
+        port,
+        &format!(
+            "allow_anonymous true\ncertfile {}\nkeyfile {}\n",
+            p("broker.crt").display(),
+            p("broker.key").display()
+        ),
+    );
+
+    // Without the private CA the broker is not trusted.
+    let untrusted = channel_from(port, "tls = \"tls\"\n");
+    let r = untrusted.deliver(&message(851, 3, "opened", "open")).await;
+    assert!(matches!(r, Err(DeliveryError::Transient(_))), "{r:?}");
+
+    let trusted = channel_from(
+        port,
+        &format!("tls = \"tls\"\nca_file = \"{}\"\n", p("ca.crt").display()),
+    );
+    let sub_check = message(852, 3, "opened", "open");
+    deliver_eventually(&trusted, &sub_check, 50).await;
+    assert!(trusted.status().connected);
+}

@@ -281,6 +281,13 @@ async fn drive(
             Ok(_) => {}
             Err(e) => {
                 let why = describe(&e);
+                // Status first: a deliver() that fails below may read it at once.
+                let previous = status
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .last_error
+                    .clone();
+                set_status(false, Some(why.clone()));
                 {
                     let mut w = waiters.lock().unwrap_or_else(PoisonError::into_inner);
                     // poll() already moved unacknowledged and queued publishes into its
@@ -288,13 +295,8 @@ async fn drive(
                     // back under the lock: their waiters fail now and the outbox resends.
                     eventloop.clean();
                     eventloop.pending.clear();
-                    w.fail_all(&format!("MQTT connection lost before PUBACK: {why}"));
+                    w.fail_all(&format!("no PUBACK: MQTT connection failed: {why}"));
                 }
-                let previous = status
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .last_error
-                    .clone();
                 // One line per change of error, not one per retry.
                 if previous.as_deref() != Some(why.as_str()) {
                     tracing::error!(
@@ -303,7 +305,6 @@ async fn drive(
                         "MQTT channel cannot reach its broker: {why}; notifications wait and are retried"
                     );
                 }
-                set_status(false, Some(why));
                 tokio::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(RECONNECT_MAX);
             }

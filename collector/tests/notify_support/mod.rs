@@ -82,8 +82,14 @@ impl Drop for Peer {
     }
 }
 
-/// mosquitto on `port` (anonymous, no persistence), logging to stderr.
+/// mosquitto on `port` (anonymous, no persistence).
 pub fn mosquitto(dir: &Path, port: u16) -> Peer {
+    mosquitto_with(dir, port, "allow_anonymous true\n")
+}
+
+/// mosquitto on `port` with `extra` configuration lines for its listener (TLS files,
+/// password file, anonymous access).
+pub fn mosquitto_with(dir: &Path, port: u16, extra: &str) -> Peer {
     let bin = tool(
         &["/usr/sbin/mosquitto", "/usr/bin/mosquitto"],
         "mosquitto mosquitto-clients",
@@ -91,7 +97,9 @@ pub fn mosquitto(dir: &Path, port: u16) -> Peer {
     let conf = dir.join(format!("mosquitto-{port}.conf"));
     std::fs::write(
         &conf,
-        format!("listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"),
+        // `user root`: started as root (CI), mosquitto would otherwise switch to its own user
+        // and lose access to the test's private temporary files; ignored when not root.
+        format!("user root\npersistence false\nlistener {port} 127.0.0.1\n{extra}"),
     )
     .expect("write mosquitto.conf");
     let mut child = Command::new(bin)
@@ -137,6 +145,8 @@ impl Subscriber {
             // Topic, a tab, the payload, one per line (our payloads are single-line JSON).
             .args(["-F", "%t\t%p"])
             .stdout(Stdio::piped())
+            // `-W` ending the wait prints "Timed out": expected, not worth showing.
+            .stderr(Stdio::null())
             .spawn()
             .expect("start mosquitto_sub");
         Subscriber(child)
