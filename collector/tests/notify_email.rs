@@ -2,6 +2,8 @@
 //! message in a maildir): the message as received — headers, readable body, deadlines, how to
 //! acknowledge — plain and over STARTTLS with a private CA.
 
+#![allow(clippy::unwrap_used)] // a failing unwrap is a failing test
+
 mod notify_support;
 
 use std::path::Path;

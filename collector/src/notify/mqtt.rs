@@ -89,6 +89,9 @@ pub enum MqttSetupError {
     /// The password cannot be read.
     #[error("channel '{0}': {1}")]
     Secret(String, String),
+    /// Called outside a tokio runtime (the connection task needs one).
+    #[error("channel '{0}': MQTT channels must be started inside a tokio runtime")]
+    NoRuntime(String),
 }
 
 impl MqttChannel {
@@ -118,7 +121,9 @@ impl MqttChannel {
         let (client, eventloop) = AsyncClient::new(opts, REQUEST_QUEUE);
         let waiters = Arc::new(Mutex::new(Waiters::default()));
         let status = Arc::new(Mutex::new(MqttStatus::default()));
-        let task = tokio::spawn(drive(
+        let runtime = tokio::runtime::Handle::try_current()
+            .map_err(|_| MqttSetupError::NoRuntime(name.to_owned()))?;
+        let task = runtime.spawn(drive(
             name.to_owned(),
             format!("{}:{}", cfg.host, cfg.port),
             eventloop,
