@@ -166,6 +166,7 @@ fn main() {
         latencies.last().copied().unwrap_or_default().as_secs_f64() * 1e3,
     );
     let _ = sub.kill();
+    let _ = sub.wait();
     let _ = broker.kill();
     let _ = broker.wait();
 }
