@@ -190,3 +190,48 @@ async fn an_unreachable_server_is_transient() {
     let r = ch.deliver(&message(1205, 45, "opened", "open")).await;
     assert!(matches!(r, Err(DeliveryError::Transient(_))), "{r:?}");
 }
+
+#[tokio::test]
+async fn smtp_auth_with_a_password_file_and_refused_credentials_wait() {
+    let dir = tempfile::tempdir().unwrap();
+    let maildir = dir.path().join("mail");
+    let port = notify_support::free_port();
+    let _smtp = notify_support::aiosmtpd_auth(&maildir, port, "patrol", "s3cret");
+    let (wrong, right) = (dir.path().join("wrong"), dir.path().join("right"));
+    std::fs::write(&wrong, "guess\n").unwrap();
+    std::fs::write(&right, "s3cret\n").unwrap();
+    let site = |pw: &Path| {
+        format!(
+            "[channel.mail]\nkind = \"email\"\nhost = \"127.0.0.1\"\nport = {port}\nusername = \"patrol\"\npassword_file = \"{}\"\nfrom = \"patrol@example.test\"\nto = [\"noc@example.test\"]\n",
+            pw.display()
+        )
+    };
+    // Refused credentials: named at start-up by probe(), and transient, so events wait.
+    let refused = channel(&site(&wrong));
+    let r = refused.probe().await;
+    assert!(
+        matches!(&r, Err(DeliveryError::Transient(why)) if why.contains("check username and password")),
+        "{r:?}"
+    );
+    let r = refused.deliver(&message(1301, 46, "opened", "open")).await;
+    assert!(matches!(r, Err(DeliveryError::Transient(_))), "{r:?}");
+    assert!(received(&maildir).is_empty());
+
+    let accepted = channel(&site(&right));
+    assert_eq!(accepted.probe().await, Ok(()));
+    assert_eq!(
+        accepted.deliver(&message(1302, 46, "opened", "open")).await,
+        Ok(())
+    );
+    assert_eq!(received(&maildir).len(), 1);
+}
+
+#[tokio::test]
+async fn probe_names_an_unreachable_server() {
+    let port = notify_support::free_port();
+    let ch = channel(&format!(
+        "[channel.mail]\nkind = \"email\"\nhost = \"127.0.0.1\"\nport = {port}\nfrom = \"patrol@example.test\"\nto = [\"noc@example.test\"]\ntimeout = \"2s\"\n"
+    ));
+    let r = ch.probe().await;
+    assert!(matches!(r, Err(DeliveryError::Transient(_))), "{r:?}");
+}

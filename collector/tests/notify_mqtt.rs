@@ -212,6 +212,11 @@ async fn bad_credentials_are_named_and_good_ones_deliver() {
             wrong.display()
         ),
     );
+    let r = refused.probe().await;
+    assert!(
+        matches!(&r, Err(DeliveryError::Transient(why)) if why.contains("check username and password")),
+        "{r:?}"
+    );
     let r = refused.deliver(&message(801, 9, "opened", "open")).await;
     assert!(matches!(r, Err(DeliveryError::Transient(_))), "{r:?}");
     let status = refused.status();
@@ -226,6 +231,7 @@ async fn bad_credentials_are_named_and_good_ones_deliver() {
             right.display()
         ),
     );
+    assert_eq!(accepted.probe().await, Ok(()));
     deliver_eventually(&accepted, &message(802, 9, "opened", "open"), 50).await;
 }
 

@@ -199,3 +199,29 @@ fn a_missing_secret_stops_only_its_channel_with_an_error_naming_it() {
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn probe_connects_without_posting_and_rejected_tokens_wait() {
+    let (base, seen) = start_receiver(vec![401]).await;
+    let ch = channel(&format!(
+        "[channel.hook]\nkind = \"webhook\"\nurl = \"{base}/flaky\"\n"
+    ));
+    assert_eq!(ch.probe().await, Ok(()));
+    assert!(seen.lock().unwrap().is_empty(), "probe must not POST");
+    // A rejected token is the channel's configuration: transient, the event waits.
+    let r = ch.deliver(&message(905, 42, "opened", "open")).await;
+    assert!(
+        matches!(&r, Err(DeliveryError::Transient(why)) if why.contains("401")),
+        "{r:?}"
+    );
+
+    let port = notify_support::free_port();
+    let down = channel(&format!(
+        "[channel.hook]\nkind = \"webhook\"\nurl = \"http://127.0.0.1:{port}/x\"\n"
+    ));
+    let r = down.probe().await;
+    assert!(
+        matches!(&r, Err(DeliveryError::Transient(why)) if why.contains(&format!("127.0.0.1:{port}"))),
+        "{r:?}"
+    );
+}

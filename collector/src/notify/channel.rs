@@ -90,4 +90,10 @@ pub trait Channel: Send + Sync {
     /// Sends `msg`. Returns `Ok` only when the peer confirmed it: MQTT PUBACK for every
     /// publish, HTTP 2xx, SMTP 250 for the message.
     async fn deliver(&self, msg: &Message) -> Result<(), DeliveryError>;
+
+    /// Checks, without sending anything, that the peer is reachable and (where the protocol
+    /// says so before a message) accepts the credentials: for a start-up line naming a channel
+    /// that cannot work while the others run. MQTT: the broker's CONNACK; SMTP: connect,
+    /// EHLO, STARTTLS, AUTH and NOOP; webhook: a TCP connection to the URL's host and port.
+    async fn probe(&self) -> Result<(), DeliveryError>;
 }

@@ -44,6 +44,9 @@ mod tests {
         fn name(&self) -> &str {
             "flaky"
         }
+        async fn probe(&self) -> Result<(), DeliveryError> {
+            Ok(())
+        }
         async fn deliver(&self, _: &Message) -> Result<(), DeliveryError> {
             let left = self.fail.load(std::sync::atomic::Ordering::SeqCst);
             if left > 0 {

@@ -121,6 +121,16 @@ impl Channel for EmailChannel {
         &self.name
     }
 
+    async fn probe(&self) -> Result<(), DeliveryError> {
+        match self.transport.test_connection().await {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(DeliveryError::Transient(
+                "the SMTP server did not answer NOOP".to_owned(),
+            )),
+            Err(e) => Err(classify(&e)),
+        }
+    }
+
     async fn deliver(&self, msg: &Message) -> Result<(), DeliveryError> {
         let mail = self.compose(msg)?;
         match self.transport.send(mail).await {
@@ -129,15 +139,22 @@ impl Channel for EmailChannel {
                 "SMTP server answered {}",
                 resp.code()
             ))),
-            // 5xx: the server refuses this message or a recipient for good.
-            Err(e) if e.is_permanent() => Err(DeliveryError::Permanent(format!(
-                "SMTP: {}",
-                super::error_chain(&e)
-            ))),
-            Err(e) => Err(DeliveryError::Transient(format!(
-                "SMTP: {}",
-                super::error_chain(&e)
-            ))),
+            Err(e) => Err(classify(&e)),
         }
+    }
+}
+
+/// SMTP 5xx is permanent — except authentication replies (530, 534, 535, 538): credentials
+/// are the channel's configuration, not the message's, so the events wait until an operator
+/// fixes them instead of being dead-lettered.
+fn classify(e: &lettre::transport::smtp::Error) -> DeliveryError {
+    let code = e.status().map(|c| c.to_string());
+    let why = format!("SMTP: {}", super::error_chain(e));
+    match code.as_deref() {
+        Some("530" | "534" | "535" | "538") => DeliveryError::Transient(format!(
+            "{why} (authentication refused: check username and password)"
+        )),
+        _ if e.is_permanent() => DeliveryError::Permanent(why),
+        _ => DeliveryError::Transient(why),
     }
 }

@@ -205,6 +205,29 @@ impl Channel for MqttChannel {
         &self.name
     }
 
+    async fn probe(&self) -> Result<(), DeliveryError> {
+        // The connection task reports the broker's answer (or the failure) in the status.
+        let waited = tokio::time::timeout(self.timeout, async {
+            loop {
+                let s = self.status();
+                if s.connected {
+                    return Ok(());
+                }
+                if let Some(e) = s.last_error {
+                    return Err(DeliveryError::Transient(e));
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+        .await;
+        waited.unwrap_or_else(|_| {
+            Err(DeliveryError::Transient(format!(
+                "no answer from the broker within {}",
+                humantime::format_duration(self.timeout)
+            )))
+        })
+    }
+
     async fn deliver(&self, msg: &Message) -> Result<(), DeliveryError> {
         let open_state = if msg.payload.is_live() {
             msg.json.clone().into_bytes()

@@ -1,9 +1,10 @@
 //! The webhook channel: an HTTP POST of the payload JSON, or of the channel's `body`
 //! template (an SMS gateway's or a chat tool's API), with a timeout.
 //!
-//! Outcome: 2xx is delivered; connection errors, timeouts, 5xx, 429 and 408 are transient
-//! (the dispatcher retries with the channel's [`RetryPolicy`](super::retry::RetryPolicy)); any
-//! other status is permanent (the request itself is wrong, resending it cannot help).
+//! Outcome: 2xx is delivered; connection errors, timeouts, 5xx, 429, 408, 401 and 403 are
+//! transient (the dispatcher retries with the channel's
+//! [`RetryPolicy`](super::retry::RetryPolicy)); any other status is permanent (the request
+//! itself is wrong, resending it cannot help).
 
 use std::time::Duration;
 
@@ -29,6 +30,7 @@ pub struct WebhookChannel {
     url: reqwest::Url,
     content_type: HeaderValue,
     templates: Templates,
+    timeout: Duration,
     /// Basic authentication (user, password).
     basic: Option<(String, Secret)>,
     token: Option<Secret>,
@@ -94,6 +96,7 @@ impl WebhookChannel {
             url: cfg.url.clone(),
             content_type,
             templates: cfg.templates.clone(),
+            timeout,
             basic,
             token,
         })
@@ -125,7 +128,9 @@ fn default_headers(cfg: &WebhookConfig) -> Result<HeaderMap, String> {
     Ok(headers)
 }
 
-/// Transient or permanent, by HTTP status.
+/// `None` for success, else whether the failure is transient. 401 and 403 count as transient:
+/// a rejected token or password is the channel's configuration, not the message's, so the
+/// events wait until an operator fixes it rather than being dead-lettered.
 pub fn classify(status: StatusCode) -> Option<bool> {
     if status.is_success() {
         None
@@ -133,7 +138,9 @@ pub fn classify(status: StatusCode) -> Option<bool> {
         Some(
             status.is_server_error()
                 || status == StatusCode::TOO_MANY_REQUESTS
-                || status == StatusCode::REQUEST_TIMEOUT,
+                || status == StatusCode::REQUEST_TIMEOUT
+                || status == StatusCode::UNAUTHORIZED
+                || status == StatusCode::FORBIDDEN,
         )
     }
 }
@@ -142,6 +149,22 @@ pub fn classify(status: StatusCode) -> Option<bool> {
 impl Channel for WebhookChannel {
     fn name(&self) -> &str {
         &self.name
+    }
+
+    async fn probe(&self) -> Result<(), DeliveryError> {
+        let host = self.url.host_str().unwrap_or_default();
+        let port = self.url.port_or_known_default().unwrap_or(80);
+        let connect = tokio::net::TcpStream::connect((host.trim_matches(['[', ']']), port));
+        match tokio::time::timeout(self.timeout, connect).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => Err(DeliveryError::Transient(format!(
+                "cannot connect to {host}:{port}: {e}"
+            ))),
+            Err(_) => Err(DeliveryError::Transient(format!(
+                "cannot connect to {host}:{port} within {}",
+                humantime::format_duration(self.timeout)
+            ))),
+        }
     }
 
     async fn deliver(&self, msg: &Message) -> Result<(), DeliveryError> {

@@ -197,6 +197,29 @@ pub fn aiosmtpd(maildir: &Path, port: u16, tls: Option<(&Path, &Path)>) -> Peer 
     }
 }
 
+/// aiosmtpd requiring AUTH as `user`/`password` (notify_support/smtp_auth.py).
+pub fn aiosmtpd_auth(maildir: &Path, port: u16, user: &str, password: &str) -> Peer {
+    let python = tool(&["/usr/bin/python3"], "python3 python3-aiosmtpd");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/notify_support/smtp_auth.py");
+    let mut child = Command::new(python)
+        .arg(script)
+        .arg(port.to_string())
+        .arg(maildir)
+        .args([user, password])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        // It warns (rightly, but this is a loopback test peer) that AUTH without TLS is unsafe.
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start aiosmtpd (smtp_auth.py)");
+    wait_listening(port, "aiosmtpd with AUTH", &mut child);
+    Peer {
+        child,
+        port,
+        name: "aiosmtpd",
+    }
+}
+
 /// The sample message, with an incident id and state of our choosing.
 pub fn message(event_id: u64, incident_id: u64, kind: &str, state: &str) -> Message {
     let mut p = Payload::sample("hq");
