@@ -11,7 +11,6 @@ use std::path::Path;
 use notify_support::{aiosmtpd, channel_config, message};
 use patrol_collector::notify::email::EmailChannel;
 use patrol_collector::notify::{Channel, ChannelKind, DeliveryError};
-use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
 
 fn channel(site_toml: &str) -> EmailChannel {
     let cfg = channel_config(site_toml, "mail");
@@ -133,25 +132,7 @@ async fn templates_shape_subject_and_body() {
 async fn starttls_with_a_private_ca() {
     let dir = tempfile::tempdir().unwrap();
     let maildir = dir.path().join("mail");
-    // A CA and a server certificate for 127.0.0.1 signed by it.
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca_params
-        .distinguished_name
-        .push(DnType::CommonName, "Patrol test mail CA");
-    let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
-    let mut params = CertificateParams::new(vec!["127.0.0.1".to_owned()]).unwrap();
-    params.distinguished_name.push(DnType::CommonName, "smtp");
-    let key = KeyPair::generate().unwrap();
-    let cert = params.signed_by(&key, &ca).unwrap();
-    let (ca_file, cert_file, key_file) = (
-        dir.path().join("ca.crt"),
-        dir.path().join("smtp.crt"),
-        dir.path().join("smtp.key"),
-    );
-    std::fs::write(&ca_file, ca.pem()).unwrap();
-    std::fs::write(&cert_file, cert.pem()).unwrap();
-    std::fs::write(&key_file, key.serialize_pem()).unwrap();
+    let (ca_file, cert_file, key_file) = notify_support::private_ca(dir.path());
 
     let port = notify_support::free_port();
     let _smtp = aiosmtpd(&maildir, port, Some((&cert_file, &key_file)));

@@ -11,14 +11,10 @@ use notify_support::{Subscriber, channel_config, message, mosquitto, mosquitto_s
 use patrol_collector::notify::{Channel, ChannelKind, DeliveryError, mqtt::MqttChannel};
 
 fn channel(port: u16, timeout: &str) -> MqttChannel {
-    let site = format!(
-        "[notify]\nsite = \"hq\"\n\n[channel.noc]\nkind = \"mqtt\"\nhost = \"127.0.0.1\"\nport = {port}\ntimeout = \"{timeout}\"\nkeep_alive = \"5s\"\n"
-    );
-    let cfg = channel_config(&site, "noc");
-    let ChannelKind::Mqtt(m) = &cfg.kind else {
-        panic!("not mqtt")
-    };
-    MqttChannel::start("noc", m, cfg.timeout).expect("start the MQTT channel")
+    channel_from(
+        port,
+        &format!("timeout = \"{timeout}\"\nkeep_alive = \"5s\"\n"),
+    )
 }
 
 /// Delivers until Ok (the connection comes up in the background), at most `tries` times.
@@ -166,10 +162,10 @@ async fn many_concurrent_deliveries_are_each_matched_to_their_own_puback() {
     assert_eq!(ids, (1000..1200).collect::<Vec<_>>());
 }
 
-/// A channel from a site-file fragment (host and port are added).
+/// A channel from a site-file fragment (host and port are added; timeout 10 s unless given).
 fn channel_from(port: u16, extra: &str) -> MqttChannel {
     let site = format!(
-        "[notify]\nsite = \"hq\"\n\n[channel.noc]\nkind = \"mqtt\"\nhost = \"127.0.0.1\"\nport = {port}\ntimeout = \"3s\"\n{extra}"
+        "[notify]\nsite = \"hq\"\n\n[channel.noc]\nkind = \"mqtt\"\nhost = \"127.0.0.1\"\nport = {port}\n{extra}"
     );
     let cfg = channel_config(&site, "noc");
     let ChannelKind::Mqtt(m) = &cfg.kind else {
@@ -237,30 +233,16 @@ async fn bad_credentials_are_named_and_good_ones_deliver() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tls_with_a_private_ca() {
-    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
     let dir = tempfile::tempdir().unwrap();
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca_params
-        .distinguished_name
-        .push(DnType::CommonName, "Patrol test MQTT CA");
-    let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
-    let mut params = CertificateParams::new(vec!["127.0.0.1".to_owned()]).unwrap();
-    params.distinguished_name.push(DnType::CommonName, "broker");
-    let key = KeyPair::generate().unwrap();
-    let cert = params.signed_by(&key, &ca).unwrap();
-    let p = |n: &str| dir.path().join(n);
-    std::fs::write(p("ca.crt"), ca.pem()).unwrap();
-    std::fs::write(p("broker.crt"), cert.pem()).unwrap();
-    std::fs::write(p("broker.key"), key.serialize_pem()).unwrap();
+    let (ca_file, cert_file, key_file) = notify_support::private_ca(dir.path());
     let port = notify_support::free_port();
     let _broker = notify_support::mosquitto_with(
         dir.path(),
         port,
         &format!(
             "allow_anonymous true\ncertfile {}\nkeyfile {}\n",
-            p("broker.crt").display(),
-            p("broker.key").display()
+            cert_file.display(),
+            key_file.display()
         ),
     );
 
@@ -271,7 +253,7 @@ async fn tls_with_a_private_ca() {
 
     let trusted = channel_from(
         port,
-        &format!("tls = \"tls\"\nca_file = \"{}\"\n", p("ca.crt").display()),
+        &format!("tls = \"tls\"\nca_file = \"{}\"\n", ca_file.display()),
     );
     let sub_check = message(852, 3, "opened", "open");
     deliver_eventually(&trusted, &sub_check, 50).await;

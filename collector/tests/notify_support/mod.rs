@@ -220,6 +220,32 @@ pub fn aiosmtpd_auth(maildir: &Path, port: u16, user: &str, password: &str) -> P
     }
 }
 
+/// A private CA and a server certificate for 127.0.0.1 signed by it, written to `dir` as
+/// `ca.crt`, `server.crt`, `server.key`; returns those paths.
+pub fn private_ca(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("ca params");
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(DnType::CommonName, "Patrol test CA");
+    let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().expect("ca key"))
+        .expect("ca cert");
+    let mut params = CertificateParams::new(vec!["127.0.0.1".to_owned()]).expect("params");
+    params.distinguished_name.push(DnType::CommonName, "server");
+    let key = KeyPair::generate().expect("server key");
+    let cert = params.signed_by(&key, &ca).expect("server cert");
+    let paths = (
+        dir.join("ca.crt"),
+        dir.join("server.crt"),
+        dir.join("server.key"),
+    );
+    std::fs::write(&paths.0, ca.pem()).expect("write ca.crt");
+    std::fs::write(&paths.1, cert.pem()).expect("write server.crt");
+    std::fs::write(&paths.2, key.serialize_pem()).expect("write server.key");
+    paths
+}
+
 /// The sample message, with an incident id and state of our choosing.
 pub fn message(event_id: u64, incident_id: u64, kind: &str, state: &str) -> Message {
     let mut p = Payload::sample("hq");
