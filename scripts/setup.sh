@@ -25,6 +25,9 @@ packages+=(snmpsim snmpd snmp)
 # which needs libclang; the namespace tests use ip/tc (iproute2), sysctl (procps), nft
 # (nftables: induced loss where the kernel has no netem) and setpriv (util-linux).
 packages+=(libclang-dev iproute2 procps nftables util-linux)
+# Notification channels (h/notify): mosquitto + mosquitto-clients (mosquitto_sub) are the MQTT
+# peer, python3-aiosmtpd the SMTP server the e-mail channel tests deliver to.
+packages+=(mosquitto mosquitto-clients python3-aiosmtpd)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

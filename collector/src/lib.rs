@@ -13,6 +13,7 @@ pub mod http;
 pub mod incident;
 pub mod ingest;
 pub mod noc;
+pub mod notify;
 pub mod reload;
 pub mod server;
 pub mod store;

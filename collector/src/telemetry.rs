@@ -79,6 +79,10 @@ pub struct Telemetry {
     pub clock_events: Counter,
     pub store_errors: Counter,
     pub watchers_lagged: Counter,
+    /// Notification deliveries the peer confirmed, by `channel` (crate::notify::counted).
+    pub notify_sent: LabeledCounter,
+    /// Notification deliveries that failed, by `channel` (each try counts).
+    pub notify_failed: LabeledCounter,
 }
 
 impl Telemetry {
@@ -192,6 +196,20 @@ impl Telemetry {
             "patrol_store_errors_total",
             "Failed incident store commits.",
             self.store_errors.get(),
+        )?;
+        labeled(
+            out,
+            "patrol_notify_sent_total",
+            "Notifications a channel's peer confirmed (MQTT PUBACK, HTTP 2xx, SMTP 250), by channel.",
+            "channel",
+            &self.notify_sent,
+        )?;
+        labeled(
+            out,
+            "patrol_notify_failed_total",
+            "Notification deliveries that failed (each try), by channel.",
+            "channel",
+            &self.notify_failed,
         )?;
         counter(
             out,

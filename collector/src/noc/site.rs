@@ -180,6 +180,8 @@ pub struct Site {
     pub maintenance: Vec<Maintenance>,
     /// Reopen and flap settings.
     pub incidents: IncidentSettings,
+    /// Notification channels (`[notify]`, `[channel.<name>]`): see crate::notify.
+    pub notify: crate::notify::NotifySettings,
     /// Where it came from (`built-in` for the default).
     pub source: String,
 }
@@ -232,6 +234,7 @@ impl Default for Site {
             )]),
             maintenance: Vec::new(),
             incidents: IncidentSettings::default(),
+            notify: crate::notify::NotifySettings::default(),
             source: "built-in".to_owned(),
         }
     }
@@ -287,6 +290,12 @@ struct RawSite {
     escalation: BTreeMap<String, Spanned<RawPolicy>>,
     #[serde(default)]
     maintenance: Vec<Spanned<RawMaintenance>>,
+    // Notification channels: checked by crate::notify::config.
+    notify: Option<crate::notify::config::RawNotify>,
+    #[serde(default)]
+    channel: BTreeMap<String, Spanned<crate::notify::config::RawChannel>>,
+    #[serde(default)]
+    route: Vec<Spanned<crate::notify::route::RawRoute>>,
 }
 
 #[derive(Deserialize)]
@@ -329,7 +338,7 @@ struct RawTarget {
     #[serde(default)]
     members: Vec<String>,
     #[serde(default)]
-    channels: Vec<String>,
+    channels: Vec<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -414,6 +423,28 @@ impl Checker<'_> {
                 site.calendars.insert(name, Arc::new(c));
             }
         }
+        let target_channels = raw
+            .target
+            .iter()
+            .flat_map(|(t, raw)| raw.get_ref().channels.iter().map(move |c| (t.as_str(), c)));
+        let notify_levels: Vec<String> = if raw.level.is_empty() {
+            site.levels.iter().map(|l| l.name.clone()).collect()
+        } else {
+            raw.level
+                .iter()
+                .map(|l| l.get_ref().name.get_ref().clone())
+                .collect()
+        };
+        let parts = crate::notify::config::RawParts {
+            notify: raw.notify,
+            channels: raw.channel,
+            routes: raw.route,
+            target_channels,
+            levels: &notify_levels,
+            calendars: site.calendars.keys().cloned().collect(),
+            src: self.src,
+        };
+        site.notify = crate::notify::config::check(parts, &mut |at, msg| self.error(at, msg));
         site.targets = raw
             .target
             .into_iter()
@@ -422,7 +453,7 @@ impl Checker<'_> {
                 let target = Target {
                     name: name.clone(),
                     members: t.members,
-                    channels: t.channels,
+                    channels: t.channels.into_iter().map(Spanned::into_inner).collect(),
                 };
                 (name, target)
             })

@@ -120,6 +120,7 @@ raise_to = "P0"
             "site.toml:7:33: calendar 'shop': window 11:30-14:00 overlaps window 08:00-12:00 on Tuesday",
             "site.toml:11:12: level 'P1' uses calendar 'offise', which is not defined (defined: 24x7)",
             "site.toml:18:11: invalid duration '10 mins please': expected number at 8 (write e.g. \"10m\", \"4h\", \"1h 30m\")",
+            "site.toml:22:13: target 'duty' uses channel 'sms', which is not defined (add a [channel.sms] table)",
             "site.toml:28:11: step 'late' notifies 'duty_manager', which is not a defined target (add a [target.duty_manager] table)",
             "site.toml:32:8: unknown condition 'whenever': expected one of unacknowledged, unresolved, respond_breached, fix_plan_breached, resolve_breached",
             "site.toml:33:12: step 'raise' raises to level 'P0', which is not defined",
