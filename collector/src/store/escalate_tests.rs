@@ -26,6 +26,10 @@ respond = "20m"
 resolve = "12h"
 escalation = "minor"
 
+[channel.sms]
+kind = "webhook"
+url = "http://127.0.0.1:9/send"
+
 [target.manager]
 members = ["Li Na"]
 channels = ["sms"]
