@@ -38,6 +38,11 @@ async fn metrics(State(core): State<Arc<Core>>) -> impl IntoResponse {
             e.to_string(),
         );
     }
+    // The outbox backlog is read from the store at scrape time: it is the durable truth.
+    let store = core.store.clone();
+    if let Ok(Ok(backlog)) = tokio::task::spawn_blocking(move || store.outbox_backlog()).await {
+        write_backlog(&mut text, &backlog);
+    }
     let latest = core.engine.lock().map(|e| e.latest()).unwrap_or_default();
     if let Err(e) = patrol_proto::exposition::write_samples(
         &mut text,
@@ -59,4 +64,33 @@ async fn metrics(State(core): State<Arc<Core>>) -> impl IntoResponse {
         )],
         text,
     )
+}
+
+/// `patrol_notify_backlog{channel}` and `patrol_notify_oldest_pending_seconds{channel}`.
+fn write_backlog(out: &mut String, backlog: &[crate::store::Backlog]) {
+    use std::fmt::Write;
+    let now = patrol_proto::model::now_ms();
+    let _ = writeln!(
+        out,
+        "# HELP patrol_notify_backlog Notifications waiting in the outbox, by channel.\n\
+         # TYPE patrol_notify_backlog gauge"
+    );
+    for b in backlog {
+        let _ = write!(out, "patrol_notify_backlog{{channel=\"");
+        let _ = patrol_proto::exposition::write_escaped(out, &b.channel);
+        let _ = writeln!(out, "\"}} {}", b.pending);
+    }
+    let _ = writeln!(
+        out,
+        "# HELP patrol_notify_oldest_pending_seconds Age of the oldest notification waiting in the outbox, by channel (0 when none waits).\n\
+         # TYPE patrol_notify_oldest_pending_seconds gauge"
+    );
+    for b in backlog {
+        let age = b
+            .oldest_pending_ms
+            .map_or(0.0, |t| (now - t).max(0) as f64 / 1000.0);
+        let _ = write!(out, "patrol_notify_oldest_pending_seconds{{channel=\"");
+        let _ = patrol_proto::exposition::write_escaped(out, &b.channel);
+        let _ = writeln!(out, "\"}} {age}");
+    }
 }

@@ -85,7 +85,12 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
         })?;
     let (flap_high, flap_low) = (site.incidents.flap_high, site.incidents.flap_low);
     let site = noc::site_handle(site);
-    let store = Store::open_with_site(&settings.data, bus.clone(), site.clone())?;
+    let store = Store::open_with(
+        &settings.data,
+        bus.clone(),
+        site.clone(),
+        Some(crate::notify::router::router()),
+    )?;
     let telemetry = Telemetry::default();
     telemetry.rules_loaded.set(rules.len() as i64);
     let mut engine = Engine::new(Arc::new(rules));
@@ -165,6 +170,10 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
     }));
     servers.push(tokio::spawn(sweep(Arc::clone(&core), shutdown_rx.clone())));
     servers.push(tokio::spawn(clocks(Arc::clone(&core), shutdown_rx.clone())));
+    servers.push(tokio::spawn(crate::notify::dispatch::supervise(
+        Arc::clone(&core),
+        shutdown_rx.clone(),
+    )));
     let watcher = crate::reload::spawn(Arc::clone(&core));
 
     let agent = match &settings.local_agent {

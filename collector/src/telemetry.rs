@@ -83,6 +83,10 @@ pub struct Telemetry {
     pub notify_sent: LabeledCounter,
     /// Notification deliveries that failed, by `channel` (each try counts).
     pub notify_failed: LabeledCounter,
+    /// By channel: failed tries put back for a retry.
+    pub notify_retried: LabeledCounter,
+    /// By channel: notifications given up on (dead letters).
+    pub notify_dead: LabeledCounter,
 }
 
 impl Telemetry {
@@ -210,6 +214,20 @@ impl Telemetry {
             "Notification deliveries that failed (each try), by channel.",
             "channel",
             &self.notify_failed,
+        )?;
+        labeled(
+            out,
+            "patrol_notify_retried_total",
+            "Failed notification deliveries scheduled for a retry, by channel.",
+            "channel",
+            &self.notify_retried,
+        )?;
+        labeled(
+            out,
+            "patrol_notify_dead_letters_total",
+            "Notifications given up on after a permanent failure (kept in the outbox as dead letters), by channel.",
+            "channel",
+            &self.notify_dead,
         )?;
         counter(
             out,

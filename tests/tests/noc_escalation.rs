@@ -10,7 +10,7 @@ use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
-use support::procs::{Proc, run};
+use support::procs::{Proc, collector_with_site, free_port, run};
 
 const RULE: &str = "noc_memory_in_use";
 
@@ -58,36 +58,8 @@ fn now_ms() -> i64 {
         .map_or(0, |d| d.as_millis() as i64)
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free loopback port")
-}
-
-/// Starts the collector on `port` with the site file; returns once it listens.
 fn collector(dir: &Path, port: u16) -> Proc {
-    let s = |p: &Path| p.to_str().expect("utf-8 path").to_owned();
-    let listen = format!("127.0.0.1:{port}");
-    let p = Proc::spawn(
-        "patrol-collector",
-        &[
-            "--listen",
-            &listen,
-            "--http",
-            "127.0.0.1:0",
-            "--rules",
-            &s(&dir.join("rules")),
-            "--data",
-            &s(&dir.join("data")),
-            "--site",
-            &s(&dir.join("site.toml")),
-        ],
-    );
-    p.wait_line(Duration::from_secs(30), |l| {
-        l.starts_with("patrol-collector listening ").then_some(())
-    });
-    p
+    collector_with_site(dir, port).0
 }
 
 /// An event line of `tail --json` about our rule's incident.

@@ -14,11 +14,13 @@
 pub mod channel;
 pub mod config;
 pub mod counted;
+pub mod dispatch;
 pub mod email;
 pub mod mqtt;
 pub mod payload;
 pub mod retry;
 pub mod route;
+pub mod router;
 pub mod template;
 pub mod text;
 pub mod tls;

@@ -103,6 +103,11 @@ impl Proc {
         }
     }
 
+    /// The next line if one arrives within `within`.
+    pub fn try_line(&self, within: Duration) -> Option<String> {
+        self.lines.recv_timeout(within).ok()
+    }
+
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
@@ -165,6 +170,44 @@ pub fn collector(rules: &std::path::Path, data: &std::path::Path) -> (Proc, Stri
         Some((grpc?, http?))
     });
     (p, grpc, http)
+}
+
+/// A free loopback TCP port (bound and released: a fixed port lets a restarted collector
+/// keep its address).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+/// Starts `patrol-collector` on gRPC `port` with `dir`/rules, `dir`/data and the site file
+/// `dir`/site.toml; returns it with its HTTP address once it listens.
+pub fn collector_with_site(dir: &std::path::Path, port: u16) -> (Proc, String) {
+    let s = |p: std::path::PathBuf| p.to_str().expect("utf-8 path").to_owned();
+    let listen = format!("127.0.0.1:{port}");
+    let p = Proc::spawn(
+        "patrol-collector",
+        &[
+            "--listen",
+            &listen,
+            "--http",
+            "127.0.0.1:0",
+            "--rules",
+            &s(dir.join("rules")),
+            "--data",
+            &s(dir.join("data")),
+            "--site",
+            &s(dir.join("site.toml")),
+        ],
+    );
+    let http = p.wait_line(Duration::from_secs(30), |l| {
+        l.strip_prefix("patrol-collector listening ")?
+            .split_whitespace()
+            .find_map(|part| part.strip_prefix("http="))
+            .map(str::to_owned)
+    });
+    (p, http)
 }
 
 /// A plain HTTP/1.1 GET on loopback, returning (status, body).
