@@ -7,7 +7,8 @@ use std::sync::Arc;
 use futures::Stream;
 use patrol_proto::model::now_ms;
 use patrol_proto::v1::{
-    self, agents_server::Agents, incidents_server::Incidents, rules_server::Rules,
+    self, agents_server::Agents, channels_server::Channels, incidents_server::Incidents,
+    rules_server::Rules,
 };
 use tokio::sync::{broadcast, mpsc};
 use tokio_stream::wrappers::ReceiverStream;
@@ -465,5 +466,50 @@ impl Rules for Api {
                 errors,
             },
         }))
+    }
+}
+
+#[tonic::async_trait]
+impl Channels for Api {
+    async fn status(
+        &self,
+        _request: Request<v1::ChannelsStatusRequest>,
+    ) -> Result<Response<v1::ChannelsStatusResponse>, Status> {
+        let store = self.core.store.clone();
+        let backlog = tokio::task::spawn_blocking(move || store.outbox_backlog())
+            .await
+            .map_err(|e| Status::internal(e.to_string()))?
+            .map_err(status)?;
+        let live = self.core.channels.snapshot();
+        // Configured channels first, then channels that only have rows left from an older site.
+        let mut names: Vec<&String> = live.keys().collect();
+        names.extend(
+            backlog
+                .iter()
+                .map(|b| &b.channel)
+                .filter(|c| !live.contains_key(*c)),
+        );
+        let channels = names
+            .into_iter()
+            .map(|name| {
+                let s = live.get(name).cloned().unwrap_or_default();
+                let b = backlog.iter().find(|b| &b.channel == name);
+                v1::ChannelStatus {
+                    name: name.clone(),
+                    kind: s.kind,
+                    running: s.running,
+                    pending: b.map_or(0, |b| b.pending),
+                    sent: b.map_or(0, |b| b.sent),
+                    dead: b.map_or(0, |b| b.dead),
+                    oldest_pending_ms: b.and_then(|b| b.oldest_pending_ms).unwrap_or(0),
+                    last_error: s
+                        .last_error
+                        .or_else(|| b.and_then(|b| b.last_error.clone()))
+                        .unwrap_or_default(),
+                    last_sent_ms: s.last_sent_ms.unwrap_or(0),
+                }
+            })
+            .collect();
+        Ok(Response::new(v1::ChannelsStatusResponse { channels }))
     }
 }

@@ -37,6 +37,8 @@ pub struct Core {
     pub max_batch_points: u32,
     /// How long an agent may send nothing before `patrol_agent_up` turns 0.
     pub agent_silence: std::time::Duration,
+    /// The notification channels' live state (dispatcher workers write it).
+    pub channels: crate::notify::dispatch::Board,
     /// Turns true when the collector stops; agent sessions finish their acks and end.
     pub shutdown: tokio::sync::watch::Receiver<bool>,
 }

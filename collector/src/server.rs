@@ -8,8 +8,8 @@ use std::time::Duration;
 use patrol_agent::Agent;
 use patrol_proto::model::now_ms;
 use patrol_proto::v1::{
-    agents_server::AgentsServer, incidents_server::IncidentsServer, ingest_server::IngestServer,
-    rules_server::RulesServer,
+    agents_server::AgentsServer, channels_server::ChannelsServer,
+    incidents_server::IncidentsServer, ingest_server::IngestServer, rules_server::RulesServer,
 };
 use tokio::net::TcpListener;
 use tokio::sync::{broadcast, watch};
@@ -113,6 +113,7 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
         token: settings.token.clone(),
         max_batch_points: settings.max_batch_points,
         agent_silence: settings.agent_silence,
+        channels: Default::default(),
         shutdown: shutdown_rx.clone(),
     });
 
@@ -148,7 +149,8 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
         )
         .add_service(IncidentsServer::new(api()))
         .add_service(AgentsServer::new(api()))
-        .add_service(RulesServer::new(api()));
+        .add_service(RulesServer::new(api()))
+        .add_service(ChannelsServer::new(api()));
     let mut rx = shutdown_rx.clone();
     servers.push(tokio::spawn(async move {
         let stop = async move {

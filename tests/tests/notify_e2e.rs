@@ -223,12 +223,30 @@ fn changes_reach_mosquitto_in_order_once_across_a_broker_outage_and_a_collector_
         "the backlog shows the waiting changes: {:?}",
         backlog(&http)
     );
+    // The NOC sees why: the channel is failing and what waits.
+    let mut status = Value::Null;
+    let failing = eventually(Duration::from_secs(20), || {
+        status = ctl(&url, &["channels", "status", "--json"]);
+        status[0]["last_error"].is_string()
+    });
+    assert!(failing, "the failure shows: {status}");
+    let dash = &status[0];
+    assert_eq!(
+        (dash["name"].as_str(), dash["kind"].as_str()),
+        (Some("dash"), Some("mqtt"))
+    );
+    assert!(dash["running"].as_bool().unwrap_or(false), "{status}");
+    assert!(dash["pending"].as_u64().unwrap_or(0) >= 4, "{status}");
     broker.restart();
     take(&sub, 4, &mut seen);
     assert!(
         eventually(Duration::from_secs(30), || backlog(&http) == Some(0)),
         "the backlog drains"
     );
+    let status = ctl(&url, &["channels", "status", "--json"]);
+    assert_eq!(status[0]["pending"], 0, "{status}");
+    assert_eq!(status[0]["sent"], 5, "{status}");
+    assert!(status[0]["last_error"].is_null(), "{status}");
 
     // 3. A message waiting for its PUBACK when the collector is killed: the broker is frozen,
     //    so the publish cannot be confirmed.

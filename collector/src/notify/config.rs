@@ -82,6 +82,17 @@ pub enum ChannelKind {
     Email(EmailConfig),
 }
 
+impl ChannelKind {
+    /// `mqtt`, `webhook` or `email`, as written in `kind`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            ChannelKind::Mqtt(_) => "mqtt",
+            ChannelKind::Webhook(_) => "webhook",
+            ChannelKind::Email(_) => "email",
+        }
+    }
+}
+
 /// A secret read from a file or an environment variable; never printed.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);

@@ -31,6 +31,51 @@ const IDLE: Duration = Duration::from_secs(1);
 /// How often the supervisor looks for a reloaded site.
 const SITE_CHECK: Duration = Duration::from_secs(1);
 
+/// What the workers know about their channels, for `patrolctl channels status`.
+#[derive(Debug, Default)]
+pub struct Board(std::sync::Mutex<BTreeMap<String, ChannelState>>);
+
+/// One channel's live state.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ChannelState {
+    /// `mqtt`, `webhook`, `email`.
+    pub kind: String,
+    /// Its worker runs.
+    pub running: bool,
+    /// The last failure; cleared by a confirmed delivery.
+    pub last_error: Option<String>,
+    /// When the peer last confirmed a message.
+    pub last_sent_ms: Option<i64>,
+}
+
+impl Board {
+    /// The state of every configured channel.
+    pub fn snapshot(&self) -> BTreeMap<String, ChannelState> {
+        self.0.lock().map(|m| m.clone()).unwrap_or_default()
+    }
+
+    fn update(&self, name: &str, f: impl FnOnce(&mut ChannelState)) {
+        if let Ok(mut m) = self.0.lock() {
+            f(m.entry(name.to_owned()).or_default());
+        }
+    }
+
+    fn reset(&self, settings: &NotifySettings) {
+        if let Ok(mut m) = self.0.lock() {
+            m.clear();
+            for (name, cfg) in &settings.channels {
+                m.insert(
+                    name.clone(),
+                    ChannelState {
+                        kind: cfg.kind.name().to_owned(),
+                        ..ChannelState::default()
+                    },
+                );
+            }
+        }
+    }
+}
+
 /// One channel as its worker runs it.
 struct Worker {
     channel: Arc<dyn Channel>,
@@ -77,11 +122,14 @@ async fn start(
     settings: &NotifySettings,
     stop: watch::Receiver<bool>,
 ) -> Vec<tokio::task::JoinHandle<()>> {
+    core.channels.reset(settings);
     let (channels, failed): (BTreeMap<String, Arc<dyn Channel>>, _) = super::build_all(settings);
-    for e in failed {
+    for (name, e) in failed {
         tracing::error!(
             "notification channel not started: {e}; its notifications wait in the outbox"
         );
+        core.channels
+            .update(&name, |s| s.last_error = Some(e.to_string()));
     }
     let mut handles = Vec::new();
     for (name, channel) in channels {
@@ -89,9 +137,14 @@ async fn start(
             continue;
         };
         // A broken channel is named at start; its worker still runs and retries.
-        if let Err(e) = channel.probe().await {
+        let probed = channel.probe().await;
+        if let Err(e) = &probed {
             tracing::error!(channel = %name, "notification channel not ready: {e}; its notifications wait in the outbox");
         }
+        core.channels.update(&name, |s| {
+            s.running = true;
+            s.last_error = probed.err().map(|e| e.to_string());
+        });
         let w = Worker {
             channel,
             retry: cfg.retry,
@@ -138,6 +191,15 @@ async fn run(core: Arc<Core>, w: Worker, mut stop: watch::Receiver<bool>) {
                 _ = stop.changed() => return,
             };
             let retry = matches!(outcome, Delivery::Retry { .. });
+            core.channels.update(&name, |s| match &outcome {
+                Delivery::Sent => {
+                    s.last_error = None;
+                    s.last_sent_ms = Some(now_ms());
+                }
+                Delivery::Retry { error, .. } | Delivery::Dead { error } => {
+                    s.last_error = Some(error.clone());
+                }
+            });
             if let Delivery::Dead { error } = &outcome {
                 tracing::error!(channel = %name, event_id = item.event_id, "notification dead-lettered: {error}");
                 core.telemetry.notify_dead.inc_by(&name, 1);

@@ -65,7 +65,10 @@ pub fn build(cfg: &ChannelConfig) -> Result<Arc<dyn Channel>, SetupError> {
 /// its channel, so the caller logs them and runs the rest.
 pub fn build_all(
     settings: &NotifySettings,
-) -> (BTreeMap<String, Arc<dyn Channel>>, Vec<SetupError>) {
+) -> (
+    BTreeMap<String, Arc<dyn Channel>>,
+    Vec<(String, SetupError)>,
+) {
     let mut ok = BTreeMap::new();
     let mut failed = Vec::new();
     for (name, cfg) in &settings.channels {
@@ -73,7 +76,7 @@ pub fn build_all(
             Ok(c) => {
                 ok.insert(name.clone(), c);
             }
-            Err(e) => failed.push(e),
+            Err(e) => failed.push((name.clone(), e)),
         }
     }
     (ok, failed)

@@ -68,6 +68,20 @@ pub enum Command {
     /// Check a site file offline
     #[command(subcommand)]
     Site(SiteCommand),
+    /// Show the notification channels and their outbox
+    #[command(subcommand)]
+    Channels(ChannelsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ChannelsCommand {
+    /// Each channel: running or not, notifications waiting (and since when), sent, dead
+    /// letters, the last confirmed delivery and the last error
+    Status {
+        /// A JSON array instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]

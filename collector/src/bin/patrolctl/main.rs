@@ -2,6 +2,7 @@
 //! command to its module and owns the only reads of the clock, the time zone and the terminal.
 
 mod agents;
+mod channels;
 mod cli;
 mod clocks;
 mod connect;
@@ -18,7 +19,7 @@ mod tail;
 mod time;
 
 use clap::Parser;
-use cli::{AgentsCommand, Cli, Command, RulesCommand, SiteCommand};
+use cli::{AgentsCommand, ChannelsCommand, Cli, Command, RulesCommand, SiteCommand};
 use failure::Failure;
 use format::Human;
 use std::io::IsTerminal;
@@ -59,6 +60,9 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         }
         Command::Rules(RulesCommand::Check { paths, site }) => {
             rules::check_cmd(&paths, site.as_deref())
+        }
+        Command::Channels(ChannelsCommand::Status { json }) => {
+            channels::status(url, json, &human, now_ms).await
         }
         Command::Site(SiteCommand::Check { file, rules }) => rules::check_cmd(&rules, Some(&file)),
         Command::Rules(RulesCommand::List) => rules::list(url, &human).await,
