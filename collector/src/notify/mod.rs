@@ -62,13 +62,14 @@ pub fn build(cfg: &ChannelConfig) -> Result<Arc<dyn Channel>, SetupError> {
 }
 
 /// The channels that started, by name, and the ones that did not with their errors.
-pub type Built = (BTreeMap<String, Arc<dyn Channel>>, Vec<(String, SetupError)>);
+pub type Built = (
+    BTreeMap<String, Arc<dyn Channel>>,
+    Vec<(String, SetupError)>,
+);
 
 /// Builds every configured channel; the ones that fail are returned apart, each error naming
 /// its channel, so the caller logs them and runs the rest.
-pub fn build_all(
-    settings: &NotifySettings,
-) -> Built {
+pub fn build_all(settings: &NotifySettings) -> Built {
     let mut ok = BTreeMap::new();
     let mut failed = Vec::new();
     for (name, cfg) in &settings.channels {
