@@ -1,0 +1,249 @@
+//! Escalations and incident changes reach people through the real collector: a webhook (an
+//! SMS gateway's HTTP API) that fails its first tries gets the escalation after retries, with
+//! the same event id each time; a webhook that rejects the message keeps it as a dead letter;
+//! an SMTP server (aiosmtpd) receives the e-mail.
+
+mod support;
+
+#[allow(dead_code)]
+#[path = "../../collector/tests/notify_support/mod.rs"]
+mod notify_support;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::Value;
+use support::procs::{collector_with_site, eventually, free_port, run};
+
+/// One request as the receiver saw it.
+#[derive(Debug, Clone)]
+struct Hit {
+    event_id: String,
+    body: Value,
+}
+
+/// An HTTP receiver answering with `statuses` in turn (the last one from then on).
+fn receiver(statuses: Vec<u16>) -> (u16, Arc<Mutex<Vec<Hit>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind receiver");
+    let port = listener.local_addr().expect("addr").port();
+    let hits = Arc::new(Mutex::new(Vec::new()));
+    let seen = Arc::clone(&hits);
+    std::thread::spawn(move || {
+        let mut n = 0;
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { continue };
+            let mut reader = BufReader::new(conn.try_clone().expect("clone"));
+            // The channel's start-up probe only connects: no request, not a hit.
+            let mut request = String::new();
+            if reader.read_line(&mut request).unwrap_or(0) == 0 {
+                continue;
+            }
+            let (mut len, mut event_id) = (0usize, String::new());
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                let lower = line.to_ascii_lowercase();
+                if let Some(v) = lower.strip_prefix("content-length:") {
+                    len = v.trim().parse().unwrap_or(0);
+                }
+                if lower.starts_with("x-patrol-event-id:") {
+                    event_id = line["x-patrol-event-id:".len()..].trim().to_owned();
+                }
+            }
+            let mut body = vec![0; len];
+            let _ = reader.read_exact(&mut body);
+            let status = *statuses.get(n).or(statuses.last()).unwrap_or(&200);
+            n += 1;
+            seen.lock().expect("hits").push(Hit {
+                event_id,
+                body: serde_json::from_slice(&body).unwrap_or(Value::Null),
+            });
+            let _ = write!(
+                conn,
+                "HTTP/1.1 {status} X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            );
+        }
+    });
+    (port, hits)
+}
+
+fn ctl(url: &str, args: &[&str]) -> Value {
+    let mut all = vec!["--collector", url];
+    all.extend_from_slice(args);
+    let (code, out, err) = run("patrolctl", &all);
+    assert_eq!(code, 0, "patrolctl {args:?}: {err}");
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("patrolctl {args:?}: {e}: {out}"))
+}
+
+const SITE: &str = r#"
+[[level]]
+name = "P2"
+respond = "1s"
+resolve = "1h"
+escalation = "noc"
+
+[target.manager]
+members = ["Li Na", "+8613800000000"]
+channels = ["sms"]
+
+[[escalation.noc.step]]
+name = "not_acknowledged"
+when = "unacknowledged"
+after = "1s"
+notify = ["manager"]
+
+[notify]
+site = "lab"
+
+[channel.sms]
+kind = "webhook"
+url = "http://127.0.0.1:SMS/send"
+timeout = "2s"
+retry = { initial = "100ms", max = "500ms", factor = 2.0, jitter = 0.1 }
+
+[channel.chat]
+kind = "webhook"
+url = "http://127.0.0.1:CHAT/hook"
+timeout = "2s"
+
+[channel.mail]
+kind = "email"
+host = "127.0.0.1"
+port = SMTP
+from = "Patrol <patrol@lab.test>"
+to = ["noc@lab.test"]
+
+[[route]]
+name = "openings"
+kinds = ["opened"]
+channels = ["chat", "mail"]
+"#;
+
+#[test]
+fn escalations_reach_a_flaky_gateway_after_retries_mail_arrives_and_rejections_are_dead_letters() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir_all(dir.path().join("rules")).expect("rules dir");
+    let (sms_port, sms) = receiver(vec![500, 503, 200]);
+    let (chat_port, chat) = receiver(vec![400]);
+    let maildir = dir.path().join("mail");
+    let smtp_port = notify_support::free_port();
+    let _smtp = notify_support::aiosmtpd(&maildir, smtp_port, None);
+    std::fs::write(
+        dir.path().join("site.toml"),
+        SITE.replace("SMS", &sms_port.to_string())
+            .replace("CHAT", &chat_port.to_string())
+            .replace("SMTP", &smtp_port.to_string()),
+    )
+    .expect("site");
+    let port = free_port();
+    let url = format!("http://127.0.0.1:{port}");
+    let (_collector, _http) = collector_with_site(dir.path(), port);
+
+    let created = ctl(
+        &url,
+        &[
+            "incidents",
+            "create",
+            "--level",
+            "P2",
+            "--host",
+            "core-sw1",
+            "--summary",
+            "uplink down, reported by phone",
+            "--source",
+            "phone",
+            "--by",
+            "ann",
+            "--json",
+        ],
+    );
+    let id = created["id"].as_u64().expect("id").to_string();
+
+    // Nobody acknowledges: the step fires and the gateway gets it on the third try.
+    assert!(
+        eventually(Duration::from_secs(30), || sms.lock().expect("hits").len()
+            >= 3),
+        "the gateway is tried three times: {:?}",
+        sms.lock().expect("hits")
+    );
+    let hits = sms.lock().expect("hits").clone();
+    let first = &hits[0];
+    assert_eq!(first.body["kind"], "escalated", "{first:?}");
+    assert_eq!(first.body["detail"]["step"], "not_acknowledged");
+    assert_eq!(
+        first.body["detail"]["targets"][0]["members"][1],
+        "+8613800000000"
+    );
+    // Every try is the same event: a receiver can drop copies by this id.
+    assert!(
+        hits.iter()
+            .all(|h| h.event_id == first.body["event_id"].to_string()),
+        "{hits:?}"
+    );
+    let shown = |id: &str| ctl(&url, &["incidents", "show", id, "--json"]);
+    let notified = |outcome: &str, channel: &str| {
+        shown(&id)["journal"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|e| {
+                e["kind"] == "notified"
+                    && e["detail"]["outcome"] == outcome
+                    && e["detail"]["channel"] == channel
+            })
+            .count()
+    };
+    assert!(eventually(Duration::from_secs(10), || notified(
+        "sent", "sms"
+    ) == 1));
+    let sent = shown(&id)["journal"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|e| e["kind"] == "notified" && e["detail"]["channel"] == "sms")
+        .cloned()
+        .expect("the delivery is in the journal");
+    assert_eq!(sent["detail"]["attempts"], 3, "{sent}");
+    // Confirmed: never sent again.
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(sms.lock().expect("hits").len(), 3);
+
+    // The chat hook rejects the message itself (400): kept as a dead letter, not retried.
+    assert!(eventually(Duration::from_secs(10), || notified(
+        "dead", "chat"
+    ) == 1));
+    assert_eq!(chat.lock().expect("hits").len(), 1);
+    let status = ctl(&url, &["channels", "status", "--json"]);
+    let chat_status = status
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|c| c["name"] == "chat")
+        .cloned()
+        .expect("chat in status");
+    assert_eq!(chat_status["dead"], 1, "{status}");
+
+    // The e-mail of the opening reached the SMTP server, with how to acknowledge it.
+    assert!(eventually(Duration::from_secs(10), || notified(
+        "sent", "mail"
+    ) == 1));
+    let mails: Vec<String> = std::fs::read_dir(maildir.join("new"))
+        .expect("maildir")
+        .filter_map(|e| std::fs::read_to_string(e.ok()?.path()).ok())
+        .collect();
+    assert_eq!(mails.len(), 1, "{mails:?}");
+    assert!(
+        mails[0].contains(&format!("OPENED #{id} core-sw1")),
+        "{}",
+        mails[0]
+    );
+    assert!(
+        mails[0].contains(&format!("patrolctl incidents ack {id}")),
+        "{}",
+        mails[0]
+    );
+}
