@@ -42,7 +42,8 @@ async fn breach(core: &Core, from: u64, to: u64) {
         let mut engine = core.engine.lock().expect("engine");
         let mut stats = Evaluated::default();
         for n in from..to {
-            let labels = Labels::from_pairs([("host", "bench-host".to_owned()), ("n", n.to_string())]);
+            let labels =
+                Labels::from_pairs([("host", "bench-host".to_owned()), ("n", n.to_string())]);
             let id = engine.intern("bench_value", &labels);
             let now = now_ms();
             engine.observe(id, 1.0, now, now, &mut changes, &mut stats);
@@ -118,7 +119,9 @@ fn main() {
             site: Some(site.clone()),
             ..Settings::default()
         };
-        patrol_collector::server::start(settings).await.expect("collector")
+        patrol_collector::server::start(settings)
+            .await
+            .expect("collector")
     });
     let core = Arc::clone(&running.core);
     std::thread::sleep(Duration::from_millis(1000));

@@ -109,6 +109,12 @@ kind = "webhook"
 url = "http://127.0.0.1:CHAT/hook"
 timeout = "2s"
 
+# Nothing listens here: the channel fails, the others do not notice.
+[channel.pager]
+kind = "webhook"
+url = "http://127.0.0.1:PAGER/page"
+timeout = "1s"
+
 [channel.mail]
 kind = "email"
 host = "127.0.0.1"
@@ -119,7 +125,7 @@ to = ["noc@lab.test"]
 [[route]]
 name = "openings"
 kinds = ["opened"]
-channels = ["chat", "mail"]
+channels = ["chat", "mail", "pager"]
 "#;
 
 #[test]
@@ -135,7 +141,8 @@ fn escalations_reach_a_flaky_gateway_after_retries_mail_arrives_and_rejections_a
         dir.path().join("site.toml"),
         SITE.replace("SMS", &sms_port.to_string())
             .replace("CHAT", &chat_port.to_string())
-            .replace("SMTP", &smtp_port.to_string()),
+            .replace("SMTP", &smtp_port.to_string())
+            .replace("PAGER", &free_port().to_string()),
     )
     .expect("site");
     let port = free_port();
@@ -226,6 +233,17 @@ fn escalations_reach_a_flaky_gateway_after_retries_mail_arrives_and_rejections_a
         .cloned()
         .expect("chat in status");
     assert_eq!(chat_status["dead"], 1, "{status}");
+    // The unreachable pager: named with its error, its notification waiting in the outbox.
+    let pager = status
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|c| c["name"] == "pager")
+        .cloned()
+        .expect("pager in status");
+    assert_eq!(pager["pending"], 1, "{status}");
+    assert_eq!(pager["sent"], 0, "{status}");
+    assert!(pager["last_error"].is_string(), "{status}");
 
     // The e-mail of the opening reached the SMTP server, with how to acknowledge it.
     assert!(eventually(Duration::from_secs(10), || notified(
