@@ -29,6 +29,7 @@ pub fn phrase(kind: EventKind, detail: &str, tz: &TimeZone) -> String {
             .and_then(|n| n.as_u64())
             .map(|n| format!("back for the {} time", ordinal(n))),
         EventKind::Opened | EventKind::Resolved => deadlines(kind, &mut map, tz),
+        EventKind::Notified => delivery(&mut map),
         _ => None,
     };
     parts.extend(known.filter(|p| !p.is_empty()));
@@ -58,6 +59,33 @@ fn step(map: &mut Map<String, Value>) -> Option<String> {
     };
     if !reached.is_empty() {
         out.push_str(&format!(" → {}", reached.join("; ")));
+    }
+    Some(out)
+}
+
+/// Notified: `{"channel","route","event_id","outcome","attempts","error"}` as
+/// `sms sent event 12 after 3 attempts (escalation/major/not_acknowledged)` or
+/// `chat dead letter event 9 after 1 attempt: HTTP 400 ...`.
+fn delivery(map: &mut Map<String, Value>) -> Option<String> {
+    let channel = take_str(map, "channel")?;
+    let outcome = match take_str(map, "outcome").as_deref() {
+        Some("dead") => "dead letter".to_owned(),
+        Some(other) => other.to_owned(),
+        None => "?".to_owned(),
+    };
+    let mut out = format!("{channel} {outcome}");
+    if let Some(id) = take(map, "event_id").and_then(|v| v.as_u64()) {
+        out.push_str(&format!(" event {id}"));
+    }
+    if let Some(n) = take(map, "attempts").and_then(|v| v.as_u64()) {
+        let s = if n == 1 { "" } else { "s" };
+        out.push_str(&format!(" after {n} attempt{s}"));
+    }
+    if let Some(route) = take_str(map, "route") {
+        out.push_str(&format!(" ({route})"));
+    }
+    if let Some(Value::String(e)) = take(map, "error") {
+        out.push_str(&format!(": {}", clean(&e)));
     }
     Some(out)
 }
@@ -187,6 +215,20 @@ mod tests {
         let d =
             r#"{"policy":"major","step":"progress","occurrence":3,"notify":["noc"],"targets":[]}"#;
         assert_eq!(p(EventKind::Reminded, d), "step progress #3 of major → noc");
+    }
+
+    #[test]
+    fn deliveries_say_channel_outcome_attempts_and_why() {
+        let d = r#"{"channel":"sms","route":"escalation/major/not_acknowledged","event_id":12,"outcome":"sent","attempts":3,"error":null}"#;
+        assert_eq!(
+            p(EventKind::Notified, d),
+            "sms sent event 12 after 3 attempts (escalation/major/not_acknowledged)"
+        );
+        let d = r#"{"channel":"chat","route":"route/openings","event_id":9,"outcome":"dead","attempts":1,"error":"HTTP 400 Bad Request"}"#;
+        assert_eq!(
+            p(EventKind::Notified, d),
+            "chat dead letter event 9 after 1 attempt (route/openings): HTTP 400 Bad Request"
+        );
     }
 
     #[test]

@@ -65,7 +65,9 @@ impl Human {
         }
         parts.push(detail::phrase(kind, &e.detail, &self.tz));
         parts.push(quoted(&e.note));
-        if !matches!(e.actor.as_str(), "" | SYSTEM_RULE | SYSTEM_ESCALATION) {
+        if !matches!(e.actor.as_str(), "" | SYSTEM_RULE | SYSTEM_ESCALATION)
+            && !e.actor.starts_with(SYSTEM_CHANNEL)
+        {
             parts.push(format!("(by {})", clean(&e.actor)));
         }
         parts.retain(|p| !p.is_empty());
@@ -158,6 +160,8 @@ impl Human {
 /// Actors that are Patrol itself rather than a person: their changes need no "by".
 const SYSTEM_RULE: &str = "rule";
 const SYSTEM_ESCALATION: &str = "escalation";
+/// Prefix of a notification channel's actor (`channel:sms`).
+const SYSTEM_CHANNEL: &str = "channel:";
 
 /// A note in double quotes, cleaned; empty for no note.
 pub fn quoted(note: &str) -> String {
