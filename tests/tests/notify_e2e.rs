@@ -297,3 +297,84 @@ fn sub_drain(sub: &Proc, quiet: Duration) -> Vec<(String, Value)> {
     }
     out
 }
+
+/// The issue's own case: a firing rule's open and resolve events reach `mosquitto_sub` with
+/// the documented topic and payload, and the retained open-state topic shows the incident to a
+/// dashboard that connects late, until it resolves.
+#[test]
+fn a_firing_rule_s_open_and_resolve_reach_mosquitto_sub() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let rules = dir.path().join("rules");
+    std::fs::create_dir_all(&rules).expect("rules dir");
+    let write_rule = |threshold: &str| {
+        let tmp = rules.join(".mem.toml.tmp");
+        std::fs::write(
+            &tmp,
+            format!(
+                "[[rule]]\nname = \"mqtt_memory_in_use\"\nexpr = 'memory_used_percent > {threshold}'\n\
+                 severity = \"P3\"\nsummary = \"memory at {{{{value}}}}% on {{{{host}}}}\"\n"
+            ),
+        )
+        .expect("rule");
+        std::fs::rename(&tmp, rules.join("mem.toml")).expect("rename");
+    };
+    // Every running host uses some memory: fires as soon as the agent reports.
+    write_rule("0");
+    let mq_port = free_port();
+    let _broker = Broker::start(dir.path(), mq_port);
+    let sub = subscriber(mq_port);
+    std::fs::write(
+        dir.path().join("site.toml"),
+        SITE.replace("PORT", &mq_port.to_string()),
+    )
+    .expect("site");
+    let port = free_port();
+    let (_collector, _http) = collector_with_site(dir.path(), port);
+    let agent_cfg = dir.path().join("agent.toml");
+    std::fs::write(
+        &agent_cfg,
+        format!(
+            "agent_id = \"mqtt-agent\"\nhost = \"mqtt-host\"\n[collector]\naddress = \"http://127.0.0.1:{port}\"\n\
+             [[probe]]\ntype = \"host\"\ninterval = \"1s\"\n"
+        ),
+    )
+    .expect("agent config");
+    let _agent = Proc::agent(&agent_cfg);
+
+    let (topic, opened) = sub.wait_line(Duration::from_secs(60), received);
+    assert_eq!(topic, "patrol/lab/incidents/P3/mqtt-host");
+    assert_eq!(opened["kind"], "opened");
+    assert_eq!(opened["rule"], "mqtt_memory_in_use");
+    assert_eq!(opened["state"], "open");
+    assert_eq!(opened["labels"]["host"], "mqtt-host");
+    let id = opened["incident_id"].as_u64().expect("incident id");
+
+    // A dashboard connecting now sees what is open from the retained topic.
+    let open_topic = format!("patrol/lab/open/{id}");
+    let late = retained(mq_port, &open_topic);
+    assert_eq!(late.map(|p| p["incident_id"].clone()), Some(id.into()));
+
+    // The condition clears: the resolve arrives, after the open, and the open state is gone.
+    write_rule("1000");
+    let (_, resolved) = sub.wait_line(Duration::from_secs(60), received);
+    assert_eq!(resolved["kind"], "resolved");
+    assert_eq!(resolved["incident_id"], id);
+    assert!(resolved["event_id"].as_u64() > opened["event_id"].as_u64());
+    assert!(
+        eventually(Duration::from_secs(10), || retained(mq_port, &open_topic)
+            .is_none()),
+        "the retained open state is cleared"
+    );
+}
+
+/// The retained message on `topic`, if any (a fresh subscriber that leaves after 1 s).
+fn retained(port: u16, topic: &str) -> Option<Value> {
+    let out = Command::new(tool("/usr/bin/mosquitto_sub"))
+        .args(["-h", "127.0.0.1", "-p", &port.to_string(), "-t", topic])
+        .args(["-C", "1", "-W", "1", "--retained-only"])
+        .stderr(Stdio::null())
+        .output()
+        .expect("mosquitto_sub");
+    let text = String::from_utf8_lossy(&out.stdout);
+    serde_json::from_str(text.trim()).ok()
+}
