@@ -265,3 +265,124 @@ fn escalations_reach_a_flaky_gateway_after_retries_mail_arrives_and_rejections_a
         mails[0]
     );
 }
+
+const GROUPING_SITE: &str = r#"
+[notify]
+site = "lab"
+
+[channel.mail]
+kind = "email"
+host = "127.0.0.1"
+port = SMTP
+from = "Patrol <patrol@lab.test>"
+to = ["noc@lab.test"]
+
+[channel.hook]
+kind = "webhook"
+url = "http://127.0.0.1:HOOK/hook"
+
+[[route]]
+name = "digest"
+kinds = ["opened"]
+channels = ["mail"]
+group_by = ["rule"]
+group_wait = "3s"
+
+[[route]]
+name = "limited"
+kinds = ["opened"]
+channels = ["hook"]
+rate_limit = "2/1h"
+"#;
+
+/// Five reports at once are one e-mail; a route limited to two messages an hour sends two and
+/// keeps the rest waiting, visible in `channels status`.
+#[test]
+fn a_burst_is_one_grouped_mail_and_a_rate_limited_route_holds_the_rest() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir_all(dir.path().join("rules")).expect("rules dir");
+    let (hook_port, hook) = receiver(vec![200]);
+    let maildir = dir.path().join("mail");
+    let smtp_port = notify_support::free_port();
+    let _smtp = notify_support::aiosmtpd(&maildir, smtp_port, None);
+    std::fs::write(
+        dir.path().join("site.toml"),
+        GROUPING_SITE
+            .replace("SMTP", &smtp_port.to_string())
+            .replace("HOOK", &hook_port.to_string()),
+    )
+    .expect("site");
+    let port = free_port();
+    let url = format!("http://127.0.0.1:{port}");
+    let (_collector, _http) = collector_with_site(dir.path(), port);
+
+    let ids: Vec<String> = (1..=5)
+        .map(|n| {
+            let host = format!("disk-host-{n}");
+            let i = ctl(
+                &url,
+                &[
+                    "incidents",
+                    "create",
+                    "--level",
+                    "P3",
+                    "--host",
+                    &host,
+                    "--summary",
+                    "disk filling",
+                    "--source",
+                    "inspection",
+                    "--by",
+                    "ann",
+                    "--json",
+                ],
+            );
+            i["id"].as_u64().expect("id").to_string()
+        })
+        .collect();
+
+    let mails = || -> Vec<String> {
+        std::fs::read_dir(maildir.join("new"))
+            .map(|d| {
+                d.filter_map(|e| std::fs::read_to_string(e.ok()?.path()).ok())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    assert!(
+        eventually(Duration::from_secs(30), || !mails().is_empty()),
+        "the digest arrives"
+    );
+    // Nothing more comes for this group.
+    std::thread::sleep(Duration::from_secs(1));
+    let got = mails();
+    assert_eq!(got.len(), 1, "one e-mail for the burst: {got:?}");
+    assert!(got[0].contains("5 changes (digest)"), "{}", got[0]);
+    for id in &ids {
+        assert!(got[0].contains(&format!("#{id} ")), "{id} in {}", got[0]);
+    }
+
+    // The limited route: two messages, three waiting.
+    assert!(eventually(Duration::from_secs(10), || hook
+        .lock()
+        .expect("hits")
+        .len()
+        == 2));
+    let status = ctl(&url, &["channels", "status", "--json"]);
+    let hook_status = status
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|c| c["name"] == "hook")
+        .cloned()
+        .expect("hook in status");
+    assert_eq!(
+        (
+            hook_status["sent"].as_u64(),
+            hook_status["pending"].as_u64()
+        ),
+        (Some(2), Some(3)),
+        "{status}"
+    );
+    assert_eq!(hook.lock().expect("hits").len(), 2);
+}

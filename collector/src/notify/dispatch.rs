@@ -10,7 +10,7 @@
 //! or the other channels. When the site is reloaded the workers are rebuilt from its channel
 //! configuration; the outbox is durable, so nothing is lost in between.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -20,12 +20,15 @@ use tokio::sync::watch;
 use super::channel::{Channel, DeliveryError, Message};
 use super::config::NotifySettings;
 use super::retry::RetryPolicy;
+use super::route::RateLimit;
 use crate::core::Core;
 use crate::noc;
 use crate::store::{Delivery, OutboxItem};
 
 /// Rows read per round.
 const BATCH: usize = 64;
+/// Most rows one grouped message carries; a bigger group goes out in several.
+const GROUP_MAX: usize = 500;
 /// Longest a worker sleeps without looking at its queue (new events wake it at once).
 const IDLE: Duration = Duration::from_secs(1);
 /// How often the supervisor looks for a reloaded site.
@@ -81,6 +84,10 @@ struct Worker {
     channel: Arc<dyn Channel>,
     retry: RetryPolicy,
     timeout: Duration,
+    /// Rate limits by outbox route (`route/<name>`).
+    limits: HashMap<String, RateLimit>,
+    /// Whether grouped rows go out as one message (not on MQTT: dashboards want each change).
+    groups: bool,
 }
 
 /// Runs the channel workers of the site in force, rebuilding them when the site changes,
@@ -145,10 +152,18 @@ async fn start(
             s.running = true;
             s.last_error = probed.err().map(|e| e.to_string());
         });
+        let limits = settings
+            .routes
+            .iter()
+            .filter(|r| r.channels.contains(&name))
+            .filter_map(|r| Some((format!("route/{}", r.name), r.rate_limit?)))
+            .collect();
         let w = Worker {
+            groups: cfg.kind.name() != "mqtt",
             channel,
             retry: cfg.retry,
             timeout: cfg.timeout,
+            limits,
         };
         handles.push(tokio::spawn(run(Arc::clone(core), w, stop.clone())));
     }
@@ -170,12 +185,12 @@ async fn run(core: Arc<Core>, w: Worker, mut stop: watch::Receiver<bool>) {
             }
             Err(_) => return,
         };
-        let now = now_ms();
-        let wait = match head_due {
-            None => IDLE,
-            Some(due) if due > now => Duration::from_millis((due - now) as u64).min(IDLE),
-            Some(_) => Duration::ZERO,
-        };
+        let mut wait = until(head_due, IDLE);
+        if wait.is_zero()
+            && let Some(head) = items.first()
+        {
+            wait = until(Some(rate_hold(&core, &w, &name, &head.route)), IDLE);
+        }
         if items.is_empty() || !wait.is_zero() {
             tokio::select! {
                 _ = tokio::time::sleep(wait) => {}
@@ -185,9 +200,21 @@ async fn run(core: Arc<Core>, w: Worker, mut stop: watch::Receiver<bool>) {
             continue;
         }
         for item in items {
+            if !until(Some(rate_hold(&core, &w, &name, &item.route)), IDLE).is_zero() {
+                break;
+            }
+            // A grouped row goes out with every pending row of its group, as one message.
+            let batch = match (&item.group_key, w.groups) {
+                (Some(key), true) => core
+                    .store
+                    .outbox_group(&name, key, GROUP_MAX)
+                    .unwrap_or_else(|_| vec![item.clone()]),
+                _ => vec![item.clone()],
+            };
+            let grouped = batch.len() > 1;
             let outcome = tokio::select! {
-                o = attempt(&core, &w, &item) => o,
-                // Stopping mid-send leaves the row pending: it is sent again by the next worker.
+                o = attempt(&core, &w, &batch) => o,
+                // Stopping mid-send leaves the rows pending: they are sent by the next worker.
                 _ = stop.changed() => return,
             };
             let retry = matches!(outcome, Delivery::Retry { .. });
@@ -201,30 +228,89 @@ async fn run(core: Arc<Core>, w: Worker, mut stop: watch::Receiver<bool>) {
                 }
             });
             if let Delivery::Dead { error } = &outcome {
-                tracing::error!(channel = %name, event_id = item.event_id, "notification dead-lettered: {error}");
-                core.telemetry.notify_dead.inc_by(&name, 1);
+                tracing::error!(channel = %name, event_id = item.event_id, rows = batch.len(),
+                    "notification dead-lettered: {error}");
+                core.telemetry.notify_dead.inc_by(&name, batch.len() as u64);
             }
-            if let Err(e) = core.store.outbox_record(item.id, outcome, now_ms()).await {
-                tracing::error!(channel = %name, error = %e, "cannot record a delivery");
-                break;
+            // A retry is about the head row, which keeps the queue; a final outcome is every
+            // row's, recorded at one instant (so a grouped message counts once for rate limits).
+            let rows: &[OutboxItem] = if retry { &batch[..1] } else { &batch };
+            let at = now_ms();
+            let mut recorded = true;
+            for row in rows {
+                if let Err(e) = core.store.outbox_record(row.id, outcome.clone(), at).await {
+                    tracing::error!(channel = %name, error = %e, "cannot record a delivery");
+                    recorded = false;
+                    break;
+                }
             }
             if retry {
                 core.telemetry.notify_retried.inc_by(&name, 1);
+            }
+            // After a retry, a group (its other rows are further down this list) or a failed
+            // record, read the queue afresh.
+            if retry || grouped || !recorded {
                 break;
             }
         }
     }
 }
 
-/// One delivery attempt of `item`, and what to record about it.
-async fn attempt(core: &Core, w: &Worker, item: &OutboxItem) -> Delivery {
-    let msg = match Message::from_json(&item.payload) {
-        Ok(m) => m,
-        Err(e) => {
-            return Delivery::Dead {
-                error: format!("stored payload unreadable: {e}"),
-            };
+/// How long from now until `at_ms` (zero when past or none), at most `max`.
+fn until(at_ms: Option<i64>, max: Duration) -> Duration {
+    match at_ms {
+        None => max,
+        Some(at) => {
+            let now = now_ms();
+            if at <= now {
+                Duration::ZERO
+            } else {
+                Duration::from_millis(u64::try_from(at - now).unwrap_or(0)).min(max)
+            }
         }
+    }
+}
+
+/// When a message of `route` may go out on this channel under the route's rate limit (now,
+/// when the window has room). Held rows wait in the outbox, none is dropped; on a grouping
+/// route they go out together when the window opens.
+fn rate_hold(core: &Core, w: &Worker, channel: &str, route: &str) -> i64 {
+    let now = now_ms();
+    let Some(limit) = w.limits.get(route) else {
+        return now;
+    };
+    let per = i64::try_from(limit.per.as_millis()).unwrap_or(i64::MAX);
+    match core
+        .store
+        .outbox_sent_since(channel, route, now.saturating_sub(per))
+    {
+        Ok((sent, Some(oldest))) if sent >= u64::from(limit.count) => oldest.saturating_add(per),
+        Ok(_) => now,
+        Err(e) => {
+            tracing::error!(channel, error = %e, "cannot read the rate limit's window");
+            now
+        }
+    }
+}
+
+/// One delivery attempt of `batch` (one row, or a group as one message), and what to record.
+async fn attempt(core: &Core, w: &Worker, batch: &[OutboxItem]) -> Delivery {
+    let Some(head) = batch.first() else {
+        return Delivery::Sent;
+    };
+    let mut msgs = Vec::with_capacity(batch.len());
+    for item in batch {
+        match Message::from_json(&item.payload) {
+            Ok(m) => msgs.push(m),
+            Err(e) => {
+                return Delivery::Dead {
+                    error: format!("stored payload of event {} unreadable: {e}", item.event_id),
+                };
+            }
+        }
+    }
+    let Some(msg) = super::digest::digest(&head.route, &msgs) else {
+        return Delivery::Sent;
     };
     let send = super::counted::deliver(w.channel.as_ref(), &msg, &core.telemetry);
     let result = match tokio::time::timeout(w.timeout, send).await {
@@ -240,7 +326,7 @@ async fn attempt(core: &Core, w: &Worker, item: &OutboxItem) -> Delivery {
         Err(DeliveryError::Transient(e)) => {
             let wait = w
                 .retry
-                .delay_jittered(item.attempts + 1, rand::random::<f64>());
+                .delay_jittered(head.attempts + 1, rand::random::<f64>());
             Delivery::Retry {
                 next_ms: now_ms() + i64::try_from(wait.as_millis()).unwrap_or(i64::MAX),
                 error: e,

@@ -14,6 +14,7 @@
 pub mod channel;
 pub mod config;
 pub mod counted;
+pub mod digest;
 pub mod dispatch;
 pub mod email;
 pub mod mqtt;

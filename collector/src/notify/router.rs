@@ -25,13 +25,14 @@ pub fn route(site: &Site, ev: &IncidentEvent) -> Vec<Notification> {
     }
     let msg = Message::new(Payload::from_event(&notify.site, ev));
     let mut out: Vec<Notification> = Vec::new();
-    let mut add = |channel: &str, why: String| {
+    let mut add = |channel: &str, why: String, group: Option<(String, i64)>| {
         // A checked site only names defined channels; a reload may have dropped one since.
         if notify.channels.contains_key(channel) && !out.iter().any(|n| n.channel == channel) {
             out.push(Notification {
                 channel: channel.to_owned(),
                 route: why,
                 payload: msg.json.clone(),
+                group,
             });
         }
     };
@@ -49,7 +50,7 @@ pub fn route(site: &Site, ev: &IncidentEvent) -> Vec<Notification> {
         for target in detail["targets"].as_array().into_iter().flatten() {
             for channel in target["channels"].as_array().into_iter().flatten() {
                 if let Some(c) = channel.as_str() {
-                    add(c, why.clone());
+                    add(c, why.clone(), None);
                 }
             }
         }
@@ -60,12 +61,32 @@ pub fn route(site: &Site, ev: &IncidentEvent) -> Vec<Notification> {
             continue;
         }
         if let Some(r) = notify.routes.iter().find(|r| r.name == name) {
+            let group = r.group.as_ref().map(|g| {
+                let wait = i64::try_from(g.wait.as_millis()).unwrap_or(i64::MAX);
+                (group_key(name, &g.by, &msg), ev.at_ms.saturating_add(wait))
+            });
             for c in &r.channels {
-                add(c, format!("route/{name}"));
+                add(c, format!("route/{name}"), group.clone());
             }
         }
     }
     out
+}
+
+/// The group of a change on a grouping route: the route and the values of its `group_by`
+/// fields (`rule`, `level`, `host`, `kind`, or a label).
+fn group_key(route: &str, by: &[String], msg: &Message) -> String {
+    let values: Vec<&str> = by
+        .iter()
+        .map(|f| match f.as_str() {
+            "rule" => msg.payload.rule.as_str(),
+            "level" => msg.level.as_str(),
+            "host" => msg.host.as_str(),
+            "kind" => msg.kind.as_str(),
+            label => msg.labels.get(label).map_or("", String::as_str),
+        })
+        .collect();
+    format!("route/{route}|{}", values.join("|"))
 }
 
 #[cfg(test)]
@@ -105,6 +126,13 @@ channels = ["dash"]
 name = "severe"
 levels = ["P1"]
 channels = ["mail", "sms"]
+
+[[route]]
+name = "digest"
+levels = ["P3"]
+channels = ["mail"]
+group_by = ["rule", "host"]
+group_wait = "30s"
 "#;
 
     fn event(kind: EventKind, level: &str, detail: Option<&str>) -> IncidentEvent {
@@ -164,6 +192,26 @@ channels = ["mail", "sms"]
                 ("dash".into(), "route/dashboards".into()),
                 ("mail".into(), "route/severe".into()),
             ]
+        );
+    }
+
+    #[test]
+    fn a_grouping_route_keys_rows_by_its_fields_and_holds_them_for_the_wait() {
+        let site = crate::noc::site::parse_site("site.toml", SITE).unwrap();
+        let ev = event(EventKind::Opened, "P3", None);
+        let n = route(&site, &ev);
+        let mail = n.iter().find(|n| n.channel == "mail").unwrap();
+        assert_eq!(
+            mail.group,
+            Some(("route/digest|disk_full|db1".to_owned(), ev.at_ms + 30_000))
+        );
+        // The dashboard route does not group.
+        assert!(
+            n.iter()
+                .find(|n| n.channel == "dash")
+                .unwrap()
+                .group
+                .is_none()
         );
     }
 

@@ -381,6 +381,36 @@ impl Store {
         outbox::pending(&conn, channel, limit)
     }
 
+    /// Up to `limit` pending notifications of `channel` in group `key`, oldest first.
+    pub fn outbox_group(
+        &self,
+        channel: &str,
+        key: &str,
+        limit: usize,
+    ) -> Result<Vec<OutboxItem>, StoreError> {
+        let conn = self
+            .inner
+            .reader
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        outbox::group(&conn, channel, key, limit)
+    }
+
+    /// Messages `channel` sent for `route` since `since_ms`, and when the oldest was sent.
+    pub fn outbox_sent_since(
+        &self,
+        channel: &str,
+        route: &str,
+        since_ms: i64,
+    ) -> Result<(u64, Option<i64>), StoreError> {
+        let conn = self
+            .inner
+            .reader
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        outbox::sent_since(&conn, channel, route, since_ms)
+    }
+
     /// Records what delivering outbox row `id` came to; sent and dead rows are journalled.
     pub async fn outbox_record(
         &self,

@@ -28,6 +28,9 @@ pub struct Notification {
     pub route: String,
     /// What the channel sends, as built at the event's commit.
     pub payload: String,
+    /// For a grouping route: the group (rows with the same key on a channel go out as one
+    /// message) and when it is sent at the earliest.
+    pub group: Option<(String, i64)>,
 }
 
 /// Decides the notifications of a committed event (called inside the writer's transaction,
@@ -49,6 +52,8 @@ pub struct OutboxItem {
     pub payload: String,
     /// Failed attempts so far.
     pub attempts: u32,
+    /// Its group, when its route groups changes.
+    pub group_key: Option<String>,
 }
 
 /// What a delivery attempt came to.
@@ -100,10 +105,14 @@ pub(super) fn enqueue(
             continue;
         }
         for n in router(site, ev) {
+            let (group_key, next_ms) = match n.group {
+                Some((key, not_before)) => (Some(key), not_before),
+                None => (None, ev.at_ms),
+            };
             tx.prepare_cached(
                 "INSERT OR IGNORE INTO notify_outbox \
-                 (event_id, incident_id, channel, route, payload, next_ms, created_ms) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
+                 (event_id, incident_id, channel, route, payload, next_ms, created_ms, group_key) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             )?
             .execute(params![
                 to_i64(ev.id)?,
@@ -111,7 +120,9 @@ pub(super) fn enqueue(
                 n.channel,
                 n.route,
                 n.payload,
+                next_ms,
                 ev.at_ms,
+                group_key,
             ])?;
         }
     }
@@ -198,8 +209,8 @@ pub(super) fn pending(
     limit: usize,
 ) -> Result<(Vec<OutboxItem>, Option<i64>), StoreError> {
     let mut stmt = conn.prepare_cached(
-        "SELECT id, event_id, incident_id, route, payload, attempts, next_ms FROM notify_outbox \
-         WHERE channel = ?1 AND state = 'pending' ORDER BY id LIMIT ?2",
+        "SELECT id, event_id, incident_id, route, payload, attempts, group_key, next_ms \
+         FROM notify_outbox WHERE channel = ?1 AND state = 'pending' ORDER BY id LIMIT ?2",
     )?;
     let mut head_due = None;
     let rows = stmt.query_map(params![channel, limit as i64], |r| {
@@ -211,8 +222,9 @@ pub(super) fn pending(
                 route: r.get(3)?,
                 payload: r.get(4)?,
                 attempts: r.get(5)?,
+                group_key: r.get(6)?,
             },
-            r.get::<_, i64>(6)?,
+            r.get::<_, i64>(7)?,
         ))
     })?;
     let mut items = Vec::new();
@@ -247,4 +259,48 @@ pub(super) fn backlog(conn: &Connection) -> Result<Vec<Backlog>, StoreError> {
         })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Up to `limit` pending rows of `channel` in group `key`, oldest first.
+pub(super) fn group(
+    conn: &Connection,
+    channel: &str,
+    key: &str,
+    limit: usize,
+) -> Result<Vec<OutboxItem>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, event_id, incident_id, route, payload, attempts, group_key FROM notify_outbox \
+         WHERE channel = ?1 AND state = 'pending' AND group_key = ?2 ORDER BY id LIMIT ?3",
+    )?;
+    let rows = stmt.query_map(params![channel, key, limit as i64], |r| {
+        Ok(OutboxItem {
+            id: r.get::<_, i64>(0)? as u64,
+            event_id: r.get::<_, i64>(1)? as u64,
+            incident_id: r.get::<_, i64>(2)? as u64,
+            route: r.get(3)?,
+            payload: r.get(4)?,
+            attempts: r.get(5)?,
+            group_key: r.get(6)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Messages `channel` sent for `route` since `since_ms`, and when the oldest of them was sent
+/// (a grouped message counts once: its rows share their `done_ms` and group).
+pub(super) fn sent_since(
+    conn: &Connection,
+    channel: &str,
+    route: &str,
+    since_ms: i64,
+) -> Result<(u64, Option<i64>), StoreError> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT COUNT(DISTINCT done_ms || '/' || COALESCE(group_key, id)), MIN(done_ms) \
+             FROM notify_outbox \
+             WHERE channel = ?1 AND route = ?2 AND state = 'sent' AND done_ms > ?3",
+        )?
+        .query_row(params![channel, route, since_ms], |r| {
+            Ok((r.get::<_, i64>(0)? as u64, r.get(1)?))
+        })?)
 }

@@ -19,12 +19,14 @@ fn router() -> Router {
             channel: "dash".into(),
             route: "all".into(),
             payload: format!("{}#{}", ev.kind.as_str(), ev.id),
+            group: None,
         }];
         if ev.kind == EventKind::Resolved {
             out.push(Notification {
                 channel: "mail".into(),
                 route: "resolutions".into(),
                 payload: format!("resolved #{}", ev.incident.id),
+                group: Some(("resolutions".into(), ev.at_ms + 60_000)),
             });
         }
         out
@@ -79,6 +81,13 @@ async fn rows_are_written_with_their_event_and_handed_out_in_order() {
     let (mail, _) = store.outbox_pending("mail", 10).unwrap();
     assert_eq!(mail.len(), 1);
     assert_eq!(mail[0].route, "resolutions");
+    // Grouped: held for the group's wait, and found by its key.
+    assert_eq!(
+        store.outbox_pending("mail", 10).unwrap().1,
+        Some(T0 + 61_000)
+    );
+    assert_eq!(mail[0].group_key.as_deref(), Some("resolutions"));
+    assert_eq!(store.outbox_group("mail", "resolutions", 10).unwrap(), mail);
     assert!(store.outbox_pending("nobody", 10).unwrap().0.is_empty());
 }
 

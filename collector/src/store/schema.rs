@@ -172,6 +172,11 @@ pub(super) const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX notify_outbox_pending ON notify_outbox (channel, id) WHERE state = 'pending';
     ",
+    // Version 4: grouped notifications (a route's group_by/group_wait).
+    "
+    -- Rows with the same key on a channel go out as one message (NULL: not grouped).
+    ALTER TABLE notify_outbox ADD COLUMN group_key TEXT;
+    ",
 ];
 
 /// The schema version this build writes.
