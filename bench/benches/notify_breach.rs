@@ -10,6 +10,9 @@
 //! `cargo bench -p patrol-bench --bench notify_breach` (needs Debian's mosquitto and
 //! mosquitto-clients); figures in docs/benchmarks.md.
 
+#[path = "support/mosquitto.rs"]
+mod mosquitto;
+
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -22,18 +25,6 @@ use patrol_collector::engine::Evaluated;
 use patrol_collector::notify::Payload;
 use patrol_proto::Labels;
 use patrol_proto::model::now_ms;
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
-
-fn percentile(sorted: &[Duration], q: f64) -> Duration {
-    let i = ((sorted.len() as f64 - 1.0) * q).round() as usize;
-    sorted[i]
-}
 
 /// Feeds breaching samples for series `from..to` through the engine and commits the changes.
 async fn breach(core: &Core, from: u64, to: u64) {
@@ -54,23 +45,7 @@ async fn breach(core: &Core, from: u64, to: u64) {
 
 fn main() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let mq = free_port();
-    let conf = dir.path().join("mosquitto.conf");
-    std::fs::write(
-        &conf,
-        format!("listener {mq} 127.0.0.1\nallow_anonymous true\npersistence false\nmax_queued_messages 100000\n"),
-    )
-    .expect("conf");
-    let mut broker = Command::new("/usr/sbin/mosquitto")
-        .arg("-c")
-        .arg(&conf)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("mosquitto is missing: apt-get install mosquitto mosquitto-clients");
-    while std::net::TcpStream::connect(("127.0.0.1", mq)).is_err() {
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let (mut broker, mq) = mosquitto::start(dir.path());
     let rules = dir.path().join("rules");
     std::fs::create_dir_all(&rules).expect("rules");
     std::fs::write(
@@ -142,8 +117,8 @@ fn main() {
     println!(
         "| {} | {:.2} ms | {:.2} ms | {:.2} ms |",
         latencies.len(),
-        percentile(&latencies, 0.5).as_secs_f64() * 1e3,
-        percentile(&latencies, 0.99).as_secs_f64() * 1e3,
+        mosquitto::percentile(&latencies, 0.5).as_secs_f64() * 1e3,
+        mosquitto::percentile(&latencies, 0.99).as_secs_f64() * 1e3,
         latencies.last().copied().unwrap_or_default().as_secs_f64() * 1e3,
     );
 

@@ -8,6 +8,9 @@
 //! `cargo bench -p patrol-bench --bench notify_mqtt` (needs Debian's mosquitto and
 //! mosquitto-clients); figures in docs/benchmarks.md.
 
+#[path = "support/mosquitto.rs"]
+mod mosquitto;
+
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -17,13 +20,6 @@ use std::time::{Duration, Instant};
 use patrol_collector::notify::mqtt::MqttChannel;
 use patrol_collector::notify::{Channel, ChannelKind, Message, Payload};
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
-
 fn message(event_id: u64) -> Message {
     let mut p = Payload::sample("bench");
     p.event_id = event_id;
@@ -31,30 +27,9 @@ fn message(event_id: u64) -> Message {
     Message::new(p)
 }
 
-fn percentile(sorted: &[Duration], q: f64) -> Duration {
-    let i = ((sorted.len() as f64 - 1.0) * q).round() as usize;
-    sorted[i]
-}
-
 fn main() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let port = free_port();
-    let conf = dir.path().join("mosquitto.conf");
-    std::fs::write(
-        &conf,
-        format!("listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\nmax_queued_messages 100000\n"),
-    )
-    .expect("conf");
-    let mut broker = Command::new("/usr/sbin/mosquitto")
-        .arg("-c")
-        .arg(&conf)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("mosquitto is missing: apt-get install mosquitto mosquitto-clients");
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let (mut broker, port) = mosquitto::start(dir.path());
 
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let site = format!(
@@ -161,8 +136,8 @@ fn main() {
     println!(
         "| {} | {:.2} ms | {:.2} ms | {:.2} ms |",
         latencies.len(),
-        percentile(&latencies, 0.5).as_secs_f64() * 1e3,
-        percentile(&latencies, 0.99).as_secs_f64() * 1e3,
+        mosquitto::percentile(&latencies, 0.5).as_secs_f64() * 1e3,
+        mosquitto::percentile(&latencies, 0.99).as_secs_f64() * 1e3,
         latencies.last().copied().unwrap_or_default().as_secs_f64() * 1e3,
     );
     let _ = sub.kill();

@@ -10,7 +10,7 @@ use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
-use support::procs::{Proc, collector_with_site, free_port, run};
+use support::procs::{Proc, collector_with_site, free_port, patrolctl_json};
 
 const RULE: &str = "noc_memory_in_use";
 
@@ -72,17 +72,9 @@ fn is(v: &Value, kind: &str, step: Option<&str>) -> bool {
     v["kind"] == kind && step.is_none_or(|s| v["detail"]["step"] == s)
 }
 
-fn patrolctl(url: &str, args: &[&str]) -> Value {
-    let mut all = vec!["--collector", url];
-    all.extend_from_slice(args);
-    let (code, out, err) = run("patrolctl", &all);
-    assert_eq!(code, 0, "patrolctl {args:?}: {err}");
-    serde_json::from_str(&out).unwrap_or_else(|e| panic!("patrolctl {args:?}: {e}: {out}"))
-}
-
 /// The journal entries of incident `id` whose kind is `kind` (and step `step`).
 fn journal(url: &str, id: &str, kind: &str, step: Option<&str>) -> usize {
-    let shown = patrolctl(url, &["incidents", "show", id, "--json"]);
+    let shown = patrolctl_json(url, &["incidents", "show", id, "--json"]);
     let entries = shown["journal"].as_array().cloned().unwrap_or_default();
     assert!(!entries.is_empty(), "no journal in {shown}");
     entries.iter().filter(|e| is(e, kind, step)).count()
@@ -158,7 +150,7 @@ fn unacknowledged_incident_escalates_once_per_step_across_a_crash() {
     second.kill();
     let _third = collector(dir.path(), port);
     let tail = Proc::spawn("patrolctl", &["--collector", &url, "tail", "--json"]);
-    let acked = patrolctl(&url, &["incidents", "ack", &id, "--by", "Li Na", "--json"]);
+    let acked = patrolctl_json(&url, &["incidents", "ack", &id, "--by", "Li Na", "--json"]);
     assert_eq!(acked["state"], "acknowledged", "{acked}");
 
     // Acknowledged: the unacknowledged step due at 20 s never comes; the reminder due at 24 s
@@ -181,7 +173,7 @@ fn unacknowledged_incident_escalates_once_per_step_across_a_crash() {
     assert_eq!(journal(&url, &id, "breached", None), 1);
 
     // Resolving records the deadlines: respond missed (acknowledged after 3 s), resolve met.
-    patrolctl(
+    patrolctl_json(
         &url,
         &[
             "incidents",

@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::Value;
-use support::procs::{collector_with_site, eventually, free_port, run};
+use support::procs::{collector_with_site, eventually, free_port, patrolctl_json};
 
 /// One request as the receiver saw it.
 #[derive(Debug, Clone)]
@@ -70,14 +70,6 @@ fn receiver(statuses: Vec<u16>) -> (u16, Arc<Mutex<Vec<Hit>>>) {
     (port, hits)
 }
 
-fn ctl(url: &str, args: &[&str]) -> Value {
-    let mut all = vec!["--collector", url];
-    all.extend_from_slice(args);
-    let (code, out, err) = run("patrolctl", &all);
-    assert_eq!(code, 0, "patrolctl {args:?}: {err}");
-    serde_json::from_str(&out).unwrap_or_else(|e| panic!("patrolctl {args:?}: {e}: {out}"))
-}
-
 const SITE: &str = r#"
 [[level]]
 name = "P2"
@@ -128,6 +120,17 @@ kinds = ["opened"]
 channels = ["chat", "mail", "pager"]
 "#;
 
+/// The `channels status --json` entry of channel `name`.
+fn channel_status(status: &Value, name: &str) -> Value {
+    status
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|c| c["name"] == name)
+        .cloned()
+        .unwrap_or_else(|| panic!("{name} in {status}"))
+}
+
 #[test]
 fn escalations_reach_a_flaky_gateway_after_retries_mail_arrives_and_rejections_are_dead_letters() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -149,7 +152,7 @@ fn escalations_reach_a_flaky_gateway_after_retries_mail_arrives_and_rejections_a
     let url = format!("http://127.0.0.1:{port}");
     let (_collector, _http) = collector_with_site(dir.path(), port);
 
-    let created = ctl(
+    let created = patrolctl_json(
         &url,
         &[
             "incidents",
@@ -191,7 +194,7 @@ fn escalations_reach_a_flaky_gateway_after_retries_mail_arrives_and_rejections_a
             .all(|h| Some(h.event_id.as_str()) == first_id.as_deref()),
         "{hits:?}"
     );
-    let shown = |id: &str| ctl(&url, &["incidents", "show", id, "--json"]);
+    let shown = |id: &str| patrolctl_json(&url, &["incidents", "show", id, "--json"]);
     let notified = |outcome: &str, channel: &str| {
         shown(&id)["journal"]
             .as_array()
@@ -224,23 +227,11 @@ fn escalations_reach_a_flaky_gateway_after_retries_mail_arrives_and_rejections_a
         "dead", "chat"
     ) == 1));
     assert_eq!(chat.lock().expect("hits").len(), 1);
-    let status = ctl(&url, &["channels", "status", "--json"]);
-    let chat_status = status
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|c| c["name"] == "chat")
-        .cloned()
-        .expect("chat in status");
+    let status = patrolctl_json(&url, &["channels", "status", "--json"]);
+    let chat_status = channel_status(&status, "chat");
     assert_eq!(chat_status["dead"], 1, "{status}");
     // The unreachable pager: named with its error, its notification waiting in the outbox.
-    let pager = status
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|c| c["name"] == "pager")
-        .cloned()
-        .expect("pager in status");
+    let pager = channel_status(&status, "pager");
     assert_eq!(pager["pending"], 1, "{status}");
     assert_eq!(pager["sent"], 0, "{status}");
     assert!(pager["last_error"].is_string(), "{status}");
@@ -319,7 +310,7 @@ fn a_burst_is_one_grouped_mail_and_a_rate_limited_route_holds_the_rest() {
     let ids: Vec<String> = (1..=5)
         .map(|n| {
             let host = format!("disk-host-{n}");
-            let i = ctl(
+            let i = patrolctl_json(
                 &url,
                 &[
                     "incidents",
@@ -368,14 +359,8 @@ fn a_burst_is_one_grouped_mail_and_a_rate_limited_route_holds_the_rest() {
         .expect("hits")
         .len()
         == 2));
-    let status = ctl(&url, &["channels", "status", "--json"]);
-    let hook_status = status
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|c| c["name"] == "hook")
-        .cloned()
-        .expect("hook in status");
+    let status = patrolctl_json(&url, &["channels", "status", "--json"]);
+    let hook_status = channel_status(&status, "hook");
     assert_eq!(
         (
             hook_status["sent"].as_u64(),

@@ -12,7 +12,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use serde_json::Value;
-use support::procs::{Proc, collector_with_site, eventually, free_port, http_get, run};
+use support::procs::{Proc, collector_with_site, eventually, free_port, http_get, patrolctl_json};
 
 fn tool(path: &str) -> &str {
     assert!(
@@ -124,16 +124,8 @@ name = "dashboards"
 channels = ["dash"]
 "#;
 
-fn ctl(url: &str, args: &[&str]) -> Value {
-    let mut all = vec!["--collector", url];
-    all.extend_from_slice(args);
-    let (code, out, err) = run("patrolctl", &all);
-    assert_eq!(code, 0, "patrolctl {args:?}: {err}");
-    serde_json::from_str(&out).unwrap_or_else(|e| panic!("patrolctl {args:?}: {e}: {out}"))
-}
-
 fn create(url: &str, host: &str) -> String {
-    let i = ctl(
+    let i = patrolctl_json(
         url,
         &[
             "incidents",
@@ -201,9 +193,9 @@ fn changes_reach_mosquitto_in_order_once_across_a_broker_outage_and_a_collector_
 
     // 2. The broker is down while the NOC works: the changes wait in the outbox.
     broker.stop();
-    ctl(&url, &["incidents", "ack", &a, "--by", "ann", "--json"]);
+    patrolctl_json(&url, &["incidents", "ack", &a, "--by", "ann", "--json"]);
     let b = create(&url, "h2");
-    ctl(
+    patrolctl_json(
         &url,
         &[
             "incidents",
@@ -216,7 +208,7 @@ fn changes_reach_mosquitto_in_order_once_across_a_broker_outage_and_a_collector_
             "--json",
         ],
     );
-    ctl(&url, &["incidents", "ack", &b, "--by", "bob", "--json"]);
+    patrolctl_json(&url, &["incidents", "ack", &b, "--by", "bob", "--json"]);
     assert!(
         eventually(Duration::from_secs(20), || backlog(&http)
             .is_some_and(|n| n >= 4)),
@@ -226,7 +218,7 @@ fn changes_reach_mosquitto_in_order_once_across_a_broker_outage_and_a_collector_
     // The NOC sees why: the channel is failing and what waits.
     let mut status = Value::Null;
     let failing = eventually(Duration::from_secs(20), || {
-        status = ctl(&url, &["channels", "status", "--json"]);
+        status = patrolctl_json(&url, &["channels", "status", "--json"]);
         status[0]["last_error"].is_string()
     });
     assert!(failing, "the failure shows: {status}");
@@ -243,7 +235,7 @@ fn changes_reach_mosquitto_in_order_once_across_a_broker_outage_and_a_collector_
         eventually(Duration::from_secs(30), || backlog(&http) == Some(0)),
         "the backlog drains"
     );
-    let status = ctl(&url, &["channels", "status", "--json"]);
+    let status = patrolctl_json(&url, &["channels", "status", "--json"]);
     assert_eq!(status[0]["pending"], 0, "{status}");
     assert_eq!(status[0]["sent"], 5, "{status}");
     assert!(status[0]["last_error"].is_null(), "{status}");

@@ -172,6 +172,16 @@ pub fn collector(rules: &std::path::Path, data: &std::path::Path) -> (Proc, Stri
     (p, grpc, http)
 }
 
+/// Runs `patrolctl --collector URL ARGS...` (a `--json` command) and returns its JSON output;
+/// a non-zero exit or output that is not JSON fails the test with what patrolctl said.
+pub fn patrolctl_json(url: &str, args: &[&str]) -> serde_json::Value {
+    let mut all = vec!["--collector", url];
+    all.extend_from_slice(args);
+    let (code, out, err) = run("patrolctl", &all);
+    assert_eq!(code, 0, "patrolctl {args:?}: {err}");
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("patrolctl {args:?}: {e}: {out}"))
+}
+
 /// A free loopback TCP port (bound and released: a fixed port lets a restarted collector
 /// keep its address).
 pub fn free_port() -> u16 {
