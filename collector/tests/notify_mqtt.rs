@@ -41,8 +41,6 @@ async fn events_reach_subscribers_and_open_state_is_retained_until_resolved() {
     let ch = channel(port, "5s");
 
     let live = Subscriber::start(port, "patrol/hq/#", 4, 30);
-    // Let the subscriber's SUBSCRIBE reach the broker before publishing.
-    tokio::time::sleep(Duration::from_millis(500)).await;
 
     let opened = message(501, 42, "opened", "open");
     deliver_eventually(&ch, &opened, 50).await;
@@ -119,7 +117,6 @@ async fn deliver_is_ok_only_after_puback() {
     // Restarted on the same port: the channel reconnects by itself and the event goes through.
     let _broker = mosquitto(dir.path(), port);
     let sub = Subscriber::start(port, "patrol/hq/incidents/#", 1, 30);
-    tokio::time::sleep(Duration::from_millis(500)).await;
     let again = message(606, 7, "resolved", "resolved");
     deliver_eventually(&ch, &again, 100).await;
     let seen = sub.collect();
@@ -136,7 +133,6 @@ async fn many_concurrent_deliveries_are_each_matched_to_their_own_puback() {
     let ch = std::sync::Arc::new(channel(port, "10s"));
     deliver_eventually(&ch, &message(700, 1, "opened", "open"), 50).await;
     let sub = Subscriber::start(port, "patrol/hq/incidents/#", 200, 60);
-    tokio::time::sleep(Duration::from_millis(500)).await;
     let tasks: Vec<_> = (0..200u64)
         .map(|i| {
             let ch = std::sync::Arc::clone(&ch);

@@ -94,12 +94,42 @@ impl Drop for Broker {
 }
 
 /// A dashboard: `mosquitto_sub` with a persistent session (QoS 1), printing topic and payload.
+/// Returns once the broker confirmed the subscription (the SUBACK in its debug output, which
+/// `received` skips: debug lines have no tab).
 fn subscriber(port: u16) -> Proc {
-    let mut cmd = Command::new(tool("/usr/bin/mosquitto_sub"));
-    cmd.args(["-h", "127.0.0.1", "-p", &port.to_string(), "-q", "1", "-c"])
+    // Line-buffered (coreutils' stdbuf), or the SUBACK line would wait in the pipe buffer.
+    let mut cmd = Command::new(tool("/usr/bin/stdbuf"));
+    cmd.args(["-oL", tool("/usr/bin/mosquitto_sub"), "-d"])
+        .args(["-h", "127.0.0.1", "-p", &port.to_string(), "-q", "1", "-c"])
         .args(["-i", "patrol-e2e-dashboard", "-t", "patrol/lab/incidents/#"])
         .args(["-F", "%t\t%p"]);
-    Proc::spawn_command("mosquitto_sub", cmd)
+    let sub = Proc::spawn_command("mosquitto_sub", cmd);
+    sub.wait_line(Duration::from_secs(20), |l| {
+        l.contains("SUBACK").then_some(())
+    });
+    sub
+}
+
+/// Whether bytes sit unread in the receive queue of a connection to the broker's port: with
+/// the broker frozen, that is the collector's publish, sent and waiting for its PUBACK.
+fn publish_in_flight(port: u16) -> bool {
+    let out = Command::new(tool("/usr/bin/ss"))
+        .args([
+            "-Htn",
+            "state",
+            "established",
+            "sport",
+            "=",
+            &format!(":{port}"),
+        ])
+        .output()
+        .expect("ss (iproute2)");
+    String::from_utf8_lossy(&out.stdout).lines().any(|l| {
+        l.split_whitespace()
+            .next()
+            .and_then(|q| q.parse::<u64>().ok())
+            .is_some_and(|q| q > 0)
+    })
 }
 
 /// (topic, payload) of one received line.
@@ -244,7 +274,10 @@ fn changes_reach_mosquitto_in_order_once_across_a_broker_outage_and_a_collector_
     //    so the publish cannot be confirmed.
     broker.signal("-STOP");
     let c = create(&url, "h3");
-    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        eventually(Duration::from_secs(20), || publish_in_flight(mq_port)),
+        "the collector's publish reaches the frozen broker"
+    );
     collector.kill();
     broker.signal("-CONT");
     let (_collector, _http) = collector_with_site(dir.path(), port);

@@ -124,13 +124,22 @@ pub fn mosquitto_sub(port: u16, topic: &str, count: usize, secs: u32) -> Vec<(St
     Subscriber::start(port, topic, count, secs).collect()
 }
 
-/// A subscriber started now (so it sees what is published next), collected later.
-pub struct Subscriber(Child);
+/// A subscriber started now, collected later. `start` returns once the broker has confirmed
+/// the subscription (its SUBACK, seen in mosquitto_sub's debug output), so everything
+/// published after it is seen, with no guessing at a delay.
+pub struct Subscriber {
+    child: Child,
+    lines: std::thread::JoinHandle<Vec<String>>,
+}
 
 impl Subscriber {
     pub fn start(port: u16, topic: &str, count: usize, secs: u32) -> Subscriber {
         let bin = tool(&["/usr/bin/mosquitto_sub"], "mosquitto-clients");
-        let child = Command::new(bin)
+        // Line-buffered (coreutils' stdbuf): mosquitto_sub's stdio would hold the SUBACK line
+        // in its pipe buffer until it exits.
+        let mut child = Command::new(tool(&["/usr/bin/stdbuf"], "coreutils"))
+            .arg("-oL")
+            .arg(bin)
             .args([
                 "-h",
                 "127.0.0.1",
@@ -140,22 +149,43 @@ impl Subscriber {
                 "1",
                 "-t",
                 topic,
+                // Debug lines on stdout: the SUBACK tells when the subscription is in place.
+                "-d",
             ])
             .args(["-C", &count.to_string(), "-W", &secs.to_string()])
-            // Topic, a tab, the payload, one per line (our payloads are single-line JSON).
+            // Topic, a tab, the payload, one per line (our payloads are single-line JSON; the
+            // debug lines have no tab).
             .args(["-F", "%t\t%p"])
             .stdout(Stdio::piped())
             // `-W` ending the wait prints "Timed out": expected, not worth showing.
             .stderr(Stdio::null())
             .spawn()
             .expect("start mosquitto_sub");
-        Subscriber(child)
+        let stdout = child.stdout.take().expect("stdout piped");
+        let (subscribed, wait) = std::sync::mpsc::channel();
+        let lines = std::thread::spawn(move || {
+            let mut out = Vec::new();
+            for line in std::io::BufRead::lines(std::io::BufReader::new(stdout)) {
+                let Ok(line) = line else { break };
+                if line.contains('\t') {
+                    out.push(line);
+                } else if line.contains("SUBACK") {
+                    let _ = subscribed.send(());
+                }
+            }
+            out
+        });
+        wait.recv_timeout(Duration::from_secs(20))
+            .expect("mosquitto_sub subscribed (SUBACK) within 20 s");
+        Subscriber { child, lines }
     }
 
-    pub fn collect(self) -> Vec<(String, String)> {
-        let out = self.0.wait_with_output().expect("mosquitto_sub output");
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
+    pub fn collect(mut self) -> Vec<(String, String)> {
+        let _ = self.child.wait();
+        self.lines
+            .join()
+            .unwrap_or_default()
+            .iter()
             .map(|l| {
                 let (t, p) = l.split_once('\t').unwrap_or((l, ""));
                 (t.to_owned(), p.to_owned())
