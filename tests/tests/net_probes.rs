@@ -414,10 +414,14 @@ fn sockets_probe_sees_a_listener_and_its_connection_in_a_namespace() {
         &format!("[[probe]]\ntype = \"sockets\"\nlisten_ports = [{port}, 1521]\n"),
     );
     // patrolctl connects shortly after it starts; until then there is no connection to see.
+    // A sock_diag dump is not a snapshot: one taken during the handshake can see the server
+    // side established and the client side still in syn-sent, so wait for both ends.
     let mut out = String::new();
     let connected = support::procs::eventually(Duration::from_secs(20), || {
         out = agent_once(&net, &ns, &config);
         sample(&out, "tcp_established_connections", &[("port", &port)]) == Some(1.0)
+            && sample(&out, "tcp_connections", &[("state", "established")])
+                .is_some_and(|n| n >= 2.0)
     });
     assert!(connected, "patrolctl's connection never showed:\n{out}");
     assert_eq!(
@@ -436,7 +440,10 @@ fn sockets_probe_sees_a_listener_and_its_connection_in_a_namespace() {
         "{out}"
     );
     // Both ends of the connection are in this namespace.
-    assert!(sample(&out, "tcp_connections", &[("state", "established")]).is_some_and(|n| n >= 2.0));
+    assert!(
+        sample(&out, "tcp_connections", &[("state", "established")]).is_some_and(|n| n >= 2.0),
+        "{out}"
+    );
     assert_eq!(
         sample(&out, "tcp_connections", &[("state", "listen")]),
         Some(2.0),
