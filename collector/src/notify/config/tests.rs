@@ -3,7 +3,7 @@
 use super::*;
 use crate::noc::site::{Site, parse_site};
 
-const EXAMPLE: &str = include_str!("../../../packaging/examples/site.toml");
+const EXAMPLE: &str = include_str!("../../../../packaging/examples/site.toml");
 
 fn errors(src: &str) -> Vec<String> {
     parse_site("site.toml", src)
