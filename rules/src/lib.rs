@@ -20,7 +20,7 @@ pub use diag::{Diagnostic, line_col};
 pub use expr::{CmpOp, Expr, ExprError, MatchOp, Matcher, Selector, parse_matchers};
 pub use file::{load_dir, load_path, parse_rules, value_offset};
 pub use level::{Levels, LevelsError, Severity};
-pub use rule::Rule;
+pub use rule::{MANUAL_RULE, Rule};
 pub use set::RuleSet;
 pub use state::{AlertState, Transition};
 pub use template::{Template, TemplateError};

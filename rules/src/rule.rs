@@ -6,6 +6,10 @@ use crate::expr::Expr;
 use crate::level::Severity;
 use crate::template::Template;
 
+/// The rule name incidents opened by hand carry (`patrolctl incidents create`); no rule file
+/// may use it, so a rule's incident is never taken for a reported one.
+pub const MANUAL_RULE: &str = "manual";
+
 /// One alerting rule, validated at load. The state machine lives in `state.rs`
 /// ([`Rule::step`], [`Rule::tick`]).
 #[derive(Debug, Clone, PartialEq)]

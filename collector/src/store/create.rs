@@ -14,8 +14,8 @@ use super::{Store, StoreError};
 use crate::incident::{Incident, IncidentEvent};
 use crate::noc::site::Site;
 
-/// Rule name of manual incidents.
-pub const MANUAL_RULE: &str = "manual";
+/// Rule name of manual incidents; the rule checker refuses it in rule files.
+pub use patrol_rules::MANUAL_RULE;
 
 /// How a person can have learnt of an incident. A closed set, so reports can be counted by
 /// source; `other` covers the rest (the summary says how).

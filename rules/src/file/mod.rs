@@ -232,6 +232,15 @@ impl Checker<'_> {
             );
             return None;
         }
+        if name == crate::rule::MANUAL_RULE {
+            self.error(
+                field.span().start,
+                format!(
+                    "rule name '{name}' is reserved for incidents opened by hand (patrolctl incidents create); choose another"
+                ),
+            );
+            return None;
+        }
         Some((name.clone(), field.span()))
     }
 

@@ -123,6 +123,17 @@ name = "lonely"
 }
 
 #[test]
+fn the_manual_incidents_rule_name_is_reserved() {
+    let src = "[[rule]]\nname = 'manual'\nexpr='up == 0'\nseverity='P4'\nsummary='s'\n";
+    assert_eq!(
+        diags(src),
+        vec![
+            "rules.toml:2:8: rule name 'manual' is reserved for incidents opened by hand (patrolctl incidents create); choose another"
+        ]
+    );
+}
+
+#[test]
 fn clear_must_be_above_threshold_for_less_than() {
     let src = "[[rule]]\nname='a'\nexpr='free < 10'\nclear=5\nseverity='P4'\nsummary='s'\n";
     assert_eq!(
