@@ -231,8 +231,17 @@ fn raise_level(
     if rank(&incident.severity).is_some_and(|old| old <= new_rank) {
         return Ok(());
     }
+    let credit = waiting_credit(site, incident);
     let from = std::mem::replace(&mut incident.severity, to.to_owned());
     set_deadlines(site, new_level, incident);
+    if credit > 0
+        && let Some(due) = incident.handling.resolve_due_ms
+    {
+        incident.handling.resolve_due_ms = site
+            .calendar_of(new_level)
+            .add_business(due, credit)
+            .or(Some(due));
+    }
     incident.updated_ms = now_ms;
     update(tx, incident)?;
     let detail = serde_json::json!({
@@ -252,6 +261,22 @@ fn raise_level(
         incident.clone(),
     )?);
     Ok(())
+}
+
+/// Working time by which past waits moved the resolve deadline out on the incident's current
+/// level: the resolve deadline beyond the level's own target. A raise carries it over, so a
+/// wait already credited is not taken back.
+fn waiting_credit(site: &Site, incident: &Incident) -> i64 {
+    let (Some(level), Some(due)) = (
+        site.level(&incident.severity),
+        incident.handling.resolve_due_ms,
+    ) else {
+        return 0;
+    };
+    let cal = site.calendar_of(level);
+    deadlines(level, &cal, incident.handling.clock_start_ms)
+        .resolve
+        .map_or(0, |target| cal.business_ms(target, due))
 }
 
 /// The deadlines of `incident` on `level`, counted from its clock start.

@@ -215,6 +215,43 @@ async fn a_lasting_outage_is_raised_and_its_deadlines_recomputed() {
 }
 
 #[tokio::test]
+async fn a_raise_keeps_the_time_already_credited_for_waiting() {
+    let site = SITE.replace(
+        "escalation = \"minor\"",
+        "escalation = \"minor\"\nwaiting_pauses_resolve = true",
+    );
+    let site = site.replace(
+        "escalation = \"major\"",
+        "escalation = \"major\"\nwaiting_pauses_resolve = true",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let site = crate::noc::site::parse_site("site.toml", &site).unwrap();
+    let (tx, _rx) = broadcast::channel(4096);
+    let store = Store::open_with_site(dir.path(), tx, crate::noc::site_handle(site)).unwrap();
+    store.commit(open("P3", T0)).await.unwrap();
+    store
+        .act(1, Op::Acknowledge, "ann", None, T0 + MIN)
+        .await
+        .unwrap();
+    // An hour waiting on the vendor moves P3's 12 h resolve target out by that hour.
+    store
+        .act(1, Op::Wait, "ann", Some("vendor case 42"), T0 + 10 * MIN)
+        .await
+        .unwrap();
+    store
+        .act(1, Op::Assign("bob".into()), "ann", None, T0 + 70 * MIN)
+        .await
+        .unwrap();
+    let inc = store.get(1).unwrap().unwrap();
+    assert_eq!(inc.handling.resolve_due_ms, Some(T0 + 780 * MIN));
+    store.run_clocks(T0 + 240 * MIN).await.unwrap();
+    let inc = store.get(1).unwrap().unwrap();
+    assert_eq!(inc.severity, "P2");
+    // P2's 6 h target from the clock start, plus the hour already waited.
+    assert_eq!(inc.handling.resolve_due_ms, Some(T0 + 420 * MIN));
+}
+
+#[tokio::test]
 async fn resolved_incidents_stop_their_clocks_and_flapping_is_marked_once() {
     let dir = tempfile::tempdir().unwrap();
     let (store, mut rx) = start(dir.path());
