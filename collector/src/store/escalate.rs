@@ -8,9 +8,9 @@
 //! the commit nothing of it exists, after it the key refuses a second insert. A step that fell
 //! due while the collector was down fires on the first run after the start.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use super::StoreError;
 use super::schema::{INCIDENT_COLUMNS, incident_from_row, to_i64};
@@ -23,6 +23,10 @@ use crate::noc::site::{Level, Site, Step};
 pub const ESCALATION_ACTOR: &str = "escalation";
 
 /// Fires what is due at `now_ms`; returns how many journal entries it wrote.
+///
+/// This runs inside the writer every round, so the common case (nothing new is due) costs one
+/// pass over light rows and two reads of what already fired; a whole incident is loaded only
+/// when something fires for it.
 pub(super) fn run_clocks(
     tx: &Connection,
     site: &Site,
@@ -30,38 +34,174 @@ pub(super) fn run_clocks(
     events: &mut Vec<IncidentEvent>,
 ) -> Result<usize, StoreError> {
     let before = events.len();
-    for mut incident in live_incidents(tx)? {
+    let recorded = Recorded::load(tx)?;
+    for clock in live_clocks(tx)? {
+        if !recorded.something_due(site, &clock, now_ms) {
+            continue;
+        }
+        let Some(mut incident) = load(tx, clock.id)? else {
+            continue;
+        };
         breaches(tx, site, &incident, now_ms, events)?;
         steps(tx, site, &mut incident, now_ms, events)?;
     }
     Ok(events.len() - before)
 }
 
-fn live_incidents(tx: &Connection) -> Result<Vec<Incident>, StoreError> {
-    let sql = format!(
-        "SELECT {INCIDENT_COLUMNS} FROM incidents \
-         WHERE state IN ('open', 'acknowledged', 'assigned', 'waiting') ORDER BY id"
-    );
-    let mut stmt = tx.prepare_cached(&sql)?;
-    let rows = stmt.query_map([], incident_from_row)?;
-    Ok(rows.collect::<Result<_, _>>()?)
+/// What the clocks need of a live incident, without its labels, summary and notes.
+struct ClockRow {
+    id: u64,
+    severity: String,
+    state: IncidentState,
+    acked: bool,
+    planned: bool,
+    clock_start_ms: i64,
+    deadlines: Deadlines,
+}
+
+impl ClockRow {
+    fn of(incident: &Incident) -> Self {
+        let h = &incident.handling;
+        Self {
+            id: incident.id,
+            severity: incident.severity.clone(),
+            state: incident.state,
+            acked: incident.acked_ms.is_some(),
+            planned: h.planned_ms.is_some(),
+            clock_start_ms: h.clock_start_ms,
+            deadlines: Deadlines {
+                respond: h.respond_due_ms,
+                fix_plan: h.fix_plan_due_ms,
+                resolve: h.resolve_due_ms,
+            },
+        }
+    }
+
+    fn facts(&self, level: &Level) -> ClockFacts {
+        ClockFacts {
+            start_ms: self.clock_start_ms,
+            live: self.state.is_live(),
+            taken: self.state.is_taken() || self.acked,
+            planned: self.planned,
+            resolve_paused: self.state == IncidentState::Waiting && level.waiting_pauses_resolve,
+            deadlines: self.deadlines,
+        }
+    }
 }
 
 /// What the schedule needs to know about `incident` on `level`.
-pub(crate) fn facts(level: &Level, incident: &Incident) -> ClockFacts {
-    let h = &incident.handling;
-    ClockFacts {
-        start_ms: h.clock_start_ms,
-        live: incident.state.is_live(),
-        taken: incident.state.is_taken() || incident.acked_ms.is_some(),
-        planned: h.planned_ms.is_some(),
-        resolve_paused: incident.state == IncidentState::Waiting && level.waiting_pauses_resolve,
-        deadlines: Deadlines {
-            respond: h.respond_due_ms,
-            fix_plan: h.fix_plan_due_ms,
-            resolve: h.resolve_due_ms,
-        },
+fn facts(level: &Level, incident: &Incident) -> ClockFacts {
+    ClockRow::of(incident).facts(level)
+}
+
+const LIVE: &str = "state IN ('open', 'acknowledged', 'assigned', 'waiting')";
+
+fn live_clocks(tx: &Connection) -> Result<Vec<ClockRow>, StoreError> {
+    let sql = format!(
+        "SELECT id, severity, state, acked_ms IS NOT NULL, planned_ms IS NOT NULL, \
+         clock_start_ms, respond_due_ms, fix_plan_due_ms, resolve_due_ms \
+         FROM incidents WHERE {LIVE} ORDER BY id"
+    );
+    let mut stmt = tx.prepare_cached(&sql)?;
+    let mut rows = stmt.query([])?;
+    let mut out = Vec::new();
+    while let Some(r) = rows.next()? {
+        let state: String = r.get(2)?;
+        // A row that does not read is left to the full load, which reports it when it matters.
+        let (Ok(id), Ok(state)) = (u64::try_from(r.get::<_, i64>(0)?), state.parse()) else {
+            continue;
+        };
+        out.push(ClockRow {
+            id,
+            severity: r.get(1)?,
+            state,
+            acked: r.get(3)?,
+            planned: r.get(4)?,
+            clock_start_ms: r.get(5)?,
+            deadlines: Deadlines {
+                respond: r.get(6)?,
+                fix_plan: r.get(7)?,
+                resolve: r.get(8)?,
+            },
+        });
     }
+    Ok(out)
+}
+
+fn load(tx: &Connection, id: u64) -> Result<Option<Incident>, StoreError> {
+    let sql = format!("SELECT {INCIDENT_COLUMNS} FROM incidents WHERE id = ?1");
+    let mut stmt = tx.prepare_cached(&sql)?;
+    Ok(stmt
+        .query_row([to_i64(id)?], incident_from_row)
+        .optional()?)
+}
+
+/// The breaches and steps already recorded for live incidents, read once per round. Only a
+/// filter: the inserts' keys still decide what fires, so a stale view can never fire twice.
+struct Recorded {
+    breaches: HashSet<(u64, String)>,
+    steps: HashMap<u64, HashSet<(String, u32)>>,
+}
+
+impl Recorded {
+    fn load(tx: &Connection) -> Result<Self, StoreError> {
+        let sql = format!(
+            "SELECT b.incident_id, b.clock FROM incident_breaches b \
+             JOIN incidents i ON i.id = b.incident_id WHERE i.{LIVE}"
+        );
+        let mut stmt = tx.prepare_cached(&sql)?;
+        let mut breaches = HashSet::new();
+        let mut rows = stmt.query([])?;
+        while let Some(r) = rows.next()? {
+            if let Ok(id) = u64::try_from(r.get::<_, i64>(0)?) {
+                breaches.insert((id, r.get(1)?));
+            }
+        }
+        let sql = format!(
+            "SELECT e.incident_id, e.step, e.occurrence FROM escalations e \
+             JOIN incidents i ON i.id = e.incident_id WHERE i.{LIVE}"
+        );
+        let mut stmt = tx.prepare_cached(&sql)?;
+        let mut steps: HashMap<u64, HashSet<(String, u32)>> = HashMap::new();
+        let mut rows = stmt.query([])?;
+        while let Some(r) = rows.next()? {
+            if let Ok(id) = u64::try_from(r.get::<_, i64>(0)?) {
+                steps.entry(id).or_default().insert((r.get(1)?, r.get(2)?));
+            }
+        }
+        Ok(Self { breaches, steps })
+    }
+
+    /// Whether a clock of `clock` is breached or a step of its policy is due, and not recorded.
+    fn something_due(&self, site: &Site, clock: &ClockRow, now_ms: i64) -> bool {
+        let Some(level) = site.level(&clock.severity) else {
+            return false;
+        };
+        let facts = clock.facts(level);
+        let breach = breached_clocks(&facts, now_ms)
+            .iter()
+            .any(|(name, _)| !self.breaches.contains(&(clock.id, (*name).to_owned())));
+        if breach {
+            return true;
+        }
+        let Some(policy) = site.policy_of(level) else {
+            return false;
+        };
+        let fired = self.steps.get(&clock.id);
+        !due_steps(
+            policy,
+            &site.calendar_of(level),
+            &facts,
+            now_ms,
+            |step, occ| fired.is_some_and(|f| f.contains(&(step_key(&policy.name, step), occ))),
+        )
+        .is_empty()
+    }
+}
+
+/// Step keys carry the policy: a level raised onto another policy starts that one's steps.
+fn step_key(policy: &str, step: &str) -> String {
+    format!("{policy}/{step}")
 }
 
 fn breaches(
@@ -117,8 +257,7 @@ fn steps(
     };
     let cal = site.calendar_of(level);
     let fired = fired_steps(tx, incident.id)?;
-    // Step keys carry the policy: a level raised onto another policy starts that one's steps.
-    let key = |step: &str| format!("{}/{step}", policy.name);
+    let key = |step: &str| step_key(&policy.name, step);
     let due = due_steps(
         policy,
         &cal,
