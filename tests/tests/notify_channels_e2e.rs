@@ -385,3 +385,110 @@ fn a_burst_is_one_grouped_mail_and_a_rate_limited_route_holds_the_rest() {
     );
     assert_eq!(hook.lock().expect("hits").len(), 2);
 }
+
+const HOLDING_SITE: &str = r#"
+[notify]
+site = "lab"
+
+[channel.hook]
+kind = "webhook"
+url = "http://127.0.0.1:HOOK/hook"
+
+# Minor openings wait an hour to be sent as one digest.
+[[route]]
+name = "digest"
+kinds = ["opened"]
+levels = ["P4"]
+channels = ["hook"]
+group_by = ["level"]
+group_wait = "1h"
+
+[[route]]
+name = "changes"
+kinds = ["opened", "acknowledged"]
+channels = ["hook"]
+"#;
+
+/// A change waiting for its group holds back the later changes of its own incident, never
+/// another incident's: a P1 goes out while a P4 digest on the same channel still waits.
+#[test]
+fn a_change_waiting_for_its_group_does_not_hold_back_other_incidents() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir_all(dir.path().join("rules")).expect("rules dir");
+    let (hook_port, hook) = receiver(vec![200]);
+    std::fs::write(
+        dir.path().join("site.toml"),
+        HOLDING_SITE.replace("HOOK", &hook_port.to_string()),
+    )
+    .expect("site");
+    let port = free_port();
+    let url = format!("http://127.0.0.1:{port}");
+    let (_collector, _http) = collector_with_site(dir.path(), port);
+    let create = |level: &str, host: &str| {
+        let i = patrolctl_json(
+            &url,
+            &[
+                "incidents",
+                "create",
+                "--level",
+                level,
+                "--host",
+                host,
+                "--summary",
+                "reported by phone",
+                "--source",
+                "phone",
+                "--by",
+                "ann",
+                "--json",
+            ],
+        );
+        i["id"].as_u64().expect("id")
+    };
+
+    let minor = create("P4", "printer-3");
+    let acked = patrolctl_json(
+        &url,
+        &[
+            "incidents",
+            "ack",
+            &minor.to_string(),
+            "--by",
+            "ann",
+            "--json",
+        ],
+    );
+    assert_eq!(acked["state"], "acknowledged", "{acked}");
+    let major = create("P1", "core-sw1");
+
+    assert!(
+        eventually(Duration::from_secs(20), || !hook
+            .lock()
+            .expect("hits")
+            .is_empty()),
+        "the P1 opening goes out while the P4 digest waits"
+    );
+    let hits = hook.lock().expect("hits").clone();
+    assert_eq!(hits.len(), 1, "{hits:?}");
+    assert_eq!(
+        (
+            hits[0].body["kind"].as_str(),
+            hits[0].body["incident_id"].as_u64()
+        ),
+        (Some("opened"), Some(major)),
+        "{hits:?}"
+    );
+    // The P4's acknowledgement is not sent ahead of its opening: both wait for the digest.
+    // (The receiver answers before the collector records the delivery, hence the wait.)
+    let mut status = Value::Null;
+    let counted = eventually(Duration::from_secs(10), || {
+        status = patrolctl_json(&url, &["channels", "status", "--json"]);
+        let hook_status = channel_status(&status, "hook");
+        (
+            hook_status["sent"].as_u64(),
+            hook_status["pending"].as_u64(),
+        ) == (Some(1), Some(2))
+    });
+    assert!(counted, "one sent, two waiting: {status}");
+    assert_eq!(hook.lock().expect("hits").len(), 1);
+}

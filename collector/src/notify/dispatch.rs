@@ -1,14 +1,16 @@
 //! Delivers the notification outbox: one worker per channel, each handing its pending rows to
-//! its channel in order and recording what came of them in the store.
+//! its channel oldest first and recording what came of them in the store.
 //!
 //! A row is `sent` only when the channel confirmed it. A transient failure (peer down, busy,
-//! refusing the credentials) keeps the row at the head of its channel's queue until a retry
-//! succeeds, waiting per the channel's retry policy, so each incident's notifications arrive in
-//! order and none is given up while the peer may come back; a permanent failure (the peer
-//! rejected the message itself) makes it a dead letter and the queue moves on. Workers are
-//! independent tasks: a channel that is down delays only itself, never ingest, rule evaluation
-//! or the other channels. When the site is reloaded the workers are rebuilt from its channel
-//! configuration; the outbox is durable, so nothing is lost in between.
+//! refusing the credentials) keeps the row and holds the whole channel for its retry delay
+//! (the peer is what failed), then the same row is tried first, so nothing is given up while
+//! the peer may come back; a permanent failure (the peer rejected the message itself) makes it
+//! a dead letter and the queue moves on. A row waiting for its group or on a route over its
+//! rate limit holds back only the later rows of its own incident: each incident's changes
+//! arrive in order, and a P1 never waits behind a P4 digest. Workers are independent tasks: a
+//! channel that is down delays only itself, never ingest, rule evaluation or the other
+//! channels. When the site is reloaded the workers are rebuilt from its channel configuration;
+//! the outbox is durable, so nothing is lost in between.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -23,7 +25,7 @@ use super::retry::RetryPolicy;
 use super::route::RateLimit;
 use crate::core::Core;
 use crate::noc;
-use crate::store::{Delivery, OutboxItem};
+use crate::store::{Delivery, Due, OutboxItem};
 
 /// Rows read per round.
 const BATCH: usize = 64;
@@ -173,33 +175,48 @@ async fn start(
 async fn run(core: Arc<Core>, w: Worker, mut stop: watch::Receiver<bool>) {
     let name = w.channel.name().to_owned();
     let mut events = core.bus.subscribe();
+    // After a temporary failure the whole channel waits out the retry delay: it is the peer
+    // that failed, and every row would fail the same way.
+    let mut backoff_until: Option<i64> = None;
     loop {
+        if let Some(until) = backoff_until.take() {
+            let wait = until_ms(until);
+            if !wait.is_zero() {
+                tokio::select! {
+                    _ = tokio::time::sleep(wait) => {}
+                    _ = stop.changed() => return,
+                }
+            }
+        }
+        let (held, rate_wake) = held_routes(&core, &w, &name);
         let store = core.store.clone();
         let ch = name.clone();
-        let pending = tokio::task::spawn_blocking(move || store.outbox_pending(&ch, BATCH)).await;
-        let (items, head_due) = match pending {
-            Ok(Ok(p)) => p,
+        let now = now_ms();
+        let held_now = held.clone();
+        let due =
+            tokio::task::spawn_blocking(move || store.outbox_due(&ch, now, &held_now, BATCH)).await;
+        let due = match due {
+            Ok(Ok(d)) => d,
             Ok(Err(e)) => {
                 tracing::error!(channel = %name, error = %e, "cannot read the outbox");
-                (Vec::new(), None)
+                Due {
+                    items: Vec::new(),
+                    next_ms: None,
+                }
             }
             Err(_) => return,
         };
-        let mut wait = until(head_due, IDLE);
-        if wait.is_zero()
-            && let Some(head) = items.first()
-        {
-            wait = until(Some(rate_hold(&core, &w, &name, &head.route)), IDLE);
-        }
-        if items.is_empty() || !wait.is_zero() {
+        if due.items.is_empty() {
+            let wake = [due.next_ms, rate_wake].into_iter().flatten().min();
             tokio::select! {
-                _ = tokio::time::sleep(wait) => {}
+                _ = tokio::time::sleep(until(wake, IDLE)) => {}
                 _ = events.recv() => {}
                 _ = stop.changed() => return,
             }
             continue;
         }
-        for item in items {
+        for item in due.items {
+            // A route may reach its limit during this pass; the next read holds it.
             if !until(Some(rate_hold(&core, &w, &name, &item.route)), IDLE).is_zero() {
                 break;
             }
@@ -207,8 +224,10 @@ async fn run(core: Arc<Core>, w: Worker, mut stop: watch::Receiver<bool>) {
             let batch = match (&item.group_key, w.groups) {
                 (Some(key), true) => core
                     .store
-                    .outbox_group(&name, key, GROUP_MAX)
-                    .unwrap_or_else(|_| vec![item.clone()]),
+                    .outbox_group(&name, key, now_ms(), &held, GROUP_MAX)
+                    .ok()
+                    .filter(|b| b.first().is_some_and(|head| head.id == item.id))
+                    .unwrap_or_else(|| vec![item.clone()]),
                 _ => vec![item.clone()],
             };
             let grouped = batch.len() > 1;
@@ -217,7 +236,6 @@ async fn run(core: Arc<Core>, w: Worker, mut stop: watch::Receiver<bool>) {
                 // Stopping mid-send leaves the rows pending: they are sent by the next worker.
                 _ = stop.changed() => return,
             };
-            let retry = matches!(outcome, Delivery::Retry { .. });
             core.channels.update(&name, |s| match &outcome {
                 Delivery::Sent => {
                     s.last_error = None;
@@ -232,9 +250,13 @@ async fn run(core: Arc<Core>, w: Worker, mut stop: watch::Receiver<bool>) {
                     "notification dead-lettered: {error}");
                 core.telemetry.notify_dead.inc_by(&name, batch.len() as u64);
             }
-            // A retry is about the head row, which keeps the queue; a final outcome is every
+            let retry = match &outcome {
+                Delivery::Retry { next_ms, .. } => Some(*next_ms),
+                _ => None,
+            };
+            // A retry is about the head row, which keeps its place; a final outcome is every
             // row's, recorded at one instant (so a grouped message counts once for rate limits).
-            let rows: &[OutboxItem] = if retry { &batch[..1] } else { &batch };
+            let rows: &[OutboxItem] = if retry.is_some() { &batch[..1] } else { &batch };
             let at = now_ms();
             let mut recorded = true;
             for row in rows {
@@ -244,16 +266,37 @@ async fn run(core: Arc<Core>, w: Worker, mut stop: watch::Receiver<bool>) {
                     break;
                 }
             }
-            if retry {
+            if retry.is_some() {
                 core.telemetry.notify_retried.inc_by(&name, 1);
+                backoff_until = retry;
             }
             // After a retry, a group (its other rows are further down this list) or a failed
             // record, read the queue afresh.
-            if retry || grouped || !recorded {
+            if retry.is_some() || grouped || !recorded {
                 break;
             }
         }
     }
+}
+
+/// The routes of this channel over their rate limit now, and when the first of them has room.
+fn held_routes(core: &Core, w: &Worker, channel: &str) -> (Vec<String>, Option<i64>) {
+    let now = now_ms();
+    let mut held = Vec::new();
+    let mut wake: Option<i64> = None;
+    for route in w.limits.keys() {
+        let at = rate_hold(core, w, channel, route);
+        if at > now {
+            held.push(route.clone());
+            wake = Some(wake.map_or(at, |w| w.min(at)));
+        }
+    }
+    (held, wake)
+}
+
+/// How long from now until `at_ms` (zero when past).
+fn until_ms(at_ms: i64) -> Duration {
+    Duration::from_millis(u64::try_from(at_ms - now_ms()).unwrap_or(0))
 }
 
 /// How long from now until `at_ms` (zero when past or none), at most `max`.

@@ -32,7 +32,7 @@ use writer::Request;
 use crate::noc::{self, SiteHandle, site::Site};
 
 pub use escalate::ESCALATION_ACTOR;
-pub use outbox::{Backlog, Delivery, Notification, OutboxItem, Router};
+pub use outbox::{Backlog, Delivery, Due, Notification, OutboxItem, Router};
 pub use schema::{SCHEMA_VERSION, SYNCHRONOUS};
 pub use writer::{GROUP_MAX, RULE_ACTOR};
 
@@ -366,26 +366,32 @@ impl Store {
         rx.await.map_err(|_| StoreError::Closed)?
     }
 
-    /// Up to `limit` pending notifications of `channel`, oldest first, and when the first of
-    /// them is due (it may be waiting for a retry).
-    pub fn outbox_pending(
+    /// Up to `limit` notifications of `channel` that may go out at `now_ms`, oldest first
+    /// (see [`Due`]); rows of `held_routes` (over their rate limit) wait, and so do later rows
+    /// of an incident whose earlier row waits.
+    pub fn outbox_due(
         &self,
         channel: &str,
+        now_ms: i64,
+        held_routes: &[String],
         limit: usize,
-    ) -> Result<(Vec<OutboxItem>, Option<i64>), StoreError> {
+    ) -> Result<Due, StoreError> {
         let conn = self
             .inner
             .reader
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        outbox::pending(&conn, channel, limit)
+        outbox::due(&conn, channel, now_ms, held_routes, limit)
     }
 
-    /// Up to `limit` pending notifications of `channel` in group `key`, oldest first.
+    /// Up to `limit` pending notifications of `channel` in group `key`, oldest first, without
+    /// rows whose incident has an earlier row waiting.
     pub fn outbox_group(
         &self,
         channel: &str,
         key: &str,
+        now_ms: i64,
+        held_routes: &[String],
         limit: usize,
     ) -> Result<Vec<OutboxItem>, StoreError> {
         let conn = self
@@ -393,7 +399,7 @@ impl Store {
             .reader
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        outbox::group(&conn, channel, key, limit)
+        outbox::group(&conn, channel, key, now_ms, held_routes, limit)
     }
 
     /// Messages `channel` sent for `route` since `since_ms`, and when the oldest was sent.

@@ -54,6 +54,17 @@ pub struct OutboxItem {
     pub attempts: u32,
     /// Its group, when its route groups changes.
     pub group_key: Option<String>,
+    /// When it may go out: at once, at the end of its group's wait, or at its next retry.
+    pub next_ms: i64,
+}
+
+/// What a channel's worker may send now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Due {
+    /// Rows that may go out, oldest first.
+    pub items: Vec<OutboxItem>,
+    /// When the first row still waiting (for its group or a retry) falls due.
+    pub next_ms: Option<i64>,
 }
 
 /// What a delivery attempt came to.
@@ -201,41 +212,63 @@ pub(super) fn record(
     .map(Some)
 }
 
-/// Up to `limit` pending rows of `channel`, oldest first, from the first one on (due or not:
-/// the worker waits for the head so a channel keeps each incident's order).
-pub(super) fn pending(
+/// A pending row is held while it waits (for its group, or for a retry) or while its route is
+/// over its rate limit; a row is blocked while an older row of the same incident is held, so
+/// each incident's changes reach a channel in order while other incidents' go ahead. `?1` is
+/// the channel, `?2` now, `?3` the held routes as a JSON array.
+const NOT_BLOCKED: &str = "NOT EXISTS (SELECT 1 FROM notify_outbox p \
+     WHERE p.channel = ?1 AND p.state = 'pending' AND p.incident_id = o.incident_id \
+     AND p.id < o.id \
+     AND (p.next_ms > ?2 OR p.route IN (SELECT value FROM json_each(?3))))";
+
+const ITEM_COLUMNS: &str =
+    "o.id, o.event_id, o.incident_id, o.route, o.payload, o.attempts, o.group_key, o.next_ms";
+
+fn item(r: &rusqlite::Row<'_>) -> rusqlite::Result<OutboxItem> {
+    Ok(OutboxItem {
+        id: r.get::<_, i64>(0)? as u64,
+        event_id: r.get::<_, i64>(1)? as u64,
+        incident_id: r.get::<_, i64>(2)? as u64,
+        route: r.get(3)?,
+        payload: r.get(4)?,
+        attempts: r.get(5)?,
+        group_key: r.get(6)?,
+        next_ms: r.get(7)?,
+    })
+}
+
+fn routes_json(routes: &[String]) -> String {
+    serde_json::to_string(routes).unwrap_or_else(|_| "[]".to_owned())
+}
+
+/// Up to `limit` rows of `channel` that may go out at `now_ms`, oldest first: pending, not
+/// held, not on a route in `held_routes`, not blocked by a held row of their incident. Also
+/// when the first held row falls due.
+pub(super) fn due(
     conn: &Connection,
     channel: &str,
+    now_ms: i64,
+    held_routes: &[String],
     limit: usize,
-) -> Result<(Vec<OutboxItem>, Option<i64>), StoreError> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT id, event_id, incident_id, route, payload, attempts, group_key, next_ms \
-         FROM notify_outbox WHERE channel = ?1 AND state = 'pending' ORDER BY id LIMIT ?2",
-    )?;
-    let mut head_due = None;
-    let rows = stmt.query_map(params![channel, limit as i64], |r| {
-        Ok((
-            OutboxItem {
-                id: r.get::<_, i64>(0)? as u64,
-                event_id: r.get::<_, i64>(1)? as u64,
-                incident_id: r.get::<_, i64>(2)? as u64,
-                route: r.get(3)?,
-                payload: r.get(4)?,
-                attempts: r.get(5)?,
-                group_key: r.get(6)?,
-            },
-            r.get::<_, i64>(7)?,
-        ))
-    })?;
-    let mut items = Vec::new();
-    for row in rows {
-        let (item, next_ms) = row?;
-        if head_due.is_none() {
-            head_due = Some(next_ms);
-        }
-        items.push(item);
-    }
-    Ok((items, head_due))
+) -> Result<Due, StoreError> {
+    let sql = format!(
+        "SELECT {ITEM_COLUMNS} FROM notify_outbox o \
+         WHERE o.channel = ?1 AND o.state = 'pending' AND o.next_ms <= ?2 \
+         AND o.route NOT IN (SELECT value FROM json_each(?3)) AND {NOT_BLOCKED} \
+         ORDER BY o.id LIMIT ?4"
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let held = routes_json(held_routes);
+    let items = stmt
+        .query_map(params![channel, now_ms, held, limit as i64], item)?
+        .collect::<Result<_, _>>()?;
+    let next_ms = conn
+        .prepare_cached(
+            "SELECT MIN(next_ms) FROM notify_outbox \
+             WHERE channel = ?1 AND state = 'pending' AND next_ms > ?2",
+        )?
+        .query_row(params![channel, now_ms], |r| r.get(0))?;
+    Ok(Due { items, next_ms })
 }
 
 /// The figures of every channel with rows.
@@ -261,28 +294,24 @@ pub(super) fn backlog(conn: &Connection) -> Result<Vec<Backlog>, StoreError> {
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-/// Up to `limit` pending rows of `channel` in group `key`, oldest first.
+/// Up to `limit` pending rows of `channel` in group `key`, oldest first, leaving out rows
+/// blocked by a held row of their incident (they go out with a later message of the group).
 pub(super) fn group(
     conn: &Connection,
     channel: &str,
     key: &str,
+    now_ms: i64,
+    held_routes: &[String],
     limit: usize,
 ) -> Result<Vec<OutboxItem>, StoreError> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT id, event_id, incident_id, route, payload, attempts, group_key FROM notify_outbox \
-         WHERE channel = ?1 AND state = 'pending' AND group_key = ?2 ORDER BY id LIMIT ?3",
-    )?;
-    let rows = stmt.query_map(params![channel, key, limit as i64], |r| {
-        Ok(OutboxItem {
-            id: r.get::<_, i64>(0)? as u64,
-            event_id: r.get::<_, i64>(1)? as u64,
-            incident_id: r.get::<_, i64>(2)? as u64,
-            route: r.get(3)?,
-            payload: r.get(4)?,
-            attempts: r.get(5)?,
-            group_key: r.get(6)?,
-        })
-    })?;
+    let sql = format!(
+        "SELECT {ITEM_COLUMNS} FROM notify_outbox o \
+         WHERE o.channel = ?1 AND o.state = 'pending' AND o.group_key = ?4 AND {NOT_BLOCKED} \
+         ORDER BY o.id LIMIT ?5"
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let held = routes_json(held_routes);
+    let rows = stmt.query_map(params![channel, now_ms, held, key, limit as i64], item)?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 

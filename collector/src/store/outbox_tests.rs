@@ -59,6 +59,10 @@ fn open(at_ms: i64) -> WriteBatch {
     })
 }
 
+fn due(store: &Store, channel: &str, now_ms: i64) -> Due {
+    store.outbox_due(channel, now_ms, &[], 10).unwrap()
+}
+
 #[tokio::test]
 async fn rows_are_written_with_their_event_and_handed_out_in_order() {
     let dir = tempfile::tempdir().unwrap();
@@ -73,22 +77,26 @@ async fn rows_are_written_with_their_event_and_handed_out_in_order() {
         }))
         .await
         .unwrap();
-    let (dash, due) = store.outbox_pending("dash", 10).unwrap();
-    let payloads: Vec<&str> = dash.iter().map(|i| i.payload.as_str()).collect();
+    let dash = due(&store, "dash", T0 + 1000);
+    let payloads: Vec<&str> = dash.items.iter().map(|i| i.payload.as_str()).collect();
     assert_eq!(payloads, ["opened#1", "resolved#2"]);
-    assert_eq!(due, Some(T0));
-    assert_eq!((dash[0].event_id, dash[1].event_id), (1, 2));
-    let (mail, _) = store.outbox_pending("mail", 10).unwrap();
+    assert_eq!(dash.next_ms, None);
+    assert_eq!((dash.items[0].event_id, dash.items[1].event_id), (1, 2));
+    // Grouped: held for the group's wait, then due and found by its key.
+    let mail = due(&store, "mail", T0 + 1000);
+    assert!(mail.items.is_empty());
+    assert_eq!(mail.next_ms, Some(T0 + 61_000));
+    let mail = due(&store, "mail", T0 + 61_000).items;
     assert_eq!(mail.len(), 1);
     assert_eq!(mail[0].route, "resolutions");
-    // Grouped: held for the group's wait, and found by its key.
-    assert_eq!(
-        store.outbox_pending("mail", 10).unwrap().1,
-        Some(T0 + 61_000)
-    );
     assert_eq!(mail[0].group_key.as_deref(), Some("resolutions"));
-    assert_eq!(store.outbox_group("mail", "resolutions", 10).unwrap(), mail);
-    assert!(store.outbox_pending("nobody", 10).unwrap().0.is_empty());
+    assert_eq!(
+        store
+            .outbox_group("mail", "resolutions", T0 + 61_000, &[], 10)
+            .unwrap(),
+        mail
+    );
+    assert!(due(&store, "nobody", T0 + 1000).items.is_empty());
 }
 
 #[tokio::test]
@@ -97,17 +105,17 @@ async fn retries_keep_the_row_and_a_final_outcome_is_journalled_once() {
     let (store, mut rx) = start(dir.path());
     store.commit(open(T0)).await.unwrap();
     let _ = rx.try_recv();
-    let (items, _) = store.outbox_pending("dash", 10).unwrap();
-    let id = items[0].id;
+    let id = due(&store, "dash", T0).items[0].id;
 
     let retry = Delivery::Retry {
         next_ms: T0 + 5000,
         error: "connection refused".into(),
     };
     store.outbox_record(id, retry, T0 + 10).await.unwrap();
-    let (items, due) = store.outbox_pending("dash", 10).unwrap();
-    assert_eq!(items[0].attempts, 1);
-    assert_eq!(due, Some(T0 + 5000));
+    let waiting = due(&store, "dash", T0 + 10);
+    assert!(waiting.items.is_empty());
+    assert_eq!(waiting.next_ms, Some(T0 + 5000));
+    assert_eq!(due(&store, "dash", T0 + 5000).items[0].attempts, 1);
     let backlog = store.outbox_backlog().unwrap();
     assert_eq!(backlog[0].pending, 1);
     assert_eq!(backlog[0].last_error.as_deref(), Some("connection refused"));
@@ -117,7 +125,7 @@ async fn retries_keep_the_row_and_a_final_outcome_is_journalled_once() {
         .outbox_record(id, Delivery::Sent, T0 + 5100)
         .await
         .unwrap();
-    assert!(store.outbox_pending("dash", 10).unwrap().0.is_empty());
+    assert!(due(&store, "dash", T0 + 5100).items.is_empty());
     let notified = rx.try_recv().unwrap();
     assert_eq!(notified.kind, EventKind::Notified);
     assert_eq!(notified.actor, "channel:dash");
@@ -133,7 +141,7 @@ async fn retries_keep_the_row_and_a_final_outcome_is_journalled_once() {
         .unwrap();
     assert!(rx.try_recv().is_err());
     // The delivery report itself is never routed.
-    assert!(store.outbox_pending("dash", 10).unwrap().0.is_empty());
+    assert!(due(&store, "dash", T0 + 5200).items.is_empty());
     let b = &store.outbox_backlog().unwrap()[0];
     assert_eq!((b.pending, b.sent, b.dead), (0, 1, 0));
 }
@@ -146,7 +154,7 @@ async fn pending_rows_survive_a_restart_and_dead_letters_are_kept() {
         store.commit(open(T0)).await.unwrap();
     }
     let (store, _rx) = start(dir.path());
-    let (items, _) = store.outbox_pending("dash", 10).unwrap();
+    let items = due(&store, "dash", T0).items;
     assert_eq!(items.len(), 1);
     store
         .outbox_record(
@@ -167,4 +175,68 @@ async fn pending_rows_survive_a_restart_and_dead_letters_are_kept() {
         .map(|e| e.kind)
         .collect();
     assert_eq!(kinds, ["opened", "notified"]);
+}
+
+/// Openings on host `slow` wait a minute for their group; everything goes to `hook`, on a route
+/// named after the host.
+fn holding_router() -> Router {
+    Arc::new(|_site, ev: &IncidentEvent| {
+        let group = (ev.incident.host == "slow" && ev.kind == EventKind::Opened)
+            .then(|| ("slow".to_owned(), ev.at_ms + 60_000));
+        vec![Notification {
+            channel: "hook".into(),
+            route: format!("route/{}", ev.incident.host),
+            payload: format!("{}:{}", ev.incident.host, ev.kind.as_str()),
+            group,
+        }]
+    })
+}
+
+fn open_on(host: &str, fingerprint: u64, at_ms: i64) -> WriteBatch {
+    batch(Change::Open {
+        rule: "disk_full".into(),
+        severity: "P2".into(),
+        fingerprint,
+        host: host.into(),
+        labels: Labels::from_pairs([("host", host)]),
+        summary: "disk above 90%".into(),
+        value: 93.0,
+        at_ms,
+    })
+}
+
+#[tokio::test]
+async fn a_waiting_row_holds_back_its_own_incident_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let (tx, _rx) = broadcast::channel(4096);
+    let site = crate::noc::site_handle(crate::noc::site::Site::default());
+    let store = Store::open_with(dir.path(), tx, site, Some(holding_router())).unwrap();
+    store.commit(open_on("slow", 1, T0)).await.unwrap();
+    store.commit(open_on("fast", 2, T0 + 1)).await.unwrap();
+    store
+        .commit(batch(Change::Resolve {
+            rule: "disk_full".into(),
+            fingerprint: 1,
+            value: 50.0,
+            at_ms: T0 + 2,
+        }))
+        .await
+        .unwrap();
+    let payloads = |d: &Due| -> Vec<String> { d.items.iter().map(|i| i.payload.clone()).collect() };
+    // The slow incident's opening waits for its group, and its resolution behind it; the
+    // other incident goes ahead.
+    let now = due(&store, "hook", T0 + 10);
+    assert_eq!(payloads(&now), ["fast:opened"]);
+    assert_eq!(now.next_ms, Some(T0 + 60_000));
+    // A route over its rate limit waits too.
+    let limited = store
+        .outbox_due("hook", T0 + 10, &["route/fast".to_owned()], 10)
+        .unwrap();
+    assert!(limited.items.is_empty());
+    // Once the group is due, everything goes, each incident in its order.
+    let later = due(&store, "hook", T0 + 60_000);
+    assert_eq!(
+        payloads(&later),
+        ["slow:opened", "fast:opened", "slow:resolved"]
+    );
 }

@@ -177,6 +177,11 @@ pub(super) const MIGRATIONS: &[&str] = &[
     -- Rows with the same key on a channel go out as one message (NULL: not grouped).
     ALTER TABLE notify_outbox ADD COLUMN group_key TEXT;
     ",
+    // Version 5: a worker skips rows whose incident has an older row waiting.
+    "
+    CREATE INDEX notify_outbox_pending_incident ON notify_outbox (channel, incident_id, id)
+        WHERE state = 'pending';
+    ",
 ];
 
 /// The schema version this build writes.
