@@ -66,7 +66,8 @@ async fn metrics(State(core): State<Arc<Core>>) -> impl IntoResponse {
     )
 }
 
-/// `patrol_notify_backlog{channel}` and `patrol_notify_oldest_pending_seconds{channel}`.
+/// `patrol_notify_backlog{channel}`, `patrol_notify_oldest_pending_seconds{channel}` and
+/// `patrol_notify_refused_total{channel}`.
 fn write_backlog(out: &mut String, backlog: &[crate::store::Backlog]) {
     use std::fmt::Write;
     let now = patrol_proto::model::now_ms();
@@ -92,5 +93,16 @@ fn write_backlog(out: &mut String, backlog: &[crate::store::Backlog]) {
         let _ = write!(out, "patrol_notify_oldest_pending_seconds{{channel=\"");
         let _ = patrol_proto::exposition::write_escaped(out, &b.channel);
         let _ = writeln!(out, "\"}} {age}");
+    }
+    // Read from the outbox (dead letters with no attempt), so it survives restarts.
+    let _ = writeln!(
+        out,
+        "# HELP patrol_notify_refused_total Notifications not queued because their channel's backlog was at max_backlog (kept as dead letters), by channel.\n\
+         # TYPE patrol_notify_refused_total counter"
+    );
+    for b in backlog {
+        let _ = write!(out, "patrol_notify_refused_total{{channel=\"");
+        let _ = patrol_proto::exposition::write_escaped(out, &b.channel);
+        let _ = writeln!(out, "\"}} {}", b.refused);
     }
 }

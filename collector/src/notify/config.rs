@@ -17,6 +17,10 @@ pub const DEFAULT_SITE: &str = "default";
 /// Default per-delivery timeout.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How many notifications may wait for one channel before new ones are refused (each then
+/// becomes a dead letter): about 100 MB of outbox for a channel that stays down.
+pub const DEFAULT_MAX_BACKLOG: u64 = 100_000;
+
 /// The checked notification settings of a site.
 #[derive(Debug, Clone)]
 pub struct NotifySettings {
@@ -47,6 +51,8 @@ pub struct ChannelConfig {
     pub timeout: Duration,
     /// Backoff the dispatcher applies between tries.
     pub retry: RetryPolicy,
+    /// At most this many notifications wait for the channel; further ones are dead letters.
+    pub max_backlog: u64,
     /// Kind-specific settings.
     pub kind: ChannelKind,
 }

@@ -31,7 +31,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 pub use channel::{Channel, DeliveryError, Message};
-pub use config::{ChannelConfig, ChannelKind, NotifySettings};
+pub use config::{ChannelConfig, ChannelKind, DEFAULT_MAX_BACKLOG, NotifySettings};
 pub use payload::Payload;
 pub use retry::RetryPolicy;
 

@@ -8,6 +8,7 @@
 //! again. A crash between the peer's confirmation and the `sent` commit resends that one
 //! message after the restart, with the same event id for the receiver to drop.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use rusqlite::{Connection, OptionalExtension, params};
@@ -17,6 +18,7 @@ use super::schema::to_i64;
 use super::writer::{get, journal};
 use crate::incident::{EventKind, IncidentEvent};
 use crate::noc::site::Site;
+use crate::notify::DEFAULT_MAX_BACKLOG;
 
 /// One notification an event calls for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -97,19 +99,31 @@ pub struct Backlog {
     pub sent: u64,
     /// Given up on.
     pub dead: u64,
+    /// Of the dead, those refused because the channel's backlog was full.
+    pub refused: u64,
     /// When the oldest pending notification was written.
     pub oldest_pending_ms: Option<i64>,
     /// The last failure, if the oldest pending one has failed.
     pub last_error: Option<String>,
 }
 
+/// Pending rows per channel as counted during one writer transaction (counted once, then
+/// kept up to date by [`enqueue`]; delivered rows are not subtracted, so it errs high).
+pub(super) type PendingCounts = HashMap<String, u64>;
+
 /// Writes the rows for `events` (inside the writer's transaction). Delivery reports
 /// (`notified`) are never routed: a notification about a notification would never end.
+///
+/// A channel already holding its `max_backlog` pending rows gets the row as a dead letter
+/// instead, journalled as a `notified` event (returned in `journalled`): the outbox of a
+/// channel that stays down is bounded, and what it refused is on record.
 pub(super) fn enqueue(
     tx: &Connection,
     router: &Router,
     site: &Site,
     events: &[IncidentEvent],
+    counts: &mut PendingCounts,
+    journalled: &mut Vec<IncidentEvent>,
 ) -> Result<(), StoreError> {
     for ev in events {
         if ev.kind == EventKind::Notified {
@@ -120,24 +134,81 @@ pub(super) fn enqueue(
                 Some((key, not_before)) => (Some(key), not_before),
                 None => (None, ev.at_ms),
             };
-            tx.prepare_cached(
-                "INSERT OR IGNORE INTO notify_outbox \
-                 (event_id, incident_id, channel, route, payload, next_ms, created_ms, group_key) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            )?
-            .execute(params![
-                to_i64(ev.id)?,
-                to_i64(ev.incident.id)?,
-                n.channel,
-                n.route,
-                n.payload,
-                next_ms,
-                ev.at_ms,
-                group_key,
-            ])?;
+            let limit = site
+                .notify
+                .channels
+                .get(&n.channel)
+                .map_or(DEFAULT_MAX_BACKLOG, |c| c.max_backlog);
+            let pending = match counts.get(&n.channel) {
+                Some(c) => *c,
+                None => pending_rows(tx, &n.channel)?,
+            };
+            let full = pending >= limit;
+            let error = full.then(|| {
+                format!(
+                    "not queued: {pending} notifications already wait for this channel \
+                     (max_backlog = {limit})"
+                )
+            });
+            let inserted = tx
+                .prepare_cached(
+                    "INSERT OR IGNORE INTO notify_outbox \
+                     (event_id, incident_id, channel, route, payload, next_ms, created_ms, \
+                      group_key, state, last_error, done_ms) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                )?
+                .execute(params![
+                    to_i64(ev.id)?,
+                    to_i64(ev.incident.id)?,
+                    n.channel,
+                    n.route,
+                    n.payload,
+                    next_ms,
+                    ev.at_ms,
+                    group_key,
+                    if full { "dead" } else { "pending" },
+                    error,
+                    full.then_some(ev.at_ms),
+                ])?;
+            let queued = if full { 0 } else { inserted as u64 };
+            counts.insert(n.channel.clone(), pending + queued);
+            if let (Some(error), 1) = (error, inserted) {
+                tracing::warn!(channel = %n.channel, route = %n.route, event = ev.id,
+                    "notification refused: {error}; it is kept as a dead letter");
+                let detail = serde_json::json!({
+                    "channel": n.channel,
+                    "route": n.route,
+                    "event_id": ev.id,
+                    "outcome": "dead",
+                    "attempts": 0,
+                    "error": error,
+                });
+                let actor = format!("channel:{}", n.channel);
+                // As it stands now: an earlier event of this transaction may have changed it.
+                let incident = get(tx, ev.incident.id)?.unwrap_or_else(|| ev.incident.clone());
+                journalled.push(journal(
+                    tx,
+                    EventKind::Notified,
+                    ev.at_ms,
+                    &actor,
+                    None,
+                    Some(detail.to_string()),
+                    incident,
+                )?);
+            }
         }
     }
     Ok(())
+}
+
+/// Pending rows of `channel`.
+fn pending_rows(tx: &Connection, channel: &str) -> Result<u64, StoreError> {
+    let n: i64 = tx
+        .prepare_cached(
+            "SELECT COUNT(*) FROM notify_outbox WHERE channel = ?1 AND state = 'pending'",
+        )?
+        .query_row([channel], |r| r.get(0))?;
+    Ok(u64::try_from(n).unwrap_or_default())
 }
 
 /// Records the outcome of delivering row `id`; a final outcome (sent or dead) is journalled
@@ -276,6 +347,7 @@ pub(super) fn backlog(conn: &Connection) -> Result<Vec<Backlog>, StoreError> {
     let mut stmt = conn.prepare_cached(
         "SELECT channel, \
            SUM(state = 'pending'), SUM(state = 'sent'), SUM(state = 'dead'), \
+           SUM(state = 'dead' AND attempts = 0), \
            MIN(CASE WHEN state = 'pending' THEN created_ms END), \
            (SELECT last_error FROM notify_outbox o2 WHERE o2.channel = o.channel \
               AND o2.state = 'pending' ORDER BY o2.id LIMIT 1) \
@@ -287,8 +359,9 @@ pub(super) fn backlog(conn: &Connection) -> Result<Vec<Backlog>, StoreError> {
             pending: r.get::<_, i64>(1)? as u64,
             sent: r.get::<_, i64>(2)? as u64,
             dead: r.get::<_, i64>(3)? as u64,
-            oldest_pending_ms: r.get(4)?,
-            last_error: r.get(5)?,
+            refused: r.get::<_, i64>(4)? as u64,
+            oldest_pending_ms: r.get(5)?,
+            last_error: r.get(6)?,
         })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)

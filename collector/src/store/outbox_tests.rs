@@ -240,3 +240,54 @@ async fn a_waiting_row_holds_back_its_own_incident_only() {
         ["slow:opened", "fast:opened", "slow:resolved"]
     );
 }
+
+#[tokio::test]
+async fn a_full_backlog_refuses_new_rows_as_journalled_dead_letters() {
+    let dir = tempfile::tempdir().unwrap();
+    let (tx, mut rx) = broadcast::channel(4096);
+    let site = crate::noc::site::parse_site(
+        "site.toml",
+        "[channel.hook]\nkind = \"webhook\"\nurl = \"http://127.0.0.1:9/\"\nmax_backlog = 2\n",
+    )
+    .unwrap();
+    let site = crate::noc::site_handle(site);
+    let store = Store::open_with(dir.path(), tx, site, Some(holding_router())).unwrap();
+    for (i, host) in ["a", "b", "c"].into_iter().enumerate() {
+        store
+            .commit(open_on(host, i as u64 + 1, T0 + i as i64))
+            .await
+            .unwrap();
+    }
+    let queued: Vec<String> = due(&store, "hook", T0 + 10)
+        .items
+        .into_iter()
+        .map(|i| i.payload)
+        .collect();
+    assert_eq!(queued, ["a:opened", "b:opened"]);
+    let b = &store.outbox_backlog().unwrap()[0];
+    assert_eq!((b.pending, b.dead, b.refused), (2, 1, 1));
+    // The refusal is on the third incident's record, and on the event stream.
+    let notified = store
+        .journal(3)
+        .unwrap()
+        .into_iter()
+        .find(|e| e.kind == "notified")
+        .unwrap();
+    let detail = notified.detail.unwrap();
+    assert!(detail.contains("\"outcome\":\"dead\""), "{detail}");
+    assert!(detail.contains("max_backlog = 2"), "{detail}");
+    let mut seen = Vec::new();
+    while let Ok(ev) = rx.try_recv() {
+        seen.push((ev.incident.id, ev.kind));
+    }
+    assert!(seen.contains(&(3, EventKind::Notified)), "{seen:?}");
+    // Once a row is delivered there is room again.
+    let first = due(&store, "hook", T0 + 10).items[0].id;
+    store
+        .outbox_record(first, Delivery::Sent, T0 + 11)
+        .await
+        .unwrap();
+    store.commit(open_on("d", 4, T0 + 12)).await.unwrap();
+    let b = &store.outbox_backlog().unwrap()[0];
+    assert_eq!((b.pending, b.sent, b.refused), (2, 1, 1));
+}

@@ -123,6 +123,7 @@ fn process_group(
     let n = group.len();
     let mut outcomes = Vec::with_capacity(n);
     let mut published = Vec::new();
+    let mut pending = super::outbox::PendingCounts::new();
     let result = (|| -> Result<(), rusqlite::Error> {
         let mut tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         for req in group.iter() {
@@ -169,7 +170,17 @@ fn process_group(
             // The event's notifications are written with it, or neither is.
             let outcome = match router {
                 Some(router) if outcome.is_ok() => {
-                    match super::outbox::enqueue(&sp, router, site, &events) {
+                    let mut refused = Vec::new();
+                    let queued = super::outbox::enqueue(
+                        &sp,
+                        router,
+                        site,
+                        &events,
+                        &mut pending,
+                        &mut refused,
+                    );
+                    events.append(&mut refused);
+                    match queued {
                         Ok(()) => outcome,
                         Err(e) => outcome.failed(e),
                     }

@@ -11,8 +11,8 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::{
-    ChannelConfig, ChannelKind, Credentials, DEFAULT_TIMEOUT, EmailConfig, MqttConfig,
-    NotifySettings, RetryPolicy, SecretSource, SmtpSecurity, Templates, WebhookConfig,
+    ChannelConfig, ChannelKind, Credentials, DEFAULT_MAX_BACKLOG, DEFAULT_TIMEOUT, EmailConfig,
+    MqttConfig, NotifySettings, RetryPolicy, SecretSource, SmtpSecurity, Templates, WebhookConfig,
 };
 
 /// The notification parts of the site file as written, and what they may refer to.
@@ -66,6 +66,8 @@ pub struct RawChannel {
     timeout: Option<Spanned<String>>,
     /// Backoff between tries.
     retry: Option<Spanned<RawRetry>>,
+    /// Most notifications that may wait for the channel.
+    max_backlog: Option<Spanned<i64>>,
     /// MQTT client id.
     client_id: Option<Spanned<String>>,
     /// MQTT topic prefix.
@@ -242,6 +244,22 @@ impl ChannelCheck<'_> {
             None => Some(DEFAULT_TIMEOUT),
         };
         let retry = self.retry(raw.retry.as_ref());
+        let max_backlog = match &raw.max_backlog {
+            Some(m) => match u64::try_from(*m.get_ref()) {
+                Ok(n) if n > 0 => Some(n),
+                _ => {
+                    self.error(
+                        m.span().start,
+                        format!(
+                            "max_backlog must be a positive number of notifications, not {}",
+                            m.get_ref()
+                        ),
+                    );
+                    None
+                }
+            },
+            None => Some(DEFAULT_MAX_BACKLOG),
+        };
         let credentials = self.credentials(&raw);
         // Read when the channel starts, like secrets.
         let ca_file = raw.ca_file.as_ref().map(|f| PathBuf::from(f.get_ref()));
@@ -254,6 +272,7 @@ impl ChannelCheck<'_> {
             name: self.name.to_owned(),
             timeout: timeout?,
             retry: retry?,
+            max_backlog: max_backlog?,
             kind,
         })
     }

@@ -170,6 +170,20 @@ fn retry_settings_are_checked() {
 }
 
 #[test]
+fn max_backlog_defaults_and_is_checked() {
+    let s = site("[channel.w]\nkind = \"webhook\"\nurl = \"http://x/\"\nmax_backlog = 500\n");
+    assert_eq!(s.notify.channels["w"].max_backlog, 500);
+    let s = site("[channel.w]\nkind = \"webhook\"\nurl = \"http://x/\"\n");
+    assert_eq!(s.notify.channels["w"].max_backlog, DEFAULT_MAX_BACKLOG);
+    assert_eq!(
+        errors("[channel.w]\nkind = \"webhook\"\nurl = \"http://x/\"\nmax_backlog = 0\n"),
+        [
+            "site.toml:4:15: channel 'w': max_backlog must be a positive number of notifications, not 0"
+        ]
+    );
+}
+
+#[test]
 fn secrets_are_read_from_files_without_the_trailing_newline() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("pw");
