@@ -1,6 +1,6 @@
 //! The e-mail channel against a real SMTP server (Debian's python3-aiosmtpd, storing each
 //! message in a maildir): the message as received — headers, readable body, deadlines, how to
-//! acknowledge — plain and over STARTTLS with a private CA.
+//! acknowledge — plain, over STARTTLS and over implicit TLS (SMTPS) with a private CA.
 
 #![allow(clippy::unwrap_used)] // a failing unwrap is a failing test
 
@@ -8,7 +8,7 @@ mod notify_support;
 
 use std::path::Path;
 
-use notify_support::{aiosmtpd, channel_config, message};
+use notify_support::{SmtpTls, aiosmtpd, channel_config, message};
 use patrol_collector::notify::email::EmailChannel;
 use patrol_collector::notify::{Channel, ChannelKind, DeliveryError};
 
@@ -68,7 +68,7 @@ async fn the_server_receives_a_readable_plain_text_mail() {
     let dir = tempfile::tempdir().unwrap();
     let maildir = dir.path().join("mail");
     let port = notify_support::free_port();
-    let _smtp = aiosmtpd(&maildir, port, None);
+    let _smtp = aiosmtpd(&maildir, port, SmtpTls::None);
     let ch = channel(&format!(
         "[channel.mail]\nkind = \"email\"\nhost = \"127.0.0.1\"\nport = {port}\nfrom = \"Patrol <patrol@example.test>\"\nto = [\"noc@example.test\", \"Li Na <lina@example.test>\"]\n"
     ));
@@ -111,7 +111,7 @@ async fn templates_shape_subject_and_body() {
     let dir = tempfile::tempdir().unwrap();
     let maildir = dir.path().join("mail");
     let port = notify_support::free_port();
-    let _smtp = aiosmtpd(&maildir, port, None);
+    let _smtp = aiosmtpd(&maildir, port, SmtpTls::None);
     let ch = channel(&format!(
         "[channel.mail]\nkind = \"email\"\nhost = \"127.0.0.1\"\nport = {port}\nfrom = \"patrol@example.test\"\nto = [\"noc@example.test\"]\nsubject_template = \"{{{{ level }}}} {{{{ host }}}} {{{{ kind }}}}\"\nbody_template = '''Rule {{{{ rule }}}} on {{{{ labels.db }}}}\n{{{{ text }}}}'''\n"
     ));
@@ -135,7 +135,7 @@ async fn starttls_with_a_private_ca() {
     let (ca_file, cert_file, key_file) = notify_support::private_ca(dir.path());
 
     let port = notify_support::free_port();
-    let _smtp = aiosmtpd(&maildir, port, Some((&cert_file, &key_file)));
+    let _smtp = aiosmtpd(&maildir, port, SmtpTls::StartTls(&cert_file, &key_file));
     let site = |ca: &str| {
         format!(
             "[channel.mail]\nkind = \"email\"\nhost = \"127.0.0.1\"\nport = {port}\ntls = \"starttls\"\n{ca}from = \"patrol@example.test\"\nto = [\"noc@example.test\"]\n"
@@ -159,6 +159,43 @@ async fn starttls_with_a_private_ca() {
     assert_eq!(
         header(&mails[0], "Message-ID"),
         "<patrol.event.1204.incident.44@hq>"
+    );
+}
+
+#[tokio::test]
+async fn implicit_tls_with_a_private_ca() {
+    let dir = tempfile::tempdir().unwrap();
+    let maildir = dir.path().join("mail");
+    let (ca_file, cert_file, key_file) = notify_support::private_ca(dir.path());
+
+    let port = notify_support::free_port();
+    let _smtp = aiosmtpd(&maildir, port, SmtpTls::Implicit(&cert_file, &key_file));
+    let site = |tls: &str| {
+        format!(
+            "[channel.mail]\nkind = \"email\"\nhost = \"127.0.0.1\"\nport = {port}\ntls = \"{tls}\"\nca_file = \"{}\"\nfrom = \"patrol@example.test\"\nto = [\"noc@example.test\"]\ntimeout = \"5s\"\n",
+            ca_file.display()
+        )
+    };
+    // Speaking plain SMTP to a TLS port gets no greeting: after the channel's timeout, a
+    // transient failure that points at the setting, and no mail.
+    let plain = channel(&site("none").replace("5s", "1s"));
+    let r = plain.deliver(&message(1206, 47, "opened", "open")).await;
+    assert!(
+        matches!(&r, Err(DeliveryError::Transient(why)) if why.contains("did not answer within 1s") && why.contains("`tls`")),
+        "{r:?}"
+    );
+
+    let smtps = channel(&site("tls"));
+    assert_eq!(smtps.probe().await, Ok(()));
+    assert_eq!(
+        smtps.deliver(&message(1207, 47, "opened", "open")).await,
+        Ok(())
+    );
+    let mails = received(&maildir);
+    assert_eq!(mails.len(), 1);
+    assert_eq!(
+        header(&mails[0], "Message-ID"),
+        "<patrol.event.1207.incident.47@hq>"
     );
 }
 

@@ -1,11 +1,13 @@
 //! The webhook channel against a real HTTP receiver (axum, in the test): 5xx and 429 are
 //! transient, other 4xx permanent, 2xx delivered; the body is the payload JSON or the
-//! channel's template; the event id travels as a header; secrets come from files.
+//! channel's template; the event id travels as a header; secrets come from files; HTTPS with a
+//! private CA and basic auth against a second, independent TLS stack (Python over OpenSSL).
 
 #![allow(clippy::unwrap_used)] // a failing unwrap is a failing test
 
 mod notify_support;
 
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -224,4 +226,55 @@ async fn probe_connects_without_posting_and_rejected_tokens_wait() {
         matches!(&r, Err(DeliveryError::Transient(why)) if why.contains(&format!("127.0.0.1:{port}"))),
         "{r:?}"
     );
+}
+
+#[tokio::test]
+async fn https_with_a_private_ca_and_basic_auth() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ca_file, cert_file, key_file) = notify_support::private_ca(dir.path());
+    let log = dir.path().join("received.jsonl");
+    let port = notify_support::free_port();
+    let _rx =
+        notify_support::https_receiver(port, (&cert_file, &key_file), ("patrol", "s3cret"), &log);
+    let (wrong, right) = (dir.path().join("wrong"), dir.path().join("right"));
+    std::fs::write(&wrong, "guess\n").unwrap();
+    std::fs::write(&right, "s3cret\n").unwrap();
+    let site = |ca: bool, pw: &Path| {
+        let ca = if ca {
+            format!("ca_file = \"{}\"\n", ca_file.display())
+        } else {
+            String::new()
+        };
+        format!(
+            "[channel.hook]\nkind = \"webhook\"\nurl = \"https://127.0.0.1:{port}/sms\"\n{ca}username = \"patrol\"\npassword_file = \"{}\"\ntimeout = \"5s\"\n",
+            pw.display()
+        )
+    };
+    let received = || std::fs::read_to_string(&log).unwrap_or_default();
+
+    // A certificate from a CA nobody configured is not trusted: transient, nothing posted.
+    let untrusted = channel(&site(false, &right));
+    let r = untrusted.deliver(&message(910, 50, "opened", "open")).await;
+    assert!(matches!(r, Err(DeliveryError::Transient(_))), "{r:?}");
+    // Refused credentials are the channel's configuration: transient, the event waits.
+    let refused = channel(&site(true, &wrong));
+    let r = refused.deliver(&message(911, 50, "opened", "open")).await;
+    assert!(
+        matches!(&r, Err(DeliveryError::Transient(why)) if why.contains("401") && why.contains("who are you?")),
+        "{r:?}"
+    );
+    assert_eq!(received(), "");
+
+    let trusted = channel(&site(true, &right));
+    assert_eq!(trusted.probe().await, Ok(()));
+    let msg = message(912, 50, "opened", "open");
+    assert_eq!(trusted.deliver(&msg).await, Ok(()));
+    let lines: Vec<serde_json::Value> = received()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 1);
+    assert_eq!(lines[0]["path"], "/sms");
+    assert_eq!(lines[0]["event_id"], "912");
+    assert_eq!(lines[0]["body"], msg.json.as_str());
 }

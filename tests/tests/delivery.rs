@@ -82,58 +82,110 @@ fn latest_rounds(core: &patrol_collector::core::Core) -> Vec<f64> {
         .collect()
 }
 
+/// Holds the incident store's write lock from outside, as a slow disk would: the collector
+/// keeps applying batches to its engine, but their commits (and so their acks) wait.
+struct StoreStall(rusqlite::Connection);
+
+impl StoreStall {
+    fn start(data: &std::path::Path) -> Self {
+        let conn = rusqlite::Connection::open(data.join(patrol_collector::store::DB_FILE))
+            .expect("open the collector's database");
+        conn.execute_batch("BEGIN IMMEDIATE")
+            .expect("take the write lock");
+        StoreStall(conn)
+    }
+}
+
+impl Drop for StoreStall {
+    fn drop(&mut self) {
+        let _ = self.0.execute_batch("ROLLBACK");
+    }
+}
+
+/// Waits (polling, up to `within`) until `check` holds.
+async fn until(within: Duration, mut check: impl FnMut() -> bool) -> bool {
+    let deadline = tokio::time::Instant::now() + within;
+    while !check() {
+        if tokio::time::Instant::now() > deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    true
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cut_connections_lose_nothing_and_apply_nothing_twice() {
     let dir = tempfile::tempdir().expect("tempdir");
     let rules = dir.path().join("rules");
     std::fs::create_dir_all(&rules).expect("rules dir");
-    let c = collector(&dir.path().join("data"), &rules, "127.0.0.1:0").await;
+    let data = dir.path().join("data");
+    let c = collector(&data, &rules, "127.0.0.1:0").await;
     let proxy = CuttableProxy::start(c.grpc_addr).await;
     let a = agent(format!("http://{}", proxy.addr));
 
-    // Duplicates only arise when a cut lands between "applied" and "durable and
-    // acknowledged" (the reconnect's welcome then names an older sequence and the agent
-    // resends): a window whose width depends on the machine's load. So the test keeps cutting
-    // until it has hit that window at least once, instead of assuming a fixed number of cuts
-    // will; every cut, hit or miss, is checked for exactly-once delivery below.
-    const MIN_PHASES: u64 = 8;
-    const MAX_PHASES: u64 = 200;
+    // Every phase pushes rounds, breaks the link mid-stream and checks below that nothing was
+    // lost or applied twice. Half the phases first stall the store, so the cut lands while
+    // batches are applied but not yet durable: the reconnect's welcome then names an older
+    // sequence, the agent resends, and the collector must drop the resends as duplicates.
+    // The other half cut at whatever point the stream happens to be.
+    const PHASES: u64 = 8;
     const ROUNDS_PER_PHASE: u64 = 40;
     const SERIES: usize = 20;
+    // Well under the store's 5 s busy timeout: a stall longer than that fails the commit.
+    const STALL: Duration = Duration::from_secs(2);
     let t = &c.core.telemetry;
     let mut cuts = 0;
-    let mut phases = 0;
-    while phases < MIN_PHASES || (t.batches_duplicate.get() == 0 && phases < MAX_PHASES) {
-        wait_connection(&a, phases + 1).await;
-        for r in 1..=ROUNDS_PER_PHASE {
-            a.push(&round(phases * ROUNDS_PER_PHASE + r, SERIES));
-            if r == ROUNDS_PER_PHASE / 2 {
-                // Let some batches get applied but not yet acknowledged, then break the link.
-                tokio::task::yield_now().await;
+    let mut stalled_cuts = 0;
+    for phase in 0..PHASES {
+        wait_connection(&a, phase + 1).await;
+        let first = phase * ROUNDS_PER_PHASE;
+        for r in 1..=ROUNDS_PER_PHASE / 2 {
+            a.push(&round(first + r, SERIES));
+        }
+        if phase % 2 == 0 {
+            let applied = t.batches_applied.get();
+            let duplicates = t.batches_duplicate.get();
+            let stall = StoreStall::start(&data);
+            for r in ROUNDS_PER_PHASE / 2 + 1..=ROUNDS_PER_PHASE {
+                a.push(&round(first + r, SERIES));
+            }
+            if until(STALL, || t.batches_applied.get() > applied).await {
+                cuts += proxy.cut();
+                // The resends reach the collector after the reconnect, while the store still
+                // waits; if this machine is too slow for that, the phase counts as a plain cut.
+                if until(STALL, || t.batches_duplicate.get() > duplicates).await {
+                    stalled_cuts += 1;
+                }
+            } else {
                 cuts += proxy.cut();
             }
+            drop(stall);
+        } else {
+            tokio::task::yield_now().await;
+            cuts += proxy.cut();
+            for r in ROUNDS_PER_PHASE / 2 + 1..=ROUNDS_PER_PHASE {
+                a.push(&round(first + r, SERIES));
+            }
         }
-        phases += 1;
-        if phases >= MIN_PHASES {
-            // Lets the resends of the last cut arrive before deciding whether to go on.
-            wait_delivered(&a).await;
-        }
+        wait_delivered(&a).await;
     }
-    let rounds = phases * ROUNDS_PER_PHASE;
-    wait_delivered(&a).await;
+    let rounds = PHASES * ROUNDS_PER_PHASE;
     let stats = a.stats();
     assert_eq!(
-        cuts, phases as usize,
+        cuts, PHASES as usize,
         "the test must actually break connections (cut {cuts})"
     );
     assert!(
-        stats.connects > phases,
+        stats.connects > PHASES,
         "the agent must have reconnected: {stats:?}"
     );
     assert_eq!(stats.dropped_points, 0);
     assert!(
-        t.batches_duplicate.get() > 0,
-        "none of {phases} cuts caught batches applied but not yet acknowledged, so dedup was never exercised"
+        stalled_cuts > 0 && t.batches_duplicate.get() > 0,
+        "no stalled cut made the agent resend applied batches ({stalled_cuts} of {} stalled \
+         phases), so deduplication was never exercised",
+        PHASES / 2
     );
     // Exactly once: every batch applied once, every sample counted once.
     assert_eq!(t.batches_applied.get(), stats.next_seq - 1, "{stats:?}");

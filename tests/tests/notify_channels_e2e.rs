@@ -139,7 +139,7 @@ fn escalations_reach_a_flaky_gateway_after_retries_mail_arrives_and_rejections_a
     let (chat_port, chat) = receiver(vec![400]);
     let maildir = dir.path().join("mail");
     let smtp_port = notify_support::free_port();
-    let _smtp = notify_support::aiosmtpd(&maildir, smtp_port, None);
+    let _smtp = notify_support::aiosmtpd(&maildir, smtp_port, notify_support::SmtpTls::None);
     std::fs::write(
         dir.path().join("site.toml"),
         SITE.replace("SMS", &sms_port.to_string())
@@ -294,7 +294,7 @@ fn a_burst_is_one_grouped_mail_and_a_rate_limited_route_holds_the_rest() {
     let (hook_port, hook) = receiver(vec![200]);
     let maildir = dir.path().join("mail");
     let smtp_port = notify_support::free_port();
-    let _smtp = notify_support::aiosmtpd(&maildir, smtp_port, None);
+    let _smtp = notify_support::aiosmtpd(&maildir, smtp_port, notify_support::SmtpTls::None);
     std::fs::write(
         dir.path().join("site.toml"),
         GROUPING_SITE

@@ -145,15 +145,6 @@ async fn start(
         let Some(cfg) = settings.channels.get(&name) else {
             continue;
         };
-        // A broken channel is named at start; its worker still runs and retries.
-        let probed = channel.probe().await;
-        if let Err(e) = &probed {
-            tracing::error!(channel = %name, "notification channel not ready: {e}; its notifications wait in the outbox");
-        }
-        core.channels.update(&name, |s| {
-            s.running = true;
-            s.last_error = probed.err().map(|e| e.to_string());
-        });
         let limits = settings
             .routes
             .iter()
@@ -167,9 +158,38 @@ async fn start(
             timeout: cfg.timeout,
             limits,
         };
-        handles.push(tokio::spawn(run(Arc::clone(core), w, stop.clone())));
+        core.channels.update(&name, |s| s.running = true);
+        let (core, stop) = (Arc::clone(core), stop.clone());
+        handles.push(tokio::spawn(async move {
+            // Probed in its own task, so a peer that accepts and then says nothing delays only
+            // its own channel's start, by at most its timeout.
+            let mut stopping = stop.clone();
+            tokio::select! {
+                _ = probe(&core, &w) => {}
+                _ = stopping.changed() => return,
+            }
+            run(core, w, stop).await;
+        }));
     }
     handles
+}
+
+/// Connects to the channel's peer without sending anything, and names a broken channel in the
+/// log and its status; its worker runs regardless and retries.
+async fn probe(core: &Core, w: &Worker) {
+    let name = w.channel.name();
+    let probed = match tokio::time::timeout(w.timeout, w.channel.probe()).await {
+        Ok(r) => r,
+        Err(_) => Err(DeliveryError::Transient(format!(
+            "the peer did not answer within {}",
+            humantime::format_duration(w.timeout)
+        ))),
+    };
+    if let Err(e) = &probed {
+        tracing::error!(channel = %name, "notification channel not ready: {e}; its notifications wait in the outbox");
+    }
+    core.channels
+        .update(name, |s| s.last_error = probed.err().map(|e| e.to_string()));
 }
 
 async fn run(core: Arc<Core>, w: Worker, mut stop: watch::Receiver<bool>) {

@@ -25,6 +25,9 @@ pub struct EmailChannel {
     from: Mailbox,
     to: Vec<Mailbox>,
     templates: Templates,
+    /// lettre applies its timeout to connecting only; a server that accepts and never greets
+    /// (plain SMTP spoken to an SMTPS port) would hold a delivery until it hangs up.
+    timeout: Duration,
 }
 
 /// An e-mail channel that cannot be set up.
@@ -83,6 +86,7 @@ impl EmailChannel {
             from: parse(&cfg.from)?,
             to: cfg.to.iter().map(|a| parse(a)).collect::<Result<_, _>>()?,
             templates: cfg.templates.clone(),
+            timeout,
         })
     }
 
@@ -122,7 +126,8 @@ impl Channel for EmailChannel {
     }
 
     async fn probe(&self) -> Result<(), DeliveryError> {
-        match self.transport.test_connection().await {
+        let tested = tokio::time::timeout(self.timeout, self.transport.test_connection()).await;
+        match tested.map_err(|_| self.silent())? {
             Ok(true) => Ok(()),
             Ok(false) => Err(DeliveryError::Transient(
                 "the SMTP server did not answer NOOP".to_owned(),
@@ -133,7 +138,8 @@ impl Channel for EmailChannel {
 
     async fn deliver(&self, msg: &Message) -> Result<(), DeliveryError> {
         let mail = self.compose(msg)?;
-        match self.transport.send(mail).await {
+        let sent = tokio::time::timeout(self.timeout, self.transport.send(mail)).await;
+        match sent.map_err(|_| self.silent())? {
             Ok(resp) if resp.is_positive() => Ok(()),
             Ok(resp) => Err(DeliveryError::Transient(format!(
                 "SMTP server answered {}",
@@ -141,6 +147,16 @@ impl Channel for EmailChannel {
             ))),
             Err(e) => Err(classify(&e)),
         }
+    }
+}
+
+impl EmailChannel {
+    fn silent(&self) -> DeliveryError {
+        DeliveryError::Transient(format!(
+            "the SMTP server did not answer within {} (is `tls` right for this port? 465 is \
+             usually \"tls\", 587 and 25 \"starttls\")",
+            humantime::format_duration(self.timeout)
+        ))
     }
 }
 

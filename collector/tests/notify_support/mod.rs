@@ -194,9 +194,17 @@ impl Subscriber {
     }
 }
 
-/// aiosmtpd (Debian python3-aiosmtpd) on `port`, storing each message in `maildir`/new.
-/// `tls`: `(cert, key)` for STARTTLS.
-pub fn aiosmtpd(maildir: &Path, port: u16, tls: Option<(&Path, &Path)>) -> Peer {
+/// How an aiosmtpd test server speaks TLS: `(cert, key)` files for STARTTLS or for implicit
+/// TLS (SMTPS, port 465 style).
+#[derive(Clone, Copy)]
+pub enum SmtpTls<'a> {
+    None,
+    StartTls(&'a Path, &'a Path),
+    Implicit(&'a Path, &'a Path),
+}
+
+/// The system interpreter with python3-aiosmtpd, or a failure saying how to install it.
+fn python_with_aiosmtpd() -> PathBuf {
     // Debian's module lives in the system interpreter, not in a user's pyenv or venv.
     let python = tool(&["/usr/bin/python3"], "python3 python3-aiosmtpd");
     let probe = Command::new(&python)
@@ -207,10 +215,21 @@ pub fn aiosmtpd(maildir: &Path, port: u16, tls: Option<(&Path, &Path)>) -> Peer 
         probe,
         "python3-aiosmtpd is not installed: run `apt-get install python3-aiosmtpd` (scripts/setup.sh installs it)"
     );
-    let mut cmd = Command::new(python);
+    python
+}
+
+/// aiosmtpd (Debian python3-aiosmtpd) on `port`, storing each message in `maildir`/new.
+pub fn aiosmtpd(maildir: &Path, port: u16, tls: SmtpTls<'_>) -> Peer {
+    let mut cmd = Command::new(python_with_aiosmtpd());
     cmd.args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}")]);
-    if let Some((cert, key)) = tls {
-        cmd.arg("--tlscert").arg(cert).arg("--tlskey").arg(key);
+    match tls {
+        SmtpTls::None => {}
+        SmtpTls::StartTls(cert, key) => {
+            cmd.arg("--tlscert").arg(cert).arg("--tlskey").arg(key);
+        }
+        SmtpTls::Implicit(cert, key) => {
+            cmd.arg("--smtpscert").arg(cert).arg("--smtpskey").arg(key);
+        }
     }
     cmd.args(["-c", "aiosmtpd.handlers.Mailbox"]).arg(maildir);
     let mut child = cmd
@@ -229,7 +248,7 @@ pub fn aiosmtpd(maildir: &Path, port: u16, tls: Option<(&Path, &Path)>) -> Peer 
 
 /// aiosmtpd requiring AUTH as `user`/`password` (notify_support/smtp_auth.py).
 pub fn aiosmtpd_auth(maildir: &Path, port: u16, user: &str, password: &str) -> Peer {
-    let python = tool(&["/usr/bin/python3"], "python3 python3-aiosmtpd");
+    let python = python_with_aiosmtpd();
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/notify_support/smtp_auth.py");
     let mut child = Command::new(python)
         .arg(script)
@@ -295,4 +314,35 @@ pub fn channel_config(site_toml: &str, name: &str) -> patrol_collector::notify::
         .get(name)
         .cloned()
         .unwrap_or_else(|| panic!("no channel {name}"))
+}
+
+/// An HTTPS webhook receiver requiring basic auth as `user`/`password`
+/// (notify_support/https_receiver.py, on the system python3), appending each accepted request
+/// to `log` as a JSON line.
+pub fn https_receiver(
+    port: u16,
+    (cert, key): (&Path, &Path),
+    (user, password): (&str, &str),
+    log: &Path,
+) -> Peer {
+    let python = tool(&["/usr/bin/python3"], "python3");
+    let script =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/notify_support/https_receiver.py");
+    let mut child = Command::new(python)
+        .arg(script)
+        .arg(port.to_string())
+        .args([cert, key])
+        .args([user, password])
+        .arg(log)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start https_receiver.py");
+    wait_listening(port, "the HTTPS receiver", &mut child);
+    Peer {
+        child,
+        port,
+        name: "https_receiver",
+    }
 }
