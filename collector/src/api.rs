@@ -10,6 +10,7 @@ use patrol_proto::v1::{
     self, agents_server::Agents, channels_server::Channels, incidents_server::Incidents,
     rules_server::Rules,
 };
+use prost::Message as _;
 use tokio::sync::{broadcast, mpsc};
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
@@ -20,6 +21,18 @@ use crate::store::{JournalEntry, NewIncident, Op, StoreError};
 
 /// Events buffered per watcher between the bus and its connection.
 const WATCH_BUFFER: usize = 256;
+
+/// Journal entries one answer carries by default, and at most: an incident that flapped or
+/// was reminded about for weeks must not make an answer too big to send.
+const JOURNAL_DEFAULT: u32 = 1000;
+const JOURNAL_MAX: u32 = 10_000;
+/// Encoded bytes of journal one answer carries at most, well under the 4 MiB message limit
+/// of gRPC clients.
+const JOURNAL_BYTES: usize = 2 << 20;
+/// Longest note (ack, assign, wait, comment, plan, resolve, close).
+const MAX_NOTE: usize = 16 << 10;
+/// Longest person name or account (`by`, `to`).
+const MAX_NAME: usize = 256;
 
 pub struct Api {
     core: Arc<Core>,
@@ -102,12 +115,45 @@ fn actor(by: &str) -> Result<&str, Status> {
             "say who does it: 'by' is required",
         ));
     }
-    Ok(by)
+    name("by", by)
 }
 
-/// The wire's empty string is "no note".
-fn note(n: &str) -> Option<&str> {
-    Some(n).filter(|n| !n.trim().is_empty())
+/// A person's name or account as stored in the journal (`by`, an assignee).
+fn name<'a>(what: &str, n: &'a str) -> Result<&'a str, Status> {
+    if n.len() > MAX_NAME {
+        return Err(Status::invalid_argument(format!(
+            "'{what}' is {} bytes long; at most {MAX_NAME}",
+            n.len()
+        )));
+    }
+    Ok(n)
+}
+
+/// The wire's empty string is "no note". Notes are bounded so that no journal entry can make
+/// the incident's journal too big to send.
+fn note(n: &str) -> Result<Option<&str>, Status> {
+    if n.len() > MAX_NOTE {
+        return Err(Status::invalid_argument(format!(
+            "the note is {} bytes long; at most {MAX_NOTE} (link a ticket or document for more)",
+            n.len()
+        )));
+    }
+    Ok(Some(n).filter(|n| !n.trim().is_empty()))
+}
+
+/// The newest of `entries` that fit in `budget` encoded bytes, oldest first.
+fn newest_within(mut entries: Vec<v1::JournalEntry>, budget: usize) -> Vec<v1::JournalEntry> {
+    let mut bytes = 0;
+    let mut first = entries.len();
+    for (i, e) in entries.iter().enumerate().rev() {
+        // Each entry also costs its field tag and length prefix in the response.
+        bytes += e.encoded_len() + 8;
+        if bytes > budget {
+            break;
+        }
+        first = i;
+    }
+    entries.split_off(first)
 }
 
 impl Api {
@@ -122,7 +168,7 @@ impl Api {
         let i = self
             .core
             .store
-            .act(id, op, actor(by)?, note(text), now_ms())
+            .act(id, op, actor(by)?, note(text)?, now_ms())
             .await
             .map_err(status)?;
         Ok(Response::new((&i).into()))
@@ -221,11 +267,12 @@ impl Incidents for Api {
                 "say who acknowledges: 'by' is required",
             ));
         }
-        let note = Some(r.note.as_str()).filter(|n| !n.is_empty());
+        let by = name("by", &r.by)?;
+        let note = note(&r.note)?;
         let i = self
             .core
             .store
-            .acknowledge(r.id, &r.by, note, now_ms())
+            .acknowledge(r.id, by, note, now_ms())
             .await
             .map_err(status)?;
         Ok(Response::new((&i).into()))
@@ -239,9 +286,9 @@ impl Incidents for Api {
         let by = if r.by.trim().is_empty() {
             "patrolctl"
         } else {
-            r.by.as_str()
+            name("by", &r.by)?
         };
-        let note = Some(r.note.as_str()).filter(|n| !n.is_empty());
+        let note = note(&r.note)?;
         let i = self
             .core
             .store
@@ -277,6 +324,7 @@ impl Incidents for Api {
         request: Request<v1::AssignRequest>,
     ) -> Result<Response<v1::Incident>, Status> {
         let r = request.into_inner();
+        name("to", &r.to)?;
         self.act(r.id, Op::Assign(r.to), &r.by, &r.note).await
     }
 
@@ -316,21 +364,31 @@ impl Incidents for Api {
         &self,
         request: Request<v1::JournalRequest>,
     ) -> Result<Response<v1::JournalResponse>, Status> {
-        let id = request.into_inner().id;
+        let v1::JournalRequest { id, limit } = request.into_inner();
+        let limit = match limit {
+            0 => JOURNAL_DEFAULT,
+            n if n > JOURNAL_MAX => {
+                return Err(Status::invalid_argument(format!(
+                    "limit {n} is above the most one answer carries ({JOURNAL_MAX})"
+                )));
+            }
+            n => n,
+        };
         let store = self.core.store.clone();
         let found = tokio::task::spawn_blocking(move || {
             // An unknown id is "not found", not an empty journal.
             match store.get(id)? {
-                Some(_) => store.journal(id).map(Some),
+                Some(_) => store.journal_newest(id, limit).map(Some),
                 None => Ok(None),
             }
         })
         .await
         .map_err(|e| Status::internal(e.to_string()))?
         .map_err(status)?;
-        let entries = found.ok_or_else(|| status(StoreError::NotFound(id)))?;
+        let (entries, total) = found.ok_or_else(|| status(StoreError::NotFound(id)))?;
         Ok(Response::new(v1::JournalResponse {
-            entries: entries.iter().map(journal_entry).collect(),
+            entries: newest_within(entries.iter().map(journal_entry).collect(), JOURNAL_BYTES),
+            total,
         }))
     }
 }
@@ -511,5 +569,46 @@ impl Channels for Api {
             })
             .collect();
         Ok(Response::new(v1::ChannelsStatusResponse { channels }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(id: u64, note_bytes: usize) -> v1::JournalEntry {
+        v1::JournalEntry {
+            event_id: id,
+            note: "n".repeat(note_bytes),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn an_answer_keeps_the_newest_entries_that_fit() {
+        let entries: Vec<_> = (1..=10).map(|id| entry(id, 1000)).collect();
+        let one = entries[0].encoded_len() + 8;
+        let kept = newest_within(entries.clone(), 3 * one);
+        let ids: Vec<u64> = kept.iter().map(|e| e.event_id).collect();
+        assert_eq!(ids, [8, 9, 10]);
+        assert_eq!(newest_within(entries.clone(), usize::MAX), entries);
+        assert!(newest_within(entries, one - 1).is_empty());
+    }
+
+    #[test]
+    fn notes_and_names_are_bounded() {
+        assert_eq!(note("  ").unwrap(), None);
+        assert_eq!(
+            note(&"x".repeat(MAX_NOTE)).unwrap().map(str::len),
+            Some(MAX_NOTE)
+        );
+        let long = note(&"x".repeat(MAX_NOTE + 1)).unwrap_err();
+        assert_eq!(long.code(), tonic::Code::InvalidArgument);
+        assert!(
+            long.message().starts_with("the note is 16385 bytes long"),
+            "{long:?}"
+        );
+        assert!(actor(&"a".repeat(MAX_NAME + 1)).is_err());
+        assert_eq!(actor(" ann ").unwrap(), "ann");
     }
 }

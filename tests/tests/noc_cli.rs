@@ -344,6 +344,28 @@ fn bad_requests_are_refused_with_what_is_known() {
     // A usage error (no --note) is exit 2, before any request.
     let (code, _, _) = incidents(&url, &["comment", &id, "--by", "ann"]);
     assert_eq!(code, 2);
+    // A note too long for the journal is refused, and nothing is written.
+    let long = "x".repeat(16 * 1024 + 1);
+    let (code, _, err) = incidents(&url, &["comment", &id, "--by", "ann", "--note", &long]);
+    assert_eq!(code, 1);
+    assert_eq!(
+        err.trim(),
+        format!(
+            "patrolctl: the note is 16385 bytes long; at most 16384 (link a ticket or document for more)"
+        )
+    );
+    // A journal longer than asked for: the newest entries, and how many there are in all.
+    for n in 1..=4 {
+        let note = format!("round {n}");
+        let (code, _, err) = incidents(&url, &["comment", &id, "--by", "ann", "--note", &note]);
+        assert_eq!(code, 0, "{err}");
+    }
+    let shown = json_ok(&url, &["show", &id, "--limit", "2", "--json"]);
+    assert_eq!(shown["journal_total"], 5, "{shown}");
+    assert_eq!(strings(&shown["journal"], "note"), ["round 3", "round 4"]);
+    let (code, out, err) = incidents(&url, &["show", &id, "--limit", "2"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("(the newest 2 of 5 entries;"), "{out}");
 
     // The list carries the new fields and the clock column.
     let (code, out, err) = incidents(&url, &["list", "--json"]);

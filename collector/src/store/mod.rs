@@ -22,7 +22,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 
 use patrol_proto::Labels;
-use rusqlite::{Connection, OpenFlags, params_from_iter};
+use rusqlite::{Connection, OpenFlags, params, params_from_iter};
 use tokio::sync::{broadcast, mpsc, oneshot};
 
 use crate::incident::{IllegalTransition, Incident, IncidentEvent, IncidentState};
@@ -521,15 +521,29 @@ impl Store {
 
     /// The journal of incident `id`, oldest entry first.
     pub fn journal(&self, id: u64) -> Result<Vec<JournalEntry>, StoreError> {
+        Ok(self.journal_newest(id, u32::MAX)?.0)
+    }
+
+    /// The newest `limit` entries of incident `id`'s journal, oldest first, and how many it
+    /// has in all.
+    pub fn journal_newest(
+        &self,
+        id: u64,
+        limit: u32,
+    ) -> Result<(Vec<JournalEntry>, u64), StoreError> {
         let Ok(id) = i64::try_from(id) else {
-            return Ok(Vec::new());
+            return Ok((Vec::new(), 0));
         };
         self.read(|c| {
+            let total: i64 = c
+                .prepare_cached("SELECT COUNT(*) FROM incident_events WHERE incident_id = ?1")?
+                .query_row([id], |r| r.get(0))?;
             let mut stmt = c.prepare_cached(
-                "SELECT id, kind, at_ms, actor, note, state, detail, level FROM incident_events \
-                 WHERE incident_id = ?1 ORDER BY id",
+                "SELECT id, kind, at_ms, actor, note, state, detail, level FROM \
+                 (SELECT * FROM incident_events WHERE incident_id = ?1 ORDER BY id DESC LIMIT ?2) \
+                 ORDER BY id",
             )?;
-            let rows = stmt.query_map([id], |r| {
+            let rows = stmt.query_map(params![id, i64::from(limit)], |r| {
                 Ok(JournalEntry {
                     event_id: get_u64(r, 0)?,
                     kind: r.get(1)?,
@@ -541,7 +555,8 @@ impl Store {
                     level: r.get(7)?,
                 })
             })?;
-            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+            let entries = rows.collect::<Result<Vec<_>, _>>()?;
+            Ok((entries, u64::try_from(total).unwrap_or_default()))
         })
     }
 

@@ -147,6 +147,10 @@ pub enum IncidentsCommand {
     Show {
         /// Incident id.
         id: u64,
+        /// Journal entries to show, newest (the collector sends at most 10000, and never more
+        /// than 2 MiB).
+        #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+        limit: u32,
         /// A JSON object instead of text.
         #[arg(long)]
         json: bool,

@@ -34,13 +34,12 @@ pub async fn run(
                 output::text(&list_table(&list, human, now_ms))
             }
         }
-        IncidentsCommand::Show { id, json } => {
+        IncidentsCommand::Show { id, limit, json } => {
             let incident = client.get(v1::GetRequest { id }).await?.into_inner();
             let journal = client
-                .journal(v1::JournalRequest { id })
+                .journal(v1::JournalRequest { id, limit })
                 .await?
-                .into_inner()
-                .entries;
+                .into_inner();
             if json {
                 output::line(&show::json(&incident, &journal, now_ms))
             } else {

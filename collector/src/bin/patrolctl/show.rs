@@ -12,7 +12,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 /// The whole `show` output as text.
-pub fn text(i: &v1::Incident, journal: &[v1::JournalEntry], human: &Human, now_ms: i64) -> String {
+pub fn text(i: &v1::Incident, journal: &v1::JournalResponse, human: &Human, now_ms: i64) -> String {
     let mut out = human.details(i);
     out.push_str("\n\ndeadlines\n");
     let rows: Vec<Vec<Cell>> = clocks::clocks(i)
@@ -31,7 +31,12 @@ pub fn text(i: &v1::Incident, journal: &[v1::JournalEntry], human: &Human, now_m
         out.push_str(&table::render(human, &["CLOCK", "DUE", "STATUS"], &rows));
     }
     out.push_str("\njournal\n");
+    if let Some(cut) = cut_note(journal) {
+        out.push_str(&cut);
+        out.push('\n');
+    }
     let rows: Vec<Vec<Cell>> = journal
+        .entries
         .iter()
         .map(|e| {
             vec![
@@ -52,6 +57,17 @@ pub fn text(i: &v1::Incident, journal: &[v1::JournalEntry], human: &Human, now_m
     out.trim_end().to_owned()
 }
 
+/// Says so when the journal shown is not the whole journal.
+fn cut_note(journal: &v1::JournalResponse) -> Option<String> {
+    let shown = journal.entries.len() as u64;
+    (journal.total > shown).then(|| {
+        format!(
+            "(the newest {shown} of {} entries; `--limit` shows more, up to 10000)",
+            journal.total
+        )
+    })
+}
+
 /// The detail phrase and the note of a journal entry.
 fn entry_text(e: &v1::JournalEntry, human: &Human) -> String {
     let phrase = detail::phrase(e.kind(), &e.detail, &human.tz);
@@ -69,6 +85,8 @@ struct ShowJson<'a> {
     incident: IncidentJson<'a>,
     deadlines: Vec<DeadlineJson>,
     journal: Vec<JournalJson<'a>>,
+    /// Entries the incident has in all (`journal` holds the newest of them).
+    journal_total: u64,
 }
 
 /// One clock's deadline and standing.
@@ -99,7 +117,7 @@ struct JournalJson<'a> {
 }
 
 /// The whole `show` output as one line of JSON.
-pub fn json(i: &v1::Incident, journal: &[v1::JournalEntry], now_ms: i64) -> String {
+pub fn json(i: &v1::Incident, journal: &v1::JournalResponse, now_ms: i64) -> String {
     let deadlines = clocks::clocks(i)
         .iter()
         .map(|c| {
@@ -114,7 +132,9 @@ pub fn json(i: &v1::Incident, journal: &[v1::JournalEntry], now_ms: i64) -> Stri
             }
         })
         .collect();
+    let journal_total = journal.total;
     let journal = journal
+        .entries
         .iter()
         .map(|e| JournalJson {
             event_id: e.event_id,
@@ -132,6 +152,7 @@ pub fn json(i: &v1::Incident, journal: &[v1::JournalEntry], now_ms: i64) -> Stri
         incident: IncidentJson::new(i),
         deadlines,
         journal,
+        journal_total,
     })
 }
 
@@ -163,7 +184,7 @@ mod tests {
         }
     }
 
-    fn assigned() -> (v1::Incident, Vec<v1::JournalEntry>) {
+    fn assigned() -> (v1::Incident, v1::JournalResponse) {
         let mut i = sample_incident();
         i.state = v1::IncidentState::Assigned as i32;
         i.acked_by = "ann".to_owned();
@@ -182,7 +203,14 @@ mod tests {
                 r#"{"assignee":"bob"}"#,
             ),
         ];
-        (i, journal)
+        let total = journal.len() as u64;
+        (
+            i,
+            v1::JournalResponse {
+                entries: journal,
+                total,
+            },
+        )
     }
 
     #[test]
@@ -225,5 +253,25 @@ mod tests {
         assert_eq!(v["journal"][1]["note"], "db team");
         assert_eq!(v["journal"][1]["detail"]["assignee"], "bob");
         assert_eq!(v["journal"][0]["detail"], Value::Null);
+        assert_eq!(v["journal_total"], 2);
+    }
+
+    #[test]
+    fn a_cut_journal_says_so() {
+        let (i, mut journal) = assigned();
+        let human = Human {
+            tz: TimeZone::UTC,
+            color: false,
+        };
+        let whole = text(&i, &journal, &human, OPENED);
+        assert!(!whole.contains("the newest"), "{whole}");
+        journal.total = 1500;
+        let cut = text(&i, &journal, &human, OPENED);
+        assert!(
+            cut.contains(
+                "journal\n(the newest 2 of 1500 entries; `--limit` shows more, up to 10000)\nTIME"
+            ),
+            "{cut}"
+        );
     }
 }
