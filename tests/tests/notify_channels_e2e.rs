@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::Value;
-use support::procs::{collector_with_site, eventually, free_port, patrolctl_json};
+use support::procs::{Proc, collector_with_site, eventually, free_port, patrolctl_json};
 
 /// One request as the receiver saw it.
 #[derive(Debug, Clone)]
@@ -120,6 +120,21 @@ kinds = ["opened"]
 channels = ["chat", "mail", "pager"]
 "#;
 
+/// A directory for one test's collector: `rules/` (empty) beside the data and site file.
+fn lab_dir() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir_all(dir.path().join("rules")).expect("rules dir");
+    dir
+}
+
+/// Writes `site` into `dir` and starts the collector on it; its gRPC URL.
+fn start_with(dir: &std::path::Path, site: &str) -> (Proc, String) {
+    std::fs::write(dir.join("site.toml"), site).expect("site");
+    let port = free_port();
+    let (collector, _http) = collector_with_site(dir, port);
+    (collector, format!("http://127.0.0.1:{port}"))
+}
+
 /// The `channels status --json` entry of channel `name`.
 fn channel_status(status: &Value, name: &str) -> Value {
     status
@@ -133,24 +148,18 @@ fn channel_status(status: &Value, name: &str) -> Value {
 
 #[test]
 fn escalations_reach_a_flaky_gateway_after_retries_mail_arrives_and_rejections_are_dead_letters() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    std::fs::create_dir_all(dir.path().join("rules")).expect("rules dir");
+    let dir = lab_dir();
     let (sms_port, sms) = receiver(vec![500, 503, 200]);
     let (chat_port, chat) = receiver(vec![400]);
     let maildir = dir.path().join("mail");
     let smtp_port = notify_support::free_port();
     let _smtp = notify_support::aiosmtpd(&maildir, smtp_port, notify_support::SmtpTls::None);
-    std::fs::write(
-        dir.path().join("site.toml"),
-        SITE.replace("SMS", &sms_port.to_string())
-            .replace("CHAT", &chat_port.to_string())
-            .replace("SMTP", &smtp_port.to_string())
-            .replace("PAGER", &free_port().to_string()),
-    )
-    .expect("site");
-    let port = free_port();
-    let url = format!("http://127.0.0.1:{port}");
-    let (_collector, _http) = collector_with_site(dir.path(), port);
+    let site = SITE
+        .replace("SMS", &sms_port.to_string())
+        .replace("CHAT", &chat_port.to_string())
+        .replace("SMTP", &smtp_port.to_string())
+        .replace("PAGER", &free_port().to_string());
+    let (_collector, url) = start_with(dir.path(), &site);
 
     let created = patrolctl_json(
         &url,
@@ -289,22 +298,15 @@ rate_limit = "2/1h"
 /// keeps the rest waiting, visible in `channels status`.
 #[test]
 fn a_burst_is_one_grouped_mail_and_a_rate_limited_route_holds_the_rest() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    std::fs::create_dir_all(dir.path().join("rules")).expect("rules dir");
+    let dir = lab_dir();
     let (hook_port, hook) = receiver(vec![200]);
     let maildir = dir.path().join("mail");
     let smtp_port = notify_support::free_port();
     let _smtp = notify_support::aiosmtpd(&maildir, smtp_port, notify_support::SmtpTls::None);
-    std::fs::write(
-        dir.path().join("site.toml"),
-        GROUPING_SITE
-            .replace("SMTP", &smtp_port.to_string())
-            .replace("HOOK", &hook_port.to_string()),
-    )
-    .expect("site");
-    let port = free_port();
-    let url = format!("http://127.0.0.1:{port}");
-    let (_collector, _http) = collector_with_site(dir.path(), port);
+    let site = GROUPING_SITE
+        .replace("SMTP", &smtp_port.to_string())
+        .replace("HOOK", &hook_port.to_string());
+    let (_collector, url) = start_with(dir.path(), &site);
 
     let ids: Vec<String> = (1..=5)
         .map(|n| {
@@ -413,17 +415,10 @@ channels = ["hook"]
 /// another incident's: a P1 goes out while a P4 digest on the same channel still waits.
 #[test]
 fn a_change_waiting_for_its_group_does_not_hold_back_other_incidents() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    std::fs::create_dir_all(dir.path().join("rules")).expect("rules dir");
+    let dir = lab_dir();
     let (hook_port, hook) = receiver(vec![200]);
-    std::fs::write(
-        dir.path().join("site.toml"),
-        HOLDING_SITE.replace("HOOK", &hook_port.to_string()),
-    )
-    .expect("site");
-    let port = free_port();
-    let url = format!("http://127.0.0.1:{port}");
-    let (_collector, _http) = collector_with_site(dir.path(), port);
+    let site = HOLDING_SITE.replace("HOOK", &hook_port.to_string());
+    let (_collector, url) = start_with(dir.path(), &site);
     let create = |level: &str, host: &str| {
         let i = patrolctl_json(
             &url,
