@@ -8,7 +8,6 @@
 //! again. A crash between the peer's confirmation and the `sent` commit resends that one
 //! message after the restart, with the same event id for the receiver to drop.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use rusqlite::{Connection, OptionalExtension, params};
@@ -107,10 +106,6 @@ pub struct Backlog {
     pub last_error: Option<String>,
 }
 
-/// Pending rows per channel as counted during one writer transaction (counted once, then
-/// kept up to date by [`enqueue`]; delivered rows are not subtracted, so it errs high).
-pub(super) type PendingCounts = HashMap<String, u64>;
-
 /// Writes the rows for `events` (inside the writer's transaction). Delivery reports
 /// (`notified`) are never routed: a notification about a notification would never end.
 ///
@@ -122,7 +117,6 @@ pub(super) fn enqueue(
     router: &Router,
     site: &Site,
     events: &[IncidentEvent],
-    counts: &mut PendingCounts,
     journalled: &mut Vec<IncidentEvent>,
 ) -> Result<(), StoreError> {
     for ev in events {
@@ -139,10 +133,7 @@ pub(super) fn enqueue(
                 .channels
                 .get(&n.channel)
                 .map_or(DEFAULT_MAX_BACKLOG, |c| c.max_backlog);
-            let pending = match counts.get(&n.channel) {
-                Some(c) => *c,
-                None => pending_rows(tx, &n.channel)?,
-            };
+            let pending = pending_rows(tx, &n.channel)?;
             let full = pending >= limit;
             let error = full.then(|| {
                 format!(
@@ -170,8 +161,6 @@ pub(super) fn enqueue(
                     error,
                     full.then_some(ev.at_ms),
                 ])?;
-            let queued = if full { 0 } else { inserted as u64 };
-            counts.insert(n.channel.clone(), pending + queued);
             if let (Some(error), 1) = (error, inserted) {
                 tracing::warn!(channel = %n.channel, route = %n.route, event = ev.id,
                     "notification refused: {error}; it is kept as a dead letter");
@@ -201,14 +190,13 @@ pub(super) fn enqueue(
     Ok(())
 }
 
-/// Pending rows of `channel`.
+/// Pending rows of `channel` (kept by the schema's triggers).
 fn pending_rows(tx: &Connection, channel: &str) -> Result<u64, StoreError> {
-    let n: i64 = tx
-        .prepare_cached(
-            "SELECT COUNT(*) FROM notify_outbox WHERE channel = ?1 AND state = 'pending'",
-        )?
-        .query_row([channel], |r| r.get(0))?;
-    Ok(u64::try_from(n).unwrap_or_default())
+    let n: Option<i64> = tx
+        .prepare_cached("SELECT pending FROM notify_totals WHERE channel = ?1")?
+        .query_row([channel], |r| r.get(0))
+        .optional()?;
+    Ok(n.and_then(|n| u64::try_from(n).ok()).unwrap_or_default())
 }
 
 /// Records the outcome of delivering row `id`; a final outcome (sent or dead) is journalled
@@ -345,13 +333,12 @@ pub(super) fn due(
 /// The figures of every channel with rows.
 pub(super) fn backlog(conn: &Connection) -> Result<Vec<Backlog>, StoreError> {
     let mut stmt = conn.prepare_cached(
-        "SELECT channel, \
-           SUM(state = 'pending'), SUM(state = 'sent'), SUM(state = 'dead'), \
-           SUM(state = 'dead' AND attempts = 0), \
-           MIN(CASE WHEN state = 'pending' THEN created_ms END), \
-           (SELECT last_error FROM notify_outbox o2 WHERE o2.channel = o.channel \
-              AND o2.state = 'pending' ORDER BY o2.id LIMIT 1) \
-         FROM notify_outbox o GROUP BY channel ORDER BY channel",
+        "SELECT t.channel, t.pending, t.sent, t.dead, t.refused, \
+           (SELECT created_ms FROM notify_outbox o WHERE o.channel = t.channel \
+              AND o.state = 'pending' ORDER BY o.id LIMIT 1), \
+           (SELECT last_error FROM notify_outbox o WHERE o.channel = t.channel \
+              AND o.state = 'pending' ORDER BY o.id LIMIT 1) \
+         FROM notify_totals t ORDER BY t.channel",
     )?;
     let rows = stmt.query_map([], |r| {
         Ok(Backlog {

@@ -291,3 +291,91 @@ async fn a_full_backlog_refuses_new_rows_as_journalled_dead_letters() {
     let b = &store.outbox_backlog().unwrap()[0];
     assert_eq!((b.pending, b.sent, b.refused), (2, 1, 1));
 }
+
+/// Per channel: pending, sent, dead, and the dead never attempted, counted row by row.
+fn counted(dir: &std::path::Path) -> Vec<(String, u64, u64, u64, u64)> {
+    let conn = rusqlite::Connection::open(dir.join(DB_FILE)).unwrap();
+    let mut stmt = conn
+        .prepare(
+            "SELECT channel, SUM(state = 'pending'), SUM(state = 'sent'), SUM(state = 'dead'), \
+             SUM(state = 'dead' AND attempts = 0) FROM notify_outbox GROUP BY channel \
+             ORDER BY channel",
+        )
+        .unwrap();
+    stmt.query_map([], |r| {
+        let n = |i| r.get::<_, i64>(i).map(|v| v as u64);
+        Ok((r.get(0)?, n(1)?, n(2)?, n(3)?, n(4)?))
+    })
+    .unwrap()
+    .collect::<Result<_, _>>()
+    .unwrap()
+}
+
+fn figures(store: &Store) -> Vec<(String, u64, u64, u64, u64)> {
+    store
+        .outbox_backlog()
+        .unwrap()
+        .into_iter()
+        .map(|b| (b.channel, b.pending, b.sent, b.dead, b.refused))
+        .collect()
+}
+
+#[tokio::test]
+async fn the_kept_figures_match_a_full_count_and_a_migration_rebuilds_them() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let (store, _rx) = start(dir.path());
+        store.commit(open(T0)).await.unwrap();
+        store
+            .commit(batch(Change::Resolve {
+                rule: "disk_full".into(),
+                fingerprint: 9,
+                value: 50.0,
+                at_ms: T0 + 1000,
+            }))
+            .await
+            .unwrap();
+        let dash = due(&store, "dash", T0 + 1000).items;
+        store
+            .outbox_record(dash[0].id, Delivery::Sent, T0 + 1001)
+            .await
+            .unwrap();
+        let retry = Delivery::Retry {
+            next_ms: T0 + 9000,
+            error: "busy".into(),
+        };
+        store
+            .outbox_record(dash[1].id, retry, T0 + 1002)
+            .await
+            .unwrap();
+        let mail = due(&store, "mail", T0 + 61_000).items;
+        let dead = Delivery::Dead {
+            error: "550 no such user".into(),
+        };
+        store
+            .outbox_record(mail[0].id, dead, T0 + 61_001)
+            .await
+            .unwrap();
+        let expected = vec![
+            ("dash".to_owned(), 1, 1, 0, 0),
+            ("mail".to_owned(), 0, 0, 1, 0),
+        ];
+        assert_eq!(figures(&store), expected);
+        assert_eq!(counted(dir.path()), expected);
+        // The oldest pending row and its error come with the figures.
+        let b = &store.outbox_backlog().unwrap()[0];
+        assert_eq!(b.oldest_pending_ms, Some(T0 + 1000));
+        assert_eq!(b.last_error.as_deref(), Some("busy"));
+    }
+    // A store written before the figures were kept: the migration counts them once.
+    let conn = rusqlite::Connection::open(dir.path().join(DB_FILE)).unwrap();
+    conn.execute_batch(
+        "DROP TRIGGER notify_totals_insert; DROP TRIGGER notify_totals_update; \
+         DROP TRIGGER notify_totals_delete; DROP TABLE notify_totals; UPDATE schema_version SET version = 5;",
+    )
+    .unwrap();
+    drop(conn);
+    let (store, _rx) = start(dir.path());
+    assert_eq!(figures(&store), counted(dir.path()));
+    assert_eq!(figures(&store)[0].1, 1);
+}

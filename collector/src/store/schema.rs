@@ -182,6 +182,44 @@ pub(super) const MIGRATIONS: &[&str] = &[
     CREATE INDEX notify_outbox_pending_incident ON notify_outbox (channel, incident_id, id)
         WHERE state = 'pending';
     ",
+    // Version 6: per-channel figures kept by triggers, so status, /metrics and the backlog
+    // bound read a row instead of counting the whole outbox. Sent, dead and refused are
+    // lifetime counters: deleting old rows would not lower them.
+    "
+    CREATE TABLE notify_totals (
+        channel TEXT PRIMARY KEY,
+        pending INTEGER NOT NULL DEFAULT 0,
+        sent    INTEGER NOT NULL DEFAULT 0,
+        dead    INTEGER NOT NULL DEFAULT 0,
+        -- Dead letters written because the channel's backlog was full (never attempted).
+        refused INTEGER NOT NULL DEFAULT 0
+    );
+    INSERT INTO notify_totals (channel, pending, sent, dead, refused)
+        SELECT channel, SUM(state = 'pending'), SUM(state = 'sent'), SUM(state = 'dead'),
+               SUM(state = 'dead' AND attempts = 0)
+        FROM notify_outbox GROUP BY channel;
+    CREATE TRIGGER notify_totals_insert AFTER INSERT ON notify_outbox BEGIN
+        INSERT INTO notify_totals (channel) VALUES (NEW.channel) ON CONFLICT (channel) DO NOTHING;
+        UPDATE notify_totals SET
+            pending = pending + (NEW.state = 'pending'),
+            sent = sent + (NEW.state = 'sent'),
+            dead = dead + (NEW.state = 'dead'),
+            refused = refused + (NEW.state = 'dead' AND NEW.attempts = 0)
+        WHERE channel = NEW.channel;
+    END;
+    CREATE TRIGGER notify_totals_update AFTER UPDATE OF state ON notify_outbox
+        WHEN OLD.state <> NEW.state BEGIN
+        UPDATE notify_totals SET
+            pending = pending - (OLD.state = 'pending') + (NEW.state = 'pending'),
+            sent = sent - (OLD.state = 'sent') + (NEW.state = 'sent'),
+            dead = dead - (OLD.state = 'dead') + (NEW.state = 'dead')
+        WHERE channel = NEW.channel;
+    END;
+    CREATE TRIGGER notify_totals_delete AFTER DELETE ON notify_outbox BEGIN
+        UPDATE notify_totals SET pending = pending - (OLD.state = 'pending')
+        WHERE channel = OLD.channel;
+    END;
+    ",
 ];
 
 /// The schema version this build writes.

@@ -123,7 +123,6 @@ fn process_group(
     let n = group.len();
     let mut outcomes = Vec::with_capacity(n);
     let mut published = Vec::new();
-    let mut pending = super::outbox::PendingCounts::new();
     let result = (|| -> Result<(), rusqlite::Error> {
         let mut tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         for req in group.iter() {
@@ -171,14 +170,7 @@ fn process_group(
             let outcome = match router {
                 Some(router) if outcome.is_ok() => {
                     let mut refused = Vec::new();
-                    let queued = super::outbox::enqueue(
-                        &sp,
-                        router,
-                        site,
-                        &events,
-                        &mut pending,
-                        &mut refused,
-                    );
+                    let queued = super::outbox::enqueue(&sp, router, site, &events, &mut refused);
                     events.append(&mut refused);
                     match queued {
                         Ok(()) => outcome,
