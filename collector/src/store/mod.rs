@@ -12,6 +12,7 @@ mod schema;
 mod writer;
 // Manual incidents and the insert they share with rule-opened ones.
 mod create;
+mod manual;
 mod open;
 
 #[cfg(test)]

@@ -59,6 +59,16 @@ fn open(at_ms: i64) -> WriteBatch {
     })
 }
 
+/// The rule resolves incident `fingerprint`.
+fn resolve(fingerprint: u64, at_ms: i64) -> WriteBatch {
+    batch(Change::Resolve {
+        rule: "disk_full".into(),
+        fingerprint,
+        value: 50.0,
+        at_ms,
+    })
+}
+
 fn due(store: &Store, channel: &str, now_ms: i64) -> Due {
     store.outbox_due(channel, now_ms, &[], 10).unwrap()
 }
@@ -68,15 +78,7 @@ async fn rows_are_written_with_their_event_and_handed_out_in_order() {
     let dir = tempfile::tempdir().unwrap();
     let (store, _rx) = start(dir.path());
     store.commit(open(T0)).await.unwrap();
-    store
-        .commit(batch(Change::Resolve {
-            rule: "disk_full".into(),
-            fingerprint: 9,
-            value: 50.0,
-            at_ms: T0 + 1000,
-        }))
-        .await
-        .unwrap();
+    store.commit(resolve(9, T0 + 1000)).await.unwrap();
     let dash = due(&store, "dash", T0 + 1000);
     let payloads: Vec<&str> = dash.items.iter().map(|i| i.payload.as_str()).collect();
     assert_eq!(payloads, ["opened#1", "resolved#2"]);
@@ -213,15 +215,7 @@ async fn a_waiting_row_holds_back_its_own_incident_only() {
     let store = Store::open_with(dir.path(), tx, site, Some(holding_router())).unwrap();
     store.commit(open_on("slow", 1, T0)).await.unwrap();
     store.commit(open_on("fast", 2, T0 + 1)).await.unwrap();
-    store
-        .commit(batch(Change::Resolve {
-            rule: "disk_full".into(),
-            fingerprint: 1,
-            value: 50.0,
-            at_ms: T0 + 2,
-        }))
-        .await
-        .unwrap();
+    store.commit(resolve(1, T0 + 2)).await.unwrap();
     let payloads = |d: &Due| -> Vec<String> { d.items.iter().map(|i| i.payload.clone()).collect() };
     // The slow incident's opening waits for its group, and its resolution behind it; the
     // other incident goes ahead.
@@ -326,15 +320,7 @@ async fn the_kept_figures_match_a_full_count_and_a_migration_rebuilds_them() {
     {
         let (store, _rx) = start(dir.path());
         store.commit(open(T0)).await.unwrap();
-        store
-            .commit(batch(Change::Resolve {
-                rule: "disk_full".into(),
-                fingerprint: 9,
-                value: 50.0,
-                at_ms: T0 + 1000,
-            }))
-            .await
-            .unwrap();
+        store.commit(resolve(9, T0 + 1000)).await.unwrap();
         let dash = due(&store, "dash", T0 + 1000).items;
         store
             .outbox_record(dash[0].id, Delivery::Sent, T0 + 1001)
