@@ -1,4 +1,5 @@
-//! `patrol-agent --config FILE [--once]`.
+//! `patrol-agent --config FILE [--once | --check]`. SIGHUP reloads the config file; SIGTERM
+//! and Ctrl-C stop the agent after a short drain (what is not acknowledged stays in the spool).
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -36,7 +37,9 @@ async fn main() -> anyhow::Result<()> {
     let settings = match AgentConfig::load(&cli.config).and_then(|c| c.settle(&path)) {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("patrol-agent: {e}");
+            for line in e.lines() {
+                eprintln!("patrol-agent: {line}");
+            }
             std::process::exit(2);
         }
     };
@@ -72,31 +75,87 @@ async fn main() -> anyhow::Result<()> {
         return Ok(());
     }
     tracing::info!(agent_id = %settings.agent_id, collector = %settings.collector.address,
-        probes = settings.probes.len(), "patrol-agent starting");
+        probes = settings.probes.len(), spool = ?settings.spool.as_ref().map(|s| &s.dir),
+        "patrol-agent starting");
+    // Handlers first: a SIGHUP during the start must not kill the agent.
+    let mut signals = Signals::new()?;
     let agent = Agent::start(settings).context("starting the agent")?;
-    shutdown_signal().await;
+    loop {
+        match signals.next().await {
+            Signal::Stop => break,
+            Signal::Reload => reload(&agent, &cli.config, &path),
+        }
+    }
     tracing::info!("shutting down; delivering pending samples for up to 5s");
     agent.shutdown(Duration::from_secs(5)).await;
     Ok(())
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
+/// Re-reads the config file and applies it; on any error the agent keeps what it runs on.
+fn reload(agent: &Agent, file: &std::path::Path, path: &str) {
+    tracing::info!(config = %path, "SIGHUP: reloading the configuration");
+    let settings = match AgentConfig::load(file).and_then(|c| c.settle(path)) {
+        Ok(s) => s,
+        Err(e) => {
+            for line in e.lines() {
+                tracing::error!("reload refused, keeping the running configuration: {line}");
+            }
+            agent.count_reload_failure();
+            return;
+        }
+    };
+    match agent.reload(settings) {
+        Ok(r) => tracing::info!(
+            probes_added = r.probes_added,
+            probes_removed = r.probes_removed,
+            probes_kept = r.probes_kept,
+            reconnect = r.reconnect,
+            "configuration reloaded"
+        ),
+        Err(e) => tracing::error!("reload refused, keeping the running configuration: {path}: {e}"),
+    }
+}
+
+enum Signal {
+    Stop,
+    Reload,
+}
+
+/// SIGTERM / Ctrl-C stop, SIGHUP reloads.
+struct Signals {
     #[cfg(unix)]
-    {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(s) => s,
-                Err(_) => {
-                    let _ = ctrl_c.await;
-                    return;
-                }
-            };
-        tokio::select! {
-            _ = ctrl_c => {}
-            _ = term.recv() => {}
+    term: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    hup: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn new() -> anyhow::Result<Self> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Ok(Self {
+                term: signal(SignalKind::terminate()).context("installing the SIGTERM handler")?,
+                hup: signal(SignalKind::hangup()).context("installing the SIGHUP handler")?,
+            })
+        }
+        #[cfg(not(unix))]
+        Ok(Self {})
+    }
+
+    async fn next(&mut self) -> Signal {
+        #[cfg(unix)]
+        {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => Signal::Stop,
+                _ = self.term.recv() => Signal::Stop,
+                _ = self.hup.recv() => Signal::Reload,
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+            Signal::Stop
         }
     }
-    #[cfg(not(unix))]
-    let _ = ctrl_c.await;
 }

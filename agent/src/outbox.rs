@@ -3,7 +3,8 @@
 //! Batches hold points by agent-wide series id; label sets are attached at send time, once per
 //! stream (see [`crate::stream`]). The backlog is bounded in points: past the bound the oldest
 //! batches are dropped and counted, so a long collector outage costs memory up to a known limit
-//! and never the agent. A disk spool will sit behind the same methods.
+//! and never the agent. With the disk spool, batches already on disk leave memory first and are
+//! read back from the spool when their turn comes; only batches not yet on disk are dropped.
 
 use std::collections::{HashMap, VecDeque};
 
@@ -79,12 +80,29 @@ pub struct Outbox {
     dropped_points: u64,
 }
 
+/// What [`Outbox::bound`] removed from memory.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Shed {
+    /// Batches (and their points) that were on disk: they are read back from the spool.
+    pub spilled_batches: u64,
+    /// Batches and points lost.
+    pub dropped_batches: u64,
+    pub dropped_points: u64,
+    /// The newest sequence number lost (0 if none).
+    pub dropped_through: u64,
+}
+
 impl Outbox {
     pub fn new(max_points: usize, max_pending_points: usize) -> Self {
+        Self::starting_at(max_points, max_pending_points, 1)
+    }
+
+    /// An outbox whose first batch gets `next_seq` (after a restart, from the spool).
+    pub fn starting_at(max_points: usize, max_pending_points: usize, next_seq: u64) -> Self {
         Self {
             interner: Interner::default(),
             batches: VecDeque::new(),
-            next_seq: 1,
+            next_seq: next_seq.max(1),
             pending_points: 0,
             max_points: max_points.max(1),
             max_pending_points,
@@ -92,8 +110,16 @@ impl Outbox {
         }
     }
 
-    /// Appends one probe round as one or more numbered batches.
-    pub fn push(&mut self, samples: &[Sample]) {
+    /// New `[batch]` limits (a reload); the bound applies at the next [`Self::bound`].
+    pub fn set_limits(&mut self, max_points: usize, max_pending_points: usize) {
+        self.max_points = max_points.max(1);
+        self.max_pending_points = max_pending_points;
+    }
+
+    /// Appends one probe round as one or more numbered batches; returns their numbers.
+    /// Call [`Self::bound`] afterwards.
+    pub fn push(&mut self, samples: &[Sample]) -> std::ops::Range<u64> {
+        let first = self.next_seq;
         for chunk in samples.chunks(self.max_points) {
             let points = chunk
                 .iter()
@@ -110,15 +136,55 @@ impl Outbox {
             });
             self.next_seq += 1;
         }
+        first..self.next_seq
+    }
+
+    /// Keeps memory within `max_pending_points` by removing the oldest batches: those up to
+    /// `on_disk_through` are in the spool (spilled, read back later), the others are lost.
+    pub fn bound(&mut self, on_disk_through: u64) -> Shed {
+        let mut shed = Shed::default();
         while self.pending_points > self.max_pending_points {
-            match self.batches.pop_front() {
-                Some(b) => {
-                    self.pending_points -= b.points.len();
-                    self.dropped_points += b.points.len() as u64;
-                }
-                None => break,
+            let Some(b) = self.batches.pop_front() else {
+                break;
+            };
+            self.pending_points -= b.points.len();
+            if b.seq <= on_disk_through {
+                shed.spilled_batches += 1;
+            } else {
+                self.dropped_points += b.points.len() as u64;
+                shed.dropped_batches += 1;
+                shed.dropped_points += b.points.len() as u64;
+                shed.dropped_through = b.seq;
             }
         }
+        shed
+    }
+
+    /// Forgets batches up to `seq` that the spool dropped (trimmed to its limits), so memory
+    /// and disk agree on what is lost. Returns how many went.
+    pub fn prune_through(&mut self, seq: u64) -> usize {
+        self.ack(seq)
+    }
+
+    /// Sequence number of the oldest batch in memory.
+    pub fn front_seq(&self) -> Option<u64> {
+        self.batches.front().map(|b| b.seq)
+    }
+
+    /// A batch in memory by its sequence number.
+    pub fn get(&self, seq: u64) -> Option<&Batch> {
+        let front = self.batches.front()?.seq;
+        self.batches.get(seq.checked_sub(front)? as usize)
+    }
+
+    /// Unacknowledged batches in memory, oldest first, with their total points.
+    pub fn pending(&self) -> (usize, usize) {
+        (self.batches.len(), self.pending_points)
+    }
+
+    /// Interns a replayed sample's series (for batches read back from the spool).
+    pub fn intern(&mut self, name: &str, labels: &Labels) -> u32 {
+        self.interner.intern(name, labels)
     }
 
     /// Forgets every batch up to and including `seq` (acks are cumulative).
@@ -206,9 +272,32 @@ mod tests {
         let mut o = Outbox::new(10, 5);
         o.push(&samples(3));
         o.push(&samples(3));
+        o.bound(0);
         assert_eq!(o.pending_points(), 3);
         assert_eq!(o.dropped_points(), 3);
         assert_eq!(o.after(0).next().map(|b| b.seq), Some(2));
+    }
+
+    #[test]
+    fn batches_on_disk_are_spilled_not_dropped() {
+        let mut o = Outbox::new(10, 5);
+        o.push(&samples(3));
+        o.push(&samples(3));
+        o.push(&samples(3));
+        // Batch 1 is on disk, batch 2 is not yet: 1 spills, 2 is lost.
+        let shed = o.bound(1);
+        assert_eq!(shed.spilled_batches, 1);
+        assert_eq!(
+            (
+                shed.dropped_batches,
+                shed.dropped_points,
+                shed.dropped_through
+            ),
+            (1, 3, 2)
+        );
+        assert_eq!(o.front_seq(), Some(3));
+        assert_eq!(o.get(3).map(|b| b.points.len()), Some(3));
+        assert!(o.get(2).is_none());
     }
 
     #[test]
@@ -258,6 +347,7 @@ mod model_tests {
                             .map(|i| Sample::new("m", Labels::from_pairs([("i", i.to_string())]), 1.0, 1))
                             .collect();
                         outbox.push(&samples);
+                        outbox.bound(0);
                         let mut left = n;
                         while left > 0 {
                             let take = left.min(max_points);

@@ -29,7 +29,7 @@ pub async fn run_probe(
             _ = shutdown.changed() => return,
         }
         let samples = collect_round(kind, interval, probe.as_mut(), &mut failures).await;
-        shared.push(&samples);
+        shared.push(kind, samples);
     }
 }
 

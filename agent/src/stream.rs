@@ -4,6 +4,12 @@
 //! Series definitions are attached per stream: the first time a stream sends a point of a
 //! series it sends the series' name and labels with it. A new stream starts with nothing
 //! defined, so resent batches carry the definitions they need.
+//!
+//! Batches go out strictly in sequence order (the collector drops a number at or below the
+//! last it applied): first those only the spool still has (replay), then those in memory.
+//! With the spool, a batch goes out only below the durable reservation, so a restarted agent
+//! never reuses a number the collector may have seen. Sending is paced at `catch_up_rate`
+//! samples per second, which only a backlog ever reaches.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -17,7 +23,8 @@ use tonic::transport::Endpoint;
 
 use crate::Shared;
 use crate::config::Settings;
-use crate::outbox::{Batch, Interner};
+use crate::drops::DropReason;
+use crate::outbox::{Batch, Interner, Point};
 
 /// How long the collector has to answer the hello.
 const WELCOME_TIMEOUT: Duration = Duration::from_secs(10);
@@ -40,24 +47,51 @@ pub enum StreamError {
     Ended(String),
 }
 
-/// Runs until `shutdown` turns true, reconnecting as needed.
+/// How one connection ended without an error.
+enum Ended {
+    Shutdown,
+    /// New connection settings (a reload): connect again at once.
+    Reconnect,
+}
+
+/// Runs until `shutdown` turns true, reconnecting as needed; a reload that changes the
+/// connection settings (see [`Settings::connection_differs`]) reconnects at once.
 pub async fn run(
-    settings: Arc<Settings>,
+    mut settings_rx: watch::Receiver<Arc<Settings>>,
     shared: Arc<Shared>,
     mut shutdown: watch::Receiver<bool>,
 ) {
+    let mut settings = settings_rx.borrow_and_update().clone();
     let mut backoff = settings.collector.backoff_min;
     let mut failures = 0u32;
+    let mut pace = Pace::new(catch_up_rate(&settings));
     loop {
-        let attempt = connect_and_stream(&settings, &shared, &mut shutdown);
+        let attempt = connect_and_stream(
+            &settings,
+            &shared,
+            &mut shutdown,
+            &mut settings_rx,
+            &mut pace,
+        );
         let result = attempt.await;
         shared.stats.connected.store(false, Ordering::Relaxed);
         shared.progress.notify_waiters();
         if *shutdown.borrow() {
             return;
         }
+        if settings_rx.has_changed().unwrap_or(false) || matches!(result, Ok(Ended::Reconnect)) {
+            settings = settings_rx.borrow_and_update().clone();
+            pace.rate = catch_up_rate(&settings);
+            backoff = settings.collector.backoff_min;
+            failures = 0;
+            if matches!(result, Ok(Ended::Reconnect)) {
+                tracing::info!(collector = %settings.collector.address,
+                    "connection settings changed; reconnecting");
+                continue;
+            }
+        }
         match result {
-            Ok(()) => {
+            Ok(_) => {
                 backoff = settings.collector.backoff_min;
                 failures = 0;
             }
@@ -87,13 +121,23 @@ pub async fn run(
     }
 }
 
+fn catch_up_rate(settings: &Settings) -> f64 {
+    settings
+        .spool
+        .as_ref()
+        .map(|s| s.catch_up_rate)
+        .unwrap_or(crate::config::SpoolSection::default().catch_up_rate)
+}
+
 /// One connection's life. The flag in the error says whether the stream got as far as the
 /// welcome (then the backoff starts afresh).
 async fn connect_and_stream(
     settings: &Settings,
     shared: &Arc<Shared>,
     shutdown: &mut watch::Receiver<bool>,
-) -> Result<(), (StreamError, bool)> {
+    settings_rx: &mut watch::Receiver<Arc<Settings>>,
+    pace: &mut Pace,
+) -> Result<Ended, (StreamError, bool)> {
     let address = settings.collector.address.clone();
     let mut endpoint = Endpoint::from_shared(address.clone())
         .map_err(|e| (StreamError::Address(address.clone(), e.to_string()), false))?;
@@ -147,9 +191,7 @@ async fn connect_and_stream(
         }
     };
     let mut last_sent = welcome.applied_seq;
-    if let Ok(mut o) = shared.outbox.lock() {
-        o.ack(welcome.applied_seq);
-    }
+    shared.ack(welcome.applied_seq);
     shared.stats.connected.store(true, Ordering::Relaxed);
     shared.stats.connects.fetch_add(1, Ordering::Relaxed);
     shared.progress.notify_waiters();
@@ -164,13 +206,11 @@ async fn connect_and_stream(
                 Ok(Some(v1::CollectorMessage {
                     msg: Some(collector_message::Msg::Ack(ack)),
                 })) => {
-                    if let Ok(mut o) = reader_shared.outbox.lock() {
-                        let n = o.ack(ack.seq);
-                        reader_shared
-                            .stats
-                            .batches_acked
-                            .fetch_add(n as u64, Ordering::Relaxed);
-                    }
+                    let n = reader_shared.ack(ack.seq);
+                    reader_shared
+                        .stats
+                        .batches_acked
+                        .fetch_add(n as u64, Ordering::Relaxed);
                     reader_shared.progress.notify_waiters();
                 }
                 Ok(Some(_)) => {}
@@ -183,19 +223,27 @@ async fn connect_and_stream(
     let mut defined = Vec::<bool>::new();
     let max_points = welcome.max_batch_points as usize;
     let result = loop {
-        let messages = match shared.outbox.lock() {
-            Ok(o) => o
-                .after(last_sent)
-                .take(SEND_CHUNK)
-                .map(|b| encode(b, o.interner(), &mut defined))
-                .collect::<Vec<_>>(),
-            Err(_) => break Err(StreamError::Ended("outbox lock poisoned".into())),
+        // Registered before looking, so a batch queued meanwhile is not missed.
+        let queued = shared.notify.notified();
+        tokio::pin!(queued);
+        queued.as_mut().enable();
+        let (messages, skipped_through) = match next_chunk(shared, last_sent, &mut defined).await {
+            Ok(c) => c,
+            Err(e) => break Err(e),
         };
+        last_sent = last_sent.max(skipped_through);
         if messages.is_empty() {
             tokio::select! {
-                _ = shared.notify.notified() => continue,
+                _ = &mut queued => continue,
                 e = &mut reader => break Err(e.unwrap_or_else(|j| StreamError::Ended(j.to_string()))),
-                _ = shutdown.changed() => break Ok(()),
+                _ = shutdown.changed() => break Ok(Ended::Shutdown),
+                r = settings_rx.changed() => {
+                    if r.is_err() { break Ok(Ended::Shutdown); }
+                    let new = settings_rx.borrow().clone();
+                    if settings.connection_differs(&new) { break Ok(Ended::Reconnect); }
+                    pace.rate = catch_up_rate(&new);
+                    continue;
+                }
             }
         }
         let mut failed = None;
@@ -207,6 +255,7 @@ async fn connect_and_stream(
                     "batch larger than the collector accepts"
                 );
             }
+            pace.take(m.points.len()).await;
             let seq = m.seq;
             let msg = v1::AgentMessage {
                 msg: Some(agent_message::Msg::Batch(m)),
@@ -230,6 +279,108 @@ async fn connect_and_stream(
     };
     reader.abort();
     result.map_err(|e| (e, true))
+}
+
+/// The next batches to send after `last_sent`, and the newest number skipped as unreadable
+/// (0 if none): from the spool while the next batch is no longer in memory, else from memory
+/// (below the durable reservation when there is a spool).
+async fn next_chunk(
+    shared: &Shared,
+    last_sent: u64,
+    defined: &mut Vec<bool>,
+) -> Result<(Vec<v1::Batch>, u64), StreamError> {
+    let poisoned = || StreamError::Ended("outbox lock poisoned".into());
+    let mut limit = u64::MAX;
+    if let Some(spool) = &shared.spool {
+        limit = spool.state.reserved.load(Ordering::Relaxed);
+        let front = shared.outbox.lock().map_err(|_| poisoned())?.front_seq();
+        let next = last_sent + 1;
+        let on_disk = spool.state.durable_through.load(Ordering::Relaxed);
+        if next <= on_disk && front.is_none_or(|f| next < f) {
+            let stored = spool
+                .read(last_sent, front.unwrap_or(u64::MAX), SEND_CHUNK)
+                .await
+                .map_err(|e| StreamError::Ended(e.to_string()))?;
+            if !stored.is_empty() {
+                let mut o = shared.outbox.lock().map_err(|_| poisoned())?;
+                let mut out = Vec::new();
+                let mut skipped = 0;
+                for s in stored {
+                    match crate::spool::body::decode(&s.body) {
+                        Ok(samples) => {
+                            let points = samples
+                                .iter()
+                                .map(|x| Point {
+                                    series: o.intern(&x.name, &x.labels),
+                                    value: x.value,
+                                    timestamp_ms: x.timestamp_ms,
+                                })
+                                .collect();
+                            let batch = Batch {
+                                seq: s.meta.seq,
+                                points,
+                            };
+                            out.push(encode(&batch, o.interner(), defined));
+                        }
+                        Err(e) => {
+                            tracing::warn!(seq = s.meta.seq, error = %e,
+                                "spool: batch body undecodable; skipped");
+                            shared.drops.count(
+                                DropReason::SpoolDamaged,
+                                u64::from(s.meta.points),
+                                1,
+                            );
+                            skipped = s.meta.seq;
+                        }
+                    }
+                }
+                return Ok((out, skipped));
+            }
+        }
+    }
+    let o = shared.outbox.lock().map_err(|_| poisoned())?;
+    let out = o
+        .after(last_sent)
+        .take_while(|b| b.seq < limit)
+        .take(SEND_CHUNK)
+        .map(|b| encode(b, o.interner(), defined))
+        .collect();
+    Ok((out, 0))
+}
+
+/// Paces sending at `rate` samples per second, with a second's worth of burst: live rounds
+/// never wait, a backlog goes out at the rate.
+pub(crate) struct Pace {
+    pub(crate) rate: f64,
+    tokens: f64,
+    last: tokio::time::Instant,
+}
+
+impl Pace {
+    pub(crate) fn new(rate: f64) -> Self {
+        Self {
+            rate,
+            tokens: rate,
+            last: tokio::time::Instant::now(),
+        }
+    }
+
+    /// Waits until `n` samples may go. A batch larger than the burst goes once the bucket is
+    /// full, leaving it in debt.
+    pub(crate) async fn take(&mut self, n: usize) {
+        let now = tokio::time::Instant::now();
+        self.tokens =
+            (self.tokens + now.duration_since(self.last).as_secs_f64() * self.rate).min(self.rate);
+        self.last = now;
+        let need = (n as f64).min(self.rate);
+        if self.tokens < need {
+            let wait = Duration::from_secs_f64((need - self.tokens) / self.rate);
+            tokio::time::sleep(wait).await;
+            self.tokens = need;
+            self.last = tokio::time::Instant::now();
+        }
+        self.tokens -= n as f64;
+    }
 }
 
 /// Wire form of a batch, defining on this stream the series it uses for the first time.

@@ -1,8 +1,16 @@
-//! The agent's TOML configuration, checked into [`AgentConfig`] before anything runs.
+//! The agent's TOML configuration as written ([`AgentConfig`]), checked into [`Settings`] by
+//! [`AgentConfig::settle`] (see `check.rs`) before anything runs.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
+
+mod check;
+mod locate;
+mod tls;
+
+pub use tls::{Pem, read_pem};
 
 use patrol_probes::ProbeConfig;
 use patrol_proto::Labels;
@@ -29,9 +37,16 @@ pub struct AgentConfig {
     #[serde(default, rename = "probe")]
     pub probes: Vec<ProbeSection>,
     /// Directory where probes keep state across restarts (log read positions and the counts
-    /// made up to them). Default `/var/lib/patrol-agent`.
+    /// made up to them) and where the spool lives. Default `/var/lib/patrol-agent`.
     #[serde(default)]
     pub state_dir: Option<PathBuf>,
+    /// The disk spool that keeps batches until the collector acknowledges them.
+    #[serde(default)]
+    pub spool: SpoolSection,
+    /// The text this config was parsed from (set by [`AgentConfig::parse`] and
+    /// [`AgentConfig::load`]), so checks can point at `file:line:column`.
+    #[serde(skip)]
+    pub source_text: Option<Arc<str>>,
 }
 
 /// Where probe state lives when `state_dir` is not set.
@@ -59,7 +74,7 @@ impl<'de> Deserialize<'de> for ProbeSection {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct CollectorSection {
     /// gRPC address of the collector.
@@ -71,7 +86,8 @@ pub struct CollectorSection {
     /// Give up a connection attempt after this long.
     #[serde(default = "default_connect_timeout", with = "humantime_serde")]
     pub connect_timeout: Duration,
-    /// First wait after a failed connection; doubles up to `backoff_max`, with jitter.
+    /// First wait after a failed connection; doubles up to `backoff_max`, with jitter. At
+    /// least 10ms.
     #[serde(default = "default_backoff_min", with = "humantime_serde")]
     pub backoff_min: Duration,
     /// Longest wait between two connection attempts.
@@ -109,14 +125,15 @@ impl Default for CollectorSection {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct BatchSection {
     /// Most points in one batch; a larger probe round is split.
     #[serde(default = "default_max_points")]
     pub max_points: usize,
-    /// Most points kept unacknowledged while the collector is away. Past it the oldest batches
-    /// are dropped and counted (`patrol_agent_dropped_samples_total`).
+    /// Most points kept unacknowledged in memory. Past it the oldest batches leave memory: with
+    /// the spool they are read back from disk later; without it they are dropped and counted
+    /// (`patrol_agent_dropped_samples_total{reason="backlog_full"}`).
     #[serde(default = "default_max_pending")]
     pub max_pending_points: usize,
 }
@@ -128,6 +145,59 @@ impl Default for BatchSection {
             max_pending_points: default_max_pending(),
         }
     }
+}
+
+/// `[spool]`.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SpoolSection {
+    /// Keep every batch on disk until it is acknowledged. Default `true`.
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    /// Spool directory; relative paths are under `state_dir`. Default `spool`.
+    #[serde(default = "default_spool_dir")]
+    pub dir: PathBuf,
+    /// Most bytes on disk; past it the oldest batches are dropped and counted
+    /// (`reason="spool_full"`). At least 1 MiB. Default 256 MiB.
+    #[serde(default = "default_spool_bytes")]
+    pub max_bytes: u64,
+    /// Batches older than this are dropped and counted (`reason="spool_expired"`). From 1m to
+    /// 365d. Default 72h.
+    #[serde(default = "default_spool_age", with = "humantime_serde")]
+    pub max_age: Duration,
+    /// Most samples per second sent while catching up on a backlog (after an outage or a
+    /// restart), so a returning agent does not flood the collector. Live rounds are far below
+    /// it. Default 20000.
+    #[serde(default = "default_catch_up_rate")]
+    pub catch_up_rate: f64,
+}
+
+impl Default for SpoolSection {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            dir: default_spool_dir(),
+            max_bytes: default_spool_bytes(),
+            max_age: default_spool_age(),
+            catch_up_rate: default_catch_up_rate(),
+        }
+    }
+}
+
+fn default_true() -> bool {
+    true
+}
+fn default_spool_dir() -> PathBuf {
+    PathBuf::from("spool")
+}
+fn default_spool_bytes() -> u64 {
+    256 << 20
+}
+fn default_spool_age() -> Duration {
+    Duration::from_secs(72 * 3600)
+}
+fn default_catch_up_rate() -> f64 {
+    20_000.0
 }
 
 fn default_address() -> String {
@@ -166,6 +236,41 @@ pub enum ConfigError {
     },
     #[error("{path}: {message}")]
     Check { path: String, message: String },
+    /// Everything wrong with a file, each problem at its position when known.
+    #[error("{}", problems.iter().map(|p| p.display(path)).collect::<Vec<_>>().join("\n"))]
+    Problems {
+        path: String,
+        problems: Vec<Problem>,
+    },
+}
+
+/// One problem found by the checks, at `line:column` of the file when known.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub at: Option<(usize, usize)>,
+    pub message: String,
+}
+
+impl Problem {
+    /// `path:line:column: message`, or `path: message` without a position.
+    pub fn display(&self, path: &str) -> String {
+        match self.at {
+            Some((line, column)) => format!("{path}:{line}:{column}: {}", self.message),
+            None => format!("{path}: {}", self.message),
+        }
+    }
+}
+
+impl ConfigError {
+    /// Each problem as its own line (`file:line:column: message`), for logs.
+    pub fn lines(&self) -> Vec<String> {
+        match self {
+            ConfigError::Problems { path, problems } => {
+                problems.iter().map(|p| p.display(path)).collect()
+            }
+            other => vec![other.to_string()],
+        }
+    }
 }
 
 /// The checked configuration the agent runs on.
@@ -183,78 +288,46 @@ pub struct Settings {
     pub probes: Vec<ProbeConfig>,
     /// Where probes keep state across restarts.
     pub state_dir: PathBuf,
+    /// The disk spool; `None` when `[spool] enabled = false`.
+    pub spool: Option<crate::spool::SpoolSettings>,
+    /// The TLS files' bytes as read, so a reload sees a renewed certificate at the same path.
+    pub tls_files: Vec<u8>,
+}
+
+impl Settings {
+    /// Whether `other` reaches the collector differently (address, credentials, timeouts,
+    /// backoff) or introduces the agent differently (host, labels): then the stream must
+    /// reconnect to take it.
+    pub fn connection_differs(&self, other: &Settings) -> bool {
+        self.collector != other.collector
+            || self.token != other.token
+            || self.tls_files != other.tls_files
+            || self.host != other.host
+            || self.labels != other.labels
+    }
 }
 
 impl AgentConfig {
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        load_toml(path)
+        let display = path.display().to_string();
+        let src = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: display.clone(),
+            source,
+        })?;
+        Self::parse(&display, &src)
     }
 
     pub fn parse(path: &str, src: &str) -> Result<Self, ConfigError> {
-        parse_toml(path, src)
+        let mut cfg: AgentConfig = parse_toml(path, src)?;
+        cfg.source_text = Some(Arc::from(src));
+        Ok(cfg)
     }
 
-    /// Fills defaults from the machine and checks what serde cannot.
+    /// Fills defaults from the machine and checks what serde cannot, reporting every problem
+    /// at once (at `file:line:column` when the config came from [`Self::parse`] or
+    /// [`Self::load`]).
     pub fn settle(self, path: &str) -> Result<Settings, ConfigError> {
-        let check = |message: String| ConfigError::Check {
-            path: path.to_owned(),
-            message,
-        };
-        let hostname = hostname::get()
-            .ok()
-            .and_then(|h| h.into_string().ok())
-            .unwrap_or_else(|| "localhost".into());
-        let host = self.host.unwrap_or_else(|| hostname.clone());
-        let agent_id = self.agent_id.unwrap_or_else(|| host.clone());
-        if agent_id.is_empty() || host.is_empty() {
-            return Err(check("'agent_id' and 'host' must not be empty".into()));
-        }
-        let mut labels = Labels::new();
-        for (name, value) in &self.labels {
-            if !valid_label_name(name) {
-                return Err(check(format!(
-                    "label name '{name}' is not valid: use letters, digits and '_', not starting with a digit"
-                )));
-            }
-            if name == "host" {
-                return Err(check(
-                    "label 'host' is set by the agent: use the top-level 'host' key instead".into(),
-                ));
-            }
-            labels.insert(name.as_str(), value.as_str());
-        }
-        labels.insert("host", host.as_str());
-        if self.batch.max_points == 0 || self.batch.max_pending_points < self.batch.max_points {
-            return Err(check(
-                "[batch] needs max_points > 0 and max_pending_points >= max_points".into(),
-            ));
-        }
-        for ProbeSection(p) in &self.probes {
-            if p.interval().is_zero() {
-                return Err(check(format!(
-                    "probe '{}' has interval 0: give it a positive interval",
-                    p.kind()
-                )));
-            }
-        }
-        let token = match &self.collector.token_file {
-            Some(f) => Some(read_token(f).map_err(check)?),
-            None => None,
-        };
-        let tls = client_tls(&self.collector).map_err(check)?;
-        Ok(Settings {
-            agent_id,
-            host,
-            labels,
-            collector: self.collector,
-            token,
-            tls,
-            batch: self.batch,
-            probes: self.probes.into_iter().map(|p| p.0).collect(),
-            state_dir: self
-                .state_dir
-                .unwrap_or_else(|| PathBuf::from(DEFAULT_STATE_DIR)),
-        })
+        check::settle(self, path)
     }
 }
 
@@ -279,118 +352,6 @@ pub fn parse_toml<T: serde::de::DeserializeOwned>(path: &str, src: &str) -> Resu
             message: e.message().to_owned(),
         }
     })
-}
-
-fn read_token(path: &Path) -> Result<String, String> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let meta =
-            std::fs::metadata(path).map_err(|e| format!("token_file {}: {e}", path.display()))?;
-        if meta.permissions().mode() & 0o004 != 0 {
-            return Err(format!(
-                "token_file {} is readable by everyone: chmod o-r it",
-                path.display()
-            ));
-        }
-    }
-    let text =
-        std::fs::read_to_string(path).map_err(|e| format!("token_file {}: {e}", path.display()))?;
-    let token = text.lines().next().unwrap_or("").trim().to_owned();
-    if token.is_empty() {
-        return Err(format!("token_file {} is empty", path.display()));
-    }
-    Ok(token)
-}
-
-/// Checks the address's scheme against `[collector.tls]` and loads its files.
-fn client_tls(
-    collector: &CollectorSection,
-) -> Result<Option<tonic::transport::ClientTlsConfig>, String> {
-    use tonic::transport::{Certificate, ClientTlsConfig, Identity};
-    let address = collector.address.trim();
-    let https = address
-        .get(..8)
-        .is_some_and(|s| s.eq_ignore_ascii_case("https://"));
-    let Some(tls) = &collector.tls else {
-        if https {
-            return Err(format!(
-                "collector.address {address} is https: set ca_file in [collector.tls] to verify the collector"
-            ));
-        }
-        return Ok(None);
-    };
-    if !https {
-        return Err(format!(
-            "[collector.tls] is set but collector.address {address} is not https://: use https://"
-        ));
-    }
-    let ca = read_pem("collector.tls.ca_file", &tls.ca_file, Pem::Certificate)?;
-    let mut config = ClientTlsConfig::new().ca_certificate(Certificate::from_pem(ca));
-    match (&tls.cert_file, &tls.key_file) {
-        (Some(cert_file), Some(key_file)) => {
-            let cert = read_pem("collector.tls.cert_file", cert_file, Pem::Certificate)?;
-            let key = read_pem("collector.tls.key_file", key_file, Pem::PrivateKey)?;
-            config = config.identity(Identity::from_pem(cert, key));
-        }
-        (None, None) => {}
-        _ => {
-            return Err(
-                "[collector.tls] needs both cert_file and key_file for a client certificate, or neither"
-                    .into(),
-            );
-        }
-    }
-    if let Some(domain) = &tls.domain {
-        config = config.domain_name(domain.clone());
-    }
-    Ok(Some(config))
-}
-
-/// What a PEM file must hold.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Pem {
-    /// One or more `CERTIFICATE` blocks.
-    Certificate,
-    /// A PKCS#8, PKCS#1 (RSA) or SEC1 (EC) private key; the file must not be readable by
-    /// others.
-    PrivateKey,
-}
-
-/// Reads a PEM file for config key `key` and checks it holds what `kind` asks for. Errors name
-/// the key and the file: `tls.cert_file /x: no PEM certificate found`.
-pub fn read_pem(key: &str, path: &Path, kind: Pem) -> Result<Vec<u8>, String> {
-    let shown = path.display();
-    let meta = std::fs::metadata(path).map_err(|e| format!("{key} {shown}: cannot read: {e}"))?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        if kind == Pem::PrivateKey && meta.permissions().mode() & 0o004 != 0 {
-            return Err(format!(
-                "{key} {shown} is readable by everyone: chmod o-r it"
-            ));
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = meta;
-    let pem = std::fs::read(path).map_err(|e| format!("{key} {shown}: cannot read: {e}"))?;
-    let (wanted, what): (fn(&str) -> bool, &str) = match kind {
-        Pem::Certificate => (|l| l == "CERTIFICATE", "certificate"),
-        Pem::PrivateKey => (
-            |l| matches!(l, "PRIVATE KEY" | "RSA PRIVATE KEY" | "EC PRIVATE KEY"),
-            "private key (PKCS#8, RSA or EC, unencrypted)",
-        ),
-    };
-    let found = String::from_utf8_lossy(&pem).lines().any(|l| {
-        l.trim()
-            .strip_prefix("-----BEGIN ")
-            .and_then(|l| l.strip_suffix("-----"))
-            .is_some_and(wanted)
-    });
-    if !found {
-        return Err(format!("{key} {shown}: no PEM {what} found"));
-    }
-    Ok(pem)
 }
 
 pub fn valid_label_name(name: &str) -> bool {
@@ -471,6 +432,64 @@ interval = "1s"
         let cfg = AgentConfig::parse("a.toml", "[labels]\nhost = \"x\"\n").unwrap();
         let err = cfg.settle("a.toml").unwrap_err().to_string();
         assert!(err.contains("label 'host' is set by the agent"), "{err}");
+    }
+
+    #[test]
+    fn every_absurd_value_is_refused_at_its_position() {
+        let src = "agent_id = \"a\"\n[collector]\nbackoff_min = \"0s\"\n\n[spool]\nmax_bytes = 10\n\n\
+                   [[probe]]\ntype = \"host\"\ninterval = \"1ns\"\n\n[[probe]]\ntype = \"host\"\ninterval = \"2days\"\n";
+        let err = AgentConfig::parse("agent.toml", src)
+            .unwrap()
+            .settle("agent.toml")
+            .unwrap_err();
+        let lines = err.lines();
+        assert_eq!(lines.len(), 4, "{lines:#?}");
+        assert!(
+            lines[0].starts_with("agent.toml:3:15: [collector] backoff_min 0s would retry"),
+            "{lines:#?}"
+        );
+        assert!(
+            lines[1].starts_with(
+                "agent.toml:10:12: probe 'host' interval 1ns is too short: give it at least 100ms"
+            ),
+            "{lines:#?}"
+        );
+        assert!(
+            lines[2].starts_with("agent.toml:14:12: probe 'host' interval 2days is too long"),
+            "{lines:#?}"
+        );
+        assert!(
+            lines[3].starts_with("agent.toml:6:13: [spool] max_bytes 10 is too small"),
+            "{lines:#?}"
+        );
+        assert_eq!(err.to_string(), lines.join("\n"));
+    }
+
+    #[test]
+    fn spool_is_on_by_default_under_state_dir() {
+        let s = AgentConfig::parse("a.toml", "state_dir = \"/x/state\"\n")
+            .unwrap()
+            .settle("a.toml")
+            .unwrap();
+        let spool = s.spool.unwrap();
+        assert_eq!(spool.dir, PathBuf::from("/x/state/spool"));
+        assert_eq!(spool.limits.max_bytes, 256 << 20);
+        let off = AgentConfig::parse("a.toml", "[spool]\nenabled = false\n")
+            .unwrap()
+            .settle("a.toml")
+            .unwrap();
+        assert!(off.spool.is_none());
+    }
+
+    #[test]
+    fn a_config_built_in_code_reports_without_a_position() {
+        let mut cfg = AgentConfig::default();
+        cfg.collector.backoff_min = Duration::ZERO;
+        let err = cfg.settle("local agent").unwrap_err().to_string();
+        assert!(
+            err.starts_with("local agent: [collector] backoff_min 0s"),
+            "{err}"
+        );
     }
 
     #[test]
