@@ -30,6 +30,9 @@ fn agent(address: String) -> Agent {
         ..AgentConfig::default()
     };
     cfg.collector.address = address;
+    // Memory-only delivery is what this test exercises; the spool has tests of its own
+    // (agent_spool.rs), and a default state_dir would be shared between tests.
+    cfg.spool.enabled = false;
     cfg.collector.backoff_min = Duration::from_millis(20);
     cfg.collector.backoff_max = Duration::from_millis(100);
     let settings = cfg.settle("test").expect("settings");

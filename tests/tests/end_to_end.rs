@@ -79,8 +79,9 @@ fn breach_opens_an_incident_and_clearing_resolves_it() {
     std::fs::write(
         &agent_cfg,
         format!(
-            "agent_id = \"e2e-agent\"\nhost = \"e2e-host\"\n[labels]\nsite = \"lab\"\n\
-             [collector]\naddress = \"http://{grpc}\"\n[[probe]]\ntype = \"host\"\ninterval = \"1s\"\n"
+            "agent_id = \"e2e-agent\"\nhost = \"e2e-host\"\nstate_dir = {state:?}\n[labels]\nsite = \"lab\"\n\
+             [collector]\naddress = \"http://{grpc}\"\n[[probe]]\ntype = \"host\"\ninterval = \"1s\"\n",
+            state = dir.path().join("agent-state"),
         ),
     )
     .expect("agent config");
@@ -148,8 +149,14 @@ fn restart_keeps_open_incidents_without_duplicates() {
         std::fs::write(
             &agent_cfg,
             format!(
-                "agent_id = \"e2e-agent\"\nhost = \"e2e-host\"\n[collector]\naddress = \"http://{grpc}\"\n\
-                 backoff_max = \"200ms\"\n[[probe]]\ntype = \"host\"\ninterval = \"1s\"\n"
+                "agent_id = \"e2e-agent\"\nhost = \"e2e-host\"\nstate_dir = {state:?}\n\
+                 [collector]\naddress = \"http://{grpc}\"\n\
+                 backoff_max = \"200ms\"\n[[probe]]\ntype = \"host\"\ninterval = \"1s\"\n",
+                // Each agent its own state: the first still runs (its spool locked) when the
+                // second starts.
+                state = dir
+                    .path()
+                    .join(format!("agent-state-{}", grpc.replace(':', "-"))),
             ),
         )
         .expect("agent config");

@@ -304,6 +304,7 @@ fn shipped_rules_open_incidents_for_a_dead_target_loss_and_a_route_change() {
         "agent.toml",
         &format!(
             r#"agent_id = "net-agent"
+state_dir = {state:?}
 host = "net-host"
 [collector]
 address = "http://{grpc}"
@@ -320,7 +321,8 @@ interval = "2s"
 max_hops = 8
 timeout = "500ms"
 targets = ["10.232.9.9"]
-"#
+"#,
+            state = dir.path().join("agent-state"),
         ),
     );
     let mut agent_cmd = net.command(&a, &binary("patrol-agent"));

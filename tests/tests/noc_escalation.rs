@@ -102,8 +102,10 @@ fn unacknowledged_incident_escalates_once_per_step_across_a_crash() {
     std::fs::write(
         &agent_cfg,
         format!(
-            "agent_id = \"noc-agent\"\nhost = \"noc-host\"\n[collector]\naddress = \"{url}\"\n\
-             [[probe]]\ntype = \"host\"\ninterval = \"1s\"\n"
+            "agent_id = \"noc-agent\"\nhost = \"noc-host\"\nstate_dir = {state:?}\n\
+             [collector]\naddress = \"{url}\"\n\
+             [[probe]]\ntype = \"host\"\ninterval = \"1s\"\n",
+            state = dir.path().join("agent-state"),
         ),
     )
     .expect("agent config");

@@ -359,8 +359,10 @@ fn a_firing_rule_s_open_and_resolve_reach_mosquitto_sub() {
     std::fs::write(
         &agent_cfg,
         format!(
-            "agent_id = \"mqtt-agent\"\nhost = \"mqtt-host\"\n[collector]\naddress = \"http://127.0.0.1:{port}\"\n\
-             [[probe]]\ntype = \"host\"\ninterval = \"1s\"\n"
+            "agent_id = \"mqtt-agent\"\nhost = \"mqtt-host\"\nstate_dir = {state:?}\n\
+             [collector]\naddress = \"http://127.0.0.1:{port}\"\n\
+             [[probe]]\ntype = \"host\"\ninterval = \"1s\"\n",
+            state = dir.path().join("agent-state"),
         ),
     )
     .expect("agent config");

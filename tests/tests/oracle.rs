@@ -26,10 +26,12 @@ fn agent_config(dir: &Path, password: &Path, collector: &str, extra: &str) -> Pa
     std::fs::write(
         &path,
         format!(
-            "agent_id = \"e2e-oracle\"\nhost = \"db-host\"\n[collector]\naddress = \"http://{collector}\"\n\
+            "agent_id = \"e2e-oracle\"\nhost = \"db-host\"\nstate_dir = {state:?}\n\
+             [collector]\naddress = \"http://{collector}\"\n\
              [[probe]]\ntype = \"oracle\"\ndb = \"ORCL\"\nconnect = \"127.0.0.1:1/ORCLPDB1\"\n\
              user = \"patrol_mon\"\npassword_file = \"{}\"\n{extra}",
-            password.display()
+            password.display(),
+            state = dir.join("agent-state"),
         ),
     )
     .expect("agent config");

@@ -20,6 +20,9 @@ fn agent(address: String) -> Agent {
     )
     .expect("agent config");
     cfg.collector.address = address;
+    // Memory-only delivery is what this test exercises; the spool has tests of its own
+    // (agent_spool.rs), and a default state_dir would be shared between tests.
+    cfg.spool.enabled = false;
     Agent::start(cfg.settle("test").expect("settings")).expect("agent")
 }
 

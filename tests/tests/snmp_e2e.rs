@@ -52,12 +52,14 @@ fn interface_down_in_the_recording_opens_an_incident() {
     std::fs::write(
         &agent_cfg,
         format!(
-            "agent_id = \"e2e-agent\"\nhost = \"poller\"\n[collector]\naddress = \"http://{grpc}\"\n\
+            "agent_id = \"e2e-agent\"\nhost = \"poller\"\nstate_dir = {state:?}\n\
+             [collector]\naddress = \"http://{grpc}\"\n\
              [[probe]]\ntype = \"snmp\"\ninterval = \"2s\"\ntimeout = \"500ms\"\nretries = 1\n\
              profiles = [\"system\", \"if_mib\"]\n\
              [[probe.device]]\nname = \"c3750\"\naddress = \"{}\"\ncommunity = \"{}\"\n",
             sim.address(),
-            peers::CISCO_COMMUNITY
+            peers::CISCO_COMMUNITY,
+            state = dir.path().join("agent-state"),
         ),
     )
     .expect("agent config");
