@@ -226,14 +226,16 @@ impl Agent {
         let settings = Arc::new(settings);
         let (settings_tx, settings_rx) = watch::channel(Arc::clone(&settings));
         let stream_task = tokio::spawn(stream::run(settings_rx, Arc::clone(&shared), rx.clone()));
-        let telemetry_task = tokio::spawn(report_self(Arc::clone(&shared), rx));
+        let telemetry_task = settings
+            .self_metrics
+            .then(|| tokio::spawn(report_self(Arc::clone(&shared), rx)));
         Ok(Agent {
             shared,
             settings: settings_tx,
             shutdown,
             probes: Mutex::new(running),
             stream_task: Some(stream_task),
-            telemetry_task: Some(telemetry_task),
+            telemetry_task,
         })
     }
 
@@ -301,9 +303,11 @@ impl Agent {
         self.report_now();
     }
 
-    /// Queues the agent's own counters at once.
+    /// Queues the agent's own counters at once (when it reports them).
     fn report_now(&self) {
-        self.shared.push("agent", telemetry::samples(&self.shared));
+        if self.settings.borrow().self_metrics {
+            self.shared.push("agent", telemetry::samples(&self.shared));
+        }
     }
 
     pub fn stats(&self) -> AgentStats {

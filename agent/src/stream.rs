@@ -62,7 +62,7 @@ pub async fn run(
     mut shutdown: watch::Receiver<bool>,
 ) {
     let mut settings = settings_rx.borrow_and_update().clone();
-    let mut backoff = settings.collector.backoff_min;
+    let mut backoff = first_backoff(&settings);
     let mut failures = 0u32;
     let mut pace = Pace::new(catch_up_rate(&settings));
     loop {
@@ -82,7 +82,7 @@ pub async fn run(
         if settings_rx.has_changed().unwrap_or(false) || matches!(result, Ok(Ended::Reconnect)) {
             settings = settings_rx.borrow_and_update().clone();
             pace.rate = catch_up_rate(&settings);
-            backoff = settings.collector.backoff_min;
+            backoff = first_backoff(&settings);
             failures = 0;
             if matches!(result, Ok(Ended::Reconnect)) {
                 tracing::info!(collector = %settings.collector.address,
@@ -92,12 +92,12 @@ pub async fn run(
         }
         match result {
             Ok(_) => {
-                backoff = settings.collector.backoff_min;
+                backoff = first_backoff(&settings);
                 failures = 0;
             }
             Err((e, was_connected)) => {
                 if was_connected {
-                    backoff = settings.collector.backoff_min;
+                    backoff = first_backoff(&settings);
                     failures = 0;
                 }
                 failures += 1;
@@ -119,6 +119,14 @@ pub async fn run(
             _ = shutdown.changed() => return,
         }
     }
+}
+
+/// The first wait after a failure: `backoff_min`, unless `backoff_max` caps it lower.
+fn first_backoff(settings: &Settings) -> Duration {
+    settings
+        .collector
+        .backoff_min
+        .min(settings.collector.backoff_max)
 }
 
 fn catch_up_rate(settings: &Settings) -> f64 {

@@ -336,6 +336,35 @@ pub const METRICS: &[(&str, &str)] = &[
         "patrol_probe_duration_ms",
         "How long the probe's last round took.",
     ),
+    // the agent's own counters (agent/src/telemetry.rs)
+    (
+        "patrol_agent_dropped_samples_total",
+        "Samples the agent gave up on, by reason (backlog_full, spool_full, spool_expired, shutdown, non_finite, spool_damaged).",
+    ),
+    (
+        "patrol_agent_reload_failures_total",
+        "SIGHUP reloads refused (bad file or a change that needs a restart); the agent kept its configuration.",
+    ),
+    (
+        "patrol_agent_memory_pending_batches",
+        "Unacknowledged batches held in the agent's memory.",
+    ),
+    (
+        "patrol_agent_spool_pending_batches",
+        "Unacknowledged batches in the agent's disk spool.",
+    ),
+    (
+        "patrol_agent_spool_bytes",
+        "Bytes of the agent's spool segment files.",
+    ),
+    (
+        "patrol_agent_spool_repairs_total",
+        "Torn or damaged spool records cut off (or files removed) when the agent opened its spool.",
+    ),
+    (
+        "patrol_agent_spool_errors_total",
+        "Failed spool writes, syncs, removals and reads (retried; batches stay in memory).",
+    ),
     // snmp probe (probes/src/snmp)
     (
         "snmp_up",

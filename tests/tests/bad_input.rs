@@ -104,9 +104,11 @@ async fn garbage_is_refused_counted_and_harmless_to_others() {
         ..AgentConfig::default()
     };
     cfg.collector.address = format!("http://{addr}");
-    // Memory-only delivery is what this test exercises; the spool has tests of its own
-    // (agent_spool.rs), and a default state_dir would be shared between tests.
+    // Memory-only delivery of exactly the test's batches is what this test exercises: no
+    // spool (it has tests of its own, agent_spool.rs; a default state_dir would be shared
+    // between tests) and none of the agent's own counters.
     cfg.spool.enabled = false;
+    cfg.self_metrics = false;
     let good = Agent::start(cfg.settle("test").expect("settings")).expect("agent");
     let push = |n: u64| {
         good.push(&[Sample::new("good_round", Labels::new(), n as f64, n as i64)]);

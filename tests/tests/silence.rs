@@ -20,9 +20,11 @@ fn agent(address: String) -> Agent {
     )
     .expect("agent config");
     cfg.collector.address = address;
-    // Memory-only delivery is what this test exercises; the spool has tests of its own
-    // (agent_spool.rs), and a default state_dir would be shared between tests.
+    // Memory-only delivery of exactly the test's batches is what this test exercises: no
+    // spool (it has tests of its own, agent_spool.rs; a default state_dir would be shared
+    // between tests) and none of the agent's own counters.
     cfg.spool.enabled = false;
+    cfg.self_metrics = false;
     Agent::start(cfg.settle("test").expect("settings")).expect("agent")
 }
 

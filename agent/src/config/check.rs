@@ -166,6 +166,7 @@ pub(super) fn settle(cfg: AgentConfig, path: &str) -> Result<Settings, ConfigErr
         state_dir,
         spool,
         tls_files,
+        self_metrics: cfg.self_metrics,
     })
 }
 
@@ -188,13 +189,14 @@ fn check_collector(cfg: &AgentConfig, found: &mut Found<'_>) {
             human(c.backoff_min), human(MIN_BACKOFF)
         ));
     }
-    if c.backoff_max < c.backoff_min || c.backoff_max > MAX_BACKOFF {
+    // A backoff_max below backoff_min caps every wait at backoff_max (as it always has).
+    if c.backoff_max < MIN_BACKOFF || c.backoff_max > MAX_BACKOFF {
         found.at(
             &at("backoff_max"),
             format!(
-                "[collector] backoff_max {} must lie between backoff_min ({}) and {}",
+                "[collector] backoff_max {} is out of range: give it between {} and {}",
                 human(c.backoff_max),
-                human(c.backoff_min),
+                human(MIN_BACKOFF),
                 human(MAX_BACKOFF)
             ),
         );

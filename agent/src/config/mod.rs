@@ -17,7 +17,7 @@ use patrol_proto::Labels;
 use serde::Deserialize;
 
 /// `patrol-agent --config FILE`.
-#[derive(Debug, Clone, Deserialize, Default)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AgentConfig {
     /// Stable identity of this agent at the collector. Default: the host name.
@@ -43,10 +43,32 @@ pub struct AgentConfig {
     /// The disk spool that keeps batches until the collector acknowledges them.
     #[serde(default)]
     pub spool: SpoolSection,
+    /// Report the agent's own counters (`patrol_agent_*`: drops, reload failures, spool) as
+    /// samples every 10 s. Default `true`.
+    #[serde(default = "default_true")]
+    pub self_metrics: bool,
     /// The text this config was parsed from (set by [`AgentConfig::parse`] and
     /// [`AgentConfig::load`]), so checks can point at `file:line:column`.
     #[serde(skip)]
     pub source_text: Option<Arc<str>>,
+}
+
+impl Default for AgentConfig {
+    /// The same defaults as an empty file.
+    fn default() -> Self {
+        Self {
+            agent_id: None,
+            host: None,
+            labels: BTreeMap::new(),
+            collector: CollectorSection::default(),
+            batch: BatchSection::default(),
+            probes: Vec::new(),
+            state_dir: None,
+            spool: SpoolSection::default(),
+            self_metrics: true,
+            source_text: None,
+        }
+    }
 }
 
 /// Where probe state lives when `state_dir` is not set.
@@ -292,6 +314,8 @@ pub struct Settings {
     pub spool: Option<crate::spool::SpoolSettings>,
     /// The TLS files' bytes as read, so a reload sees a renewed certificate at the same path.
     pub tls_files: Vec<u8>,
+    /// Report the agent's own counters as samples.
+    pub self_metrics: bool,
 }
 
 impl Settings {
