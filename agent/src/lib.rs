@@ -34,7 +34,7 @@ pub struct Shared {
     /// Wakes the stream task when a new batch is queued or more may be sent.
     pub(crate) notify: Arc<Notify>,
     /// Wakes everyone waiting in [`Agent::wait_for`]: something in the stats changed.
-    pub(crate) progress: Notify,
+    pub(crate) progress: Arc<Notify>,
     pub(crate) stats: Stats,
     /// Sequence numbers are unique within an epoch; the spool keeps it across restarts.
     pub(crate) epoch: u64,
@@ -192,12 +192,13 @@ impl Agent {
         let built = scheduler::build_all(&settings.probes, &ctx)?;
         let drops = Arc::new(Drops::default());
         let notify = Arc::new(Notify::new());
+        let progress = Arc::new(Notify::new());
         let (spool, epoch, next_seq) = match &settings.spool {
             Some(s) => {
                 let opened = Spool::open(
                     s,
                     Arc::clone(&drops),
-                    Arc::clone(&notify),
+                    [Arc::clone(&notify), Arc::clone(&progress)],
                     patrol_proto::model::now_ms(),
                     new_epoch,
                 )?;
@@ -213,7 +214,7 @@ impl Agent {
                 next_seq,
             )),
             notify,
-            progress: Notify::new(),
+            progress,
             stats: Stats::default(),
             epoch,
             drops,

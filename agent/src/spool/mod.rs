@@ -98,11 +98,12 @@ pub struct Opened {
 
 impl Spool {
     /// Locks and opens the spool, reporting repairs and drops (logged and counted), and starts
-    /// its writer thread. `wake` is notified whenever more may be sent (reservation, acks).
+    /// its writer thread. `[send, progress]`: the first is notified (one waiter) when more may
+    /// be sent (a reservation), the second (all waiters) when the spool's figures changed.
     pub fn open(
         settings: &SpoolSettings,
         drops: Arc<Drops>,
-        wake: Arc<Notify>,
+        wake: [Arc<Notify>; 2],
         now_ms: i64,
         new_epoch: impl FnOnce() -> u64,
     ) -> Result<Opened, SpoolError> {

@@ -46,6 +46,7 @@ pub(crate) struct Writer {
     state: Arc<SpoolState>,
     drops: Arc<Drops>,
     wake: Arc<Notify>,
+    progress: Arc<Notify>,
     queue: VecDeque<(RecordHeader, Vec<u8>)>,
     highest_seen: u64,
     last_appended: u64,
@@ -60,8 +61,9 @@ impl Writer {
         rx: Receiver<Cmd>,
         state: Arc<SpoolState>,
         drops: Arc<Drops>,
-        wake: Arc<Notify>,
+        wake: [Arc<Notify>; 2],
     ) -> Self {
+        let [wake, progress] = wake;
         let last = state.durable_through.load(Ordering::Relaxed);
         Self {
             log,
@@ -69,6 +71,7 @@ impl Writer {
             state,
             drops,
             wake,
+            progress,
             queue: VecDeque::new(),
             highest_seen: 0,
             last_appended: last,
@@ -220,10 +223,12 @@ impl Writer {
     }
 
     fn publish(&self) {
-        self.state
-            .pending_batches
-            .store(self.log.pending_batches(), Ordering::Relaxed);
+        let pending = self.log.pending_batches();
+        let before = self.state.pending_batches.swap(pending, Ordering::Relaxed);
         self.state.bytes.store(self.log.bytes(), Ordering::Relaxed);
+        if before != pending {
+            self.progress.notify_waiters();
+        }
     }
 
     fn failed(&mut self, what: &str, e: &dyn std::fmt::Display) {
