@@ -6,8 +6,8 @@
 use std::sync::Arc;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use patrol_collector::store::{Change, Store, WriteBatch};
 use patrol_proto::Labels;
+use patrol_store::{Change, Store, WriteBatch};
 
 const MIN: i64 = 60_000;
 const T0: i64 = 1_795_425_120_000; // 2026-11-23T09:12:00Z
@@ -55,13 +55,13 @@ notify = ["manager"]
 "#;
 
 fn store_with(rt: &tokio::runtime::Runtime, dir: &std::path::Path, live: u64) -> Store {
-    let site = match patrol_collector::noc::site::parse_site("site.toml", SITE) {
+    let site = match patrol_site::parse_site("site.toml", SITE) {
         Ok(s) => s,
         Err(e) => panic!("bench site: {e:?}"),
     };
     let (tx, _rx) = tokio::sync::broadcast::channel(1024);
-    let store = Store::open_with_site(dir, tx, patrol_collector::noc::site_handle(site))
-        .expect("open the store");
+    let store =
+        Store::open_with_site(dir, tx, patrol_site::site_handle(site)).expect("open the store");
     rt.block_on(async {
         for chunk in (0..live).collect::<Vec<_>>().chunks(500) {
             let changes = chunk

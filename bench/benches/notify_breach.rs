@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use patrol_collector::config::Settings;
 use patrol_collector::core::Core;
 use patrol_collector::engine::Evaluated;
-use patrol_collector::notify::Payload;
+use patrol_notify::Payload;
 use patrol_proto::Labels;
 use patrol_proto::model::now_ms;
 

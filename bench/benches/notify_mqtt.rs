@@ -17,8 +17,8 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use patrol_collector::notify::mqtt::MqttChannel;
-use patrol_collector::notify::{Channel, ChannelKind, Message, Payload};
+use patrol_notify::mqtt::MqttChannel;
+use patrol_notify::{Channel, ChannelKind, Message, Payload};
 
 fn message(event_id: u64) -> Message {
     let mut p = Payload::sample("bench");
@@ -35,7 +35,7 @@ fn main() {
     let site = format!(
         "[notify]\nsite = \"bench\"\n[channel.m]\nkind = \"mqtt\"\nhost = \"127.0.0.1\"\nport = {port}\n"
     );
-    let cfg = patrol_collector::noc::site::parse_site("bench.toml", &site)
+    let cfg = patrol_site::parse_site("bench.toml", &site)
         .expect("site")
         .notify
         .channels

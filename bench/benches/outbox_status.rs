@@ -6,7 +6,7 @@
 //! figures in docs/benchmarks.md.
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
-use patrol_collector::store::{DB_FILE, Store};
+use patrol_store::{DB_FILE, Store};
 
 /// The query `outbox_backlog` ran before schema v6.
 const COUNTED: &str = "SELECT channel, \
@@ -20,7 +20,7 @@ const COUNTED: &str = "SELECT channel, \
 /// A store whose outbox holds `rows` sent notifications with payloads of a realistic size.
 fn store_with(dir: &std::path::Path, rows: i64) -> Store {
     let (tx, _rx) = tokio::sync::broadcast::channel(16);
-    let site = patrol_collector::noc::site_handle(Default::default());
+    let site = patrol_site::site_handle(Default::default());
     let store = match Store::open_with(dir, tx, site, None) {
         Ok(s) => s,
         Err(e) => panic!("open the store: {e}"),

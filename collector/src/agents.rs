@@ -6,7 +6,7 @@ use std::sync::Mutex;
 use patrol_proto::Labels;
 use patrol_proto::v1;
 
-use crate::store::AppliedSeq;
+use patrol_store::AppliedSeq;
 
 #[derive(Debug, Clone, Default)]
 struct Entry {

@@ -16,8 +16,8 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
 use crate::core::Core;
-use crate::incident::{EventKind, Incident, IncidentEvent, IncidentState};
-use crate::store::{JournalEntry, NewIncident, Op, StoreError};
+use patrol_incident::{EventKind, Incident, IncidentEvent, IncidentState};
+use patrol_store::{JournalEntry, NewIncident, Op, StoreError};
 
 /// Events buffered per watcher between the bus and its connection.
 const WATCH_BUFFER: usize = 256;

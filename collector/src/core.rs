@@ -8,10 +8,10 @@ use tokio::sync::broadcast;
 
 use crate::agents::Registry;
 use crate::engine::{Engine, Evaluated};
-use crate::incident::IncidentEvent;
-use crate::noc::{self, SiteHandle, site::Site};
-use crate::store::{Change, Store, StoreError, WriteBatch};
 use crate::telemetry::Telemetry;
+use patrol_incident::IncidentEvent;
+use patrol_site::{Site, SiteHandle};
+use patrol_store::{Change, Store, StoreError, WriteBatch};
 
 /// The series the collector itself keeps per agent: 1 while it reports, 0 once silent.
 pub const AGENT_UP: &str = "patrol_agent_up";
@@ -27,7 +27,7 @@ pub struct Core {
     pub store: Store,
     pub bus: broadcast::Sender<Arc<IncidentEvent>>,
     pub agents: Registry,
-    pub telemetry: Telemetry,
+    pub telemetry: Arc<Telemetry>,
     /// The site in force (levels, calendars, escalation, maintenance); swapped on reload.
     pub site: SiteHandle,
     /// Where the site came from; `None` = the built-in default, nothing to reload.
@@ -38,7 +38,7 @@ pub struct Core {
     /// How long an agent may send nothing before `patrol_agent_up` turns 0.
     pub agent_silence: std::time::Duration,
     /// The notification channels' live state (dispatcher workers write it).
-    pub channels: crate::notify::dispatch::Board,
+    pub channels: std::sync::Arc<patrol_notify::dispatch::Board>,
     /// Turns true when the collector stops; agent sessions finish their acks and end.
     pub shutdown: tokio::sync::watch::Receiver<bool>,
 }
@@ -104,7 +104,7 @@ impl Core {
 
     /// The site's level scale (what rule severities and watch filters are checked against).
     pub fn levels(&self) -> Levels {
-        noc::current(&self.site).scale()
+        patrol_site::current(&self.site).scale()
     }
 
     /// Re-reads the site file. On success (the file checks, and the rules still check against

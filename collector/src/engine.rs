@@ -12,8 +12,8 @@ use patrol_proto::model::fingerprint;
 use patrol_proto::{Labels, Sample};
 use patrol_rules::{AlertState, Rule, RuleSet, Transition};
 
-use crate::noc::flap::{self, Flap, FlapChange};
-use crate::store::Change;
+use patrol_site::flap::{self, Flap, FlapChange};
+use patrol_store::Change;
 
 /// Index of a series in the table.
 pub type SeriesId = u32;

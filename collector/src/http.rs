@@ -68,7 +68,7 @@ async fn metrics(State(core): State<Arc<Core>>) -> impl IntoResponse {
 
 /// `patrol_notify_backlog{channel}`, `patrol_notify_oldest_pending_seconds{channel}` and
 /// `patrol_notify_refused_total{channel}`.
-fn write_backlog(out: &mut String, backlog: &[crate::store::Backlog]) {
+fn write_backlog(out: &mut String, backlog: &[patrol_store::Backlog]) {
     use std::fmt::Write;
     let now = patrol_proto::model::now_ms();
     let _ = writeln!(

@@ -20,7 +20,7 @@ use tonic::{Request, Response, Status, Streaming};
 
 use crate::core::Core;
 use crate::engine::{Evaluated, SeriesId};
-use crate::store::{AppliedSeq, WriteBatch};
+use patrol_store::{AppliedSeq, WriteBatch};
 
 const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 /// Limits on what one agent may define, so a hostile agent cannot exhaust memory.
@@ -191,7 +191,7 @@ impl Session {
 
     async fn acked(
         &self,
-        done: (u64, Result<(), crate::store::StoreError>),
+        done: (u64, Result<(), patrol_store::StoreError>),
         tx: &mpsc::Sender<Result<v1::CollectorMessage, Status>>,
     ) -> bool {
         let (seq, result) = done;
@@ -214,7 +214,7 @@ impl Session {
         &mut self,
         b: v1::Batch,
     ) -> Result<
-        Option<Pin<Box<dyn Future<Output = (u64, Result<(), crate::store::StoreError>)> + Send>>>,
+        Option<Pin<Box<dyn Future<Output = (u64, Result<(), patrol_store::StoreError>)> + Send>>>,
         Status,
     > {
         let core = &self.core;
@@ -316,13 +316,13 @@ impl Session {
 async fn commit_until_durable(
     core: &Core,
     batch: WriteBatch,
-) -> Result<(), crate::store::StoreError> {
+) -> Result<(), patrol_store::StoreError> {
     let mut wait = Duration::from_millis(100);
     let mut failures = 0u32;
     loop {
         match core.store.commit(batch.clone()).await {
             Ok(()) => return Ok(()),
-            Err(crate::store::StoreError::Closed) => return Err(crate::store::StoreError::Closed),
+            Err(patrol_store::StoreError::Closed) => return Err(patrol_store::StoreError::Closed),
             Err(e) => {
                 failures += 1;
                 core.telemetry.store_errors.inc();

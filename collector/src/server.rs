@@ -20,9 +20,9 @@ use crate::config::Settings;
 use crate::core::{BUS_CAPACITY, Core};
 use crate::engine::{Engine, Evaluated};
 use crate::ingest::IngestService;
-use crate::noc::{self, site::Site};
-use crate::store::Store;
 use crate::telemetry::Telemetry;
+use patrol_site::Site;
+use patrol_store::Store;
 
 /// Largest gRPC message accepted (a full batch with its series definitions fits easily).
 const MAX_MESSAGE_BYTES: usize = 8 * 1024 * 1024;
@@ -36,7 +36,7 @@ pub enum StartError {
     #[error("data directory {0}: {1}")]
     DataDir(String, std::io::Error),
     #[error("incident store: {0}")]
-    Store(#[from] crate::store::StoreError),
+    Store(#[from] patrol_store::StoreError),
     #[error("site file {path} has {} error(s):\n{}", .errors.len(), .errors.join("\n"))]
     Site { path: String, errors: Vec<String> },
     #[error("rules in {dir} have {} error(s):\n{}", .errors.len(), .errors.join("\n"))]
@@ -84,12 +84,12 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
             errors: d.iter().map(|d| d.to_string()).collect(),
         })?;
     let (flap_high, flap_low) = (site.incidents.flap_high, site.incidents.flap_low);
-    let site = noc::site_handle(site);
+    let site = patrol_site::site_handle(site);
     let store = Store::open_with(
         &settings.data,
         bus.clone(),
         site.clone(),
-        Some(crate::notify::router::router()),
+        Some(patrol_notify::router::router()),
     )?;
     let telemetry = Telemetry::default();
     telemetry.rules_loaded.set(rules.len() as i64);
@@ -106,7 +106,7 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
         store,
         bus,
         agents,
-        telemetry,
+        telemetry: Arc::new(telemetry),
         site,
         site_path: settings.site.clone(),
         rules_dir: settings.rules.clone(),
@@ -172,8 +172,15 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
     }));
     servers.push(tokio::spawn(sweep(Arc::clone(&core), shutdown_rx.clone())));
     servers.push(tokio::spawn(clocks(Arc::clone(&core), shutdown_rx.clone())));
-    servers.push(tokio::spawn(crate::notify::dispatch::supervise(
-        Arc::clone(&core),
+    let dispatch = patrol_notify::dispatch::Context {
+        store: core.store.clone(),
+        site: Arc::clone(&core.site),
+        events: core.bus.clone(),
+        board: Arc::clone(&core.channels),
+        counters: Arc::clone(&core.telemetry) as Arc<dyn patrol_notify::dispatch::Counters>,
+    };
+    servers.push(tokio::spawn(patrol_notify::dispatch::supervise(
+        Arc::new(dispatch),
         shutdown_rx.clone(),
     )));
     let watcher = crate::reload::spawn(Arc::clone(&core));

@@ -59,6 +59,22 @@ impl LabeledCounter {
     }
 }
 
+/// Notification outcomes, exported as `patrol_notify_*_total` by channel.
+impl patrol_notify::dispatch::Counters for Telemetry {
+    fn sent(&self, channel: &str) {
+        self.notify_sent.inc_by(channel, 1);
+    }
+    fn failed(&self, channel: &str) {
+        self.notify_failed.inc_by(channel, 1);
+    }
+    fn retried(&self, channel: &str, n: u64) {
+        self.notify_retried.inc_by(channel, n);
+    }
+    fn dead(&self, channel: &str, n: u64) {
+        self.notify_dead.inc_by(channel, n);
+    }
+}
+
 /// Every counter the collector keeps.
 #[derive(Debug, Default)]
 pub struct Telemetry {
@@ -79,7 +95,7 @@ pub struct Telemetry {
     pub clock_events: Counter,
     pub store_errors: Counter,
     pub watchers_lagged: Counter,
-    /// Notification deliveries the peer confirmed, by `channel` (crate::notify::counted).
+    /// Notification deliveries the peer confirmed, by `channel` (patrol_notify::counted).
     pub notify_sent: LabeledCounter,
     /// Notification deliveries that failed, by `channel` (each try counts).
     pub notify_failed: LabeledCounter,
@@ -241,6 +257,8 @@ impl Telemetry {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use patrol_notify::counted::deliver;
+    use patrol_notify::{Channel, DeliveryError, Message, Payload};
 
     #[test]
     fn labeled_counters_are_escaped_and_sorted() {
@@ -252,5 +270,53 @@ mod tests {
         t.encode(&mut out).unwrap();
         assert!(out.contains("patrol_ingest_rejected_total{reason=\"a\\\"b\"} 1\npatrol_ingest_rejected_total{reason=\"z\"} 2\n"), "{out}");
         assert_eq!(t.rejected.get("z"), 2);
+    }
+
+    /// A channel that fails `fail` times, then succeeds: counting is what is tested here, the
+    /// real channels are tested against real peers in notify/tests/notify_*.rs.
+    struct Flaky {
+        fail: std::sync::atomic::AtomicU32,
+    }
+
+    #[async_trait::async_trait]
+    impl Channel for Flaky {
+        fn name(&self) -> &str {
+            "flaky"
+        }
+        async fn probe(&self) -> Result<(), DeliveryError> {
+            Ok(())
+        }
+        async fn deliver(&self, _: &Message) -> Result<(), DeliveryError> {
+            let left = self.fail.load(std::sync::atomic::Ordering::SeqCst);
+            if left > 0 {
+                self.fail
+                    .store(left - 1, std::sync::atomic::Ordering::SeqCst);
+                Err(DeliveryError::Transient("down".into()))
+            } else {
+                Ok(())
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn notification_outcomes_are_counted_by_channel() {
+        let t = Telemetry::default();
+        let ch = Flaky { fail: 2.into() };
+        let msg = Message::new(Payload::sample("hq"));
+        for _ in 0..3 {
+            let _ = deliver(&ch, &msg, &t).await;
+        }
+        assert_eq!(t.notify_failed.get("flaky"), 2);
+        assert_eq!(t.notify_sent.get("flaky"), 1);
+        let mut out = String::new();
+        t.encode(&mut out).unwrap();
+        assert!(
+            out.contains("patrol_notify_sent_total{channel=\"flaky\"} 1\n"),
+            "{out}"
+        );
+        assert!(
+            out.contains("patrol_notify_failed_total{channel=\"flaky\"} 2\n"),
+            "{out}"
+        );
     }
 }

@@ -7,8 +7,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use patrol_agent::config::{Pem, read_pem};
 use patrol_agent::stream::error_chain;
+use patrol_proto::tls::{Pem, read_pem};
 use serde::Deserialize;
 use tonic::transport::{Certificate, Identity, ServerTlsConfig};
 

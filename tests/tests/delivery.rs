@@ -93,7 +93,7 @@ struct StoreStall(rusqlite::Connection);
 
 impl StoreStall {
     fn start(data: &std::path::Path) -> Self {
-        let conn = rusqlite::Connection::open(data.join(patrol_collector::store::DB_FILE))
+        let conn = rusqlite::Connection::open(data.join(patrol_store::DB_FILE))
             .expect("open the collector's database");
         conn.execute_batch("BEGIN IMMEDIATE")
             .expect("take the write lock");

@@ -5,7 +5,7 @@
 
 mod support;
 
-#[path = "../../collector/tests/notify_support/mod.rs"]
+#[path = "../../notify/tests/notify_support/mod.rs"]
 mod notify_support;
 
 use std::io::{BufRead, BufReader, Read, Write};

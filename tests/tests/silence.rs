@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use patrol_agent::{Agent, AgentConfig};
-use patrol_collector::incident::{EventKind, IncidentEvent};
+use patrol_incident::{EventKind, IncidentEvent};
 use support::inproc;
 use tokio::sync::broadcast;
 

@@ -7,7 +7,6 @@ mod support;
 use std::path::Path;
 use std::time::Duration;
 
-use patrol_collector::noc;
 use support::inproc;
 use support::procs::eventually;
 
@@ -104,7 +103,7 @@ async fn site_changes_are_picked_up_and_bad_ones_refused_keeping_the_last_good()
         ),
     );
     let fix_plan = || {
-        noc::current(&c.core.site)
+        patrol_site::current(&c.core.site)
             .level("III")
             .and_then(|l| l.fix_plan)
     };

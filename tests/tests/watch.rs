@@ -5,9 +5,9 @@ mod support;
 
 use std::time::Duration;
 
-use patrol_collector::store::{Change, WriteBatch};
 use patrol_proto::Labels;
 use patrol_proto::v1::{self, incidents_client::IncidentsClient};
+use patrol_store::{Change, WriteBatch};
 use support::inproc;
 
 fn open(rule: &str, severity: &str, host: &str, fp: u64) -> Change {

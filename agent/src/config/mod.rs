@@ -10,7 +10,7 @@ mod check;
 mod locate;
 mod tls;
 
-pub use tls::{Pem, read_pem};
+pub use patrol_proto::tls::{Pem, read_pem};
 
 use patrol_probes::ProbeConfig;
 use patrol_proto::Labels;
