@@ -425,6 +425,44 @@ pub const METRICS: &[(&str, &str)] = &[
         "hw_psu_ok",
         "1 = power supply working (SNMP: CISCO-ENVMON state normal).",
     ),
+    // exec probe (probes/src/exec/README.md)
+    (
+        "exec_up",
+        "1 when the command ran to its end in time and gave a Nagios result (exit 0-3, text output within the bound).",
+    ),
+    (
+        "exec_state",
+        "Nagios state from the exit code: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (also when exec_up is 0).",
+    ),
+    ("exec_duration_ms", "How long the command ran this round."),
+    (
+        "exec_error",
+        "1 when the run failed for this reason (spawn, timeout, output_limit, bad_output, bad_exit, signal), else 0.",
+    ),
+    (
+        "exec_perfdata_errors",
+        "Perfdata items of the last run that could not be used (malformed, duplicate, too many).",
+    ),
+    (
+        "exec_perf",
+        "A unitless perfdata value of the plugin, by label.",
+    ),
+    (
+        "exec_perf_ms",
+        "A perfdata time (s, ms, us) of the plugin in milliseconds, by label.",
+    ),
+    (
+        "exec_perf_percent",
+        "A perfdata percentage (%) of the plugin, by label.",
+    ),
+    (
+        "exec_perf_bytes",
+        "A perfdata size (B, KB, MB, GB, TB; powers of 1024) of the plugin in bytes, by label.",
+    ),
+    (
+        "exec_perf_total",
+        "A perfdata counter (c) of the plugin, by label.",
+    ),
 ];
 
 /// The help text of a metric, if a probe emits it.

@@ -30,6 +30,8 @@ mod sample_out;
 pub mod secret;
 pub mod sockets;
 pub mod trace;
+// Service checks, processes, files and the escape hatch (h/probes).
+pub mod exec;
 
 /// Default interval between two collections of a probe.
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(10);
@@ -60,6 +62,8 @@ pub enum ProbeConfig {
     Hwmon(hwmon::HwmonConfig),
     /// Software RAID state from /proc/mdstat.
     Mdstat(mdstat::MdstatConfig),
+    /// A command run as a Nagios plugin: exit code to state, perfdata to samples.
+    Exec(exec::ExecConfig),
 }
 
 impl ProbeConfig {
@@ -77,6 +81,7 @@ impl ProbeConfig {
             Self::Sockets(_) => "sockets",
             Self::Hwmon(_) => "hwmon",
             Self::Mdstat(_) => "mdstat",
+            Self::Exec(_) => "exec",
         }
     }
 
@@ -94,6 +99,7 @@ impl ProbeConfig {
             Self::Sockets(c) => c.interval,
             Self::Hwmon(c) => c.interval,
             Self::Mdstat(c) => c.interval,
+            Self::Exec(c) => c.interval,
         }
     }
 
@@ -111,6 +117,7 @@ impl ProbeConfig {
             Self::Sockets(c) => Ok(Box::new(sockets::SocketsProbe::new(c.clone())?)),
             Self::Hwmon(c) => Ok(Box::new(hwmon::HwmonProbe::new(c.clone())?)),
             Self::Mdstat(c) => Ok(Box::new(mdstat::MdstatProbe::new(c.clone())?)),
+            Self::Exec(c) => Ok(Box::new(exec::ExecProbe::new(c)?)),
         }
     }
 }
