@@ -463,6 +463,27 @@ pub const METRICS: &[(&str, &str)] = &[
         "exec_perf_total",
         "A perfdata counter (c) of the plugin, by label.",
     ),
+    // textfile probe (probes/src/textfile/README.md); the files' own samples pass through.
+    (
+        "textfile_ok",
+        "1 when the textfile directory could be listed this round.",
+    ),
+    (
+        "textfile_scrape_error",
+        "1 when the file had a problem this round (unreadable, too large, a bad line); its good lines are still used.",
+    ),
+    (
+        "textfile_errors",
+        "Problems found in the file this round (bad lines, refused or duplicate series).",
+    ),
+    (
+        "textfile_mtime_seconds",
+        "Last modification of the file, seconds since the Unix epoch.",
+    ),
+    (
+        "textfile_age_seconds",
+        "Seconds since the file was last modified.",
+    ),
 ];
 
 /// The help text of a metric, if a probe emits it.

@@ -32,6 +32,7 @@ pub mod sockets;
 pub mod trace;
 // Service checks, processes, files and the escape hatch (h/probes).
 pub mod exec;
+pub mod textfile;
 
 /// Default interval between two collections of a probe.
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(10);
@@ -64,6 +65,8 @@ pub enum ProbeConfig {
     Mdstat(mdstat::MdstatConfig),
     /// A command run as a Nagios plugin: exit code to state, perfdata to samples.
     Exec(exec::ExecConfig),
+    /// `*.prom` files of a directory in the Prometheus text format (node_exporter's convention).
+    Textfile(textfile::TextfileConfig),
 }
 
 impl ProbeConfig {
@@ -82,6 +85,7 @@ impl ProbeConfig {
             Self::Hwmon(_) => "hwmon",
             Self::Mdstat(_) => "mdstat",
             Self::Exec(_) => "exec",
+            Self::Textfile(_) => "textfile",
         }
     }
 
@@ -100,6 +104,7 @@ impl ProbeConfig {
             Self::Hwmon(c) => c.interval,
             Self::Mdstat(c) => c.interval,
             Self::Exec(c) => c.interval,
+            Self::Textfile(c) => c.interval,
         }
     }
 
@@ -118,6 +123,7 @@ impl ProbeConfig {
             Self::Hwmon(c) => Ok(Box::new(hwmon::HwmonProbe::new(c.clone())?)),
             Self::Mdstat(c) => Ok(Box::new(mdstat::MdstatProbe::new(c.clone())?)),
             Self::Exec(c) => Ok(Box::new(exec::ExecProbe::new(c)?)),
+            Self::Textfile(c) => Ok(Box::new(textfile::TextfileProbe::new(c)?)),
         }
     }
 }
