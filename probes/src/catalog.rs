@@ -145,6 +145,10 @@ pub const METRICS: &[(&str, &str)] = &[
         "Log records that matched the pattern during the last interval.",
     ),
     ("log_pattern_records_total", "Log records read."),
+    (
+        "log_pattern_last_match_age_seconds",
+        "Seconds since a record matching the pattern was last read, or since counting began when none has been.",
+    ),
     ("log_pattern_ok", "1 when the log could be read this round."),
     (
         "log_pattern_rotations_total",
@@ -483,6 +487,29 @@ pub const METRICS: &[(&str, &str)] = &[
     (
         "textfile_age_seconds",
         "Seconds since the file was last modified.",
+    ),
+    // files probe (probes/src/files/README.md)
+    (
+        "files_ok",
+        "1 when the check's patterns could be evaluated this round (0: unreadable, or more than max_entries).",
+    ),
+    (
+        "files_count",
+        "Files (or directories, mode dirs) matching the check.",
+    ),
+    ("files_total_bytes", "Bytes of all matching items."),
+    (
+        "files_newest_age_seconds",
+        "Seconds since the newest matching item was modified.",
+    ),
+    ("files_newest_bytes", "Size of the newest matching item."),
+    (
+        "files_oldest_age_seconds",
+        "Seconds since the oldest matching item was modified.",
+    ),
+    (
+        "files_stale",
+        "1 when nothing matches or the newest item is older than the check's max_age.",
     ),
 ];
 

@@ -32,6 +32,7 @@ pub mod sockets;
 pub mod trace;
 // Service checks, processes, files and the escape hatch (h/probes).
 pub mod exec;
+pub mod files;
 pub mod textfile;
 
 /// Default interval between two collections of a probe.
@@ -67,6 +68,8 @@ pub enum ProbeConfig {
     Exec(exec::ExecConfig),
     /// `*.prom` files of a directory in the Prometheus text format (node_exporter's convention).
     Textfile(textfile::TextfileConfig),
+    /// Freshness and size of files or directories matching glob patterns (dumps, backup sets).
+    Files(files::FilesConfig),
 }
 
 impl ProbeConfig {
@@ -86,6 +89,7 @@ impl ProbeConfig {
             Self::Mdstat(_) => "mdstat",
             Self::Exec(_) => "exec",
             Self::Textfile(_) => "textfile",
+            Self::Files(_) => "files",
         }
     }
 
@@ -105,6 +109,7 @@ impl ProbeConfig {
             Self::Mdstat(c) => c.interval,
             Self::Exec(c) => c.interval,
             Self::Textfile(c) => c.interval,
+            Self::Files(c) => c.interval,
         }
     }
 
@@ -124,6 +129,7 @@ impl ProbeConfig {
             Self::Mdstat(c) => Ok(Box::new(mdstat::MdstatProbe::new(c.clone())?)),
             Self::Exec(c) => Ok(Box::new(exec::ExecProbe::new(c)?)),
             Self::Textfile(c) => Ok(Box::new(textfile::TextfileProbe::new(c)?)),
+            Self::Files(c) => Ok(Box::new(files::FilesProbe::new(c)?)),
         }
     }
 }
