@@ -511,6 +511,29 @@ pub const METRICS: &[(&str, &str)] = &[
         "files_stale",
         "1 when nothing matches or the newest item is older than the check's max_age.",
     ),
+    // process probe (probes/src/process/README.md)
+    ("process_up", "1 when at least min_count processes match."),
+    ("process_count", "Processes matching (zombies not counted)."),
+    (
+        "process_cpu_percent",
+        "CPU used by the matching processes over the interval, of the whole host (all CPUs), 0-100.",
+    ),
+    (
+        "process_resident_bytes",
+        "Resident memory of the matching processes added up (RSS).",
+    ),
+    (
+        "process_open_fds",
+        "Open file descriptors of the matching processes added up.",
+    ),
+    (
+        "process_start_time_seconds",
+        "Start of the oldest matching process, seconds since the Unix epoch.",
+    ),
+    (
+        "process_uptime_seconds",
+        "Seconds since the oldest matching process started.",
+    ),
 ];
 
 /// The help text of a metric, if a probe emits it.

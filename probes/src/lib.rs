@@ -33,6 +33,7 @@ pub mod trace;
 // Service checks, processes, files and the escape hatch (h/probes).
 pub mod exec;
 pub mod files;
+pub mod process;
 pub mod textfile;
 
 /// Default interval between two collections of a probe.
@@ -70,6 +71,8 @@ pub enum ProbeConfig {
     Textfile(textfile::TextfileConfig),
     /// Freshness and size of files or directories matching glob patterns (dumps, backup sets).
     Files(files::FilesConfig),
+    /// Processes by name, command line or pid file: up, count, CPU, memory, files, start.
+    Process(process::ProcessConfig),
 }
 
 impl ProbeConfig {
@@ -90,6 +93,7 @@ impl ProbeConfig {
             Self::Exec(_) => "exec",
             Self::Textfile(_) => "textfile",
             Self::Files(_) => "files",
+            Self::Process(_) => "process",
         }
     }
 
@@ -110,6 +114,7 @@ impl ProbeConfig {
             Self::Exec(c) => c.interval,
             Self::Textfile(c) => c.interval,
             Self::Files(c) => c.interval,
+            Self::Process(c) => c.interval,
         }
     }
 
@@ -130,6 +135,7 @@ impl ProbeConfig {
             Self::Exec(c) => Ok(Box::new(exec::ExecProbe::new(c)?)),
             Self::Textfile(c) => Ok(Box::new(textfile::TextfileProbe::new(c)?)),
             Self::Files(c) => Ok(Box::new(files::FilesProbe::new(c)?)),
+            Self::Process(c) => Ok(Box::new(process::ProcessProbe::new(c)?)),
         }
     }
 }
