@@ -534,6 +534,36 @@ pub const METRICS: &[(&str, &str)] = &[
         "process_uptime_seconds",
         "Seconds since the oldest matching process started.",
     ),
+    // http probe (probes/src/http/README.md)
+    (
+        "http_up",
+        "1 when every request of the check answered as expected (status, body) within the timeout.",
+    ),
+    (
+        "http_status_code",
+        "Status of the last response received, 0 when none came.",
+    ),
+    (
+        "http_duration_ms",
+        "Time the whole check took: connects, TLS, redirects, bodies, all steps.",
+    ),
+    ("http_redirects", "Redirects followed during the check."),
+    (
+        "http_body_bytes",
+        "Body bytes read from the last response (at most max_body_bytes).",
+    ),
+    (
+        "http_step_ok",
+        "1 when this step of a login transaction answered as expected; 0 also when an earlier step failed.",
+    ),
+    (
+        "http_step_duration_ms",
+        "Time this step of a login transaction took (0 when it did not run).",
+    ),
+    (
+        "tls_cert_expiry_days",
+        "Days until the server's leaf certificate expires (negative once expired), known even when verification fails.",
+    ),
 ];
 
 /// The help text of a metric, if a probe emits it.

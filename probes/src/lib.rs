@@ -33,8 +33,11 @@ pub mod trace;
 // Service checks, processes, files and the escape hatch (h/probes).
 pub mod exec;
 pub mod files;
+pub mod http;
 pub mod process;
 pub mod textfile;
+/// TLS for the http and tcp probes: certificate recording and days to expiry.
+mod tls_peer;
 
 /// Default interval between two collections of a probe.
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(10);
@@ -73,6 +76,8 @@ pub enum ProbeConfig {
     Files(files::FilesConfig),
     /// Processes by name, command line or pid file: up, count, CPU, memory, files, start.
     Process(process::ProcessConfig),
+    /// An HTTP(S) check or login transaction: status, body, latency, redirects, cert expiry.
+    Http(http::HttpConfig),
 }
 
 impl ProbeConfig {
@@ -94,6 +99,7 @@ impl ProbeConfig {
             Self::Textfile(_) => "textfile",
             Self::Files(_) => "files",
             Self::Process(_) => "process",
+            Self::Http(_) => "http",
         }
     }
 
@@ -115,6 +121,7 @@ impl ProbeConfig {
             Self::Textfile(c) => c.interval,
             Self::Files(c) => c.interval,
             Self::Process(c) => c.interval,
+            Self::Http(c) => c.interval,
         }
     }
 
@@ -136,6 +143,7 @@ impl ProbeConfig {
             Self::Textfile(c) => Ok(Box::new(textfile::TextfileProbe::new(c)?)),
             Self::Files(c) => Ok(Box::new(files::FilesProbe::new(c)?)),
             Self::Process(c) => Ok(Box::new(process::ProcessProbe::new(c)?)),
+            Self::Http(c) => Ok(Box::new(http::HttpProbe::new(c)?)),
         }
     }
 }
