@@ -564,6 +564,19 @@ pub const METRICS: &[(&str, &str)] = &[
         "tls_cert_expiry_days",
         "Days until the server's leaf certificate expires (negative once expired), known even when verification fails.",
     ),
+    // tcp probe (probes/src/tcp/README.md); it also emits tls_cert_expiry_days
+    (
+        "tcp_up",
+        "1 when the connection (and TLS handshake, and expected reply) succeeded within the timeout.",
+    ),
+    (
+        "tcp_connect_ms",
+        "Time to establish the TCP connection (absent when it failed).",
+    ),
+    (
+        "tcp_duration_ms",
+        "Time the whole check took: connect, TLS, send and expect.",
+    ),
 ];
 
 /// The help text of a metric, if a probe emits it.

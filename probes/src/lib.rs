@@ -35,6 +35,7 @@ pub mod exec;
 pub mod files;
 pub mod http;
 pub mod process;
+pub mod tcp;
 pub mod textfile;
 /// TLS for the http and tcp probes: certificate recording and days to expiry.
 mod tls_peer;
@@ -78,6 +79,8 @@ pub enum ProbeConfig {
     Process(process::ProcessConfig),
     /// An HTTP(S) check or login transaction: status, body, latency, redirects, cert expiry.
     Http(http::HttpConfig),
+    /// A TCP connect, optionally TLS and send/expect; certificate expiry with TLS.
+    Tcp(tcp::TcpConfig),
 }
 
 impl ProbeConfig {
@@ -100,6 +103,7 @@ impl ProbeConfig {
             Self::Files(_) => "files",
             Self::Process(_) => "process",
             Self::Http(_) => "http",
+            Self::Tcp(_) => "tcp",
         }
     }
 
@@ -122,6 +126,7 @@ impl ProbeConfig {
             Self::Files(c) => c.interval,
             Self::Process(c) => c.interval,
             Self::Http(c) => c.interval,
+            Self::Tcp(c) => c.interval,
         }
     }
 
@@ -144,6 +149,7 @@ impl ProbeConfig {
             Self::Files(c) => Ok(Box::new(files::FilesProbe::new(c)?)),
             Self::Process(c) => Ok(Box::new(process::ProcessProbe::new(c)?)),
             Self::Http(c) => Ok(Box::new(http::HttpProbe::new(c)?)),
+            Self::Tcp(c) => Ok(Box::new(tcp::TcpProbe::new(c)?)),
         }
     }
 }

@@ -145,3 +145,58 @@ pub(crate) fn expiry_days(der: &[u8], now_s: f64) -> Option<f64> {
     let not_after = cert.validity().not_after.timestamp() as f64;
     Some((not_after - now_s) / 86_400.0)
 }
+
+/// A test CA and server certificates from rcgen, for the http and tcp probes' tests.
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+pub(crate) mod test_pki {
+    use std::path::PathBuf;
+    use std::sync::Arc;
+    use std::time::{Duration, SystemTime};
+
+    /// A test CA and a server certificate for `localhost` valid for `days` from now (negative:
+    /// expired that long ago).
+    pub(crate) struct Pki {
+        _dir: tempfile::TempDir,
+        pub(crate) ca_file: PathBuf,
+        pub(crate) server: Arc<rustls::ServerConfig>,
+    }
+
+    pub(crate) fn pki(days: i64) -> Pki {
+        use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+        let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
+        let mut params = CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
+        let now = SystemTime::now();
+        let day = Duration::from_secs(86_400);
+        let not_after = if days >= 0 {
+            now + day * days.unsigned_abs() as u32
+        } else {
+            now - day * days.unsigned_abs() as u32
+        };
+        params.not_before = (not_after.min(now) - day * 10).into();
+        params.not_after = not_after.into();
+        let key = KeyPair::generate().unwrap();
+        let cert = params.signed_by(&key, &ca).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let ca_file = dir.path().join("ca.pem");
+        std::fs::write(&ca_file, ca.pem()).unwrap();
+        let server = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![cert.der().clone()],
+            rustls_pki_types::PrivateKeyDer::try_from(key.serialize_der()).unwrap(),
+        )
+        .unwrap();
+        Pki {
+            _dir: dir,
+            ca_file,
+            server: Arc::new(server),
+        }
+    }
+}
