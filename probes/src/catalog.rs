@@ -577,6 +577,17 @@ pub const METRICS: &[(&str, &str)] = &[
         "tcp_duration_ms",
         "Time the whole check took: connect, TLS, send and expect.",
     ),
+    // dns probe (probes/src/dns/README.md)
+    (
+        "dns_up",
+        "1 when the server answered with at least one record of the asked type, and every expected value was among them.",
+    ),
+    ("dns_duration_ms", "Time to the answer (or to the failure)."),
+    ("dns_answers", "Records of the asked type in the answer."),
+    (
+        "dns_expected_ok",
+        "1 when every expected value was among the answers (only with expect).",
+    ),
 ];
 
 /// The help text of a metric, if a probe emits it.

@@ -31,6 +31,7 @@ pub mod secret;
 pub mod sockets;
 pub mod trace;
 // Service checks, processes, files and the escape hatch (h/probes).
+pub mod dns;
 pub mod exec;
 pub mod files;
 pub mod http;
@@ -81,6 +82,8 @@ pub enum ProbeConfig {
     Http(http::HttpConfig),
     /// A TCP connect, optionally TLS and send/expect; certificate expiry with TLS.
     Tcp(tcp::TcpConfig),
+    /// A DNS lookup against a server or the system resolver: ok, latency, answers, expected.
+    Dns(dns::DnsConfig),
 }
 
 impl ProbeConfig {
@@ -104,6 +107,7 @@ impl ProbeConfig {
             Self::Process(_) => "process",
             Self::Http(_) => "http",
             Self::Tcp(_) => "tcp",
+            Self::Dns(_) => "dns",
         }
     }
 
@@ -127,6 +131,7 @@ impl ProbeConfig {
             Self::Process(c) => c.interval,
             Self::Http(c) => c.interval,
             Self::Tcp(c) => c.interval,
+            Self::Dns(c) => c.interval,
         }
     }
 
@@ -150,6 +155,7 @@ impl ProbeConfig {
             Self::Process(c) => Ok(Box::new(process::ProcessProbe::new(c)?)),
             Self::Http(c) => Ok(Box::new(http::HttpProbe::new(c)?)),
             Self::Tcp(c) => Ok(Box::new(tcp::TcpProbe::new(c)?)),
+            Self::Dns(c) => Ok(Box::new(dns::DnsProbe::new(c)?)),
         }
     }
 }
