@@ -220,3 +220,67 @@ fn config_errors_are_all_named() {
         Err(e) if e.to_string().contains("timeout")
     ));
 }
+
+/// A real plugin from Debian's monitoring-plugins-basic (scripts/setup.sh installs it).
+fn nagios_plugin(name: &str) -> String {
+    let path = format!("/usr/lib/nagios/plugins/{name}");
+    assert!(
+        std::path::Path::new(&path).exists(),
+        "{path} missing: apt-get install monitoring-plugins-basic (scripts/setup.sh)"
+    );
+    path
+}
+
+async fn run_plugin(argv: &[&str]) -> Vec<Sample> {
+    let dir = tempfile::tempdir().unwrap();
+    let command: Vec<String> = argv.iter().map(|a| format!("{a:?}")).collect();
+    let config = parse_section(&format!(
+        "type = \"exec\"\nname = \"real\"\ncommand = [{}]\n",
+        command.join(", ")
+    ))
+    .unwrap();
+    let mut probe = config.build(&crate::BuildContext::new(dir.path())).unwrap();
+    round(&mut probe).await
+}
+
+#[tokio::test]
+async fn real_nagios_plugins() {
+    let dummy = nagios_plugin("check_dummy");
+    for (state, expected) in [("0", 0.0), ("1", 1.0), ("2", 2.0), ("3", 3.0)] {
+        let out = run_plugin(&[&dummy, state, "from the test"]).await;
+        assert_eq!(
+            value(&out, "exec_state", None),
+            expected,
+            "check_dummy {state}"
+        );
+        assert_eq!(value(&out, "exec_up", None), 1.0);
+    }
+    // check_load: unitless perfdata with empty warn/crit fields and a trailing ';'.
+    let out = run_plugin(&[
+        &nagios_plugin("check_load"),
+        "-r",
+        "-w",
+        "99,99,99",
+        "-c",
+        "99,99,99",
+    ])
+    .await;
+    assert_eq!(value(&out, "exec_state", None), 0.0);
+    assert_eq!(value(&out, "exec_perfdata_errors", None), 0.0);
+    let load1 = value(&out, "exec_perf", Some(("label", "load1")));
+    assert!(load1 >= 0.0);
+    assert!(value(&out, "exec_perf", Some(("label", "scaled_load15"))) >= 0.0);
+    // check_disk: a size in B with its thresholds; the value is what statvfs says is used.
+    let out = run_plugin(&[
+        &nagios_plugin("check_disk"),
+        "-w",
+        "0%",
+        "-c",
+        "0%",
+        "-p",
+        "/",
+    ])
+    .await;
+    assert_eq!(value(&out, "exec_perfdata_errors", None), 0.0);
+    assert!(value(&out, "exec_perf_bytes", Some(("label", "/"))) > 0.0);
+}

@@ -181,7 +181,8 @@ impl Probe for FilesProbe {
             emit.push(
                 "files_total_bytes",
                 label,
-                items.iter().map(|i| i.bytes as f64).sum(),
+                // Summed as integers: an empty f64 sum is -0, which reads oddly.
+                items.iter().map(|i| i.bytes).sum::<u64>() as f64,
             );
             let age = |i: &scan::Item| {
                 let mtime = i
