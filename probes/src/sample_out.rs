@@ -35,6 +35,13 @@ impl<'a> Out<'a> {
         }
     }
 
+    /// Appends a sample whose name and label set are already built, without copying them.
+    pub(crate) fn push_owned(&mut self, name: String, labels: Labels, value: f64) {
+        if value.is_finite() {
+            self.out.push(Sample::new(name, labels, value, self.now_ms));
+        }
+    }
+
     pub(crate) fn flag<'l>(
         &mut self,
         name: &str,

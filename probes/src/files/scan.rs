@@ -42,6 +42,7 @@ pub fn scan(
     max_entries: usize,
 ) -> Result<Vec<Item>, ScanError> {
     let mut items: Vec<Item> = Vec::new();
+    let mut seen: std::collections::HashSet<PathBuf> = std::collections::HashSet::new();
     let mut budget = max_entries;
     let options = glob::MatchOptions {
         case_sensitive: true,
@@ -61,7 +62,7 @@ pub fn scan(
                 path: e.path().display().to_string(),
                 message: e.error().to_string(),
             })?;
-            if items.iter().any(|i| i.path == path) {
+            if !seen.insert(path.clone()) {
                 continue;
             }
             let item = match measure(&path, mode, &mut budget, max_entries) {

@@ -267,6 +267,8 @@ fn scan(
             }
             match proc.open_fds(pid) {
                 Ok(n) => *found.fds.get_or_insert(0) += n,
+                // Exited since it was listed: it has no descriptors to count.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
                 Err(e) => found.fd_error = Some(format!("pid {pid}: {e}")),
             }
         }

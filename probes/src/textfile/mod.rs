@@ -245,7 +245,7 @@ impl Probe for TextfileProbe {
                     continue;
                 }
                 taken += 1;
-                emit.push(&s.name, labels.iter(), s.value);
+                emit.push_owned(s.name, labels, s.value);
             }
             let label = [("file", file.file.as_str())];
             emit.flag("textfile_scrape_error", label, !file.errors.is_empty());
