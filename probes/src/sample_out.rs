@@ -149,6 +149,27 @@ pub(crate) fn uncomment(sample: &str) -> String {
         .join("\n")
 }
 
+/// Every `[[probe]]` section of a sample with its commented-out options switched on (section
+/// headers kept), parsed as the agent parses them: the documented options must be real keys
+/// with values of the right type.
+#[cfg(test)]
+pub(crate) fn sample_probes_with_options(sample: &str) -> Vec<crate::ProbeConfig> {
+    let text: Vec<&str> = sample
+        .lines()
+        .map(|l| match l.strip_prefix("# ") {
+            Some(option)
+                if option.split_once(" = ").is_some_and(|(key, _)| {
+                    !key.is_empty() && key.chars().all(|c| c.is_ascii_lowercase() || c == '_')
+                }) =>
+            {
+                option
+            }
+            _ => l,
+        })
+        .collect();
+    sample_probes(&text.join("\n"))
+}
+
 /// The typed config of a commented-out sample: `sample_config!(Ping, include_str!("sample.toml"))`.
 #[cfg(test)]
 macro_rules! sample_config {
