@@ -314,6 +314,17 @@ mod tests {
         );
     }
 
+    proptest::proptest! {
+        /// Whatever a plugin prints, parsing answers: every item is either kept or counted.
+        #[test]
+        fn arbitrary_output_never_panics(text in "[a-z '=;|:~@%.0-9\n-]{0,300}") {
+            let out = parse(&text);
+            for p in &out.perf {
+                proptest::prop_assert!(p.value.is_finite());
+            }
+        }
+    }
+
     #[test]
     fn no_perfdata_is_fine() {
         let out = parse("PROCS OK: 3 processes\n");

@@ -508,6 +508,16 @@ rpc_duration_seconds_count 2693
     proptest::proptest! {
         /// Whatever the bytes, the parser answers (never panics) and every error is inside
         /// the text.
+        /// Text made of the format's own punctuation reaches the parser's corners.
+        #[test]
+        fn format_like_text_never_panics(text in "[a-z_:{}=\",# \\\\\n\t0-9.eE+-]{0,300}") {
+            let lines = text.split('\n').count();
+            let (_, errors) = parse(&text);
+            for e in errors {
+                proptest::prop_assert!(e.line >= 1 && e.line <= lines && e.column >= 1);
+            }
+        }
+
         #[test]
         fn arbitrary_text_never_panics(text in "\\PC{0,200}") {
             let lines = text.split('\n').count();
