@@ -7,6 +7,19 @@ use std::time::Duration;
 
 use patrol_proto::{Labels, Sample};
 
+/// What the collector accepts in a series (`collector/src/ingest.rs` refuses the whole batch
+/// otherwise, and the agent would resend it for ever): probes that pass on names or label
+/// values from outside the config (text files, plugin output) must keep to these.
+pub(crate) mod series_limits {
+    /// Longest metric or label name, bytes.
+    pub(crate) const MAX_NAME_BYTES: usize = 200;
+    /// Longest label value, bytes.
+    pub(crate) const MAX_VALUE_BYTES: usize = 1024;
+    /// Most labels a probe may set: the collector takes 32, and the agent adds `host` and its
+    /// static labels.
+    pub(crate) const MAX_PROBE_LABELS: usize = 16;
+}
+
 /// Appends samples stamped with the round's timestamp; drops non-finite values, which no
 /// rule can compare and no exposition format accepts.
 pub(crate) struct Out<'a> {

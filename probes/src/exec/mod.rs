@@ -24,6 +24,9 @@ use run::{Ended, Spec};
 /// plugin cannot flood the collector with series.
 const MAX_PERF_ITEMS: usize = 256;
 
+/// Longest perfdata label passed on as the `label` label; the collector refuses longer values.
+const MAX_LABEL_BYTES: usize = crate::sample_out::series_limits::MAX_VALUE_BYTES;
+
 /// Configuration of one `[[probe]] type = "exec"` section: one command, one `check`.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -272,7 +275,12 @@ impl Probe for ExecProbe {
         let mut seen = HashSet::new();
         for item in &verdict.output.perf {
             let metric = item.unit.metric();
-            if seen.len() >= MAX_PERF_ITEMS {
+            if item.label.len() > MAX_LABEL_BYTES {
+                bad.push(format!(
+                    "a label longer than {MAX_LABEL_BYTES} bytes ('{}...')",
+                    item.label.chars().take(32).collect::<String>()
+                ));
+            } else if seen.len() >= MAX_PERF_ITEMS {
                 bad.push(format!(
                     "'{}': more than {MAX_PERF_ITEMS} items",
                     item.label

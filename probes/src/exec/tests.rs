@@ -157,6 +157,16 @@ async fn garbage_perfdata_is_counted_and_the_rest_kept() {
 }
 
 #[tokio::test]
+async fn a_label_too_long_for_the_collector_is_skipped() {
+    let long = "x".repeat(1100);
+    let p = plugin(&format!("echo 'OK | {long}=1 short=2'\n"));
+    let out = round(&mut probe(&p, "")).await;
+    assert_eq!(value(&out, "exec_perfdata_errors", None), 1.0);
+    assert_eq!(value(&out, "exec_perf", Some(("label", "short"))), 2.0);
+    assert_eq!(out.iter().filter(|s| s.name == "exec_perf").count(), 1);
+}
+
+#[tokio::test]
 async fn a_missing_program_is_a_spawn_failure() {
     let config = parse_section(
         "type = \"exec\"\nname = \"gone\"\ncommand = [\"/nonexistent/check_gone\"]\n",

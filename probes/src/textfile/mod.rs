@@ -172,6 +172,26 @@ fn read_file(path: &Path, file: String, max_bytes: u64) -> FileRound {
 
 /// Why a parsed sample is not passed on, if it is not.
 fn refusal(s: &parse::Parsed) -> Option<String> {
+    use crate::sample_out::series_limits::{MAX_NAME_BYTES, MAX_PROBE_LABELS, MAX_VALUE_BYTES};
+    if s.name.len() > MAX_NAME_BYTES {
+        return Some(format!("metric name longer than {MAX_NAME_BYTES} bytes"));
+    }
+    if s.labels.len() > MAX_PROBE_LABELS {
+        return Some(format!(
+            "{} labels: at most {MAX_PROBE_LABELS} (the agent adds its own)",
+            s.labels.len()
+        ));
+    }
+    for (k, v) in &s.labels {
+        if k.len() > MAX_NAME_BYTES {
+            return Some(format!("a label name longer than {MAX_NAME_BYTES} bytes"));
+        }
+        if v.len() > MAX_VALUE_BYTES {
+            return Some(format!(
+                "label '{k}': value longer than {MAX_VALUE_BYTES} bytes"
+            ));
+        }
+    }
     if s.name.starts_with("patrol_") {
         return Some(format!(
             "metric '{}': names starting with patrol_ are Patrol's own",

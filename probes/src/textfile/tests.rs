@@ -124,6 +124,33 @@ async fn reserved_names_and_duplicates_are_refused_and_counted() {
     assert_eq!(value(&out, "textfile_errors", &[("file", "b.prom")]), 4.0);
 }
 
+/// Series the collector would refuse (and with them the agent's whole batch) never leave.
+#[tokio::test]
+async fn series_the_collector_refuses_are_dropped_and_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let long_value = "v".repeat(1025);
+    let long_name = "n".repeat(201);
+    let many: String = (0..17).map(|i| format!("l{i}=\"x\",")).collect();
+    std::fs::write(
+        dir.path().join("big.prom"),
+        format!(
+            "a{{x=\"{long_value}\"}} 1\n{long_name} 2\nb{{{many}}} 3\nfine{{x=\"{}\"}} 4\n",
+            "v".repeat(1024)
+        ),
+    )
+    .unwrap();
+    let out = round(&mut probe(dir.path(), "")).await;
+    assert!(find(&out, "a", &[]).is_none());
+    assert!(find(&out, &long_name, &[]).is_none());
+    assert!(find(&out, "b", &[]).is_none());
+    assert_eq!(
+        value(&out, "fine", &[]),
+        4.0,
+        "1024 bytes is still accepted"
+    );
+    assert_eq!(value(&out, "textfile_errors", &[("file", "big.prom")]), 3.0);
+}
+
 #[tokio::test]
 async fn limits_bound_what_is_read() {
     let dir = tempfile::tempdir().unwrap();
