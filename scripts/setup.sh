@@ -28,6 +28,9 @@ packages+=(libclang-dev iproute2 procps nftables util-linux)
 # Notification channels (h/notify): mosquitto + mosquitto-clients (mosquitto_sub) are the MQTT
 # peer, python3-aiosmtpd the SMTP server the e-mail channel tests deliver to.
 packages+=(mosquitto mosquitto-clients python3-aiosmtpd)
+# Exec probe (h/probes): real Nagios plugins (check_dummy, check_disk from
+# monitoring-plugins-basic) are run through the probe to check the plugin protocol end to end.
+packages+=(monitoring-plugins-basic)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

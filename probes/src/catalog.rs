@@ -145,6 +145,10 @@ pub const METRICS: &[(&str, &str)] = &[
         "Log records that matched the pattern during the last interval.",
     ),
     ("log_pattern_records_total", "Log records read."),
+    (
+        "log_pattern_last_match_age_seconds",
+        "Seconds since a record matching the pattern was last read, or since counting began when none has been.",
+    ),
     ("log_pattern_ok", "1 when the log could be read this round."),
     (
         "log_pattern_rotations_total",
@@ -453,6 +457,165 @@ pub const METRICS: &[(&str, &str)] = &[
     (
         "hw_psu_ok",
         "1 = power supply working (SNMP: CISCO-ENVMON state normal).",
+    ),
+    // exec probe (probes/src/exec/README.md)
+    (
+        "exec_up",
+        "1 when the command ran to its end in time and gave a Nagios result (exit 0-3, text output within the bound).",
+    ),
+    (
+        "exec_state",
+        "Nagios state from the exit code: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (also when exec_up is 0).",
+    ),
+    ("exec_duration_ms", "How long the command ran this round."),
+    (
+        "exec_error",
+        "1 when the run failed for this reason (spawn, timeout, output_limit, bad_output, bad_exit, signal), else 0.",
+    ),
+    (
+        "exec_perfdata_errors",
+        "Perfdata items of the last run that could not be used (malformed, duplicate, too many).",
+    ),
+    (
+        "exec_perf",
+        "A unitless perfdata value of the plugin, by label.",
+    ),
+    (
+        "exec_perf_ms",
+        "A perfdata time (s, ms, us) of the plugin in milliseconds, by label.",
+    ),
+    (
+        "exec_perf_percent",
+        "A perfdata percentage (%) of the plugin, by label.",
+    ),
+    (
+        "exec_perf_bytes",
+        "A perfdata size (B, KB, MB, GB, TB; powers of 1024) of the plugin in bytes, by label.",
+    ),
+    (
+        "exec_perf_total",
+        "A perfdata counter (c) of the plugin, by label.",
+    ),
+    // textfile probe (probes/src/textfile/README.md); the files' own samples pass through.
+    (
+        "textfile_ok",
+        "1 when the textfile directory could be listed this round.",
+    ),
+    (
+        "textfile_scrape_error",
+        "1 when the file had a problem this round (unreadable, too large, a bad line); its good lines are still used.",
+    ),
+    (
+        "textfile_errors",
+        "Problems found in the file this round (bad lines, refused or duplicate series).",
+    ),
+    (
+        "textfile_mtime_seconds",
+        "Last modification of the file, seconds since the Unix epoch.",
+    ),
+    (
+        "textfile_age_seconds",
+        "Seconds since the file was last modified.",
+    ),
+    // files probe (probes/src/files/README.md)
+    (
+        "files_ok",
+        "1 when the check's patterns could be evaluated this round (0: unreadable, or more than max_entries).",
+    ),
+    (
+        "files_count",
+        "Files (or directories, mode dirs) matching the check.",
+    ),
+    ("files_total_bytes", "Bytes of all matching items."),
+    (
+        "files_newest_age_seconds",
+        "Seconds since the newest matching item was modified.",
+    ),
+    ("files_newest_bytes", "Size of the newest matching item."),
+    (
+        "files_oldest_age_seconds",
+        "Seconds since the oldest matching item was modified.",
+    ),
+    (
+        "files_stale",
+        "1 when nothing matches or the newest item is older than the check's max_age.",
+    ),
+    // process probe (probes/src/process/README.md)
+    ("process_up", "1 when at least min_count processes match."),
+    ("process_count", "Processes matching (zombies not counted)."),
+    (
+        "process_cpu_percent",
+        "CPU used by the matching processes over the interval, of the whole host (all CPUs), 0-100.",
+    ),
+    (
+        "process_resident_bytes",
+        "Resident memory of the matching processes added up (RSS).",
+    ),
+    (
+        "process_open_fds",
+        "Open file descriptors of the matching processes added up.",
+    ),
+    (
+        "process_start_time_seconds",
+        "Start of the oldest matching process, seconds since the Unix epoch.",
+    ),
+    (
+        "process_uptime_seconds",
+        "Seconds since the oldest matching process started.",
+    ),
+    // http probe (probes/src/http/README.md)
+    (
+        "http_up",
+        "1 when every request of the check answered as expected (status, body) within the timeout.",
+    ),
+    (
+        "http_status_code",
+        "Status of the last response received, 0 when none came.",
+    ),
+    (
+        "http_duration_ms",
+        "Time the whole check took: connects, TLS, redirects, bodies, all steps.",
+    ),
+    ("http_redirects", "Redirects followed during the check."),
+    (
+        "http_body_bytes",
+        "Body bytes read from the last response (at most max_body_bytes).",
+    ),
+    (
+        "http_step_ok",
+        "1 when this step of a login transaction answered as expected; 0 also when an earlier step failed.",
+    ),
+    (
+        "http_step_duration_ms",
+        "Time this step of a login transaction took (0 when it did not run).",
+    ),
+    (
+        "tls_cert_expiry_days",
+        "Days until the server's leaf certificate expires (negative once expired), known even when verification fails.",
+    ),
+    // tcp probe (probes/src/tcp/README.md); it also emits tls_cert_expiry_days
+    (
+        "tcp_up",
+        "1 when the connection (and TLS handshake, and expected reply) succeeded within the timeout.",
+    ),
+    (
+        "tcp_connect_ms",
+        "Time to establish the TCP connection (absent when it failed).",
+    ),
+    (
+        "tcp_duration_ms",
+        "Time the whole check took: connect, TLS, send and expect.",
+    ),
+    // dns probe (probes/src/dns/README.md)
+    (
+        "dns_up",
+        "1 when the server answered with at least one record of the asked type, and every expected value was among them.",
+    ),
+    ("dns_duration_ms", "Time to the answer (or to the failure)."),
+    ("dns_answers", "Records of the asked type in the answer."),
+    (
+        "dns_expected_ok",
+        "1 when every expected value was among the answers (only with expect).",
     ),
 ];
 

@@ -30,6 +30,16 @@ mod sample_out;
 pub mod secret;
 pub mod sockets;
 pub mod trace;
+// Service checks, processes, files and the escape hatch (h/probes).
+pub mod dns;
+pub mod exec;
+pub mod files;
+pub mod http;
+pub mod process;
+pub mod tcp;
+pub mod textfile;
+/// TLS for the http and tcp probes: certificate recording and days to expiry.
+mod tls_peer;
 
 /// Default interval between two collections of a probe.
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(10);
@@ -60,6 +70,20 @@ pub enum ProbeConfig {
     Hwmon(hwmon::HwmonConfig),
     /// Software RAID state from /proc/mdstat.
     Mdstat(mdstat::MdstatConfig),
+    /// A command run as a Nagios plugin: exit code to state, perfdata to samples.
+    Exec(exec::ExecConfig),
+    /// `*.prom` files of a directory in the Prometheus text format (node_exporter's convention).
+    Textfile(textfile::TextfileConfig),
+    /// Freshness and size of files or directories matching glob patterns (dumps, backup sets).
+    Files(files::FilesConfig),
+    /// Processes by name, command line or pid file: up, count, CPU, memory, files, start.
+    Process(process::ProcessConfig),
+    /// An HTTP(S) check or login transaction: status, body, latency, redirects, cert expiry.
+    Http(http::HttpConfig),
+    /// A TCP connect, optionally TLS and send/expect; certificate expiry with TLS.
+    Tcp(tcp::TcpConfig),
+    /// A DNS lookup against a server or the system resolver: ok, latency, answers, expected.
+    Dns(dns::DnsConfig),
 }
 
 impl ProbeConfig {
@@ -77,6 +101,13 @@ impl ProbeConfig {
             Self::Sockets(_) => "sockets",
             Self::Hwmon(_) => "hwmon",
             Self::Mdstat(_) => "mdstat",
+            Self::Exec(_) => "exec",
+            Self::Textfile(_) => "textfile",
+            Self::Files(_) => "files",
+            Self::Process(_) => "process",
+            Self::Http(_) => "http",
+            Self::Tcp(_) => "tcp",
+            Self::Dns(_) => "dns",
         }
     }
 
@@ -94,6 +125,13 @@ impl ProbeConfig {
             Self::Sockets(c) => c.interval,
             Self::Hwmon(c) => c.interval,
             Self::Mdstat(c) => c.interval,
+            Self::Exec(c) => c.interval,
+            Self::Textfile(c) => c.interval,
+            Self::Files(c) => c.interval,
+            Self::Process(c) => c.interval,
+            Self::Http(c) => c.interval,
+            Self::Tcp(c) => c.interval,
+            Self::Dns(c) => c.interval,
         }
     }
 
@@ -111,6 +149,13 @@ impl ProbeConfig {
             Self::Sockets(c) => Ok(Box::new(sockets::SocketsProbe::new(c.clone())?)),
             Self::Hwmon(c) => Ok(Box::new(hwmon::HwmonProbe::new(c.clone())?)),
             Self::Mdstat(c) => Ok(Box::new(mdstat::MdstatProbe::new(c.clone())?)),
+            Self::Exec(c) => Ok(Box::new(exec::ExecProbe::new(c)?)),
+            Self::Textfile(c) => Ok(Box::new(textfile::TextfileProbe::new(c)?)),
+            Self::Files(c) => Ok(Box::new(files::FilesProbe::new(c)?)),
+            Self::Process(c) => Ok(Box::new(process::ProcessProbe::new(c)?)),
+            Self::Http(c) => Ok(Box::new(http::HttpProbe::new(c)?)),
+            Self::Tcp(c) => Ok(Box::new(tcp::TcpProbe::new(c)?)),
+            Self::Dns(c) => Ok(Box::new(dns::DnsProbe::new(c)?)),
         }
     }
 }

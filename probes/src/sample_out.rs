@@ -7,6 +7,19 @@ use std::time::Duration;
 
 use patrol_proto::{Labels, Sample};
 
+/// What the collector accepts in a series (`collector/src/ingest.rs` refuses the whole batch
+/// otherwise, and the agent would resend it for ever): probes that pass on names or label
+/// values from outside the config (text files, plugin output) must keep to these.
+pub(crate) mod series_limits {
+    /// Longest metric or label name, bytes.
+    pub(crate) const MAX_NAME_BYTES: usize = 200;
+    /// Longest label value, bytes.
+    pub(crate) const MAX_VALUE_BYTES: usize = 1024;
+    /// Most labels a probe may set: the collector takes 32, and the agent adds `host` and its
+    /// static labels.
+    pub(crate) const MAX_PROBE_LABELS: usize = 16;
+}
+
 /// Appends samples stamped with the round's timestamp; drops non-finite values, which no
 /// rule can compare and no exposition format accepts.
 pub(crate) struct Out<'a> {
@@ -32,6 +45,13 @@ impl<'a> Out<'a> {
                 value,
                 self.now_ms,
             ));
+        }
+    }
+
+    /// Appends a sample whose name and label set are already built, without copying them.
+    pub(crate) fn push_owned(&mut self, name: String, labels: Labels, value: f64) {
+        if value.is_finite() {
+            self.out.push(Sample::new(name, labels, value, self.now_ms));
         }
     }
 
@@ -140,6 +160,27 @@ pub(crate) fn uncomment(sample: &str) -> String {
         })
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+/// Every `[[probe]]` section of a sample with its commented-out options switched on (section
+/// headers kept), parsed as the agent parses them: the documented options must be real keys
+/// with values of the right type.
+#[cfg(test)]
+pub(crate) fn sample_probes_with_options(sample: &str) -> Vec<crate::ProbeConfig> {
+    let text: Vec<&str> = sample
+        .lines()
+        .map(|l| match l.strip_prefix("# ") {
+            Some(option)
+                if option.split_once(" = ").is_some_and(|(key, _)| {
+                    !key.is_empty() && key.chars().all(|c| c.is_ascii_lowercase() || c == '_')
+                }) =>
+            {
+                option
+            }
+            _ => l,
+        })
+        .collect();
+    sample_probes(&text.join("\n"))
 }
 
 /// The typed config of a commented-out sample: `sample_config!(Ping, include_str!("sample.toml"))`.

@@ -6,7 +6,10 @@
 //! last interval), `log_pattern_records_total{log}`, `log_pattern_ok{log}` and the tailer's
 //! `log_pattern_rotations_total`, `log_pattern_truncations_total`,
 //! `log_pattern_oversized_records_total`, `log_pattern_lost_files_total`,
-//! `log_pattern_state_errors_total` (all `{log}`).
+//! `log_pattern_state_errors_total` (all `{log}`), and
+//! `log_pattern_last_match_age_seconds{log,pattern}` (seconds since a record matching the
+//! pattern was last read, or since counting began when none has been yet: what a "no
+//! successful backup in 26 h" rule compares).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -87,6 +90,15 @@ pub struct PatternCounts {
     pub records: u64,
     /// Matching records by pattern name (by name, so reordering patterns keeps counts).
     pub matches: BTreeMap<String, u64>,
+    /// When the newest matching record of each pattern was read (ms since the epoch), saved
+    /// with the position so a restart keeps it.
+    pub last_match_ms: BTreeMap<String, i64>,
+    /// When this log was first counted (ms since the epoch): the age reported for a pattern
+    /// that has not matched yet.
+    pub since_ms: Option<i64>,
+    /// The round's time, stamped on matches as they are counted.
+    #[serde(skip)]
+    now_ms: i64,
     #[serde(skip)]
     interval: Vec<u64>,
     #[serde(skip)]
@@ -100,6 +112,7 @@ impl Counter for PatternCounts {
         let (regexes, names) = &**set;
         for i in regexes.matches(record.bytes).into_iter() {
             *self.matches.entry(names[i].clone()).or_default() += 1;
+            self.last_match_ms.insert(names[i].clone(), self.now_ms);
             if let Some(n) = self.interval.get_mut(i) {
                 *n += 1;
             }
@@ -211,6 +224,12 @@ impl Probe for LogPatternProbe {
         out: &mut Vec<Sample>,
     ) -> Result<(), ProbeError> {
         let now = ctx.now_ms;
+        {
+            let mut log = lock(&self.log);
+            let counts = log.counts_mut();
+            counts.now_ms = now;
+            counts.since_ms.get_or_insert(now);
+        }
         let polled = poll_blocking(&self.log, self.max_read_bytes).await;
         match &polled {
             Err(e) if !self.failing => {
@@ -252,10 +271,21 @@ impl Probe for LogPatternProbe {
             ));
             out.push(Sample::new(
                 "log_pattern_matches",
-                labels,
+                labels.clone(),
                 recent as f64,
                 now,
             ));
+            // Read time, not the time written in the record: at most one interval late, and
+            // for records read at first start (start_at = "beginning") the time of that read.
+            let last = counts.last_match_ms.get(name).copied().or(counts.since_ms);
+            if let Some(last) = last {
+                out.push(Sample::new(
+                    "log_pattern_last_match_age_seconds",
+                    labels,
+                    (now - last).max(0) as f64 / 1000.0,
+                    now,
+                ));
+            }
         }
         stats_samples("log_pattern", &self.labels, stats, save_failures, now, out);
         Ok(())
@@ -325,6 +355,70 @@ mod tests {
         assert_eq!(value(&out, "log_pattern_records_total", None), 4.0);
         assert_eq!(value(&out, "log_pattern_rotations_total", None), 1.0);
         assert_eq!(value(&out, "log_pattern_ok", None), 1.0);
+        crate::sample_out::assert_cataloged(&out);
+    }
+
+    /// The backup-outcome use: seconds since the last "completed successfully" line, counted
+    /// from the first round when none was seen yet, and kept across a restart.
+    #[tokio::test]
+    async fn last_match_age_follows_the_newest_match_and_survives_restart() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let ctx = BuildContext::new(dir.path().join("state"));
+        let log = dir.path().join("backup.log");
+        let text = format!(
+            "type = \"log_pattern\"\npath = {:?}\nname = \"nightly\"\n\
+             [[pattern]]\nname = \"backup_success\"\nregex = 'completed successfully'\n\
+             [[pattern]]\nname = \"backup_error\"\nregex = '(?i)error'\n",
+            log.display().to_string()
+        );
+        let cfg: ProbeConfig = toml::from_str(&text).expect("config parses");
+        std::fs::write(&log, "old run completed successfully\n").expect("write");
+        let mut probe = cfg.build(&ctx).expect("builds");
+        let age = |out: &[Sample], pattern: &str| {
+            out.iter()
+                .find(|s| {
+                    s.name == "log_pattern_last_match_age_seconds"
+                        && s.labels.get("pattern") == Some(pattern)
+                })
+                .map(|s| s.value)
+                .unwrap_or_else(|| panic!("no age for {pattern} in {out:?}"))
+        };
+        let at = |now_ms: i64| CollectContext { now_ms };
+        let mut out = Vec::new();
+        probe.collect(at(1_000_000), &mut out).await.expect("round");
+        // start_at = "end": the old line is not counted, so the age counts from this round.
+        assert_eq!(age(&out, "backup_success"), 0.0);
+        std::fs::write(
+            &log,
+            "old run completed successfully\nBackup job started\nBackup completed successfully\n",
+        )
+        .expect("append");
+        out.clear();
+        probe.collect(at(4_600_000), &mut out).await.expect("round");
+        assert_eq!(age(&out, "backup_success"), 0.0, "matched in this round");
+        assert_eq!(
+            age(&out, "backup_error"),
+            3600.0,
+            "never matched: since counting began"
+        );
+        out.clear();
+        probe
+            .collect(at(94_600_000), &mut out)
+            .await
+            .expect("round");
+        assert_eq!(age(&out, "backup_success"), 90_000.0);
+        drop(probe);
+        let mut probe = cfg.build(&ctx).expect("rebuilds");
+        out.clear();
+        probe
+            .collect(at(98_200_000), &mut out)
+            .await
+            .expect("round");
+        assert_eq!(
+            age(&out, "backup_success"),
+            93_600.0,
+            "kept across the restart"
+        );
         crate::sample_out::assert_cataloged(&out);
     }
 
