@@ -11,7 +11,7 @@ use crate::engine::{Engine, Evaluated};
 use crate::telemetry::Telemetry;
 use patrol_incident::IncidentEvent;
 use patrol_site::{Site, SiteHandle};
-use patrol_store::{Change, Store, StoreError, WriteBatch};
+use patrol_store::{Change, IncidentStore, StoreError, WriteBatch};
 
 /// The series the collector itself keeps per agent: 1 while it reports, 0 once silent.
 pub const AGENT_UP: &str = "patrol_agent_up";
@@ -24,7 +24,8 @@ pub const BUS_CAPACITY: usize = 4096;
 
 pub struct Core {
     pub engine: Mutex<Engine>,
-    pub store: Store,
+    /// The incident store (SQLite today; any [`IncidentStore`] backend).
+    pub store: Arc<dyn IncidentStore>,
     pub bus: broadcast::Sender<Arc<IncidentEvent>>,
     pub agents: Registry,
     pub telemetry: Arc<Telemetry>,

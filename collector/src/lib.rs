@@ -2,7 +2,14 @@
 //! rules as samples arrive, turns breaches into durable incidents, and publishes every change
 //! to watchers.
 //!
-//! Data path: [`ingest`] → [`engine`] → [`store`] → event bus → [`api`] watchers.
+//! Data path: [`ingest`] → [`engine`] → incident store (`patrol-store`) → event bus → [`api`]
+//! watchers and the notification dispatcher (`patrol-notify`).
+//!
+//! This crate is the daemon: ingest, the rule driver, the gRPC API, the HTTP port, reloads,
+//! and the wiring of the store, the site and the channels. It owns no incident storage, no
+//! site-file language and no channel code; it reaches the store only through
+//! `patrol_store::IncidentStore`. Nothing depends on it but the binary and the end-to-end
+//! tests: `patrolctl` in particular must never link it.
 
 pub mod agents;
 pub mod api;

@@ -103,7 +103,7 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
     agents.restore(store.applied_seqs()?);
     let core = Arc::new(Core {
         engine: Mutex::new(engine),
-        store,
+        store: Arc::new(store),
         bus,
         agents,
         telemetry: Arc::new(telemetry),

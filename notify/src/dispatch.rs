@@ -19,7 +19,7 @@ use std::time::Duration;
 use patrol_incident::IncidentEvent;
 use patrol_proto::model::now_ms;
 use patrol_site::SiteHandle;
-use patrol_store::Store;
+use patrol_store::IncidentStore;
 use tokio::sync::{broadcast, watch};
 
 use crate::channel::{Channel, DeliveryError, Message};
@@ -42,7 +42,7 @@ const SITE_CHECK: Duration = Duration::from_secs(1);
 /// reads, and the counters the collector exports.
 pub struct Context {
     /// The incident store whose outbox is delivered.
-    pub store: Store,
+    pub store: Arc<dyn IncidentStore>,
     /// The site in force; a reload swaps it and the workers are rebuilt.
     pub site: SiteHandle,
     /// Committed events: a worker wakes on each instead of waiting for its next look.

@@ -1,5 +1,10 @@
 //! `patrolctl`: the operator's command line for a Patrol collector. This file wires the parsed
 //! command to its module and owns the only reads of the clock, the time zone and the terminal.
+//!
+//! A client: it speaks the wire contract (`patrol-proto`) and runs the rule and site checkers
+//! (`patrol-rules`, `patrol-site`) for the offline checks. It must never depend on server code
+//! — the collector, the incident store (SQLite) or the channels (MQTT, HTTP clients, SMTP) —
+//! so it stays small and installs on a NOC desk.
 
 mod agents;
 mod channels;

@@ -9,11 +9,10 @@
 //! only after their commit. Reads use a second connection behind a mutex; WAL mode lets them
 //! run beside the writer. The schema and its migrations live in [`schema`].
 //!
-//! The seam for a second backend (PostgreSQL, shared by several collectors) is this crate's
-//! public surface: the request and answer types ([`WriteBatch`], [`Change`], [`Op`],
-//! [`NewIncident`], [`Delivery`], [`Due`], [`JournalEntry`]...) name no SQLite type, and callers
-//! reach the store only through [`Store`]'s methods; `docs/decisions.md` says how the second
-//! backend plugs in.
+//! The seam for a second backend (PostgreSQL, shared by several collectors) is
+//! [`IncidentStore`]: the collector and the dispatcher hold an `Arc<dyn IncidentStore>` and
+//! never see SQLite; the request and answer types ([`WriteBatch`], [`Change`], [`Op`],
+//! [`NewIncident`], [`Delivery`], [`Due`], [`JournalEntry`]...) are backend-neutral.
 //!
 //! Must never depend on: the notification channels (`patrol-notify` depends on this crate to
 //! read and record the outbox), the collector, or any network code. Which channels an event
@@ -29,6 +28,7 @@ mod writer;
 mod create;
 mod manual;
 mod open;
+mod seam;
 
 #[cfg(test)]
 mod tests;
@@ -53,6 +53,7 @@ pub use schema::{SCHEMA_VERSION, SYNCHRONOUS};
 pub use writer::{GROUP_MAX, RULE_ACTOR};
 
 pub use create::{MANUAL_RULE, NewIncident, SOURCES};
+pub use seam::IncidentStore;
 
 /// File name of the database inside the data directory.
 pub const DB_FILE: &str = "patrol.db";
