@@ -342,7 +342,8 @@ impl AgentConfig {
     }
 
     pub fn parse(path: &str, src: &str) -> Result<Self, ConfigError> {
-        let mut cfg: AgentConfig = parse_toml(path, src)?;
+        let mut cfg: AgentConfig =
+            parse_toml(path, src).map_err(|e| locate_probe_error(path, src, e))?;
         cfg.source_text = Some(Arc::from(src));
         Ok(cfg)
     }
@@ -352,6 +353,52 @@ impl AgentConfig {
     /// [`Self::load`]).
     pub fn settle(self, path: &str) -> Result<Settings, ConfigError> {
         check::settle(self, path)
+    }
+}
+
+/// toml reports an error inside a `[[probe]]` at the first section of the array (the enum is
+/// deserialized from a buffered copy), so find the section that fails and, when serde names
+/// the key (`unknown field`), the key itself.
+fn locate_probe_error(path: &str, src: &str, err: ConfigError) -> ConfigError {
+    let ConfigError::Invalid { message, .. } = &err else {
+        return err;
+    };
+    if !message.starts_with("probe '") {
+        return err;
+    }
+    let Ok(doc) = toml::from_str::<toml::Table>(src) else {
+        return err;
+    };
+    let Some(sections) = doc.get("probe").and_then(toml::Value::as_array) else {
+        return err;
+    };
+    let Some(index) = sections
+        .iter()
+        .position(|s| ProbeSection::deserialize(s.clone()).is_err())
+    else {
+        return err;
+    };
+    let field = if message.contains("unknown variant") || message.contains("missing field `type`") {
+        // The probe type itself is wrong (or absent: then the section's own line).
+        message.contains("unknown variant").then_some("type")
+    } else {
+        message
+            .split_once("unknown field `")
+            .and_then(|(_, rest)| rest.split_once('`'))
+            .map(|(name, _)| name)
+    };
+    let mut at = vec![locate::Step::Key("probe"), locate::Step::Index(index)];
+    if let Some(name) = field {
+        at.push(locate::Step::Key(name));
+    }
+    match locate::locate(src, &at) {
+        Some((line, column)) => ConfigError::Invalid {
+            path: path.to_owned(),
+            line,
+            column,
+            message: message.clone(),
+        },
+        None => err,
     }
 }
 
@@ -401,6 +448,29 @@ pub fn line_col(src: &str, offset: usize) -> (usize, usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_error_in_a_later_probe_section_is_reported_where_it_is() {
+        let src = "[[probe]]\ntype = \"host\"\n\n[[probe]]\ntype = \"dir\"\npath = \"/x\"\nmax_sise = 1\n\n[[probe]]\ntype = \"host\"\n";
+        let Err(ConfigError::Invalid { line, message, .. }) = AgentConfig::parse("agent.toml", src)
+        else {
+            panic!("a misspelt key is refused");
+        };
+        assert_eq!(line, 7, "{message}");
+        assert!(message.contains("unknown field `max_sise`"), "{message}");
+        // An unknown probe type: at its `type`.
+        let src = "[[probe]]\ntype = \"host\"\n\n[[probe]]\ntype = \"nope\"\n";
+        let Err(ConfigError::Invalid { line, .. }) = AgentConfig::parse("agent.toml", src) else {
+            panic!("an unknown type is refused");
+        };
+        assert_eq!(line, 5);
+        // A section that fails without naming a key: its own header.
+        let src = "[[probe]]\ntype = \"host\"\n\n[[probe]]\ninterval = \"10s\"\n";
+        let Err(ConfigError::Invalid { line, .. }) = AgentConfig::parse("agent.toml", src) else {
+            panic!("a section without a type is refused");
+        };
+        assert_eq!(line, 4);
+    }
 
     #[test]
     fn full_config_parses() {
