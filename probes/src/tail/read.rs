@@ -1,0 +1,138 @@
+//! Reading what a poll found unread: files no longer written first, oldest first, each to
+//! its end (its last record handed over there), then the live file; copy-truncate copies
+//! follow their source meanwhile.
+
+use super::split::Splitter;
+use super::tracked::Tracked;
+use super::{PollOutcome, Record, Step, TailError, Tailer, snapshot};
+
+impl Tailer {
+    /// Reads every file with something unread: finished files oldest first, the live one
+    /// last.
+    pub(super) fn read_files(
+        &mut self,
+        budget: u64,
+        sink: &mut dyn FnMut(Record<'_>),
+    ) -> Result<PollOutcome, TailError> {
+        let mut outcome = PollOutcome {
+            missing: self.files.is_empty(),
+            ..PollOutcome::default()
+        };
+        let mut left = budget;
+        let (looked, waiting) = std::mem::take(&mut self.truncated)
+            .into_iter()
+            .partition(|t| t.looked);
+        self.truncated = waiting;
+        for mut t in looked {
+            // Its copy did not turn up: the rest of the record it left open is gone; its
+            // complete lines are handed over.
+            t.split.drop_partial_line();
+            t.split.flush(true, &self.spec.record_start, sink);
+        }
+        for i in 0..self.files.len() {
+            self.check_rewritten(i)
+                .map_err(|e| self.read_error(Some(i), e))?;
+        }
+        let mut order: Vec<usize> = (0..self.files.len())
+            .filter(|&i| {
+                let t = &self.files[i];
+                !t.live && t.unfinished() && !self.is_linked_copy(t)
+            })
+            .collect();
+        order.sort_by(|&a, &b| self.files[a].age().cmp(&self.files[b].age()));
+        order.extend(self.live_index());
+        for i in order {
+            if left == 0 {
+                outcome.more = true;
+                break;
+            }
+            let (n, at_end) = self
+                .read_one(i, &mut left, sink)
+                .map_err(|e| self.read_error(Some(i), e))?;
+            outcome.bytes += n;
+            if !at_end {
+                outcome.more = true;
+                break;
+            }
+            self.hook.call(Step::Read);
+        }
+        self.follow_copies();
+        Ok(outcome)
+    }
+
+    /// Reads file `i` from where it stands; returns (bytes read, reached its end).
+    fn read_one(
+        &mut self,
+        i: usize,
+        left: &mut u64,
+        sink: &mut dyn FnMut(Record<'_>),
+    ) -> std::io::Result<(u64, bool)> {
+        let Self {
+            spec, files, buf, ..
+        } = self;
+        let rule = &spec.record_start;
+        let t = &mut files[i];
+        if t.file.is_none() {
+            // Its handle was not kept: open it again, if the name still leads to it. If not,
+            // the next snapshot finds it under its new name (or counts it lost).
+            match snapshot::reopen(&spec.dir, &t.name, t.id)? {
+                Some(f) => t.file = Some(f),
+                None => return Ok((0, true)),
+            }
+        }
+        let (n, at_end) = t.read(buf, left, rule, sink)?;
+        if t.live {
+            if n == 0 && at_end {
+                // Nothing new for a whole interval: the writer has finished its record.
+                t.split.flush(false, rule, sink);
+            }
+        } else if at_end {
+            // No longer written: its last record is complete.
+            t.split.flush(true, rule, sink);
+        }
+        Ok((n, at_end))
+    }
+
+    /// Whether file `i`, followed through its handle, was truncated or rewritten since the
+    /// snapshot (see [`Tailer::truncated_file`]).
+    fn check_rewritten(&mut self, i: usize) -> std::io::Result<()> {
+        if self.files[i].file.is_some() && self.files[i].rewritten()? {
+            self.truncated_file(i);
+        }
+        Ok(())
+    }
+
+    /// Copies of a file still followed are not read: they track that file's position.
+    pub(super) fn is_linked_copy(&self, t: &Tracked) -> bool {
+        t.copy_of
+            .is_some_and(|src| self.files.iter().any(|s| s.id == src))
+    }
+
+    fn follow_copies(&mut self) {
+        let max = self.spec.max_record_bytes;
+        for i in 0..self.files.len() {
+            let Some(src) = self.files[i].copy_of else {
+                continue;
+            };
+            match self.files.iter().find(|s| s.id == src) {
+                Some(s) => {
+                    let at = s.split.scanned().max(self.files[i].split.scanned());
+                    self.files[i].split = Splitter::new(at, max);
+                }
+                // Its source is gone: from here on it is a file like the others.
+                None => self.files[i].copy_of = None,
+            }
+        }
+    }
+
+    /// Closes the handles of files read to their end that are no longer live (a later
+    /// growth is seen by a snapshot), and forgets files gone from the directory.
+    pub(super) fn close_finished(&mut self) {
+        for t in &mut self.files {
+            if !t.live && !t.unfinished() {
+                t.file = None;
+            }
+        }
+        self.files.retain(|t| t.present || t.file.is_some());
+    }
+}
