@@ -3,28 +3,19 @@
 //! copy-truncate copies, and which are gone; and, on the first snapshot, resuming from saved
 //! state.
 
-use super::identity::{FileId, Fingerprint, NameKind};
-use super::snapshot::Found;
+use super::identity::{FileId, NameKind, from_hex, is_prefix, read_head, same_bytes};
+use super::snapshot::{self, Found};
 use super::split::Splitter;
 use super::tracked::{Tracked, Truncated};
 use super::{FilePosition, StartAt, TailState, Tailer};
 
-/// The live file as it was before a snapshot, still live and not truncated: a new rotated
-/// file that starts with the bytes read from it is a copy of it (copy-truncate, copied but
-/// not yet truncated), which follows its read position until it is truncated.
+/// The live file of a snapshot as the source of copies: a new rotated file holding exactly
+/// its first bytes (a copy-truncate copy caught before the truncation, or someone's backup)
+/// follows its read position instead of being read, until the live file is truncated.
 #[derive(Debug, Clone, Copy)]
 struct Source {
     id: FileId,
-    fingerprint: Fingerprint,
     read: u64,
-}
-
-impl Source {
-    fn copied_by(&self, found: &Found) -> bool {
-        found.kind == NameKind::Rotated
-            && self.fingerprint.len > 0
-            && self.fingerprint.matches(&found.head)
-    }
 }
 
 impl Tailer {
@@ -48,25 +39,14 @@ impl Tailer {
                 self.truncated_file(i);
             }
         }
-        let live_now = found
-            .iter()
-            .find(|f| f.kind == NameKind::Live)
-            .map(|f| f.id);
-        let source = self
-            .files
-            .iter()
-            .find(|t| t.live && t.file.is_some() && Some(t.id) == live_now)
-            .map(|t| Source {
-                id: t.id,
-                fingerprint: t.fingerprint,
-                read: t.split.scanned(),
-            });
+        self.check_copies(&found);
+        let copies = self.copies(&found.iter().collect::<Vec<_>>());
         for t in &mut self.files {
             t.present = false;
             t.live = false;
         }
         let mut new = Vec::new();
-        for f in found {
+        for (f, copy_of) in found.into_iter().zip(copies) {
             if let Some(i) = self.files.iter().position(|t| t.id == f.id) {
                 // With its handle kept the inode cannot have been reused.
                 if self.files[i].file.is_some() || self.files[i].is(&f) {
@@ -82,7 +62,7 @@ impl Tailer {
                 self.stats.rotations += 1;
             }
             self.any_file = true;
-            let t = self.new_file(f, source);
+            let t = self.new_file(f, copy_of);
             self.files.push(t);
         }
         let mut i = 0;
@@ -100,22 +80,150 @@ impl Tailer {
 
     /// A file not known before: read from its start, or, when it is a copy-truncate copy,
     /// from where the copied file was read.
-    fn new_file(&mut self, found: Found, source: Option<Source>) -> Tracked {
+    fn new_file(&mut self, found: Found, copy_of: Option<Source>) -> Tracked {
         let max = self.spec.max_record_bytes;
         if let Some(at) = self.truncated.iter().position(|t| t.copied_by(&found)) {
-            let t = self.truncated.remove(at);
-            let mut copy = Tracked::new(found, 0, max);
-            copy.take_over(t.split, t.fingerprint);
+            let mut t = self.truncated.remove(at);
+            // Its head as far as the source was read counts as read.
+            let read = t.split.scanned().min(found.len);
+            let mut copy = Tracked::new(found, read, max);
+            if let Some(split) = copy.take_over(t.split, max) {
+                // Finished as it is by this poll's read.
+                t.split = split;
+                t.looked = true;
+                self.truncated.push(t);
+            }
             return copy;
         }
-        match source {
-            Some(s) if s.copied_by(&found) => {
-                let mut t = Tracked::new(found, s.read, max);
+        match copy_of {
+            Some(s) => {
+                // Never past its own end: a position beyond it would read as a truncation.
+                let at = s.read.min(found.len);
+                let mut t = Tracked::new(found, at, max);
                 t.copy_of = Some(s.id);
                 t
             }
-            _ => Tracked::new(found, 0, max),
+            None => Tracked::new(found, 0, max),
         }
+    }
+
+    /// Copies following their source. One whose bytes not yet read from the source are no
+    /// longer in the source (truncated or rewritten before anything of it was read, which the
+    /// source's own check cannot see) takes over from the source, as at a truncation. One
+    /// whose source is no longer the live file is done with once the source holds its bytes:
+    /// the source is read to its end from here.
+    fn check_copies(&mut self, found: &[Found]) {
+        let live = found
+            .iter()
+            .find(|f| f.kind == NameKind::Live)
+            .map(|f| f.id);
+        for f in found {
+            if let Some(t) = self
+                .files
+                .iter_mut()
+                .find(|t| t.id == f.id && t.copy_of.is_some())
+            {
+                t.len = f.len;
+            }
+        }
+        self.check_copies_against(live);
+    }
+
+    fn check_copies_against(&mut self, live: Option<FileId>) {
+        let max = self.spec.max_record_bytes;
+        for c in 0..self.files.len() {
+            let Some(src) = self.files[c].copy_of else {
+                continue;
+            };
+            let Some(s) = self.files.iter().position(|t| t.id == src) else {
+                self.files[c].copy_of = None;
+                continue;
+            };
+            let read = self.files[s].split.scanned();
+            let len = self.files[c].len;
+            let held = read >= len || {
+                let source = &self.files[s];
+                let reopened = match &source.file {
+                    Some(_) => None,
+                    None => snapshot::reopen(&self.spec.dir, &source.name, source.id)
+                        .ok()
+                        .flatten(),
+                };
+                match (
+                    &self.files[c].file,
+                    source.file.as_ref().or(reopened.as_ref()),
+                ) {
+                    (Some(copy), Some(of)) => same_bytes(copy, of, read, len).unwrap_or(false),
+                    (None, _) => true,
+                    // The source cannot be read: the copy holds its only bytes.
+                    (Some(_), None) => false,
+                }
+            };
+            if !held {
+                self.truncated_file(s);
+            } else if live != Some(src) {
+                self.files[c].copy_of = None;
+                self.files[c].split = Splitter::new(len.max(self.files[c].split.scanned()), max);
+            }
+        }
+    }
+
+    /// For each of `found`, the live file if it is a copy of it (see [`Source`]): a new,
+    /// non-empty rotated file whose bytes are all the live file's first bytes, not just the
+    /// few read of it so far, which a file that merely starts alike may share. Either file
+    /// unreadable: not a copy.
+    fn copies(&self, found: &[&Found]) -> Vec<Option<Source>> {
+        let mut copies = vec![None; found.len()];
+        let found_live = found.iter().find(|f| f.kind == NameKind::Live);
+        let live = found_live
+            .map(|f| f.id)
+            .or_else(|| self.files.iter().find(|t| t.live).map(|t| t.id));
+        let Some(live) = live else {
+            return copies;
+        };
+        // Known only if it is the same file, not a new one that got a known file's inode.
+        let known = self
+            .files
+            .iter()
+            .find(|t| t.id == live && (t.file.is_some() || found_live.is_none_or(|f| t.is(f))));
+        let (source, file) = match known {
+            Some(t) => (
+                Source {
+                    id: t.id,
+                    read: t.split.scanned(),
+                },
+                t.file.as_ref(),
+            ),
+            None => (
+                Source { id: live, read: 0 },
+                found
+                    .iter()
+                    .find(|f| f.id == live)
+                    .and_then(|f| f.file.as_ref()),
+            ),
+        };
+        let Some(file) = file else {
+            return copies;
+        };
+        let Ok(head) = read_head(file) else {
+            return copies;
+        };
+        for (copy, f) in copies.iter_mut().zip(found) {
+            let candidate = f.kind == NameKind::Rotated
+                && f.len > 0
+                && !self
+                    .files
+                    .iter()
+                    .any(|t| t.id == f.id && (t.file.is_some() || t.is(f)))
+                && head.starts_with(&f.head);
+            if candidate
+                && let Some(c) = &f.file
+                && is_prefix(c, f.len, file).unwrap_or(false)
+            {
+                *copy = Some(source);
+            }
+        }
+        copies
     }
 
     /// File `i` was found shorter than what was read of it, or rewritten: what was read
@@ -127,7 +235,7 @@ impl Tailer {
         self.stats.truncations += 1;
         let max = self.spec.max_record_bytes;
         let t = &mut self.files[i];
-        let (split, fingerprint) = t.restart(max);
+        let (split, fingerprint, head) = t.restart(max);
         let (id, name, mtime_ns) = (t.id, t.name.clone(), t.mtime_ns);
         let linked = self
             .files
@@ -139,17 +247,25 @@ impl Tailer {
         for c in self.files.iter_mut().filter(|c| c.copy_of == Some(id)) {
             c.copy_of = None;
         }
-        match linked {
-            Some(c) => self.files[c].take_over(split, fingerprint),
-            None if split.scanned() > 0 => self.truncated.push(Truncated {
+        // A copy shorter than what was read hands the read state back: nothing more will
+        // come for the record it left open, which is finished by this poll's read.
+        let (split, looked) = match linked {
+            Some(c) => match self.files[c].take_over(split, max) {
+                Some(split) => (split, true),
+                None => return,
+            },
+            None => (split, false),
+        };
+        if split.scanned() > 0 {
+            self.truncated.push(Truncated {
                 id,
                 name,
                 fingerprint,
+                head,
                 split,
                 mtime_ns,
-                looked: false,
-            }),
-            None => {}
+                looked,
+            });
         }
     }
 
@@ -204,6 +320,7 @@ impl Tailer {
                 id: p.id,
                 name: p.name.clone(),
                 fingerprint: p.fingerprint,
+                head: from_hex(&p.head, p.fingerprint),
                 split: Splitter::new(p.offset, max),
                 mtime_ns: p.mtime_ns,
                 looked: true,
@@ -214,6 +331,7 @@ impl Tailer {
             .iter()
             .map(|p| (p, true))
             .chain(saved.others.iter().flatten().map(|p| (p, false)));
+        let mut rewritten = Vec::new();
         for (pos, was_live) in positions {
             let at = found.iter().position(|f| {
                 f.as_ref()
@@ -221,11 +339,11 @@ impl Tailer {
             });
             match at.and_then(|i| found[i].take()) {
                 Some(f) => {
-                    let rewritten = f.len < pos.offset || !pos.fingerprint.matches(&f.head);
-                    self.files.push(Tracked::resumed(pos, f, rewritten, max));
-                    if rewritten {
-                        self.truncated_file(self.files.len() - 1);
+                    let changed = f.len < pos.offset || !pos.fingerprint.matches(&f.head);
+                    if changed {
+                        rewritten.push(f.id);
                     }
+                    self.files.push(Tracked::resumed(pos, f, changed, max));
                 }
                 None if was_live || pos.offset < pos.len => self.lost(
                     1,
@@ -234,13 +352,24 @@ impl Tailer {
                 None => {}
             }
         }
-        let source = self.files.iter().find(|t| t.live).map(|t| Source {
-            id: t.id,
-            fingerprint: t.fingerprint,
-            read: t.split.scanned(),
-        });
+        // Truncated while the agent was down: once every saved file is back, so that a copy
+        // following it takes over.
+        for id in rewritten {
+            if let Some(i) = self.files.iter().position(|t| t.id == id) {
+                self.truncated_file(i);
+            }
+        }
+        let live = found
+            .iter()
+            .flatten()
+            .find(|f| f.kind == NameKind::Live)
+            .map(|f| f.id)
+            .or_else(|| self.files.iter().find(|t| t.live).map(|t| t.id));
+        self.check_copies_against(live);
+        let found: Vec<Found> = found.into_iter().flatten().collect();
+        let copies = self.copies(&found.iter().collect::<Vec<_>>());
         let mut new = Vec::new();
-        for f in found.into_iter().flatten() {
+        for (f, copy_of) in found.into_iter().zip(copies) {
             let history = horizon.is_some_and(|h| f.kind == NameKind::Rotated && f.mtime_ns <= h);
             if history {
                 let len = f.len;
@@ -248,7 +377,7 @@ impl Tailer {
             } else {
                 new.push(f.name.clone());
                 self.stats.rotations += 1;
-                let t = self.new_file(f, source);
+                let t = self.new_file(f, copy_of);
                 self.files.push(t);
             }
         }

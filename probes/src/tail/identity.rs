@@ -76,6 +76,52 @@ pub(super) fn read_full_at(file: &File, buf: &mut [u8], offset: u64) -> std::io:
     Ok(n)
 }
 
+/// Whether the first `len` bytes of `copy` are the first `len` bytes of `of`: how a
+/// copy-truncate copy is told from a file that merely starts alike.
+pub(super) fn is_prefix(copy: &File, len: u64, of: &File) -> std::io::Result<bool> {
+    same_bytes(copy, of, 0, len)
+}
+
+/// Whether `a` and `b` both hold the same bytes from `from` to `to`.
+pub(super) fn same_bytes(a: &File, b: &File, from: u64, to: u64) -> std::io::Result<bool> {
+    if a.metadata()?.len() < to || b.metadata()?.len() < to {
+        return Ok(false);
+    }
+    let mut x = vec![0u8; 64 * 1024];
+    let mut y = vec![0u8; 64 * 1024];
+    let mut at = from;
+    while at < to {
+        let want = x.len().min(usize::try_from(to - at).unwrap_or(usize::MAX));
+        let n = read_full_at(a, &mut x[..want], at)?;
+        // Shorter than it was, or different.
+        if n == 0 || read_full_at(b, &mut y[..n], at)? < n || x[..n] != y[..n] {
+            return Ok(false);
+        }
+        at += n as u64;
+    }
+    Ok(true)
+}
+
+/// `bytes` in lowercase hex.
+pub(super) fn to_hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The bytes of a hex string written by [`to_hex`] whose fingerprint is `fingerprint`; empty
+/// if it is not one (saved state edited by hand, or from an older version).
+pub(super) fn from_hex(hex: &str, fingerprint: Fingerprint) -> Vec<u8> {
+    let bytes: Option<Vec<u8>> = (0..hex.len() / 2)
+        .map(|i| {
+            hex.get(2 * i..2 * i + 2)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+        })
+        .collect();
+    match bytes {
+        Some(b) if hex.len().is_multiple_of(2) && Fingerprint::of(&b) == fingerprint => b,
+        _ => Vec::new(),
+    }
+}
+
 /// Modification time in ns since the epoch.
 pub(super) fn mtime_ns(meta: &std::fs::Metadata) -> i64 {
     meta.mtime()
@@ -139,6 +185,44 @@ mod tests {
         assert!(Fingerprint::default().matches(b"anything"));
         let long = vec![b'x'; 1000];
         assert_eq!(Fingerprint::of(&long).len as usize, FINGERPRINT_BYTES);
+    }
+
+    #[test]
+    fn a_copy_is_a_prefix_and_a_look_alike_is_not() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let write = |name: &str, bytes: &[u8]| {
+            std::fs::write(dir.path().join(name), bytes).expect("write");
+            File::open(dir.path().join(name)).expect("open")
+        };
+        let live = write(
+            "live",
+            &[b"####<12> one\n".repeat(10_000), b"more".to_vec()].concat(),
+        );
+        let copy = write("copy", &b"####<12> one\n".repeat(10_000));
+        let alike = write("alike", b"####<13> one\n");
+        let long = copy.metadata().expect("stat").len();
+        assert!(is_prefix(&copy, long, &live).expect("compare"));
+        assert!(!is_prefix(&alike, 13, &live).expect("compare"));
+        assert!(
+            !is_prefix(&live, long + 4, &copy).expect("compare"),
+            "longer"
+        );
+    }
+
+    #[test]
+    fn head_round_trips_through_hex_and_garbage_is_dropped() {
+        let head = b"####<\xff\x00> x".to_vec();
+        let fp = Fingerprint::of(&head);
+        assert_eq!(from_hex(&to_hex(&head), fp), head);
+        assert!(from_hex("zz", fp).is_empty());
+        assert!(
+            from_hex(&to_hex(b"other"), fp).is_empty(),
+            "not what the fingerprint says"
+        );
+        assert!(
+            from_hex("abc", Fingerprint::of(&[0xab])).is_empty(),
+            "odd length"
+        );
     }
 
     #[test]

@@ -32,12 +32,22 @@
 //!    the listing stale and it is taken again;
 //! 2. matches the snapshot against the files it knows: a known file keeps its read position
 //!    whatever its name now, so a file already read is never read from 0 again; an unknown
-//!    file is new and is read from its start (a copy-truncate copy of the live file from
-//!    where the live file was read); a known file whose handle is kept (the live file, files
-//!    not read to their end) stays readable even if it was renamed or deleted meanwhile;
+//!    file is new and is read from its start; a known file whose handle is kept (the live
+//!    file, files not read to their end) stays readable even if it was renamed or deleted
+//!    meanwhile;
 //! 3. reads what is unread, oldest file first (by birth time, else modification time, then
 //!    name), the live file last; a file no longer live is finished (its last record handed
 //!    over) at its end.
+//!
+//! Copy-truncate (logrotate's `copytruncate`: copy the live file, then empty it): a new
+//! rotated file holding exactly the live file's first bytes is its copy. Found before the
+//! truncation, it follows the live file's read position; once the live file is found
+//! truncated (shorter than what was read, or starting differently), the copy continues where
+//! the live file was read, record left open included, and the live file is read again from
+//! 0. A copy found only after the truncation is recognised by starting with the bytes read
+//! (kept, with the position, until a snapshot listed after the truncation was searched).
+//! Supported: one copy per truncation, as logrotate makes; two copies of the same content
+//! between two polls (a backup copy and a copy-truncate) may be counted twice.
 //!
 //! Counters ([`TailStats`]): `rotations` counts each new file of the log once; `truncations`
 //! a followed file found shorter than what was read or rewritten (read again from 0); `lost`
@@ -196,6 +206,10 @@ pub struct FilePosition {
     /// A copy-truncate copy of that file, read where that file was read.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub copy_of: Option<FileId>,
+    /// The bytes the fingerprint covers, in hex, for the live file and truncated ones: after a
+    /// restart they tell a copy-truncate copy made before part of them was read.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub head: String,
 }
 
 /// Counters of the tailer, kept across restarts with the position.
@@ -356,15 +370,26 @@ impl Tailer {
                 })
             };
         }
+        let position = |t: &Tracked| {
+            let mut p = t.position();
+            // A copy following its source holds what the source has not handed over yet.
+            if let Some(src) = t
+                .copy_of
+                .and_then(|id| self.files.iter().find(|s| s.id == id))
+            {
+                p.offset = p.offset.min(src.split.committed());
+            }
+            p
+        };
         TailState {
-            file: self.files.iter().find(|t| t.live).map(Tracked::position),
+            file: self.files.iter().find(|t| t.live).map(position),
             horizon_ns: i64::MIN,
             stats: self.stats,
             others: Some(
                 self.files
                     .iter()
                     .filter(|t| !t.live)
-                    .map(Tracked::position)
+                    .map(position)
                     .collect(),
             ),
             truncated: self.truncated.iter().map(Truncated::position).collect(),

@@ -4,7 +4,7 @@
 
 use super::split::Splitter;
 use super::tracked::Tracked;
-use super::{PollOutcome, Record, Step, TailError, Tailer, snapshot};
+use super::{PollOutcome, Record, Step, TailError, Tailer, identity, snapshot};
 
 impl Tailer {
     /// Reads every file with something unread: finished files oldest first, the live one
@@ -67,6 +67,33 @@ impl Tailer {
         left: &mut u64,
         sink: &mut dyn FnMut(Record<'_>),
     ) -> std::io::Result<(u64, bool)> {
+        // Copies following this file must hold the bytes now read from it; one that does not
+        // (the file was truncated and rewritten after the snapshot that linked them, before
+        // anything was read) holds bytes of its own from here on.
+        let id = self.files[i].id;
+        let mut copies: Vec<(usize, std::fs::File, u64, bool)> = Vec::new();
+        for (c, t) in self.files.iter().enumerate() {
+            if t.copy_of == Some(id)
+                && let Some(f) = &t.file
+            {
+                copies.push((c, f.try_clone()?, t.len, false));
+            }
+        }
+        let from = self.files[i].split.scanned();
+        let mut check = |at: u64, bytes: &[u8]| {
+            for (_, copy, len, broken) in &mut copies {
+                let upto = usize::try_from(len.saturating_sub(at))
+                    .unwrap_or(usize::MAX)
+                    .min(bytes.len());
+                if *broken || upto == 0 {
+                    continue;
+                }
+                let mut theirs = vec![0u8; upto];
+                let same = identity::read_full_at(copy, &mut theirs, at)
+                    .is_ok_and(|n| n == upto && theirs == bytes[..upto]);
+                *broken = !same;
+            }
+        };
         let Self {
             spec, files, buf, ..
         } = self;
@@ -80,7 +107,7 @@ impl Tailer {
                 None => return Ok((0, true)),
             }
         }
-        let (n, at_end) = t.read(buf, left, rule, sink)?;
+        let (n, at_end) = t.read(buf, left, rule, sink, &mut check)?;
         if t.live {
             if n == 0 && at_end {
                 // Nothing new for a whole interval: the writer has finished its record.
@@ -89,6 +116,13 @@ impl Tailer {
         } else if at_end {
             // No longer written: its last record is complete.
             t.split.flush(true, rule, sink);
+        }
+        let max = spec.max_record_bytes;
+        for (c, _, _, broken) in copies {
+            if broken {
+                files[c].copy_of = None;
+                files[c].split = Splitter::new(from, max);
+            }
         }
         Ok((n, at_end))
     }
@@ -116,8 +150,11 @@ impl Tailer {
             };
             match self.files.iter().find(|s| s.id == src) {
                 Some(s) => {
-                    let at = s.split.scanned().max(self.files[i].split.scanned());
-                    self.files[i].split = Splitter::new(at, max);
+                    // Never past its own end: a position beyond it would read as a truncation.
+                    let at = s.split.scanned().min(self.files[i].len);
+                    if at > self.files[i].split.scanned() {
+                        self.files[i].split = Splitter::new(at, max);
+                    }
                 }
                 // Its source is gone: from here on it is a file like the others.
                 None => self.files[i].copy_of = None,
@@ -128,8 +165,11 @@ impl Tailer {
     /// Closes the handles of files read to their end that are no longer live (a later
     /// growth is seen by a snapshot), and forgets files gone from the directory.
     pub(super) fn close_finished(&mut self) {
-        for t in &mut self.files {
-            if !t.live && !t.unfinished() {
+        let linked: Vec<bool> = self.files.iter().map(|t| self.is_linked_copy(t)).collect();
+        for (t, linked) in self.files.iter_mut().zip(linked) {
+            // A copy following its source keeps its handle: once the source is truncated it
+            // may hold the only bytes left of the source's last record, even if deleted.
+            if !t.live && !t.unfinished() && !linked {
                 t.file = None;
             }
         }

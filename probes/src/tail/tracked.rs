@@ -68,7 +68,7 @@ impl Tracked {
         let mut t = Self::new(found, saved.offset, max_record);
         if rewritten {
             t.fingerprint = saved.fingerprint;
-            t.head.clear();
+            t.head = identity::from_hex(&saved.head, saved.fingerprint);
         }
         t.birth_ns = t.birth_ns.or(saved.birth_ns);
         t.copy_of = saved.copy_of;
@@ -76,21 +76,30 @@ impl Tracked {
     }
 
     /// Forgets what was read: the file is read again from 0. Returns where reading stood,
-    /// and the fingerprint of what was read.
-    pub(super) fn restart(&mut self, max_record: usize) -> (Splitter, Fingerprint) {
-        self.head.clear();
+    /// the fingerprint of what was read and its first bytes.
+    pub(super) fn restart(&mut self, max_record: usize) -> (Splitter, Fingerprint, Vec<u8>) {
         (
             std::mem::replace(&mut self.split, Splitter::new(0, max_record)),
             std::mem::take(&mut self.fingerprint),
+            std::mem::take(&mut self.head),
         )
     }
 
     /// Continues from where `split` stood (a copy-truncate copy taking over from its
-    /// source, whose first bytes it has too).
-    pub(super) fn take_over(&mut self, split: Splitter, fingerprint: Fingerprint) {
-        self.head.truncate(fingerprint.len as usize);
-        self.fingerprint = fingerprint;
+    /// source, whose first bytes it has too). A copy shorter than what was read of its source
+    /// (copied before that read) holds nothing more: it is then taken as read to its end and
+    /// `split` is handed back, for its open record to be finished as it is.
+    pub(super) fn take_over(&mut self, split: Splitter, max_record: usize) -> Option<Splitter> {
+        if split.scanned() > self.len {
+            self.split = Splitter::new(self.len, max_record);
+            return Some(split);
+        }
+        // Its own first bytes, as far as they count as read: the fingerprint describes this
+        // file, which may be shorter than the source was when it was read.
+        self.head.truncate(offset_len(split.scanned()));
+        self.fingerprint = Fingerprint::of(&self.head);
         self.split = split;
+        None
     }
 
     /// What to save: the position of the first record not yet handed over.
@@ -104,6 +113,11 @@ impl Tracked {
             len: self.len.max(self.split.scanned()),
             birth_ns: self.birth_ns,
             copy_of: self.copy_of,
+            head: if self.live {
+                identity::to_hex(&self.head)
+            } else {
+                String::new()
+            },
         }
     }
 
@@ -162,12 +176,14 @@ impl Tracked {
     }
 
     /// Reads to the end of the file or of `left`; returns (bytes read, reached the end).
+    /// `seen(offset, bytes)` is told every chunk read, before it is split.
     pub(super) fn read(
         &mut self,
         buf: &mut [u8],
         left: &mut u64,
         rule: &RecordStart,
         sink: &mut dyn FnMut(Record<'_>),
+        seen: &mut dyn FnMut(u64, &[u8]),
     ) -> std::io::Result<(u64, bool)> {
         let Some(file) = &self.file else {
             return Ok((0, true));
@@ -188,6 +204,7 @@ impl Tracked {
                 self.head.extend_from_slice(&buf[..n.min(room)]);
                 self.fingerprint = Fingerprint::of(&self.head);
             }
+            seen(at, &buf[..n]);
             self.split.feed(&buf[..n], rule, sink);
             total += n as u64;
             *left -= n as u64;
@@ -224,6 +241,8 @@ pub(super) struct Truncated {
     pub name: String,
     /// Of the bytes read before the truncation.
     pub fingerprint: Fingerprint,
+    /// Those bytes (empty when known from saved state only).
+    pub head: Vec<u8>,
     /// Where reading stood, with the record it left open.
     pub split: Splitter,
     pub mtime_ns: i64,
@@ -244,13 +263,21 @@ impl Truncated {
             len: self.split.scanned(),
             birth_ns: None,
             copy_of: None,
+            head: identity::to_hex(&self.head),
         }
     }
 
-    /// Whether `found`, a new rotated file, is its copy.
+    /// Whether `found`, a new rotated file, is its copy: it starts with the bytes read
+    /// before the truncation, or all of it is their beginning (copied before they were all
+    /// read).
     pub(super) fn copied_by(&self, found: &Found) -> bool {
-        found.kind == NameKind::Rotated
-            && self.fingerprint.len > 0
-            && self.fingerprint.matches(&found.head)
+        if found.kind != NameKind::Rotated || found.len == 0 {
+            return false;
+        }
+        if self.head.is_empty() {
+            return self.fingerprint.len > 0 && self.fingerprint.matches(&found.head);
+        }
+        let n = found.head.len().min(self.head.len());
+        found.head[..n] == self.head[..n]
     }
 }
