@@ -81,6 +81,19 @@ fn tail(c: &mut Criterion) {
             counts
         })
     });
+    // The rule before the stdout format was read: what the date-shaped rule costs.
+    g.bench_function("weblogic_prefix_rule_split_and_counted", |b| {
+        b.iter(|| {
+            let rule = RecordStart::Prefix(b"####<".to_vec());
+            let mut t = Tailer::new(spec(dir.path(), rule), None);
+            let mut counts = WeblogicCounts::default();
+            for _ in 0..2 {
+                t.poll(u64::MAX, &mut |r| counts.count(r)).expect("poll");
+            }
+            assert_eq!(counts.stuck_threads, (RECORDS / 100) as u64);
+            counts
+        })
+    });
     g.bench_function("lines_split_only", |b| {
         b.iter(|| {
             let mut t = Tailer::new(spec(dir.path(), RecordStart::EveryLine), None);
