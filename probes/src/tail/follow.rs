@@ -91,6 +91,7 @@ impl Tailer {
                 // Finished as it is by this poll's read.
                 t.split = split;
                 t.looked = true;
+                t.copy = Some(copy.id);
                 self.truncated.push(t);
             }
             return copy;
@@ -107,16 +108,11 @@ impl Tailer {
         }
     }
 
-    /// Copies following their source. One whose bytes not yet read from the source are no
+    /// Copies following their source: one whose bytes not yet read from the source are no
     /// longer in the source (truncated or rewritten before anything of it was read, which the
-    /// source's own check cannot see) takes over from the source, as at a truncation. One
-    /// whose source is no longer the live file is done with once the source holds its bytes:
-    /// the source is read to its end from here.
+    /// source's own check cannot see) takes over from the source, as at a truncation. (One
+    /// whose source was read to its end is let go when files are closed.)
     fn check_copies(&mut self, found: &[Found]) {
-        let live = found
-            .iter()
-            .find(|f| f.kind == NameKind::Live)
-            .map(|f| f.id);
         for f in found {
             if let Some(t) = self
                 .files
@@ -126,11 +122,10 @@ impl Tailer {
                 t.len = f.len;
             }
         }
-        self.check_copies_against(live);
+        self.check_linked_copies();
     }
 
-    fn check_copies_against(&mut self, live: Option<FileId>) {
-        let max = self.spec.max_record_bytes;
+    fn check_linked_copies(&mut self) {
         for c in 0..self.files.len() {
             let Some(src) = self.files[c].copy_of else {
                 continue;
@@ -161,9 +156,6 @@ impl Tailer {
             };
             if !held {
                 self.truncated_file(s);
-            } else if live != Some(src) {
-                self.files[c].copy_of = None;
-                self.files[c].split = Splitter::new(len.max(self.files[c].split.scanned()), max);
             }
         }
     }
@@ -249,12 +241,12 @@ impl Tailer {
         }
         // A copy shorter than what was read hands the read state back: nothing more will
         // come for the record it left open, which is finished by this poll's read.
-        let (split, looked) = match linked {
+        let (split, looked, copy) = match linked {
             Some(c) => match self.files[c].take_over(split, max) {
-                Some(split) => (split, true),
+                Some(split) => (split, true, Some(self.files[c].id)),
                 None => return,
             },
-            None => (split, false),
+            None => (split, false, None),
         };
         if split.scanned() > 0 {
             self.truncated.push(Truncated {
@@ -265,6 +257,7 @@ impl Tailer {
                 split,
                 mtime_ns,
                 looked,
+                copy,
             });
         }
     }
@@ -324,6 +317,7 @@ impl Tailer {
                 split: Splitter::new(p.offset, max),
                 mtime_ns: p.mtime_ns,
                 looked: true,
+                copy: None,
             })
             .collect();
         let positions = saved
@@ -359,13 +353,7 @@ impl Tailer {
                 self.truncated_file(i);
             }
         }
-        let live = found
-            .iter()
-            .flatten()
-            .find(|f| f.kind == NameKind::Live)
-            .map(|f| f.id)
-            .or_else(|| self.files.iter().find(|t| t.live).map(|t| t.id));
-        self.check_copies_against(live);
+        self.check_linked_copies();
         let found: Vec<Found> = found.into_iter().flatten().collect();
         let copies = self.copies(&found.iter().collect::<Vec<_>>());
         let mut new = Vec::new();

@@ -379,6 +379,11 @@ impl Tailer {
             {
                 p.offset = p.offset.min(src.split.committed());
             }
+            // A short copy holding the start of a truncated file's open record, which is only
+            // in memory: after a restart the record is read again from the copy.
+            for tr in self.truncated.iter().filter(|tr| tr.copy == Some(t.id)) {
+                p.offset = p.offset.min(tr.split.committed());
+            }
             p
         };
         TailState {

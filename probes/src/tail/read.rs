@@ -165,6 +165,23 @@ impl Tailer {
     /// Closes the handles of files read to their end that are no longer live (a later
     /// growth is seen by a snapshot), and forgets files gone from the directory.
     pub(super) fn close_finished(&mut self) {
+        // A copy whose source was read to its end, last record included, holds nothing more.
+        let done: Vec<usize> = (0..self.files.len())
+            .filter(|&c| {
+                self.files[c].copy_of.is_some_and(|src| {
+                    self.files
+                        .iter()
+                        .find(|s| s.id == src)
+                        .is_some_and(|s| !s.live && !s.unfinished())
+                })
+            })
+            .collect();
+        let max = self.spec.max_record_bytes;
+        for c in done {
+            let copy = &mut self.files[c];
+            copy.copy_of = None;
+            copy.split = Splitter::new(copy.len.max(copy.split.scanned()), max);
+        }
         let linked: Vec<bool> = self.files.iter().map(|t| self.is_linked_copy(t)).collect();
         for (t, linked) in self.files.iter_mut().zip(linked) {
             // A copy following its source keeps its handle: once the source is truncated it

@@ -250,6 +250,10 @@ pub(super) struct Truncated {
     /// is still here when files are read, there is none and the open record is finished by
     /// itself.
     pub looked: bool,
+    /// A copy shorter than what was read, holding the start of the open record: if the
+    /// agent stops before the record is finished here, the copy is read again from the
+    /// record's start after the restart (see [`super::Tailer::state`]).
+    pub copy: Option<FileId>,
 }
 
 impl Truncated {
