@@ -79,10 +79,26 @@ impl Tailer {
     }
 
     /// A file not known before: read from its start, or, when it is a copy-truncate copy,
-    /// from where the copied file was read.
+    /// from where the copied file was read. A copy of the live file as it is now (checked
+    /// byte for byte) is that, whatever a truncated file's first bytes suggest.
     fn new_file(&mut self, found: Found, copy_of: Option<Source>) -> Tracked {
         let max = self.spec.max_record_bytes;
-        if let Some(at) = self.truncated.iter().position(|t| t.copied_by(&found)) {
+        if let Some(s) = copy_of {
+            // Never past its own end: a position beyond it would read as a truncation.
+            let at = s.read.min(found.len);
+            let mut t = Tracked::new(found, at, max);
+            t.copy_of = Some(s.id);
+            return t;
+        }
+        let best = self
+            .truncated
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (i, t.match_len(&found)))
+            .filter(|(_, n)| *n > 0)
+            .max_by_key(|(_, n)| *n)
+            .map(|(i, _)| i);
+        if let Some(at) = best {
             let mut t = self.truncated.remove(at);
             // Its head as far as the source was read counts as read.
             let read = t.split.scanned().min(found.len);
@@ -96,16 +112,7 @@ impl Tailer {
             }
             return copy;
         }
-        match copy_of {
-            Some(s) => {
-                // Never past its own end: a position beyond it would read as a truncation.
-                let at = s.read.min(found.len);
-                let mut t = Tracked::new(found, at, max);
-                t.copy_of = Some(s.id);
-                t
-            }
-            None => Tracked::new(found, 0, max),
-        }
+        Tracked::new(found, 0, max)
     }
 
     /// Copies following their source: one whose bytes not yet read from the source are no

@@ -271,17 +271,27 @@ impl Truncated {
         }
     }
 
-    /// Whether `found`, a new rotated file, is its copy: it starts with the bytes read
+    /// Whether `found`, a new rotated file, is its copy — it starts with the bytes read
     /// before the truncation, or all of it is their beginning (copied before they were all
-    /// read).
-    pub(super) fn copied_by(&self, found: &Found) -> bool {
+    /// read) — and how many bytes that rests on (0: not a copy). Of several truncated files a
+    /// new file could be the copy of, the longest match is the one.
+    pub(super) fn match_len(&self, found: &Found) -> usize {
         if found.kind != NameKind::Rotated || found.len == 0 {
-            return false;
+            return 0;
         }
         if self.head.is_empty() {
-            return self.fingerprint.len > 0 && self.fingerprint.matches(&found.head);
+            let fp = self.fingerprint;
+            return if fp.len > 0 && fp.matches(&found.head) {
+                fp.len as usize
+            } else {
+                0
+            };
         }
         let n = found.head.len().min(self.head.len());
-        found.head[..n] == self.head[..n]
+        if found.head[..n] == self.head[..n] {
+            n
+        } else {
+            0
+        }
     }
 }

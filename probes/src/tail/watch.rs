@@ -12,10 +12,12 @@
 //! files renamed between their creation and the listing in that short window, and those are
 //! set right at the next poll.
 //!
-//! Where the watch cannot be set up (inotify instances exhausted, a filesystem without
-//! inotify such as NFS for remote writers), losses of never-seen files are not reported;
-//! files seen and lost are counted either way. Neither are files created and deleted while
-//! the agent was not running, or, after a queue overflow, during the poll that noticed it.
+//! Where the watch cannot be set up (inotify instances exhausted: one per tailer, 128 per
+//! user by default; a filesystem without inotify such as NFS for remote writers), losses of
+//! never-seen files are not reported; files seen and lost are counted either way. Neither are
+//! files created and deleted while the agent was not running, or, after a queue overflow,
+//! during the poll that noticed it. A hard link to a known file under another of the log's
+//! names is an entry with no new file: it counts as a lost file.
 
 use std::collections::HashMap;
 use std::mem::MaybeUninit;
