@@ -59,7 +59,8 @@
 //! A record is complete when the next one starts. The last record of the live file is
 //! handed over when a poll finds nothing new (the writer has gone quiet for one interval), or
 //! when the file is rotated away or truncated. An unfinished last line (no newline yet) is
-//! only taken once the file is finished.
+//! only taken once the file is finished; after a truncation that left no copy, it is dropped
+//! (its rest is gone) and the record is handed over with its complete lines.
 
 pub mod counted;
 mod follow;

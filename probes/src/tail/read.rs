@@ -67,32 +67,37 @@ impl Tailer {
         left: &mut u64,
         sink: &mut dyn FnMut(Record<'_>),
     ) -> std::io::Result<(u64, bool)> {
-        // Copies following this file must hold the bytes now read from it; one that does not
-        // (the file was truncated and rewritten after the snapshot that linked them, before
-        // anything was read) holds bytes of its own from here on.
+        // Copies following this file must hold the bytes now read from it. One that does not
+        // shows the file was truncated and rewritten since the snapshot that linked them, too
+        // soon for its own checks to see (fewer bytes read than it was rewritten with): the
+        // read stops before those bytes, and the file is taken as truncated there.
         let id = self.files[i].id;
-        let mut copies: Vec<(usize, std::fs::File, u64, bool)> = Vec::new();
-        for (c, t) in self.files.iter().enumerate() {
+        let mut copies: Vec<(std::fs::File, u64)> = Vec::new();
+        for t in &self.files {
             if t.copy_of == Some(id)
                 && let Some(f) = &t.file
             {
-                copies.push((c, f.try_clone()?, t.len, false));
+                copies.push((f.try_clone()?, t.len));
             }
         }
-        let from = self.files[i].split.scanned();
-        let mut check = |at: u64, bytes: &[u8]| {
-            for (_, copy, len, broken) in &mut copies {
+        let mut diverged = false;
+        let mut go_on = |at: u64, bytes: &[u8]| {
+            for (copy, len) in &copies {
                 let upto = usize::try_from(len.saturating_sub(at))
                     .unwrap_or(usize::MAX)
                     .min(bytes.len());
-                if *broken || upto == 0 {
+                if upto == 0 {
                     continue;
                 }
                 let mut theirs = vec![0u8; upto];
                 let same = identity::read_full_at(copy, &mut theirs, at)
                     .is_ok_and(|n| n == upto && theirs == bytes[..upto]);
-                *broken = !same;
+                if !same {
+                    diverged = true;
+                    return false;
+                }
             }
+            true
         };
         let Self {
             spec, files, buf, ..
@@ -107,7 +112,13 @@ impl Tailer {
                 None => return Ok((0, true)),
             }
         }
-        let (n, at_end) = t.read(buf, left, rule, sink, &mut check)?;
+        let (n, at_end) = t.read(buf, left, rule, sink, &mut go_on)?;
+        if diverged {
+            // Its linked copy continues the old content; the file is read again from 0.
+            self.truncated_file(i);
+            let (more, at_end) = self.read_one(i, left, sink)?;
+            return Ok((n + more, at_end));
+        }
         if t.live {
             if n == 0 && at_end {
                 // Nothing new for a whole interval: the writer has finished its record.
@@ -116,13 +127,6 @@ impl Tailer {
         } else if at_end {
             // No longer written: its last record is complete.
             t.split.flush(true, rule, sink);
-        }
-        let max = spec.max_record_bytes;
-        for (c, _, _, broken) in copies {
-            if broken {
-                files[c].copy_of = None;
-                files[c].split = Splitter::new(from, max);
-            }
         }
         Ok((n, at_end))
     }

@@ -176,14 +176,15 @@ impl Tracked {
     }
 
     /// Reads to the end of the file or of `left`; returns (bytes read, reached the end).
-    /// `seen(offset, bytes)` is told every chunk read, before it is split.
+    /// `go_on(offset, bytes)` is asked about every chunk read before it is taken; `false`
+    /// stops the read there, the chunk not taken.
     pub(super) fn read(
         &mut self,
         buf: &mut [u8],
         left: &mut u64,
         rule: &RecordStart,
         sink: &mut dyn FnMut(Record<'_>),
-        seen: &mut dyn FnMut(u64, &[u8]),
+        go_on: &mut dyn FnMut(u64, &[u8]) -> bool,
     ) -> std::io::Result<(u64, bool)> {
         let Some(file) = &self.file else {
             return Ok((0, true));
@@ -199,12 +200,14 @@ impl Tracked {
             if n == 0 {
                 break true;
             }
+            if !go_on(at, &buf[..n]) {
+                break false;
+            }
             if self.head.len() as u64 == at && self.head.len() < identity::FINGERPRINT_BYTES {
                 let room = identity::FINGERPRINT_BYTES - self.head.len();
                 self.head.extend_from_slice(&buf[..n.min(room)]);
                 self.fingerprint = Fingerprint::of(&self.head);
             }
-            seen(at, &buf[..n]);
             self.split.feed(&buf[..n], rule, sink);
             total += n as u64;
             *left -= n as u64;
