@@ -10,6 +10,7 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use patrol_probes::tail::counted::Counter;
 use patrol_probes::tail::{RecordStart, StartAt, TailSpec, Tailer};
 use patrol_probes::weblogic::WeblogicCounts;
+use patrol_probes::weblogic::parse::record_start;
 
 /// Writes a server log of `records` messages in the 12.2.1 format: mostly one-line Info and
 /// Notice messages, every 20th an Error with a 12-frame stack trace, every 100th a STUCK
@@ -70,10 +71,21 @@ fn tail(c: &mut Criterion) {
     g.throughput(Throughput::Elements(lines));
     g.bench_function("weblogic_lines_split_and_counted", |b| {
         b.iter(|| {
-            let mut t = Tailer::new(
-                spec(dir.path(), RecordStart::Prefix(b"####<".to_vec())),
-                None,
-            );
+            // The probe's own rule: `####<` or `<` and a date (the stdout format).
+            let mut t = Tailer::new(spec(dir.path(), record_start()), None);
+            let mut counts = WeblogicCounts::default();
+            for _ in 0..2 {
+                t.poll(u64::MAX, &mut |r| counts.count(r)).expect("poll");
+            }
+            assert_eq!(counts.stuck_threads, (RECORDS / 100) as u64);
+            counts
+        })
+    });
+    // The rule before the stdout format was read: what the date-shaped rule costs.
+    g.bench_function("weblogic_prefix_rule_split_and_counted", |b| {
+        b.iter(|| {
+            let rule = RecordStart::Prefix(b"####<".to_vec());
+            let mut t = Tailer::new(spec(dir.path(), rule), None);
             let mut counts = WeblogicCounts::default();
             for _ in 0..2 {
                 t.poll(u64::MAX, &mut |r| counts.count(r)).expect("poll");

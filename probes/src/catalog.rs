@@ -104,7 +104,7 @@ pub const METRICS: &[(&str, &str)] = &[
     // Oracle alert log on the shared tailer (h/polish).
     (
         "oracle_alert_log_rotations_total",
-        "Moves to a newer file of the alert log (rotations followed).",
+        "New files of the alert log (rotations), each counted once, lost ones included.",
     ),
     (
         "oracle_alert_log_truncations_total",
@@ -116,7 +116,7 @@ pub const METRICS: &[(&str, &str)] = &[
     ),
     (
         "oracle_alert_log_lost_files_total",
-        "Saved alert log positions whose file was gone at start-up.",
+        "Files of the alert log that could not be read to their end (rotated away and deleted before they were read, or gone at a restart).",
     ),
     (
         "oracle_alert_log_state_errors_total",
@@ -152,7 +152,7 @@ pub const METRICS: &[(&str, &str)] = &[
     ("log_pattern_ok", "1 when the log could be read this round."),
     (
         "log_pattern_rotations_total",
-        "Moves to a newer file of the log (rotations followed).",
+        "New files of the log (rotations), each counted once, lost ones included.",
     ),
     (
         "log_pattern_truncations_total",
@@ -164,7 +164,7 @@ pub const METRICS: &[(&str, &str)] = &[
     ),
     (
         "log_pattern_lost_files_total",
-        "Saved read positions whose file was gone at start-up.",
+        "Files of the log that could not be read to their end (rotated away and deleted before they were read, or gone at a restart).",
     ),
     (
         "log_pattern_state_errors_total",
@@ -208,11 +208,11 @@ pub const METRICS: &[(&str, &str)] = &[
     ),
     (
         "weblogic_log_unparsed_total",
-        "Server log records not in the WebLogic format.",
+        "Server log records not in a WebLogic format (stray lines).",
     ),
     (
         "weblogic_log_rotations_total",
-        "Moves to a newer file of the server log (rotations followed).",
+        "New files of the server log (rotations), each counted once, lost ones included.",
     ),
     (
         "weblogic_log_truncations_total",
@@ -224,7 +224,7 @@ pub const METRICS: &[(&str, &str)] = &[
     ),
     (
         "weblogic_log_lost_files_total",
-        "Saved read positions whose file was gone at start-up.",
+        "Files of the server log that could not be read to their end (rotated away and deleted before they were read, or gone at a restart).",
     ),
     (
         "weblogic_log_state_errors_total",

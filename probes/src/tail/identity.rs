@@ -1,9 +1,10 @@
-//! Telling files apart across renames: (device, inode) plus a fingerprint of the first bytes,
-//! which catches an inode reused by a new file and a file rewritten in place.
+//! Telling files apart across renames: (device, inode), the birth time where the filesystem
+//! keeps one, and a fingerprint of the first bytes, which together catch an inode reused by a
+//! new file and a file rewritten in place.
 
 use std::fs::File;
 use std::os::unix::fs::{FileExt, MetadataExt};
-use std::path::Path;
+use std::time::UNIX_EPOCH;
 
 use serde::{Deserialize, Serialize};
 
@@ -11,7 +12,7 @@ use serde::{Deserialize, Serialize};
 pub(super) const FINGERPRINT_BYTES: usize = 256;
 
 /// (device, inode) of a file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct FileId {
     pub dev: u64,
     pub ino: u64,
@@ -35,36 +36,30 @@ pub struct Fingerprint {
 }
 
 impl Fingerprint {
-    /// The fingerprint of `file` as it is now.
-    pub(super) fn read(file: &File) -> std::io::Result<Self> {
-        let mut buf = [0u8; FINGERPRINT_BYTES];
-        let n = read_full_at(file, &mut buf, 0)?;
-        Ok(Self::of(&buf[..n]))
-    }
-
-    fn of(bytes: &[u8]) -> Self {
+    /// The fingerprint of a file whose first bytes are `head` (from [`read_head`]).
+    pub(super) fn of(head: &[u8]) -> Self {
+        let head = &head[..head.len().min(FINGERPRINT_BYTES)];
         Self {
-            len: bytes.len() as u32,
-            hash: bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            len: head.len() as u32,
+            hash: head.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
                 (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
             }),
         }
     }
 
-    /// Whether `now` (the file's current fingerprint) is this one or a lengthening of it.
-    pub(super) fn still_matches(&self, file: &File) -> std::io::Result<bool> {
-        if self.len == 0 {
-            return Ok(true);
-        }
-        let mut buf = [0u8; FINGERPRINT_BYTES];
-        let n = read_full_at(file, &mut buf, 0)?;
+    /// Whether a file starting with `head` is the one fingerprinted (or a lengthening of it).
+    pub(super) fn matches(&self, head: &[u8]) -> bool {
         let len = self.len as usize;
-        Ok(n >= len && Self::of(&buf[..len]) == *self)
+        len == 0 || (head.len() >= len && Self::of(&head[..len]) == *self)
     }
+}
 
-    pub(super) fn is_full(&self) -> bool {
-        self.len as usize >= FINGERPRINT_BYTES
-    }
+/// The first [`FINGERPRINT_BYTES`] bytes of `file` (fewer if it is shorter).
+pub(super) fn read_head(file: &File) -> std::io::Result<Vec<u8>> {
+    let mut buf = vec![0u8; FINGERPRINT_BYTES];
+    let n = read_full_at(file, &mut buf, 0)?;
+    buf.truncate(n);
+    Ok(buf)
 }
 
 /// Reads until `buf` is full or the file ends; returns how many bytes were read.
@@ -81,76 +76,164 @@ pub(super) fn read_full_at(file: &File, buf: &mut [u8], offset: u64) -> std::io:
     Ok(n)
 }
 
-/// One regular file of the log in its directory.
-#[derive(Debug, Clone)]
-pub(super) struct Entry {
-    pub name: String,
-    pub id: FileId,
-    /// Modification time in ns since the epoch: the order rotated files were written in.
-    pub mtime_ns: i64,
+/// Whether the first `len` bytes of `copy` are the first `len` bytes of `of`: how a
+/// copy-truncate copy is told from a file that merely starts alike.
+pub(super) fn is_prefix(copy: &File, len: u64, of: &File) -> std::io::Result<bool> {
+    same_bytes(copy, of, 0, len)
 }
 
-impl Entry {
-    pub(super) fn key(&self) -> (i64, &str) {
-        (self.mtime_ns, self.name.as_str())
+/// Whether `a` and `b` both hold the same bytes from `from` to `to`.
+pub(super) fn same_bytes(a: &File, b: &File, from: u64, to: u64) -> std::io::Result<bool> {
+    if a.metadata()?.len() < to || b.metadata()?.len() < to {
+        return Ok(false);
+    }
+    let mut x = vec![0u8; 64 * 1024];
+    let mut y = vec![0u8; 64 * 1024];
+    let mut at = from;
+    while at < to {
+        let want = x.len().min(usize::try_from(to - at).unwrap_or(usize::MAX));
+        let n = read_full_at(a, &mut x[..want], at)?;
+        // Shorter than it was, or different.
+        if n == 0 || read_full_at(b, &mut y[..n], at)? < n || x[..n] != y[..n] {
+            return Ok(false);
+        }
+        at += n as u64;
+    }
+    Ok(true)
+}
+
+/// `bytes` in lowercase hex.
+pub(super) fn to_hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The bytes of a hex string written by [`to_hex`] whose fingerprint is `fingerprint`; empty
+/// if it is not one (saved state edited by hand, or from an older version).
+pub(super) fn from_hex(hex: &str, fingerprint: Fingerprint) -> Vec<u8> {
+    let bytes: Option<Vec<u8>> = (0..hex.len() / 2)
+        .map(|i| {
+            hex.get(2 * i..2 * i + 2)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+        })
+        .collect();
+    match bytes {
+        Some(b) if hex.len().is_multiple_of(2) && Fingerprint::of(&b) == fingerprint => b,
+        _ => Vec::new(),
     }
 }
 
+/// Modification time in ns since the epoch.
 pub(super) fn mtime_ns(meta: &std::fs::Metadata) -> i64 {
     meta.mtime()
         .saturating_mul(1_000_000_000)
         .saturating_add(meta.mtime_nsec())
 }
 
+/// Birth time in ns since the epoch, where the filesystem records one (statx `btime`: ext4,
+/// xfs, btrfs ...). Two files with the same inode and different birth times are different
+/// files, which tells a reused inode apart without looking at the content.
+pub(super) fn birth_ns(meta: &std::fs::Metadata) -> Option<i64> {
+    let born = meta.created().ok()?;
+    let since = born.duration_since(UNIX_EPOCH).ok()?;
+    i64::try_from(since.as_nanos()).ok()
+}
+
 /// Suffixes of compressed rotations, which can only be read after decompressing.
 const COMPRESSED: &[&str] = &[".gz", ".bz2", ".xz", ".zst", ".z", ".zip", ".lz4"];
 
-/// The regular files in `dir` whose names match `rotated` (compressed ones left out), and
-/// the active file `active` if it exists. Symbolic links are not followed.
-pub(super) fn list(
-    dir: &Path,
-    active: &str,
-    rotated: Option<&glob::Pattern>,
-) -> std::io::Result<(Option<Entry>, Vec<Entry>)> {
-    let mut active_entry = None;
-    let mut others = Vec::new();
-    for item in std::fs::read_dir(dir)? {
-        let item = item?;
-        let Ok(name) = item.file_name().into_string() else {
-            continue;
-        };
-        let is_active = name == active;
-        let is_rotated = !is_active
-            && rotated.is_some_and(|p| p.matches(&name))
+/// Which names in the log's directory belong to the log.
+#[derive(Debug, Clone)]
+pub(super) struct Names {
+    pub active: String,
+    pub rotated: Option<glob::Pattern>,
+}
+
+/// What a name in the directory is to the log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum NameKind {
+    /// The file being written.
+    Live,
+    /// One of its rotated copies.
+    Rotated,
+}
+
+impl Names {
+    /// `Some` for the live file's name and for rotated names (compressed ones left out).
+    pub(super) fn kind(&self, name: &str) -> Option<NameKind> {
+        if name == self.active {
+            return Some(NameKind::Live);
+        }
+        let rotated = self.rotated.as_ref().is_some_and(|p| p.matches(name))
             && !COMPRESSED
                 .iter()
                 .any(|s| name.to_ascii_lowercase().ends_with(s));
-        if !is_active && !is_rotated {
-            continue;
-        }
-        // The active file may be a link to the real log; rotated ones are taken as they are.
-        // Vanished between listing and stat: a rotation in progress; the next poll sees it.
-        let meta = if is_active {
-            std::fs::metadata(item.path())
-        } else {
-            std::fs::symlink_metadata(item.path())
-        };
-        let Ok(meta) = meta else {
-            continue;
-        };
-        if !meta.is_file() {
-            continue;
-        }
-        let entry = Entry {
-            name,
-            id: FileId::of(&meta),
-            mtime_ns: mtime_ns(&meta),
-        };
-        if is_active {
-            active_entry = Some(entry);
-        } else {
-            others.push(entry);
-        }
+        rotated.then_some(NameKind::Rotated)
     }
-    Ok((active_entry, others))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fingerprint_matches_its_file_and_lengthenings_only() {
+        let fp = Fingerprint::of(b"####<1> one");
+        assert!(fp.matches(b"####<1> one"));
+        assert!(fp.matches(b"####<1> one\n####<2>"), "the file grew");
+        assert!(!fp.matches(b"####<1> on"), "shorter than the fingerprint");
+        assert!(!fp.matches(b"####<2> one"));
+        assert!(Fingerprint::default().matches(b"anything"));
+        let long = vec![b'x'; 1000];
+        assert_eq!(Fingerprint::of(&long).len as usize, FINGERPRINT_BYTES);
+    }
+
+    #[test]
+    fn a_copy_is_a_prefix_and_a_look_alike_is_not() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let write = |name: &str, bytes: &[u8]| {
+            std::fs::write(dir.path().join(name), bytes).expect("write");
+            File::open(dir.path().join(name)).expect("open")
+        };
+        let live = write(
+            "live",
+            &[b"####<12> one\n".repeat(10_000), b"more".to_vec()].concat(),
+        );
+        let copy = write("copy", &b"####<12> one\n".repeat(10_000));
+        let alike = write("alike", b"####<13> one\n");
+        let long = copy.metadata().expect("stat").len();
+        assert!(is_prefix(&copy, long, &live).expect("compare"));
+        assert!(!is_prefix(&alike, 13, &live).expect("compare"));
+        assert!(
+            !is_prefix(&live, long + 4, &copy).expect("compare"),
+            "longer"
+        );
+    }
+
+    #[test]
+    fn head_round_trips_through_hex_and_garbage_is_dropped() {
+        let head = b"####<\xff\x00> x".to_vec();
+        let fp = Fingerprint::of(&head);
+        assert_eq!(from_hex(&to_hex(&head), fp), head);
+        assert!(from_hex("zz", fp).is_empty());
+        assert!(
+            from_hex(&to_hex(b"other"), fp).is_empty(),
+            "not what the fingerprint says"
+        );
+        assert!(
+            from_hex("abc", Fingerprint::of(&[0xab])).is_empty(),
+            "odd length"
+        );
+    }
+
+    #[test]
+    fn names_of_the_log() {
+        let names = Names {
+            active: "ms1.log".into(),
+            rotated: Some(glob::Pattern::new("ms1.log?*").expect("pattern")),
+        };
+        assert_eq!(names.kind("ms1.log"), Some(NameKind::Live));
+        assert_eq!(names.kind("ms1.log00001"), Some(NameKind::Rotated));
+        assert_eq!(names.kind("ms1.log00001.GZ"), None);
+        assert_eq!(names.kind("ms1.out"), None);
+    }
 }

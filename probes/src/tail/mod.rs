@@ -12,53 +12,90 @@
 //! };
 //! let mut tailer = Tailer::new(spec, state::load(&path)?);  // saved TailState or None
 //! tailer.poll(64 << 20, &mut |record: Record<'_>| count(record.bytes))?;
-//! state::save(&path, &(tailer.state(), my_counts))?;        // position + counts together
+//! state::save(&path, &(tailer.state(), my_counts))?;        // positions + counts together
 //! ```
 //! - [`Tailer::poll`] reads what was written since the last poll, at most `budget` bytes, and
 //!   hands over every complete record: lines grouped by [`RecordStart`] (a record ends where
 //!   the next starts), each capped at `max_record_bytes` (the rest is skipped and the record
 //!   flagged `truncated`). Bytes are passed as they are (no UTF-8 check).
-//! - [`Tailer::state`] is the position to persist: the start of the first record not yet
-//!   handed over. Saving it together with what the caller counted from the records keeps
-//!   the two consistent: after a restart from that state every record is handed over once
-//!   relative to the saved counts. [`state::save`] writes atomically.
+//! - [`Tailer::state`] is what to persist: for each file of the log, the start of the first
+//!   record not yet handed over. Saving it together with what the caller counted from the
+//!   records keeps the two consistent: after a restart from that state every record is handed
+//!   over once relative to the saved counts. [`state::save`] writes atomically.
 //!
 //! # Files and rotation
-//! Files are told apart by (device, inode) and a fingerprint of their first 256 bytes. When
-//! the active file's inode changes (rename rotation: `server.log` → `server.log00001`), the
-//! old file is read to its end through the handle still open, then every rotated file
-//! written after it (by modification time, then name), then the new active file from 0.
-//! After a restart the saved file is looked up by inode among the active and rotated files.
-//! A file that shrank below the position, or whose first bytes changed (truncation,
-//! copy-truncate), is read again from 0. Compressed rotations (`.gz` ...) are ignored.
+//! A file is known by its identity, (device, inode) plus its birth time where the filesystem
+//! keeps one and a fingerprint of its first 256 bytes, never by its name. Each poll:
+//! 1. takes a snapshot: lists the directory and opens the live file and every rotated file
+//!    (by the rotated-name pattern), each then known by the identity of the opened handle; a
+//!    name that no longer leads to the file it was listed for (a rotation under way) makes
+//!    the listing stale and it is taken again;
+//! 2. matches the snapshot against the files it knows: a known file keeps its read position
+//!    whatever its name now, so a file already read is never read from 0 again; an unknown
+//!    file is new and is read from its start; a known file whose handle is kept (the live
+//!    file, files not read to their end) stays readable even if it was renamed or deleted
+//!    meanwhile;
+//! 3. reads what is unread, oldest file first (by birth time, else modification time, then
+//!    name), the live file last; a file no longer live is finished (its last record handed
+//!    over) at its end.
 //!
-//! A record is complete when the next one starts. The last record of the active file is
+//! Copy-truncate (logrotate's `copytruncate`: copy the live file, then empty it): a new
+//! rotated file holding exactly the live file's first bytes is its copy. Found before the
+//! truncation, it follows the live file's read position; once the live file is found
+//! truncated (shorter than what was read, or starting differently), the copy continues where
+//! the live file was read, record left open included, and the live file is read again from
+//! 0. A copy found only after the truncation is recognised by starting with the bytes read
+//! (kept, with the position, until a snapshot listed after the truncation was searched).
+//! Supported: one copy per truncation, as logrotate makes; two copies of the same content
+//! between two polls (a backup copy and a copy-truncate) may be counted twice.
+//!
+//! Counters ([`TailStats`]): `rotations` counts each new file of the log once; `truncations`
+//! a followed file found shorter than what was read or rewritten (read again from 0); `lost`
+//! the files that could not be read to their end: created and gone between two polls (known
+//! from an inotify watch on the directory, see `watch.rs`), a file not yet read whose name
+//! changed and which vanished before it could be opened again, or after a restart a saved
+//! file that is gone. Compressed rotations (`.gz` ...) are not files of the log.
+//!
+//! A record is complete when the next one starts. The last record of the live file is
 //! handed over when a poll finds nothing new (the writer has gone quiet for one interval), or
 //! when the file is rotated away or truncated. An unfinished last line (no newline yet) is
-//! only taken once the file is finished.
+//! only taken once the file is finished; after a truncation that left no copy, it is dropped
+//! (its rest is gone) and the record is handed over with its complete lines.
 
 pub mod counted;
+mod follow;
 mod identity;
+mod read;
+mod snapshot;
 mod split;
 pub mod state;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_fast;
+#[cfg(test)]
+mod tests_model;
+mod tracked;
+mod watch;
 
-use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use identity::{Entry, mtime_ns};
+use identity::Names;
 pub use identity::{FileId, Fingerprint};
-use split::Splitter;
+use snapshot::{Snapshot, SnapshotError};
+use tracked::{Tracked, Truncated};
+use watch::Watch;
 
-/// Bytes read from the file at a time.
+/// Bytes read from a file at a time.
 const CHUNK: usize = 64 * 1024;
 
-/// How many files one poll may move through (rotations since the last poll), a guard
-/// against a directory that keeps changing under us.
-const MAX_SWITCHES: usize = 1000;
+/// Handles kept open on rotated files not yet read to their end, beyond the live file's:
+/// enough for every realistic backlog, few enough that many tailers in one agent stay far
+/// from the descriptor limit. Files beyond it are opened again by name (and checked to be the
+/// same file) when their turn comes.
+const MAX_HELD: usize = 32;
 
 /// Which files make up one log and how they are cut into records.
 #[derive(Debug, Clone)]
@@ -120,33 +157,60 @@ pub struct Record<'a> {
     pub truncated: bool,
 }
 
-/// What to persist between runs: the read position and the tailer's own counters.
+/// What to persist between runs: the read positions and the tailer's own counters.
+///
+/// Compatible both ways with the state written before `others` existed: an older state (no
+/// `others`) is read with the rule it was written under (rotated files modified after the
+/// saved file are new), and an older reader ignores `others`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TailState {
+    /// The live file being followed.
     pub file: Option<FilePosition>,
-    /// With no file: rotated files modified after this (ns) are new and read from their
-    /// start; older ones were there before the tailer started.
+    /// Only in states written before `others`: with no file, rotated files modified after
+    /// this (ns) are new and read from their start; older ones were there before the tailer
+    /// started.
     #[serde(default = "no_horizon")]
     pub horizon_ns: i64,
     pub stats: TailStats,
+    /// Every other file of the log in the directory (rotated ones) and how far each was read.
+    /// `Some` means the list is complete: a file not in it is new.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub others: Option<Vec<FilePosition>>,
+    /// Files as read before they were found truncated, until their copy-truncate copies are
+    /// looked for (a new rotated file starting with those bytes continues from `offset`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub truncated: Vec<FilePosition>,
 }
 
 fn no_horizon() -> i64 {
     i64::MIN
 }
 
-/// The file being read and where.
+/// One file of the log and how far it was read.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FilePosition {
     pub id: FileId,
+    /// Of the bytes read from it (at most the first 256).
     pub fingerprint: Fingerprint,
     /// Start of the first record not yet handed over.
     pub offset: u64,
-    /// Modification time (ns) when last read, to find the rotations written after it if
-    /// the file itself is gone.
+    /// Modification time (ns) when last seen.
     pub mtime_ns: i64,
     /// Its name when last seen.
     pub name: String,
+    /// Its length when last seen: more than `offset` means bytes were left unread.
+    #[serde(default)]
+    pub len: u64,
+    /// Birth time (ns), where the filesystem keeps one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub birth_ns: Option<i64>,
+    /// A copy-truncate copy of that file, read where that file was read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub copy_of: Option<FileId>,
+    /// The bytes the fingerprint covers, in hex, for the live file and truncated ones: after a
+    /// restart they tell a copy-truncate copy made before part of them was read.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub head: String,
 }
 
 /// Counters of the tailer, kept across restarts with the position.
@@ -158,15 +222,15 @@ pub struct TailStats {
     pub oversized: u64,
     /// Bytes read (a record read again after a restart counts again).
     pub bytes: u64,
-    /// Moves to a newer file (rotations followed).
+    /// New files of the log (rotations), each counted once, including those lost.
     pub rotations: u64,
-    /// Files found shorter than the position or rewritten, and read again from 0.
+    /// Files found shorter than what was read or rewritten, and read again from 0.
     pub truncations: u64,
-    /// Saved positions whose file was gone at start-up (what was left in it is lost).
+    /// Files that could not be read to their end: what they held is not counted.
     pub lost: u64,
 }
 
-/// Why a poll failed. The position is unchanged: the next poll tries again.
+/// Why a poll failed. Positions are unchanged: the next poll tries again.
 #[derive(Debug, thiserror::Error)]
 pub enum TailError {
     #[error("cannot list {dir}: {source}")]
@@ -179,6 +243,11 @@ pub enum TailError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error(
+        "{dir}: more than {max} files match the log's names; make the rotated-name pattern narrower",
+        max = snapshot::MAX_FILES
+    )]
+    TooManyFiles { dir: PathBuf },
 }
 
 /// What [`Tailer::poll`] did.
@@ -192,54 +261,87 @@ pub struct PollOutcome {
     pub missing: bool,
 }
 
+/// A point inside a poll, where the model test changes the directory under the tailer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Step {
+    /// The directory was listed; the files are not opened yet.
+    Listed,
+    /// The snapshot is taken and matched; nothing is read yet.
+    Opened,
+    /// One file was read.
+    Read,
+}
+
+/// Called at each [`Step`]; only tests set one.
+#[derive(Default)]
+struct Hook(Option<Box<dyn FnMut(Step) + Send>>);
+
+impl Hook {
+    fn call(&mut self, step: Step) {
+        if let Some(hook) = &mut self.0 {
+            hook(step);
+        }
+    }
+}
+
+impl std::fmt::Debug for Hook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "Hook(set)"
+        } else {
+            "Hook"
+        })
+    }
+}
+
 /// Follows one log (see the module doc).
 #[derive(Debug)]
 pub struct Tailer {
     spec: TailSpec,
-    current: Option<Current>,
-    resume: Resume,
+    names: Names,
+    /// The files of the log it knows.
+    files: Vec<Tracked>,
+    /// A first snapshot was taken: unknown files are new from now on.
+    started: bool,
+    /// A file of the log was known: a new file now is a rotation.
+    any_file: bool,
+    /// Saved state, until the first snapshot uses it.
+    resume: Option<TailState>,
+    watch: Watch,
+    /// See [`Truncated`].
+    truncated: Vec<Truncated>,
     stats: TailStats,
+    /// Files lost during this poll, and why the first one was.
+    lost_now: u64,
+    lost_why: &'static str,
+    /// The previous poll lost files too (losses are logged once per run of such polls).
+    losing: bool,
     buf: Vec<u8>,
-}
-
-#[derive(Debug)]
-enum Resume {
-    /// No saved state: the file present now starts at `start_at`.
-    Fresh,
-    /// Restarted: look the saved file up.
-    Saved(FilePosition),
-    /// No file yet: files modified after the horizon (ns) are new and read from 0.
-    Waiting(i64),
-}
-
-#[derive(Debug)]
-struct Current {
-    file: File,
-    id: FileId,
-    fingerprint: Fingerprint,
-    name: String,
-    mtime_ns: i64,
-    split: Splitter,
+    hook: Hook,
 }
 
 impl Tailer {
     /// A tailer for `spec`, resuming from `saved` (from [`Tailer::state`] of an earlier run).
     pub fn new(spec: TailSpec, saved: Option<TailState>) -> Self {
-        let (resume, stats) = match saved {
-            Some(TailState {
-                file: Some(file),
-                stats,
-                ..
-            }) => (Resume::Saved(file), stats),
-            Some(s) => (Resume::Waiting(s.horizon_ns), s.stats),
-            None => (Resume::Fresh, TailStats::default()),
+        let names = Names {
+            active: spec.active.clone(),
+            rotated: spec.rotated.clone(),
         };
         Self {
+            stats: saved.as_ref().map(|s| s.stats).unwrap_or_default(),
             spec,
-            current: None,
-            resume,
-            stats,
+            names,
+            files: Vec::new(),
+            started: false,
+            any_file: false,
+            resume: saved,
+            watch: Watch::default(),
+            truncated: Vec::new(),
+            lost_now: 0,
+            lost_why: "",
+            losing: false,
             buf: vec![0; CHUNK],
+            hook: Hook::default(),
         }
     }
 
@@ -251,27 +353,52 @@ impl Tailer {
         self.stats
     }
 
+    /// Calls `hook` at each [`Step`] of every later poll.
+    #[cfg(test)]
+    pub(crate) fn set_hook(&mut self, hook: impl FnMut(Step) + Send + 'static) {
+        self.hook = Hook(Some(Box::new(hook)));
+    }
+
     /// The state to persist, consistent with every record handed over so far.
     pub fn state(&self) -> TailState {
-        let file = match (&self.current, &self.resume) {
-            (Some(c), _) => Some(FilePosition {
-                id: c.id,
-                fingerprint: c.fingerprint,
-                offset: c.split.committed(),
-                mtime_ns: c.mtime_ns,
-                name: c.name.clone(),
-            }),
-            (None, Resume::Saved(p)) => Some(p.clone()),
-            (None, _) => None,
-        };
-        let horizon_ns = match self.resume {
-            Resume::Waiting(h) => h,
-            _ => i64::MIN,
+        if !self.started {
+            // Nothing looked at yet: what was loaded stands.
+            return TailState {
+                stats: self.stats,
+                ..self.resume.clone().unwrap_or(TailState {
+                    horizon_ns: i64::MIN,
+                    ..TailState::default()
+                })
+            };
+        }
+        let position = |t: &Tracked| {
+            let mut p = t.position();
+            // A copy following its source holds what the source has not handed over yet.
+            if let Some(src) = t
+                .copy_of
+                .and_then(|id| self.files.iter().find(|s| s.id == id))
+            {
+                p.offset = p.offset.min(src.split.committed());
+            }
+            // A short copy holding the start of a truncated file's open record, which is only
+            // in memory: after a restart the record is read again from the copy.
+            for tr in self.truncated.iter().filter(|tr| tr.copy == Some(t.id)) {
+                p.offset = p.offset.min(tr.split.committed());
+            }
+            p
         };
         TailState {
-            file,
-            horizon_ns,
+            file: self.files.iter().find(|t| t.live).map(position),
+            horizon_ns: i64::MIN,
             stats: self.stats,
+            others: Some(
+                self.files
+                    .iter()
+                    .filter(|t| !t.live)
+                    .map(position)
+                    .collect(),
+            ),
+            truncated: self.truncated.iter().map(Truncated::position).collect(),
         }
     }
 
@@ -288,12 +415,14 @@ impl Tailer {
             oversized += u64::from(r.truncated);
             sink(r);
         };
+        self.lost_now = 0;
         let result = self.poll_inner(budget, &mut counting);
         self.stats.records += records;
         self.stats.oversized += oversized;
         if let Ok(outcome) = &result {
             self.stats.bytes += outcome.bytes;
         }
+        self.log_losses();
         result
     }
 
@@ -302,219 +431,116 @@ impl Tailer {
         budget: u64,
         sink: &mut dyn FnMut(Record<'_>),
     ) -> Result<PollOutcome, TailError> {
-        let (active, rotated) = identity::list(
-            &self.spec.dir,
-            &self.spec.active,
-            self.spec.rotated.as_ref(),
-        )
-        .map_err(|source| TailError::List {
-            dir: self.spec.dir.clone(),
-            source,
-        })?;
-        if self.current.is_none() {
-            self.current = self.resume(active.as_ref(), &rotated)?;
+        // Events count only once the files they are about are known from a first snapshot.
+        let counting = self.watch.ensure(&self.spec.dir) && self.started;
+        if counting {
+            self.watch.before_listing(&self.names);
         }
-        let mut outcome = PollOutcome::default();
-        let mut left = budget;
-        for _ in 0..MAX_SWITCHES {
-            let Some(cur) = self.current.as_mut() else {
-                outcome.missing = true;
-                break;
-            };
-            let path = self.spec.dir.join(&cur.name);
-            let read_err = |source| TailError::Read {
-                path: path.clone(),
-                source,
-            };
-            let rule = &self.spec.record_start;
-            // Checked on rotated files too: one may have been truncated before its rename.
-            if cur.rewritten().map_err(read_err)? {
-                cur.split.flush(true, rule, sink);
-                cur.split = Splitter::new(0, self.spec.max_record_bytes);
-                cur.fingerprint = Fingerprint::default();
-                self.stats.truncations += 1;
-            }
-            if active.as_ref().is_some_and(|a| a.id == cur.id) {
-                let (n, at_end) = cur
-                    .read(&mut self.buf, &mut left, rule, sink)
-                    .map_err(read_err)?;
-                outcome.bytes += n;
-                outcome.more = !at_end;
-                if n == 0 && at_end {
-                    // Nothing new for a whole interval: the writer has finished its record.
-                    cur.split.flush(false, rule, sink);
+        let Snapshot { found, consistent } = match self.snapshot() {
+            Ok(snapshot) => snapshot,
+            Err(e) => {
+                if !counting {
+                    self.watch.restart(&self.names, Vec::new());
                 }
-                break;
+                return Err(e);
             }
-            // No longer the active file: rotated away (or deleted). Finish it, then move on.
-            let (n, at_end) = cur
-                .read(&mut self.buf, &mut left, rule, sink)
-                .map_err(read_err)?;
-            outcome.bytes += n;
-            if !at_end {
-                outcome.more = true;
-                break;
-            }
-            cur.split.flush(true, rule, sink);
-            let next = successor(&rotated, cur.id, cur.mtime_ns)
-                .or(active.as_ref().filter(|a| a.id != cur.id));
-            let Some(next) = next else { break };
-            let Some(file) = self.open(next, Some(0))? else {
-                break;
-            };
-            self.current = Some(file);
-            self.stats.rotations += 1;
+        };
+        if !counting {
+            // What happened before this snapshot is in it.
+            let names = found.iter().map(|f| f.name.as_str()).collect();
+            self.watch.restart(&self.names, names);
         }
-        Ok(outcome)
-    }
-
-    /// Picks the file to read when none is open: after a (re)start, or while waiting for the
-    /// log to appear. Leaves `resume` as `Waiting` when there is still nothing to read.
-    fn resume(
-        &mut self,
-        active: Option<&Entry>,
-        rotated: &[Entry],
-    ) -> Result<Option<Current>, TailError> {
-        match std::mem::replace(&mut self.resume, Resume::Waiting(i64::MIN)) {
-            Resume::Fresh => {
-                if let Some(a) = active {
-                    let offset = match self.spec.start_at {
-                        StartAt::Beginning => Some(0),
-                        StartAt::End => None,
-                    };
-                    return self.open(a, offset);
-                }
-                // Rotated files already there are history, unless asked to read it.
-                let horizon = match self.spec.start_at {
-                    StartAt::Beginning => i64::MIN,
-                    StartAt::End => rotated.iter().map(|e| e.mtime_ns).max().unwrap_or(i64::MIN),
-                };
-                self.wait_for_files(horizon, active, rotated)
-            }
-            Resume::Waiting(horizon) => self.wait_for_files(horizon, active, rotated),
-            Resume::Saved(saved) => {
-                let found = active.into_iter().chain(rotated).find(|e| e.id == saved.id);
-                if let Some(entry) = found
-                    && let Some(mut cur) = self.open(entry, Some(0))?
-                {
-                    let path = self.spec.dir.join(&entry.name);
-                    let read_err = |source| TailError::Read { path, source };
-                    let same = saved
-                        .fingerprint
-                        .still_matches(&cur.file)
-                        .map_err(read_err)?;
-                    let len = cur.file.metadata().map(|m| m.len()).unwrap_or(0);
-                    if same && len >= saved.offset {
-                        cur.split = Splitter::new(saved.offset, self.spec.max_record_bytes);
-                        return Ok(Some(cur));
-                    }
-                    // Shrunk or rewritten in place: read again from its start.
-                    if active.is_some_and(|a| a.id == entry.id) {
-                        self.stats.truncations += 1;
-                        return Ok(Some(cur));
-                    }
-                }
-                self.stats.lost += 1;
-                tracing::warn!(
-                    dir = %self.spec.dir.display(),
-                    file = %saved.name,
-                    "the file of the saved read position is gone; what was left unread in it is lost"
+        let new_files = if self.started {
+            self.merge(found)
+        } else {
+            self.start(found)
+        };
+        if counting {
+            self.watch
+                .after_snapshot(&self.names, new_files.iter().map(String::as_str).collect());
+            let unseen = self.watch.settle(new_files.len() as u64, consistent);
+            if unseen > 0 {
+                // Real rotations too, though nothing of them was read.
+                self.stats.rotations += unseen;
+                self.lost(
+                    unseen,
+                    "files of the log were created and deleted (or renamed away) between two polls, before they could be read",
                 );
-                self.wait_for_files(saved.mtime_ns, active, rotated)
             }
         }
+        self.hook.call(Step::Opened);
+        let outcome = self.read_files(budget, sink);
+        self.close_finished();
+        outcome
     }
 
-    /// The oldest file written after `horizon`, from its start; else keeps waiting.
-    fn wait_for_files(
-        &mut self,
-        horizon: i64,
-        active: Option<&Entry>,
-        rotated: &[Entry],
-    ) -> Result<Option<Current>, TailError> {
-        self.resume = Resume::Waiting(horizon);
-        let none = FileId { dev: 0, ino: 0 };
-        match successor(rotated, none, horizon).or(active) {
-            Some(e) => self.open(e, Some(0)),
-            None => Ok(None),
-        }
-    }
-
-    /// Opens `entry` at `offset` (`None`: at its end). `Ok(None)` if it vanished meanwhile.
-    fn open(&self, entry: &Entry, offset: Option<u64>) -> Result<Option<Current>, TailError> {
-        let path = self.spec.dir.join(&entry.name);
-        let read_err = |source| TailError::Read {
-            path: path.clone(),
-            source,
+    /// Lists and opens the files of the log (see `snapshot.rs`).
+    fn snapshot(&mut self) -> Result<Snapshot, TailError> {
+        let held = self.files.iter().filter(|t| t.file.is_some()).count();
+        let files = &self.files;
+        // A handle is worth keeping for a file with something to read and none kept yet.
+        let mut keep = |found: &snapshot::Found| match files.iter().find(|t| t.id == found.id) {
+            Some(t) if t.file.is_some() => false,
+            Some(t) if t.is(found) => {
+                found.len > t.split.scanned() || t.unfinished() || t.rewritten_in(found)
+            }
+            _ => true,
         };
-        let file = match File::open(&path) {
-            Ok(f) => f,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(read_err(e)),
-        };
-        let meta = file.metadata().map_err(read_err)?;
-        let fingerprint = Fingerprint::read(&file).map_err(read_err)?;
-        let offset = offset.unwrap_or(meta.len());
-        Ok(Some(Current {
-            id: identity::FileId::of(&meta),
-            fingerprint,
-            name: entry.name.clone(),
-            mtime_ns: mtime_ns(&meta),
-            split: Splitter::new(offset, self.spec.max_record_bytes),
-            file,
-        }))
-    }
-}
-
-/// The oldest rotated file written after the file `id` (last modified at `mtime_ns`).
-/// Equal times are ordered by name, when the file's own name is known.
-fn successor(rotated: &[Entry], id: FileId, mtime_ns: i64) -> Option<&Entry> {
-    let own = rotated.iter().find(|e| e.id == id).map(|e| e.name.as_str());
-    rotated
-        .iter()
-        .filter(|e| e.id != id)
-        .filter(|e| {
-            e.mtime_ns > mtime_ns
-                || (e.mtime_ns == mtime_ns && own.is_some_and(|n| e.name.as_str() > n))
+        snapshot::take(
+            &self.spec.dir,
+            &self.names,
+            MAX_HELD.saturating_sub(held),
+            &mut keep,
+            &mut |step| self.hook.call(step),
+        )
+        .map_err(|e| match e {
+            SnapshotError::List(source) => TailError::List {
+                dir: self.spec.dir.clone(),
+                source,
+            },
+            SnapshotError::Open(name, source) => TailError::Read {
+                path: self.spec.dir.join(name),
+                source,
+            },
+            SnapshotError::TooMany => TailError::TooManyFiles {
+                dir: self.spec.dir.clone(),
+            },
         })
-        .min_by(|a, b| a.key().cmp(&b.key()))
-}
-
-impl Current {
-    /// Whether the file shrank below what was read or its first bytes changed.
-    fn rewritten(&mut self) -> std::io::Result<bool> {
-        let meta = self.file.metadata()?;
-        self.mtime_ns = mtime_ns(&meta);
-        Ok(meta.len() < self.split.scanned() || !self.fingerprint.still_matches(&self.file)?)
     }
 
-    /// Reads to the end of the file or of `left`; returns (bytes read, reached the end).
-    fn read(
-        &mut self,
-        buf: &mut [u8],
-        left: &mut u64,
-        rule: &RecordStart,
-        sink: &mut dyn FnMut(Record<'_>),
-    ) -> std::io::Result<(u64, bool)> {
-        let mut total = 0u64;
-        let at_end = loop {
-            if *left == 0 {
-                break false;
-            }
-            let want = buf.len().min(usize::try_from(*left).unwrap_or(usize::MAX));
-            let n = identity::read_full_at(&self.file, &mut buf[..want], self.split.scanned())?;
-            if n == 0 {
-                break true;
-            }
-            self.split.feed(&buf[..n], rule, sink);
-            total += n as u64;
-            *left -= n as u64;
-        };
-        if !self.fingerprint.is_full() {
-            self.fingerprint = Fingerprint::read(&self.file)?;
+    fn live_index(&self) -> Option<usize> {
+        self.files.iter().position(|t| t.live)
+    }
+
+    fn read_error(&self, i: Option<usize>, source: std::io::Error) -> TailError {
+        let name = i.map(|i| self.files[i].name.as_str()).unwrap_or_default();
+        TailError::Read {
+            path: self.spec.dir.join(name),
+            source,
         }
-        self.mtime_ns = mtime_ns(&self.file.metadata()?);
-        Ok((total, at_end))
+    }
+
+    /// Counts `n` files as lost; the poll logs it.
+    fn lost(&mut self, n: u64, why: &'static str) {
+        self.stats.lost += n;
+        if self.lost_now == 0 {
+            self.lost_why = why;
+        }
+        self.lost_now += n;
+    }
+
+    /// One warning when files start being lost, one line when it stops.
+    fn log_losses(&mut self) {
+        let dir = self.spec.dir.display();
+        if self.lost_now > 0 && !self.losing {
+            tracing::warn!(%dir, file = %self.spec.active, lost = self.lost_now,
+                lost_total = self.stats.lost, "{}; what they held is not counted (the lost-files counter says how many; poll more often or keep more rotated files)",
+                self.lost_why);
+        } else if self.lost_now == 0 && self.losing {
+            tracing::info!(%dir, file = %self.spec.active, lost_total = self.stats.lost,
+                "no more log files lost");
+        }
+        self.losing = self.lost_now > 0;
     }
 }
 

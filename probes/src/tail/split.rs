@@ -115,6 +115,14 @@ impl Splitter {
         self.emit(sink);
     }
 
+    /// Forgets a last line not ended yet: its rest will never come (the file was truncated
+    /// and no copy holds it), and half a line would be a garbled record.
+    pub(super) fn drop_partial_line(&mut self) {
+        self.line_start = None;
+        self.line.clear();
+        self.line_cut = false;
+    }
+
     fn on_line(
         &mut self,
         line: &[u8],
@@ -264,6 +272,27 @@ mod tests {
         let out = split(&[b"a\r\nb\n\nc"], &RecordStart::EveryLine, 16, true);
         let lines: Vec<_> = out.iter().map(|(l, _)| l.as_str()).collect();
         assert_eq!(lines, ["a", "b", "", "c"]);
+    }
+
+    #[test]
+    fn a_dropped_partial_line_leaves_the_complete_lines_of_the_record() {
+        let cut = |text: &[u8]| {
+            let mut s = Splitter::new(0, 1024);
+            let mut out = Vec::new();
+            let mut sink = |r: Record<'_>| out.push(String::from_utf8_lossy(r.bytes).into_owned());
+            s.feed(text, &prefix(), &mut sink);
+            s.drop_partial_line();
+            s.flush(true, &prefix(), &mut sink);
+            out
+        };
+        assert_eq!(
+            cut(b"####<a> one\n\tat x\n\tat y(Fi"),
+            ["####<a> one\n\tat x"]
+        );
+        assert!(
+            cut(b"####<b> no newline yet").is_empty(),
+            "a record of half a line is not handed over"
+        );
     }
 
     #[test]

@@ -173,7 +173,8 @@ fn a_saved_file_that_is_gone_is_counted_as_lost() {
     append(dir.path(), rec(2).as_bytes());
     let mut t = Tailer::new(spec(dir.path(), StartAt::End), Some(saved));
     assert_eq!(ids(&drain(&mut t)), [2]);
-    // The new file may get the deleted one's inode: then it is a rewrite, not a loss.
+    // The new file may get the deleted one's inode: with birth times it is still told apart
+    // (a loss); without, it is taken for the old file rewritten (a truncation).
     let stats = t.stats();
     assert_eq!(stats.lost + stats.truncations, 1, "{stats:?}");
 }
@@ -249,6 +250,129 @@ fn compressed_rotations_are_ignored() {
     std::fs::write(dir.path().join("server.log00002.gz"), b"\x1f\x8b binary").expect("gz");
     append(dir.path(), rec(2).as_bytes());
     assert_eq!(ids(&drain(&mut t)), [2]);
+}
+
+#[test]
+fn a_renamed_and_deleted_file_is_read_to_its_end_through_its_handle() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut t = Tailer::new(spec(dir.path(), StartAt::Beginning), None);
+    poll_all(&mut t);
+    append(dir.path(), (rec(1) + &rec(2)).as_bytes());
+    assert_eq!(ids(&poll_all(&mut t)), [1]);
+    append(dir.path(), rec(3).as_bytes());
+    let old = rotate(dir.path(), 1);
+    std::fs::remove_file(old).expect("delete");
+    append(dir.path(), rec(4).as_bytes());
+    assert_eq!(ids(&drain(&mut t)), [2, 3, 4]);
+    let stats = t.stats();
+    assert_eq!((stats.lost, stats.rotations), (0, 1));
+}
+
+#[test]
+fn files_rotated_and_deleted_between_polls_are_counted_lost() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut t = Tailer::new(spec(dir.path(), StartAt::Beginning), None);
+    append(dir.path(), rec(1).as_bytes());
+    assert!(drain(&mut t).len() == 1);
+    // Three files come and go before the next poll; the fourth is still there.
+    let first = rotate(dir.path(), 1);
+    for n in 2..5 {
+        append(dir.path(), rec(n).as_bytes());
+        let rotated = rotate(dir.path(), n);
+        if n < 4 {
+            std::fs::remove_file(rotated).expect("delete");
+        }
+    }
+    std::fs::remove_file(first).expect("delete");
+    append(dir.path(), rec(5).as_bytes());
+    assert_eq!(ids(&drain(&mut t)), [4, 5]);
+    let stats = t.stats();
+    assert_eq!(stats.lost, 2, "the files of records 2 and 3: {stats:?}");
+    assert_eq!(stats.rotations, 4, "every new file once, lost ones too");
+}
+
+#[test]
+fn copy_truncate_copy_is_read_from_where_the_live_file_was_read() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut t = Tailer::new(spec(dir.path(), StartAt::Beginning), None);
+    append(dir.path(), (rec(1) + &rec(2)).as_bytes());
+    assert_eq!(ids(&poll_all(&mut t)), [1]);
+    // Written after that poll: only the copy has it once the live file is truncated.
+    append(dir.path(), rec(3).as_bytes());
+    std::fs::copy(dir.path().join(LOG), dir.path().join("server.log.1")).expect("copy");
+    std::fs::File::create(dir.path().join(LOG)).expect("truncate");
+    append(dir.path(), rec(4).as_bytes());
+    assert_eq!(ids(&drain(&mut t)), [2, 3, 4]);
+    let stats = t.stats();
+    assert_eq!((stats.truncations, stats.rotations, stats.lost), (1, 1, 0));
+}
+
+#[test]
+fn copy_seen_before_the_truncation_follows_the_live_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut t = Tailer::new(spec(dir.path(), StartAt::Beginning), None);
+    append(dir.path(), (rec(1) + &rec(2)).as_bytes());
+    assert_eq!(ids(&poll_all(&mut t)), [1]);
+    std::fs::copy(dir.path().join(LOG), dir.path().join("server.log.1")).expect("copy");
+    append(dir.path(), rec(3).as_bytes());
+    // The copy is only a duplicate of what the live file still holds.
+    assert_eq!(ids(&poll_all(&mut t)), [2]);
+    std::fs::File::create(dir.path().join(LOG)).expect("truncate");
+    append(dir.path(), rec(4).as_bytes());
+    assert_eq!(ids(&drain(&mut t)), [3, 4]);
+}
+
+#[test]
+fn a_new_rotated_file_that_merely_starts_like_the_live_one_is_read_whole() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut t = Tailer::new(spec(dir.path(), StartAt::Beginning), None);
+    append(dir.path(), "####<1".as_bytes());
+    assert!(poll_all(&mut t).is_empty(), "half a line");
+    // Another file whose first bytes are the same as the few read of the live file.
+    std::fs::write(
+        dir.path().join("server.log.1"),
+        (rec(10) + &rec(11)).as_bytes(),
+    )
+    .expect("write");
+    append(dir.path(), "> live\n".as_bytes());
+    let mut got = drain(&mut t);
+    got.sort();
+    let mut want = vec![
+        "####<1> live".to_owned(),
+        rec(10).trim_end_matches('\n').to_owned(),
+        rec(11).trim_end_matches('\n').to_owned(),
+    ];
+    want.sort();
+    assert_eq!(got, want);
+}
+
+#[test]
+fn state_written_before_per_file_positions_still_loads() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    append(dir.path(), (rec(1) + &rec(2)).as_bytes());
+    let meta = std::fs::metadata(dir.path().join(LOG)).expect("stat");
+    let first = rec(1).len();
+    // The state the previous version wrote: one position, no `others`.
+    let old = format!(
+        r#"{{"file":{{"id":{{"dev":{},"ino":{}}},"fingerprint":{{"len":{first},"hash":{}}},"offset":{first},"mtime_ns":{},"name":"server.log"}},"horizon_ns":-9223372036854775808,"stats":{{"records":1,"oversized":0,"bytes":{first},"rotations":0,"truncations":0,"lost":0}}}}"#,
+        std::os::unix::fs::MetadataExt::dev(&meta),
+        std::os::unix::fs::MetadataExt::ino(&meta),
+        Fingerprint::of(rec(1).as_bytes()).hash,
+        identity::mtime_ns(&meta),
+    );
+    let saved: TailState = serde_json::from_str(&old).expect("old state parses");
+    // A rotated file older than the saved one was there before: history, not read.
+    std::fs::write(dir.path().join("server.log.0"), rec(0).as_bytes()).expect("write");
+    let past = std::fs::FileTimes::new().set_modified(std::time::UNIX_EPOCH);
+    std::fs::File::options()
+        .write(true)
+        .open(dir.path().join("server.log.0"))
+        .and_then(|f| f.set_times(past))
+        .expect("age it");
+    let mut t = Tailer::new(spec(dir.path(), StartAt::End), Some(saved));
+    assert_eq!(ids(&drain(&mut t)), [2]);
+    assert_eq!(t.stats().records, 2, "counters carried over");
+    assert!(t.state().others.is_some(), "written in the new form");
 }
 
 /// One step of the model test.

@@ -27,7 +27,7 @@ use serde::Deserialize;
 
 use crate::sample_out::interval_duration;
 use crate::tail::counted::{CountedLog, SharedLog, lock, poll_blocking, stats_samples};
-use crate::tail::{RecordStart, StartAt, TailSpec, state};
+use crate::tail::{StartAt, TailSpec, state};
 use crate::{BuildContext, CollectContext, DEFAULT_INTERVAL, Probe, ProbeError, dir};
 pub use counts::WeblogicCounts;
 
@@ -77,7 +77,9 @@ pub struct ServerConfig {
     /// Its log directory. Default `<domain_home>/servers/<name>/logs`.
     #[serde(default)]
     pub log_dir: Option<PathBuf>,
-    /// The server log being written, in `log_dir`. Default `<name>.log`.
+    /// The server log being written, in `log_dir`. Default `<name>.log`. The server's stdout
+    /// file (`<name>.out`, no `####` prefix) is read as well; watch one of the two, not both
+    /// (messages on stdout are in the server log too).
     #[serde(default)]
     pub file: Option<String>,
     /// Names of its rotated files in `log_dir` (`*`, `?`, `[...]` wildcards). Default
@@ -187,7 +189,7 @@ impl WeblogicConfig {
                 dir: log_dir.clone(),
                 active: file,
                 rotated: Some(rotated),
-                record_start: RecordStart::Prefix(b"####<".to_vec()),
+                record_start: parse::record_start(),
                 max_record_bytes: self.max_record_bytes,
                 start_at: self.start_at,
             };

@@ -8,8 +8,48 @@
 //!
 //! Fields are `<...>` with nesting (the user field is often `<<WLS Kernel>>`); empty ones are
 //! `<>`.
+//!
+//! [`record_start`] says where a record starts in either format, so that a file in the
+//! stdout format is cut into its messages too (it has no `####` to key on).
+
+use std::sync::LazyLock;
 
 use memchr::memmem;
+use regex::bytes::Regex;
+
+use crate::tail::RecordStart;
+
+/// A line that starts a record: `####<` (server and domain log), or `<` followed by a date
+/// (stdout / `.out`). The date is written with the server's locale
+/// (`LogFileMBean.DateFormatPattern`, a `SimpleDateFormat`; reference §2.1), so its shapes are
+/// matched by their form, not by English month names:
+/// - `<Dec 6, 2021, 2:04:43,285 PM EST>`, `<May 20, 2016 1:50:10 PM CEST>`: a month word (any
+///   letters, also non-ASCII bytes), day, year, time;
+/// - the same with the day first, as other locales write it (`<6 déc. 2021, 14:04:43 CET>`,
+///   a shape assumed, not seen in a sample);
+/// - `<20-May-2016, 1:50:10,123 PM CEST>` (`dd-MMM-yyyy`, one of Elastic's patterns);
+/// - `<2016-5-20 下午08时52分36秒 CST>` (zh_CN) and other numeric dates (`2016/05/20`,
+///   `20.05.2016`).
+///
+/// A continuation line starting with `<` (XML in a message, `<alive, in native ...>` of a
+/// JRockit thread dump) has no such date and stays in its record.
+static RECORD_START: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(concat!(
+        r"(?-u)^(?:####<|<(?:",
+        r"[^\s\d<>,]{2,16} \d{1,2}, \d{4},? \d{1,2}:\d{2}",
+        r"|\d{1,2} [^\s\d<>,]{2,16} \d{4},? \d{1,2}:\d{2}",
+        r"|\d{1,2}-[^\s\d<>,-]{2,16}-\d{4},? \d{1,2}:\d{2}",
+        r"|\d{4}[-/.]\d{1,2}[-/.]\d{1,2}[ T,]",
+        r"|\d{1,2}[./]\d{1,2}[./]\d{2,4}[ ,]",
+        r"))"
+    ))
+    .expect("the record-start pattern is a valid regex")
+});
+
+/// Where a WebLogic record starts (see [`RECORD_START`]).
+pub fn record_start() -> RecordStart {
+    RecordStart::Regex(RECORD_START.clone())
+}
 
 /// Severities of `weblogic.i18n.logging.Severities`, plus `Other` for anything else (a
 /// localised or unknown name), so the label has a fixed set of values.
@@ -251,6 +291,50 @@ mod tests {
         ] {
             assert_eq!(parse(rec), None, "{rec:?}");
         }
+    }
+
+    #[test]
+    fn record_starts_in_both_formats_and_every_date_shape() {
+        let RecordStart::Regex(start) = record_start() else {
+            panic!("a regex rule")
+        };
+        for line in [
+            &b"####<Mar 24, 2022 10:29:51,636 AM GMT> <Notice> <WebLogicServer>"[..],
+            b"####<2016-5-20 \xcf\xc2\xce\xe708\xca\xb152\xb7\xd636\xc3\xeb CST> <x>",
+            b"<Dec 6, 2021, 2:04:43,285 PM EST> <Warning> <Socket> <BEA-000449> <Closing the socket>",
+            b"<May 8, 2024, 12:32:08,362 PM India Standard Time> <Notice> <x> <BEA-000365> <y>",
+            b"<May 20, 2016 1:50:10 PM CEST> <Info> <x> <BEA-000000> <y>",
+            b"<20-May-2016, 1:50:10,123 PM CEST> <Info> <x> <BEA-000000> <y>",
+            "<2016-5-20 下午08时52分36秒 CST> <警告> <x> <BEA-000000> <y>".as_bytes(),
+            "<6 déc. 2021, 14:04:43,285 CET> <Warning> <x>".as_bytes(),
+            b"<20.05.2016 13:50:10 MESZ> <Info> <x>",
+        ] {
+            assert!(start.is_match(line), "{}", String::from_utf8_lossy(line));
+        }
+        for line in [
+            &b"\tat weblogic.work.ExecuteThread.run(ExecuteThread.java:360)"[..],
+            b"\", which is more than the configured time (StuckThreadMaxTime) of \"600\" seconds. Stack trace:",
+            b"> ",
+            b"<soap:Envelope xmlns:soap=\"http://schemas.xmlsoap.org/soap/envelope/\">",
+            b"<alive, in native, suspended, priority=1, DAEMON> {",
+            b"<Info> <no date>",
+            b"Caused By: java.lang.RuntimeException: root",
+            b"JAVA Memory arguments: -Xms256m -Xmx512m",
+            b"###<Dec 6, 2021 not a server log line",
+        ] {
+            assert!(!start.is_match(line), "{}", String::from_utf8_lossy(line));
+        }
+    }
+
+    #[test]
+    fn stuck_thread_in_the_stdout_format() {
+        // Reference §2.3, 12.2.1-era stdout: the request text ends in a newline.
+        let rec = b"<Dec 6, 2021, 2:14:43,285 PM EST> <Error> <WebLogicServer> <BEA-000337> <[STUCK] ExecuteThread: '12' for queue: 'weblogic.kernel.Default (self-tuning)' has been busy for \"645\" seconds working on the request \"Http Request Information: weblogic.servlet.internal.ServletRequestImpl@76dfaa35[POST /digx/cmcb/v1/topup]\n\", which is more than the configured time (StuckThreadMaxTime) of \"600\" seconds in \"server-failure-trigger\". Stack trace:\n\tjava.net.SocketInputStream.socketRead0(Native Method)\n> ";
+        let m = parse(rec).expect("parses");
+        assert_eq!(m.severity, Severity::Error);
+        assert_eq!(m.subsystem, b"WebLogicServer");
+        assert_eq!(m.msgid, Some(STUCK_THREAD));
+        assert!(m.text.starts_with(b"[STUCK] ExecuteThread: '12'"));
     }
 
     #[test]

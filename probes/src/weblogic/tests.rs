@@ -147,6 +147,76 @@ async fn counts_a_real_server_log_and_keeps_totals_across_restart_and_rotation()
     crate::sample_out::assert_cataloged(&out);
 }
 
+/// A server's stdout (`ms1.out`, reference §2.1: no `####`, five fields), as WebLogic writes
+/// it after the JVM's own lines: consecutive one-line messages, a message with a stack trace,
+/// two STUCK threads in a row (the 12.2.1 form and a JRockit thread dump whose lines start
+/// with `<` too), and a zh_CN date.
+const STDOUT: &str = concat!(
+    "JAVA Memory arguments: -Xms256m -Xmx512m\n",
+    "Starting WLS with line:\n",
+    "/u01/jdk/bin/java -server -Xms256m -Dweblogic.Name=ms1 weblogic.Server\n",
+    "<Dec 6, 2021, 2:04:34,902 PM EST> <Warning> <Diagnostics> <BEA-320111> <The metric a > b was exceeded.>\n",
+    "<Dec 6, 2021, 2:04:43,285 PM EST> <Warning> <Socket> <BEA-000449> <Closing the socket, as no data read from it on 10.0.0.7:41,972 during the configured idle timeout of 5 seconds.>\n",
+    "<Dec 6, 2021, 2:04:43,286 PM EST> <Warning> <Socket> <BEA-000449> <Closing the socket, as no data read from it on 10.0.0.8:41,973 during the configured idle timeout of 5 seconds.>\n",
+    "<Dec 6, 2021, 2:05:01,001 PM EST> <Notice> <WebLogicServer> <BEA-000365> <Server state changed to RUNNING.>\n",
+    "<Dec 6, 2021, 2:05:01,002 PM EST> <Notice> <WebLogicServer> <BEA-000360> <The server started in RUNNING mode.>\n",
+    "<Dec 6, 2021, 2:10:12,517 PM EST> <Error> <HTTP> <BEA-101020> <[ServletContext@452][app:web module:web path:null spec-version:3.1] Servlet failed with an Exception\n",
+    "java.lang.IllegalStateException: bad state\n",
+    "\tat a.b.C.d(C.java:10)\n",
+    "\tat weblogic.servlet.internal.StubSecurityHelper.invokeServlet(StubSecurityHelper.java:260)\n",
+    "Caused By: java.lang.RuntimeException: root\n",
+    "\tat a.b.C.e(C.java:11)\n",
+    ">\n",
+    "<Dec 6, 2021, 2:14:43,285 PM EST> <Error> <WebLogicServer> <BEA-000337> <[STUCK] ExecuteThread: '12' for queue: 'weblogic.kernel.Default (self-tuning)' has been busy for \"645\" seconds working on the request \"Http Request Information: weblogic.servlet.internal.ServletRequestImpl@76dfaa35[POST /digx/cmcb/v1/topup]\n",
+    "\", which is more than the configured time (StuckThreadMaxTime) of \"600\" seconds in \"server-failure-trigger\". Stack trace:\n",
+    "\tjava.net.SocketInputStream.socketRead0(Native Method)\n",
+    "\tweblogic.work.ExecuteThread.run(ExecuteThread.java:360)\n",
+    ">\n",
+    "<Dec 6, 2021, 2:14:43,290 PM EST> <Error> <WebLogicServer> <BEA-000337> <[STUCK] ExecuteThread: '54' for queue: 'weblogic.kernel.Default (self-tuning)' has been busy for \"612\" seconds working on the request \"Http Request: /app/report.jsp\", which is more than the configured time (StuckThreadMaxTime) of \"600\" seconds. Stack trace:\n",
+    "Thread-766 \"[STUCK] ExecuteThread: '54' for queue: 'weblogic.kernel.Default (self-tuning)'\" <alive, in native, suspended, priority=1, DAEMON> {\n",
+    "<alive, in native, suspended, priority=1, DAEMON> {\n",
+    "    jrockit/net/SocketNativeIO.readBytesPinned(Native Method)\n",
+    "    weblogic/work/ExecuteThread.run(ExecuteThread.java:221)\n",
+    "}\n",
+    ">\n",
+    "<2016-5-20 下午08时52分36秒 CST> <警告> <Health> <BEA-310003> <Free memory in the server is 1,048,576 bytes.>\n",
+    "<Dec 6, 2021, 2:20:00,000 PM EST> <Error> <Kernel> <BEA-000802> <ExecuteRequest failed\n",
+    " java.lang.OutOfMemoryError: Java heap space.\n",
+    ">\n",
+);
+
+#[tokio::test]
+async fn stdout_format_is_split_into_its_messages() {
+    let domain = tempfile::tempdir().expect("tempdir");
+    let logs = domain.path().join("servers/ms1/logs");
+    std::fs::create_dir_all(&logs).expect("mkdir");
+    append(&logs.join("ms1.out"), STDOUT);
+    let cfg = config(domain.path(), "");
+    let ProbeConfig::Weblogic(mut cfg) = cfg else {
+        panic!("weblogic config")
+    };
+    cfg.servers[0].file = Some("ms1.out".into());
+    let mut probe = ProbeConfig::Weblogic(cfg)
+        .build(&BuildContext::new(domain.path().join("state")))
+        .expect("builds");
+    round(&mut probe).await;
+    // The second round is quiet: it closes the last message.
+    let out = round(&mut probe).await;
+    let severity = |s| must(&out, "weblogic_messages_total", Some(("severity", s)));
+    assert_eq!(severity("warning"), 3.0, "three one-line warnings, not one");
+    assert_eq!(severity("notice"), 2.0);
+    assert_eq!(severity("error"), 4.0, "servlet error, two STUCK, OOM");
+    assert_eq!(severity("other"), 1.0, "the zh_CN warning");
+    let server = Some(("server", "ms1"));
+    assert_eq!(must(&out, "weblogic_stuck_threads_total", server), 2.0);
+    assert_eq!(must(&out, "weblogic_out_of_memory_total", server), 1.0);
+    assert_eq!(
+        must(&out, "weblogic_log_unparsed_total", server),
+        1.0,
+        "the JVM's lines before the first message, as one record"
+    );
+}
+
 #[tokio::test]
 async fn once_mode_reads_saved_state_but_never_writes_it() {
     let domain = tempfile::tempdir().expect("tempdir");
