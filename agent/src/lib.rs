@@ -14,7 +14,9 @@ use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 
 pub mod config;
+pub mod docs;
 pub mod drops;
+pub mod logging;
 pub mod outbox;
 mod probes;
 pub mod scheduler;

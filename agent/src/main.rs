@@ -6,35 +6,54 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Parser;
+use patrol_agent::logging::LogFormat;
 use patrol_agent::{Agent, AgentConfig};
+
+/// The version and the commit it was built from (build.rs).
+const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (", env!("PATROL_COMMIT"), ")");
 
 /// Patrol host agent: runs the configured probes and streams their samples to the collector.
 #[derive(Parser, Debug)]
-#[command(version, about)]
+#[command(version = VERSION, about)]
 struct Cli {
     /// Agent configuration file (TOML).
-    #[arg(long, short, env = "PATROL_AGENT_CONFIG")]
-    config: PathBuf,
+    #[arg(
+        long,
+        short,
+        env = "PATROL_AGENT_CONFIG",
+        required_unless_present = "generate_docs"
+    )]
+    config: Option<PathBuf>,
     /// Collect one round of every probe, print it in the Prometheus text format and exit.
     #[arg(long)]
     once: bool,
     /// Check the configuration and exit.
     #[arg(long)]
     check: bool,
+    /// Log format on stderr: text (coloured only on a terminal) or json (one object per line).
+    #[arg(long, value_enum, default_value_t, env = "PATROL_LOG_FORMAT")]
+    log_format: LogFormat,
+    /// Write the man page and shell completions into DIR and exit (packaging).
+    #[arg(long, hide = true, value_name = "DIR")]
+    generate_docs: Option<PathBuf>,
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("PATROL_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
-    let path = cli.config.display().to_string();
-    let settings = match AgentConfig::load(&cli.config).and_then(|c| c.settle(&path)) {
+    if let Some(dir) = &cli.generate_docs {
+        use clap::CommandFactory;
+        for file in patrol_agent::docs::write(Cli::command(), dir)? {
+            println!("{}", file.display());
+        }
+        return Ok(());
+    }
+    patrol_agent::logging::init(cli.log_format);
+    let Some(config) = cli.config.clone() else {
+        anyhow::bail!("--config is required");
+    };
+    let path = config.display().to_string();
+    let settings = match AgentConfig::load(&config).and_then(|c| c.settle(&path)) {
         Ok(s) => s,
         Err(e) => {
             for line in e.lines() {
@@ -83,7 +102,7 @@ async fn main() -> anyhow::Result<()> {
     loop {
         match signals.next().await {
             Signal::Stop => break,
-            Signal::Reload => reload(&agent, &cli.config, &path),
+            Signal::Reload => reload(&agent, &config, &path),
         }
     }
     tracing::info!("shutting down; delivering pending samples for up to 5s");

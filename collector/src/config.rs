@@ -90,30 +90,15 @@ impl CollectorConfig {
     pub fn settle(self) -> Result<Settings, ConfigError> {
         let token = match &self.token_file {
             Some(p) => Some(
-                std::fs::read_to_string(p)
-                    .map_err(|e| ConfigError::Check {
+                patrol_proto::secret::read_first_line("token_file", p).map_err(|message| {
+                    ConfigError::Check {
                         path: p.display().to_string(),
-                        message: format!("cannot read token_file: {e}"),
-                    })?
-                    .lines()
-                    .next()
-                    .unwrap_or("")
-                    .trim()
-                    .to_owned(),
-            )
-            .filter(|t| !t.is_empty()),
+                        message,
+                    }
+                })?,
+            ),
             None => None,
         };
-        if self.token_file.is_some() && token.is_none() {
-            return Err(ConfigError::Check {
-                path: self
-                    .token_file
-                    .as_ref()
-                    .map(|p| p.display().to_string())
-                    .unwrap_or_default(),
-                message: "token_file is empty".into(),
-            });
-        }
         let local_agent = if self.local_agent {
             Some(self.agent.unwrap_or_else(default_local_agent))
         } else {

@@ -1,6 +1,8 @@
 //! Secrets the site file names (`*_file`, `*_env`), read when a channel starts rather than
 //! when the site file is checked: a site file can be checked on a machine without the
-//! secrets, and a missing secret stops only its own channel, with an error naming it.
+//! secrets, and a missing secret stops only its own channel, with an error naming it. A secret
+//! file other users can read is refused like a missing one (`patrol_proto::secret`, the check
+//! every binary applies).
 
 use patrol_site::notify::config::SecretSource;
 
@@ -35,13 +37,17 @@ pub trait ReadSecret {
 impl ReadSecret for SecretSource {
     fn read(&self) -> Result<Secret, String> {
         match self {
-            SecretSource::File(path) => match std::fs::read_to_string(path) {
+            SecretSource::File(path) => match std::fs::read_to_string(path)
+                .map_err(|e| format!("cannot read secret file {}: {e}", path.display()))
+                .and_then(|text| {
+                    patrol_proto::secret::check_private("secret file", path).map(|()| text)
+                }) {
                 // Files written with `echo` end in a newline that is not part of the secret.
                 Ok(text) if !text.trim().is_empty() => {
                     Ok(Secret(text.trim_end_matches(['\n', '\r']).to_owned()))
                 }
                 Ok(_) => Err(format!("secret file {} is empty", path.display())),
-                Err(e) => Err(format!("cannot read secret file {}: {e}", path.display())),
+                Err(e) => Err(e),
             },
             SecretSource::Env(var) => match std::env::var(var) {
                 Ok(v) if !v.is_empty() => Ok(Secret(v)),
@@ -61,16 +67,36 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("pw");
         std::fs::write(&path, "s3cret\n").unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        }
         let secret = SecretSource::File(path.clone()).read().unwrap();
         assert_eq!(secret.expose(), "s3cret");
         assert_eq!(format!("{secret:?}"), "Secret(***)");
         std::fs::write(&path, "\n").unwrap();
         assert!(
-            SecretSource::File(path)
+            SecretSource::File(path.clone())
                 .read()
                 .unwrap_err()
                 .contains("is empty")
         );
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::write(&path, "s3cret\n").unwrap();
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+            let open = SecretSource::File(path.clone()).read().unwrap_err();
+            assert_eq!(
+                open,
+                format!(
+                    "secret file {0} is readable by others (mode 644): run `chmod 600 {0}` \
+                     (or 640 with the service's group)",
+                    path.display()
+                )
+            );
+        }
         let missing = SecretSource::Env("PATROL_TEST_SURELY_UNSET_VAR".into()).read();
         assert_eq!(
             missing.unwrap_err(),

@@ -216,8 +216,8 @@ async fn smtp_auth_with_a_password_file_and_refused_credentials_wait() {
     let port = notify_support::free_port();
     let _smtp = notify_support::aiosmtpd_auth(&maildir, port, "patrol", "s3cret");
     let (wrong, right) = (dir.path().join("wrong"), dir.path().join("right"));
-    std::fs::write(&wrong, "guess\n").unwrap();
-    std::fs::write(&right, "s3cret\n").unwrap();
+    notify_support::write_secret(&wrong, "guess\n");
+    notify_support::write_secret(&right, "s3cret\n");
     let site = |pw: &Path| {
         format!(
             "[channel.mail]\nkind = \"email\"\nhost = \"127.0.0.1\"\nport = {port}\nusername = \"patrol\"\npassword_file = \"{}\"\nfrom = \"patrol@example.test\"\nto = [\"noc@example.test\"]\n",

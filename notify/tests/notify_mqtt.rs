@@ -194,8 +194,8 @@ async fn bad_credentials_are_named_and_good_ones_deliver() {
         ),
     );
     let (wrong, right) = (dir.path().join("wrong"), dir.path().join("right"));
-    std::fs::write(&wrong, "not-it\n").unwrap();
-    std::fs::write(&right, "right-password\n").unwrap();
+    notify_support::write_secret(&wrong, "not-it\n");
+    notify_support::write_secret(&right, "right-password\n");
 
     let refused = channel_from(
         port,

@@ -161,7 +161,7 @@ async fn a_template_feeds_an_sms_gateway_with_a_token_from_a_file() {
     let (base, seen) = start_receiver(vec![]).await;
     let dir = tempfile::tempdir().unwrap();
     let token = dir.path().join("token");
-    std::fs::write(&token, "tok-123\n").unwrap();
+    notify_support::write_secret(&token, "tok-123\n");
     let ch = channel(&format!(
         r#"[channel.hook]
 kind = "webhook"
@@ -235,8 +235,8 @@ async fn https_with_a_private_ca_and_basic_auth() {
     let _rx =
         notify_support::https_receiver(port, (&cert_file, &key_file), ("patrol", "s3cret"), &log);
     let (wrong, right) = (dir.path().join("wrong"), dir.path().join("right"));
-    std::fs::write(&wrong, "guess\n").unwrap();
-    std::fs::write(&right, "s3cret\n").unwrap();
+    notify_support::write_secret(&wrong, "guess\n");
+    notify_support::write_secret(&right, "s3cret\n");
     let site = |ca: bool, pw: &Path| {
         let ca = if ca {
             format!("ca_file = \"{}\"\n", ca_file.display())

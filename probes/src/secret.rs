@@ -3,7 +3,6 @@
 //! it, the config file itself. Shared by the Oracle and SNMP probes.
 
 use std::io::Read;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 /// Longest secret file read; Oracle passwords are at most 1024 bytes, SNMP keys far less.
@@ -94,13 +93,8 @@ fn read_private_file(option: &str, path: &Path) -> Result<String, String> {
     if !meta.is_file() {
         return Err(format!("{option} {shown}: not a regular file"));
     }
-    let mode = meta.permissions().mode() & 0o777;
-    if mode & 0o007 != 0 {
-        return Err(format!(
-            "{option} {shown} is accessible to other users (mode {mode:03o}): \
-             run `chmod 600 {shown}` (or 640 with the agent's group)"
-        ));
-    }
+    // The one check every binary applies to secret files.
+    patrol_proto::secret::check_private(option, path)?;
     let mut text = String::new();
     file.take(MAX_SECRET_FILE)
         .read_to_string(&mut text)
@@ -111,6 +105,7 @@ fn read_private_file(option: &str, path: &Path) -> Result<String, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::PermissionsExt;
 
     fn file_with(mode: u32, text: &str) -> (tempfile::TempDir, PathBuf) {
         let dir = tempfile::tempdir().expect("tempdir");

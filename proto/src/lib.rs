@@ -7,6 +7,7 @@
 pub mod convert;
 pub mod exposition;
 pub mod model;
+pub mod secret;
 pub mod tls;
 
 #[allow(clippy::all, missing_docs)]

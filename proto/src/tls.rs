@@ -1,6 +1,6 @@
 //! PEM files for the wire's TLS, read the same way by every binary: the agent's
 //! `[collector.tls]`, the collector's `[tls]` and patrolctl's `--ca-file`/`--cert-file`/
-//! `--key-file`. A private key readable by others is refused.
+//! `--key-file`. A private key readable by others is refused, as every secret file is.
 
 use std::path::Path;
 
@@ -10,7 +10,7 @@ pub enum Pem {
     /// One or more `CERTIFICATE` blocks.
     Certificate,
     /// A PKCS#8, PKCS#1 (RSA) or SEC1 (EC) private key; the file must not be readable by
-    /// others.
+    /// others ([`crate::secret::check_private`]).
     PrivateKey,
 }
 
@@ -18,18 +18,9 @@ pub enum Pem {
 /// the key and the file: `tls.cert_file /x: no PEM certificate found`.
 pub fn read_pem(key: &str, path: &Path, kind: Pem) -> Result<Vec<u8>, String> {
     let shown = path.display();
-    let meta = std::fs::metadata(path).map_err(|e| format!("{key} {shown}: cannot read: {e}"))?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        if kind == Pem::PrivateKey && meta.permissions().mode() & 0o004 != 0 {
-            return Err(format!(
-                "{key} {shown} is readable by everyone: chmod o-r it"
-            ));
-        }
+    if kind == Pem::PrivateKey {
+        crate::secret::check_private(key, path)?;
     }
-    #[cfg(not(unix))]
-    let _ = meta;
     let pem = std::fs::read(path).map_err(|e| format!("{key} {shown}: cannot read: {e}"))?;
     let (wanted, what): (fn(&str) -> bool, &str) = match kind {
         Pem::Certificate => (|l| l == "CERTIFICATE", "certificate"),

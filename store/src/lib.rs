@@ -294,6 +294,7 @@ impl Store {
         std::fs::create_dir_all(data_dir)
             .map_err(|e| StoreError::Setup(format!("cannot create {}: {e}", data_dir.display())))?;
         let path = data_dir.join(DB_FILE);
+        private_file(&path)?;
         let mut conn = Connection::open(&path)?;
         schema::configure_writer(&conn)?;
         schema::migrate(&mut conn)?;
@@ -612,3 +613,31 @@ mod escalate_tests;
 
 #[cfg(test)]
 mod outbox_tests;
+
+/// Creates the database file readable and writable by its owner only (0600), or takes an
+/// existing file down to that: incident notes and names are not for every local user. SQLite
+/// gives its `-wal` and `-shm` files the database file's permissions.
+fn private_file(path: &Path) -> Result<(), StoreError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        let setup = |e: std::io::Error| StoreError::Setup(format!("{}: {e}", path.display()));
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(path)
+            .map_err(setup)?;
+        let meta = file.metadata().map_err(setup)?;
+        if meta.permissions().mode() & 0o077 != 0 {
+            file.set_permissions(std::fs::Permissions::from_mode(0o600))
+                .map_err(setup)?;
+            tracing::info!(path = %path.display(), "incident database made private to its owner (mode 600)");
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
+}

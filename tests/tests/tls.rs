@@ -440,7 +440,10 @@ async fn broken_tls_config_stops_the_start_with_the_file_named() {
     let shown = pki.path("open.key").display().to_string();
     assert_eq!(
         err,
-        format!("tls.key_file {shown} is readable by everyone: chmod o-r it")
+        format!(
+            "tls.key_file {shown} is readable by others (mode 644): run `chmod 600 {shown}` \
+             (or 640 with the service's group)"
+        )
     );
 
     // The key where the certificate belongs, and the other way round.
@@ -493,5 +496,5 @@ async fn broken_tls_config_stops_the_start_with_the_file_named() {
         pki.path("ca.crt"),
         Some((pki.path("agent.crt"), pki.path("open.key"))),
     );
-    assert!(agent_err(cfg).contains("is readable by everyone"));
+    assert!(agent_err(cfg).contains("is readable by others (mode 644): run `chmod 600"));
 }

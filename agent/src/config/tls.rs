@@ -8,26 +8,10 @@ use patrol_proto::tls::{Pem, read_pem};
 
 use super::CollectorSection;
 
+/// The token the collector requires, from the first line of `path` (refused when others can
+/// read it, as every secret file is: `patrol_proto::secret`).
 pub(super) fn read_token(path: &Path) -> Result<String, String> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let meta =
-            std::fs::metadata(path).map_err(|e| format!("token_file {}: {e}", path.display()))?;
-        if meta.permissions().mode() & 0o004 != 0 {
-            return Err(format!(
-                "token_file {} is readable by everyone: chmod o-r it",
-                path.display()
-            ));
-        }
-    }
-    let text =
-        std::fs::read_to_string(path).map_err(|e| format!("token_file {}: {e}", path.display()))?;
-    let token = text.lines().next().unwrap_or("").trim().to_owned();
-    if token.is_empty() {
-        return Err(format!("token_file {} is empty", path.display()));
-    }
-    Ok(token)
+    patrol_proto::secret::read_first_line("token_file", path)
 }
 
 /// Checks the address's scheme against `[collector.tls]` and loads its files.

@@ -1,16 +1,20 @@
 //! `patrol-collector [--config FILE] [--listen ADDR] [--http ADDR] [--rules DIR] [--data DIR]
-//! [--site FILE] [--local-agent]`.
+//! [--site FILE] [--local-agent] [--log-format text|json]`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::Parser;
+use patrol_agent::logging::LogFormat;
 use patrol_collector::config::CollectorConfig;
+
+/// The version and the commit it was built from (build.rs).
+const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (", env!("PATROL_COMMIT"), ")");
 
 /// Patrol collector: receives agent streams, checks samples against rule files, and turns
 /// breaches into incidents that `patrolctl tail` shows live.
 #[derive(Parser, Debug)]
-#[command(version, about)]
+#[command(version = VERSION, about)]
 struct Cli {
     /// Configuration file (TOML); flags below override it.
     #[arg(long, short, env = "PATROL_COLLECTOR_CONFIG")]
@@ -34,18 +38,29 @@ struct Cli {
     /// config file's [agent] section says otherwise).
     #[arg(long)]
     local_agent: bool,
+    /// Log format on stderr: text (coloured only on a terminal) or json (one object per line).
+    #[arg(long, value_enum, default_value_t, env = "PATROL_LOG_FORMAT")]
+    log_format: LogFormat,
+    /// Write the man page and shell completions into DIR and exit (packaging).
+    #[arg(long, hide = true, value_name = "DIR")]
+    generate_docs: Option<PathBuf>,
 }
 
 #[tokio::main]
 async fn main() {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("PATROL_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    if let Some(dir) = &cli.generate_docs {
+        use clap::CommandFactory;
+        match patrol_agent::docs::write(Cli::command(), dir) {
+            Ok(files) => files.iter().for_each(|f| println!("{}", f.display())),
+            Err(e) => {
+                eprintln!("patrol-collector: {}: {e}", dir.display());
+                std::process::exit(1);
+            }
+        }
+        return;
+    }
+    patrol_agent::logging::init(cli.log_format);
     if let Err(e) = run(cli).await {
         eprintln!("patrol-collector: {e:#}");
         std::process::exit(1);

@@ -13,6 +13,13 @@ use std::time::{Duration, Instant};
 use patrol_notify::{Message, Payload};
 
 /// A port that was free a moment ago.
+/// Writes a secret file only its owner can read, as every binary requires of secret files.
+pub fn write_secret(path: &Path, text: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(path, text).expect("write secret");
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).expect("chmod secret");
+}
+
 pub fn free_port() -> u16 {
     let l = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
     l.local_addr().expect("local addr").port()

@@ -542,3 +542,29 @@ end = "2026-11-23T14:00:00Z"
 mod lifecycle;
 // Manual incidents (Store::create).
 mod manual;
+
+#[cfg(unix)]
+#[tokio::test]
+async fn the_database_is_readable_by_its_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let dir = tempfile::tempdir().unwrap();
+    let (tx, _rx) = bus();
+    let store = Store::open(dir.path(), tx.clone()).unwrap();
+    store
+        .commit(batch(vec![open_change("r", FP, 1_000)]))
+        .await
+        .unwrap();
+    let db = dir.path().join(DB_FILE);
+    assert_eq!(mode(&db), 0o600);
+    let wal = dir.path().join(format!("{DB_FILE}-wal"));
+    assert!(wal.exists(), "WAL mode keeps a -wal file while open");
+    assert_eq!(mode(&wal), 0o600);
+    drop(store);
+
+    // A database an older version left readable by everyone is taken down to 0600.
+    std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let store = Store::open(dir.path(), tx).unwrap();
+    assert_eq!(mode(&db), 0o600);
+    assert_eq!(store.open_incidents().unwrap().len(), 1);
+}
