@@ -107,15 +107,12 @@ fn snapshot_event(i: &Incident, kind: v1::EventKind) -> v1::IncidentEvent {
     }
 }
 
-/// Who acts, required: every journal entry names a person.
-fn actor(by: &str) -> Result<&str, Status> {
-    let by = by.trim();
-    if by.is_empty() {
-        return Err(Status::invalid_argument(
-            "say who does it: 'by' is required",
-        ));
-    }
-    name("by", by)
+/// Who acts: the authenticated caller, or the person a shared identity names in `by`
+/// (`auth::Caller::actor`). Every journal entry names someone.
+fn actor<T>(request: &Request<T>, by: &str) -> Result<String, Status> {
+    let who = crate::auth::caller(request).actor(by)?;
+    name("by", &who)?;
+    Ok(who)
 }
 
 /// A person's name or account as stored in the journal (`by`, an assignee).
@@ -168,7 +165,7 @@ impl Api {
         let i = self
             .core
             .store
-            .act(id, op, actor(by)?, note(text)?, now_ms())
+            .act(id, op, by, note(text)?, now_ms())
             .await
             .map_err(status)?;
         Ok(Response::new((&i).into()))
@@ -261,18 +258,13 @@ impl Incidents for Api {
         &self,
         request: Request<v1::AckRequest>,
     ) -> Result<Response<v1::Incident>, Status> {
+        let by = actor(&request, &request.get_ref().by)?;
         let r = request.into_inner();
-        if r.by.trim().is_empty() {
-            return Err(Status::invalid_argument(
-                "say who acknowledges: 'by' is required",
-            ));
-        }
-        let by = name("by", &r.by)?;
         let note = note(&r.note)?;
         let i = self
             .core
             .store
-            .acknowledge(r.id, by, note, now_ms())
+            .acknowledge(r.id, &by, note, now_ms())
             .await
             .map_err(status)?;
         Ok(Response::new((&i).into()))
@@ -282,17 +274,21 @@ impl Incidents for Api {
         &self,
         request: Request<v1::ResolveRequest>,
     ) -> Result<Response<v1::Incident>, Status> {
-        let r = request.into_inner();
-        let by = if r.by.trim().is_empty() {
-            "patrolctl"
+        let caller = crate::auth::caller(&request);
+        // Anonymous callers (no [auth], loopback) could always resolve without naming anyone.
+        let by = if caller.how == crate::auth::How::Anonymous
+            && request.get_ref().by.trim().is_empty()
+        {
+            "patrolctl".to_owned()
         } else {
-            name("by", &r.by)?
+            actor(&request, &request.get_ref().by)?
         };
+        let r = request.into_inner();
         let note = note(&r.note)?;
         let i = self
             .core
             .store
-            .resolve(r.id, by, note, now_ms())
+            .resolve(r.id, &by, note, now_ms())
             .await
             .map_err(status)?;
         Ok(Response::new((&i).into()))
@@ -302,6 +298,7 @@ impl Incidents for Api {
         &self,
         request: Request<v1::CreateRequest>,
     ) -> Result<Response<v1::Incident>, Status> {
+        let by = actor(&request, &request.get_ref().by)?;
         let r = request.into_inner();
         let new = NewIncident {
             level: r.level,
@@ -313,7 +310,7 @@ impl Incidents for Api {
         let i = self
             .core
             .store
-            .create(new, actor(&r.by)?, now_ms())
+            .create(new, &by, now_ms())
             .await
             .map_err(status)?;
         Ok(Response::new((&i).into()))
@@ -323,41 +320,46 @@ impl Incidents for Api {
         &self,
         request: Request<v1::AssignRequest>,
     ) -> Result<Response<v1::Incident>, Status> {
+        let by = actor(&request, &request.get_ref().by)?;
         let r = request.into_inner();
         name("to", &r.to)?;
-        self.act(r.id, Op::Assign(r.to), &r.by, &r.note).await
+        self.act(r.id, Op::Assign(r.to), &by, &r.note).await
     }
 
     async fn wait(
         &self,
         request: Request<v1::WaitRequest>,
     ) -> Result<Response<v1::Incident>, Status> {
+        let by = actor(&request, &request.get_ref().by)?;
         let r = request.into_inner();
-        self.act(r.id, Op::Wait, &r.by, &r.note).await
+        self.act(r.id, Op::Wait, &by, &r.note).await
     }
 
     async fn comment(
         &self,
         request: Request<v1::CommentRequest>,
     ) -> Result<Response<v1::Incident>, Status> {
+        let by = actor(&request, &request.get_ref().by)?;
         let r = request.into_inner();
-        self.act(r.id, Op::Comment, &r.by, &r.note).await
+        self.act(r.id, Op::Comment, &by, &r.note).await
     }
 
     async fn plan(
         &self,
         request: Request<v1::PlanRequest>,
     ) -> Result<Response<v1::Incident>, Status> {
+        let by = actor(&request, &request.get_ref().by)?;
         let r = request.into_inner();
-        self.act(r.id, Op::Plan, &r.by, &r.note).await
+        self.act(r.id, Op::Plan, &by, &r.note).await
     }
 
     async fn close(
         &self,
         request: Request<v1::CloseRequest>,
     ) -> Result<Response<v1::Incident>, Status> {
+        let by = actor(&request, &request.get_ref().by)?;
         let r = request.into_inner();
-        self.act(r.id, Op::Close, &r.by, &r.note).await
+        self.act(r.id, Op::Close, &by, &r.note).await
     }
 
     async fn journal(
@@ -608,7 +610,8 @@ mod tests {
             long.message().starts_with("the note is 16385 bytes long"),
             "{long:?}"
         );
-        assert!(actor(&"a".repeat(MAX_NAME + 1)).is_err());
-        assert_eq!(actor(" ann ").unwrap(), "ann");
+        let request = Request::new(());
+        assert!(actor(&request, &"a".repeat(MAX_NAME + 1)).is_err());
+        assert_eq!(actor(&request, " ann ").unwrap(), "ann");
     }
 }

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use patrol_agent::AgentConfig;
 use serde::Deserialize;
 
+pub use crate::auth::{Auth, AuthSection};
 pub use crate::tls::TlsSection;
 
 /// `patrol-collector --config FILE`. Every key is optional; command-line flags win.
@@ -23,7 +24,9 @@ pub struct CollectorConfig {
     /// Site file: levels, calendars, escalation, maintenance (docs/noc.md). Unset: the built-in
     /// P1–P4 on the 7×24 calendar. Keep it outside the rules directory.
     pub site: Option<PathBuf>,
-    /// File holding the token agents must present (first line). Unset: no token required.
+    /// File holding a token every agent may present (first line; not readable by others): a
+    /// credential shared by all agents. `[[auth.agent]]` gives each agent its own instead.
+    /// Unset, with no `[auth]`: agents are not asked for a credential.
     pub token_file: Option<PathBuf>,
     /// Largest batch accepted from an agent, in points.
     pub max_batch_points: Option<u32>,
@@ -39,6 +42,9 @@ pub struct CollectorConfig {
     pub agent: Option<AgentConfig>,
     /// `[tls]`: serve gRPC over TLS (mutual TLS with `client_ca_file`). Unset: plaintext.
     pub tls: Option<TlsSection>,
+    /// `[auth]`: agents' and operators' identities and roles (docs/security.md). Unset: only
+    /// loopback callers may use the API, as one shared identity.
+    pub auth: Option<AuthSection>,
 }
 
 /// Checked settings the collector runs on.
@@ -55,6 +61,8 @@ pub struct Settings {
     pub local_agent: Option<AgentConfig>,
     /// TLS on the gRPC listener; its files are read and checked by `server::start`.
     pub tls: Option<TlsSection>,
+    /// Identities and roles; the default is no `[auth]`.
+    pub auth: Auth,
     /// How long an agent may send nothing before `patrol_agent_up` turns 0.
     pub agent_silence: std::time::Duration,
 }
@@ -73,6 +81,7 @@ impl Default for Settings {
             max_batch_points: DEFAULT_MAX_BATCH_POINTS,
             local_agent: None,
             tls: None,
+            auth: Auth::default(),
             agent_silence: crate::core::DEFAULT_AGENT_SILENCE,
         }
     }
@@ -87,17 +96,25 @@ impl CollectorConfig {
         patrol_agent::config::load_toml(path)
     }
 
-    pub fn settle(self) -> Result<Settings, ConfigError> {
+    /// Checks the configuration and reads its secret files; `origin` (the file, or "command
+    /// line") starts every error.
+    pub fn settle(self, origin: &str) -> Result<Settings, ConfigError> {
+        let check = |message: String| ConfigError::Check {
+            path: origin.to_owned(),
+            message,
+        };
         let token = match &self.token_file {
-            Some(p) => Some(
-                patrol_proto::secret::read_first_line("token_file", p).map_err(|message| {
-                    ConfigError::Check {
-                        path: p.display().to_string(),
-                        message,
-                    }
-                })?,
-            ),
+            Some(p) => Some(patrol_proto::secret::read_first_line("token_file", p).map_err(check)?),
             None => None,
+        };
+        let auth = match self.auth {
+            Some(section) => section
+                .settle(token.clone())
+                .map_err(|errors| check(errors.join(&format!("\n{origin}: "))))?,
+            None => Auth {
+                shared_agent_token: token.clone(),
+                ..Auth::default()
+            },
         };
         let local_agent = if self.local_agent {
             Some(self.agent.unwrap_or_else(default_local_agent))
@@ -114,6 +131,7 @@ impl CollectorConfig {
             max_batch_points: self.max_batch_points.unwrap_or(DEFAULT_MAX_BATCH_POINTS),
             local_agent,
             tls: self.tls,
+            auth,
             agent_silence: self
                 .agent_silence
                 .unwrap_or(crate::core::DEFAULT_AGENT_SILENCE),
@@ -137,7 +155,7 @@ mod tests {
         let p = dir.path().join("c.toml");
         std::fs::write(&p, "listen = \"127.0.0.1:1\"\nrule = \"x\"\n").unwrap();
         let err = CollectorConfig::load(&p).unwrap_err().to_string();
-        assert!(err.ends_with("c.toml:2:1: unknown field `rule`, expected one of `listen`, `http`, `rules`, `data`, `site`, `token_file`, `max_batch_points`, `agent_silence`, `local_agent`, `agent`, `tls`"), "{err}");
+        assert!(err.ends_with("c.toml:2:1: unknown field `rule`, expected one of `listen`, `http`, `rules`, `data`, `site`, `token_file`, `max_batch_points`, `agent_silence`, `local_agent`, `agent`, `tls`, `auth`"), "{err}");
     }
 
     #[test]

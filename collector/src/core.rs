@@ -34,7 +34,10 @@ pub struct Core {
     /// Where the site came from; `None` = the built-in default, nothing to reload.
     pub site_path: Option<std::path::PathBuf>,
     pub rules_dir: std::path::PathBuf,
-    pub token: Option<String>,
+    /// Who may connect and as what (`[auth]`, docs/security.md).
+    pub auth: Arc<crate::auth::Auth>,
+    /// The in-process agent's id and the token made for it at start.
+    pub local_agent: std::sync::OnceLock<(String, String)>,
     pub max_batch_points: u32,
     /// How long an agent may send nothing before `patrol_agent_up` turns 0.
     pub agent_silence: std::time::Duration,

@@ -55,6 +55,7 @@ impl Ingest for IngestService {
             .remote_addr()
             .map(|a| a.to_string())
             .unwrap_or_default();
+        let caller = crate::auth::caller(&request);
         let mut inbound = request.into_inner();
         let core = Arc::clone(&self.core);
         let hello = match tokio::time::timeout(HELLO_TIMEOUT, inbound.message()).await {
@@ -76,12 +77,23 @@ impl Ingest for IngestService {
                 return Err(Status::deadline_exceeded("no hello within 10s"));
             }
         };
-        if let Some(token) = &core.token
-            && !constant_time_eq(token.as_bytes(), hello.token.as_bytes())
-        {
+        // The agent's credential must be its own (docs/security.md); refusals are counted in
+        // both the ingest and the auth counters.
+        if let Err((reason, status)) = core.auth.admit_agent(
+            &caller,
+            &hello.agent_id,
+            &hello.token,
+            core.local_agent.get(),
+        ) {
             core.telemetry.reject("unauthenticated");
-            tracing::warn!(%peer, agent_id = %hello.agent_id, "agent refused: wrong or missing token");
-            return Err(Status::unauthenticated("wrong or missing token"));
+            core.telemetry.auth_refused.refuse(
+                reason,
+                std::time::Instant::now(),
+                &peer,
+                "the agent stream",
+                &format!("agent '{}': {}", hello.agent_id, status.message()),
+            );
+            return Err(status);
         }
         let labels = check_hello(&hello).inspect_err(|_| core.telemetry.reject("bad_hello"))?;
         let now = now_ms();
@@ -404,14 +416,6 @@ fn valid_metric_name(name: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
 }
 
-/// Compares secrets without leaking their common prefix length through timing.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -423,12 +427,5 @@ mod tests {
         assert!(!valid_metric_name("9lives"));
         assert!(!valid_metric_name("a-b"));
         assert!(!valid_metric_name(""));
-    }
-
-    #[test]
-    fn secrets_compare() {
-        assert!(constant_time_eq(b"abc", b"abc"));
-        assert!(!constant_time_eq(b"abc", b"abd"));
-        assert!(!constant_time_eq(b"abc", b"ab"));
     }
 }

@@ -13,6 +13,7 @@
 
 pub mod agents;
 pub mod api;
+pub mod auth;
 pub mod config;
 pub mod core;
 pub mod engine;

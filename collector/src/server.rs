@@ -47,6 +47,8 @@ pub enum StartError {
     Tls(String),
     #[error("local agent: {0}")]
     Agent(String),
+    #[error("auth.operator_socket {0}: {1}")]
+    Socket(String, std::io::Error),
 }
 
 /// A running collector.
@@ -99,6 +101,14 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
         engine.restore_firing(&i.rule, i.fingerprint, i.opened_ms);
     }
     let (shutdown, shutdown_rx) = watch::channel(false);
+    // The single token_file of earlier versions stays a credential every agent may use.
+    let mut auth = settings.auth.clone();
+    if auth.shared_agent_token.is_none() {
+        auth.shared_agent_token = settings.token.clone();
+    }
+    for warning in crate::auth::start_warnings(&auth, settings.listen) {
+        tracing::warn!("{warning}");
+    }
     let agents = Registry::default();
     agents.restore(store.applied_seqs()?);
     let core = Arc::new(Core {
@@ -110,7 +120,8 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
         site,
         site_path: settings.site.clone(),
         rules_dir: settings.rules.clone(),
-        token: settings.token.clone(),
+        auth: Arc::new(auth),
+        local_agent: Default::default(),
         max_batch_points: settings.max_batch_points,
         agent_silence: settings.agent_silence,
         channels: Default::default(),
@@ -134,7 +145,10 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
     // Nagle would hold small acks back ~40 ms behind delayed ACKs (measured in bench/).
     let incoming = tonic::transport::server::TcpIncoming::from(grpc).with_nodelay(Some(true));
     let mut servers = Vec::new();
-    let api = || Api::new(Arc::clone(&core));
+    let auth_layer = crate::auth::layer::AuthLayer {
+        auth: Arc::clone(&core.auth),
+        telemetry: Arc::clone(&core.telemetry),
+    };
     let mut builder =
         tonic::transport::Server::builder().http2_keepalive_interval(Some(Duration::from_secs(30)));
     if let Some(tls) = tls {
@@ -142,15 +156,7 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
             .tls_config(tls)
             .map_err(|e| StartError::Tls(format!("tls: {e}")))?;
     }
-    let router = builder
-        .add_service(
-            IngestServer::new(IngestService::new(Arc::clone(&core)))
-                .max_decoding_message_size(MAX_MESSAGE_BYTES),
-        )
-        .add_service(IncidentsServer::new(api()))
-        .add_service(AgentsServer::new(api()))
-        .add_service(RulesServer::new(api()))
-        .add_service(ChannelsServer::new(api()));
+    let router = services(builder.layer(auth_layer.clone()), &core);
     let mut rx = shutdown_rx.clone();
     servers.push(tokio::spawn(async move {
         let stop = async move {
@@ -160,6 +166,21 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
             tracing::error!(error = %e, "gRPC server failed");
         }
     }));
+    if let Some(path) = &core.auth.operator_socket {
+        let listener = crate::auth::socket::bind(path)
+            .map_err(|e| StartError::Socket(path.display().to_string(), e))?;
+        let router = services(tonic::transport::Server::builder().layer(auth_layer), &core);
+        let incoming = tokio_stream::wrappers::UnixListenerStream::new(listener);
+        let mut rx = shutdown_rx.clone();
+        servers.push(tokio::spawn(async move {
+            let stop = async move {
+                let _ = rx.wait_for(|s| *s).await;
+            };
+            if let Err(e) = router.serve_with_incoming_shutdown(incoming, stop).await {
+                tracing::error!(error = %e, "operator socket server failed");
+            }
+        }));
+    }
     let app = crate::http::router(Arc::clone(&core));
     let mut rx = shutdown_rx.clone();
     servers.push(tokio::spawn(async move {
@@ -203,9 +224,11 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
             let mut s = cfg
                 .settle("local agent")
                 .map_err(|e| StartError::Agent(e.to_string()))?;
-            // The in-process agent takes the collector's token directly rather than a file.
+            // The in-process agent gets a token of its own, made now and never written down.
             if s.token.is_none() {
-                s.token = settings.token.clone();
+                let token = crate::auth::fresh_token();
+                let _ = core.local_agent.set((s.agent_id.clone(), token.clone()));
+                s.token = Some(token);
             }
             Some(Agent::start(s).map_err(|e| StartError::Agent(e.to_string()))?)
         }
@@ -239,6 +262,23 @@ impl Running {
             }
         }
     }
+}
+
+/// The gRPC services behind `builder` (which carries the auth layer).
+fn services<L: Clone>(
+    mut builder: tonic::transport::Server<L>,
+    core: &Arc<Core>,
+) -> tonic::transport::server::Router<L> {
+    let api = || Api::new(Arc::clone(core));
+    builder
+        .add_service(
+            IngestServer::new(IngestService::new(Arc::clone(core)))
+                .max_decoding_message_size(MAX_MESSAGE_BYTES),
+        )
+        .add_service(IncidentsServer::new(api()))
+        .add_service(AgentsServer::new(api()))
+        .add_service(RulesServer::new(api()))
+        .add_service(ChannelsServer::new(api()))
 }
 
 async fn sweep(core: Arc<Core>, mut shutdown: watch::Receiver<bool>) {

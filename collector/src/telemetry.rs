@@ -103,6 +103,8 @@ pub struct Telemetry {
     pub notify_retried: LabeledCounter,
     /// By channel: notifications given up on (dead letters).
     pub notify_dead: LabeledCounter,
+    /// Refused credentials and requests, by reason, with their rate-limited log.
+    pub auth_refused: crate::auth::refusals::Refusals,
 }
 
 impl Telemetry {
@@ -162,6 +164,19 @@ impl Telemetry {
             "reason",
             &self.rejected,
         )?;
+        writeln!(
+            out,
+            "# HELP patrol_auth_refused_total Requests and agent streams refused for their credential or role, by reason."
+        )?;
+        writeln!(out, "# TYPE patrol_auth_refused_total counter")?;
+        for reason in crate::auth::refusals::Reason::ALL {
+            writeln!(
+                out,
+                "patrol_auth_refused_total{{reason=\"{}\"}} {}",
+                reason.label(),
+                self.auth_refused.count(reason)
+            )?;
+        }
         counter(
             out,
             "patrol_rule_evaluations_total",

@@ -78,7 +78,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     cfg.data = cli.data.or(cfg.data);
     cfg.site = cli.site.or(cfg.site);
     cfg.local_agent |= cli.local_agent;
-    let settings = cfg.settle()?;
+    let origin = cli
+        .config
+        .as_ref()
+        .map_or_else(|| "command line".to_owned(), |p| p.display().to_string());
+    let settings = cfg.settle(&origin)?;
     let running = patrol_collector::server::start(settings).await?;
     // One machine-readable line on stdout, so scripts and tests that bind port 0 learn the
     // real addresses.

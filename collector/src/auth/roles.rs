@@ -1,0 +1,183 @@
+//! What each gRPC method needs, in one table: the agent stream needs an agent credential
+//! (checked on its hello, which names the agent), every other method an operator role.
+//! A path the table does not know needs `admin`, so a method added to the proto without a line
+//! here is closed rather than open (and the test below fails until it has one).
+
+use serde::Deserialize;
+
+/// An operator's role; each includes what the roles before it may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Reads: incidents, their journal, the live stream, agents, rules, channels.
+    Viewer,
+    /// Handles incidents: create, ack, assign, wait, comment, plan, resolve, close.
+    Operator,
+    /// Changes the collector: reloads rules (and, with the console, site changes).
+    Admin,
+}
+
+impl Role {
+    /// The name used in config files and messages.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Viewer => "viewer",
+            Role::Operator => "operator",
+            Role::Admin => "admin",
+        }
+    }
+}
+
+/// What a method needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Need {
+    /// The agent stream: an agent credential, checked against the id its hello names.
+    Agent,
+    /// An operator identity with at least this role.
+    Role(Role),
+}
+
+/// Every method of `patrol.v1` with what it needs and how it is named in messages.
+pub const METHODS: &[(&str, Need, &str)] = &[
+    ("/patrol.v1.Ingest/Stream", Need::Agent, "the agent stream"),
+    (
+        "/patrol.v1.Incidents/Watch",
+        Need::Role(Role::Viewer),
+        "tail",
+    ),
+    (
+        "/patrol.v1.Incidents/List",
+        Need::Role(Role::Viewer),
+        "incidents list",
+    ),
+    (
+        "/patrol.v1.Incidents/Get",
+        Need::Role(Role::Viewer),
+        "incidents show",
+    ),
+    (
+        "/patrol.v1.Incidents/Journal",
+        Need::Role(Role::Viewer),
+        "incidents show",
+    ),
+    (
+        "/patrol.v1.Incidents/Create",
+        Need::Role(Role::Operator),
+        "incidents create",
+    ),
+    (
+        "/patrol.v1.Incidents/Ack",
+        Need::Role(Role::Operator),
+        "incidents ack",
+    ),
+    (
+        "/patrol.v1.Incidents/Assign",
+        Need::Role(Role::Operator),
+        "incidents assign",
+    ),
+    (
+        "/patrol.v1.Incidents/Wait",
+        Need::Role(Role::Operator),
+        "incidents wait",
+    ),
+    (
+        "/patrol.v1.Incidents/Comment",
+        Need::Role(Role::Operator),
+        "incidents comment",
+    ),
+    (
+        "/patrol.v1.Incidents/Plan",
+        Need::Role(Role::Operator),
+        "incidents plan",
+    ),
+    (
+        "/patrol.v1.Incidents/Resolve",
+        Need::Role(Role::Operator),
+        "incidents resolve",
+    ),
+    (
+        "/patrol.v1.Incidents/Close",
+        Need::Role(Role::Operator),
+        "incidents close",
+    ),
+    (
+        "/patrol.v1.Agents/List",
+        Need::Role(Role::Viewer),
+        "agents list",
+    ),
+    (
+        "/patrol.v1.Rules/List",
+        Need::Role(Role::Viewer),
+        "rules list",
+    ),
+    (
+        "/patrol.v1.Rules/Reload",
+        Need::Role(Role::Admin),
+        "rules reload",
+    ),
+    (
+        "/patrol.v1.Channels/Status",
+        Need::Role(Role::Viewer),
+        "channels status",
+    ),
+];
+
+/// What the method at `path` needs and its name for messages; unknown paths need `admin`.
+pub fn need(path: &str) -> (Need, &str) {
+    METHODS
+        .iter()
+        .find(|(p, _, _)| *p == path)
+        .map_or((Need::Role(Role::Admin), path), |(_, need, what)| {
+            (*need, *what)
+        })
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    /// Every `rpc` of every `service` in the proto file has its line in [`METHODS`].
+    #[test]
+    fn every_method_of_the_wire_contract_is_in_the_table() {
+        let proto = include_str!("../../../proto/proto/patrol/v1/patrol.proto");
+        let mut service = "";
+        let mut seen = Vec::new();
+        for line in proto.lines().map(str::trim) {
+            if let Some(rest) = line.strip_prefix("service ") {
+                service = rest.trim_end_matches('{').trim();
+            } else if let Some(rest) = line.strip_prefix("rpc ") {
+                let method = rest.split('(').next().unwrap().trim();
+                seen.push(format!("/patrol.v1.{service}/{method}"));
+            }
+        }
+        assert!(seen.len() >= 17, "{seen:?}");
+        for path in &seen {
+            assert!(
+                METHODS.iter().any(|(p, _, _)| p == path),
+                "{path} has no line in auth::roles::METHODS"
+            );
+        }
+        assert_eq!(
+            seen.len(),
+            METHODS.len(),
+            "a line for a method the proto lacks"
+        );
+    }
+
+    #[test]
+    fn reads_writes_and_reloads_need_rising_roles() {
+        assert_eq!(
+            need("/patrol.v1.Incidents/List").0,
+            Need::Role(Role::Viewer)
+        );
+        assert_eq!(
+            need("/patrol.v1.Incidents/Ack"),
+            (Need::Role(Role::Operator), "incidents ack")
+        );
+        assert_eq!(need("/patrol.v1.Rules/Reload").0, Need::Role(Role::Admin));
+        assert_eq!(need("/patrol.v1.Ingest/Stream").0, Need::Agent);
+        assert_eq!(need("/grpc.reflection.v1.X/Y").0, Need::Role(Role::Admin));
+        assert!(Role::Viewer < Role::Operator && Role::Operator < Role::Admin);
+    }
+}
