@@ -13,9 +13,8 @@ pub fn write(cmd: clap::Command, dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     std::fs::create_dir_all(dir)?;
     let name = cmd.get_name().to_owned();
     let mut written = Vec::new();
-    let mut man = cmd.clone();
-    man.build();
-    clap_mangen::generate_to(man, dir)?;
+    // One page per visible command and subcommand (NAME-SUB.1), no pages for `help`.
+    clap_mangen::generate_to(cmd.clone(), dir)?;
     for entry in std::fs::read_dir(dir)? {
         let path = entry?.path();
         if path.extension().is_some_and(|e| e == "1") {

@@ -11,10 +11,13 @@ pub const DEFAULT_COLLECTOR: &str = "http://127.0.0.1:7070";
 /// after each command's own options.
 pub const CONNECTION: &str = "Connection options";
 
+/// The version and the commit it was built from (build.rs).
+pub const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (", env!("PATROL_COMMIT"), ")");
+
 #[derive(Debug, Parser)]
 #[command(
     name = "patrolctl",
-    version,
+    version = VERSION,
     about = "Watch and manage Patrol incidents, agents and rules",
     long_about = "patrolctl is the operator's command line for a Patrol collector.\n\n\
         NOC staff follow incidents live with `patrolctl tail` and list, acknowledge and resolve \
@@ -76,6 +79,12 @@ pub enum Command {
     /// Show the notification channels and their outbox
     #[command(subcommand)]
     Channels(ChannelsCommand),
+    /// Write the man pages and shell completions into DIR (packaging)
+    #[command(hide = true)]
+    GenerateDocs {
+        #[arg(value_name = "DIR")]
+        dir: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -164,9 +173,9 @@ pub enum IncidentsCommand {
     Ack {
         /// Incident id.
         id: u64,
-        /// Who acknowledges it.
+        /// Who acknowledges it (only with a shared identity).
         #[arg(long, value_name = "NAME")]
-        by: String,
+        by: Option<String>,
         /// A note kept with the acknowledgement.
         #[arg(long, value_name = "TEXT")]
         note: Option<String>,
@@ -181,9 +190,9 @@ pub enum IncidentsCommand {
         /// Whom it is assigned to.
         #[arg(long, value_name = "NAME")]
         to: String,
-        /// Who assigns it.
+        /// Who assigns it (only with a shared identity).
         #[arg(long, value_name = "NAME")]
-        by: String,
+        by: Option<String>,
         /// A note kept with the assignment.
         #[arg(long, value_name = "TEXT")]
         note: Option<String>,
@@ -201,9 +210,9 @@ pub enum IncidentsCommand {
     Resolve {
         /// Incident id.
         id: u64,
-        /// Who resolves it.
-        #[arg(long, value_name = "NAME", env = "USER", default_value = "patrolctl")]
-        by: String,
+        /// Who resolves it (only with a shared identity).
+        #[arg(long, value_name = "NAME")]
+        by: Option<String>,
         /// The resolution: what was wrong and what fixed it.
         #[arg(long, value_name = "TEXT")]
         note: Option<String>,
@@ -215,9 +224,9 @@ pub enum IncidentsCommand {
     Close {
         /// Incident id.
         id: u64,
-        /// Who closes it.
+        /// Who closes it (only with a shared identity).
         #[arg(long, value_name = "NAME")]
-        by: String,
+        by: Option<String>,
         /// A note kept with the closing.
         #[arg(long, value_name = "TEXT")]
         note: Option<String>,
@@ -245,9 +254,9 @@ pub struct CreateArgs {
     /// A label (maintenance windows match on labels); repeat for more.
     #[arg(long = "label", value_name = "NAME=VALUE", value_parser = parse_label)]
     pub labels: Vec<(String, String)>,
-    /// Who reports it.
+    /// Who reports it (only with a shared identity).
     #[arg(long, value_name = "NAME")]
-    pub by: String,
+    pub by: Option<String>,
     /// The new incident as a JSON object instead of text.
     #[arg(long)]
     pub json: bool,
@@ -258,9 +267,9 @@ pub struct CreateArgs {
 pub struct NoteArgs {
     /// Incident id.
     pub id: u64,
-    /// Who does it.
+    /// Who does it (only with a shared identity).
     #[arg(long, value_name = "NAME")]
-    pub by: String,
+    pub by: Option<String>,
     /// The text: on what it waits, the comment, or the plan.
     #[arg(long, value_name = "TEXT")]
     pub note: String,
@@ -357,7 +366,13 @@ mod tests {
                 .find(&format!("{CONNECTION}:"))
                 .unwrap_or_else(|| panic!("{path}: no '{CONNECTION}' heading in\n{help}"));
             let (own, shared) = help.split_at(heading);
-            for flag in ["--collector", "--ca-file", "--cert-file", "--key-file"] {
+            for flag in [
+                "--collector",
+                "--ca-file",
+                "--cert-file",
+                "--key-file",
+                "--token-file",
+            ] {
                 assert!(
                     !own.contains(flag),
                     "{path}: {flag} among the command's own options"
@@ -470,16 +485,21 @@ mod tests {
         assert!(parse_label("=x").is_err());
     }
 
+    /// `--by` is optional: an authenticated identity is the actor; only a shared one (or no
+    /// [auth] at all) must name who acts, and the collector says so.
     #[test]
-    fn wait_comment_and_plan_need_their_text_and_everyone_needs_by() {
+    fn wait_comment_and_plan_need_their_text_and_by_is_optional() {
         for sub in ["wait", "comment", "plan"] {
             let err = Cli::try_parse_from(["patrolctl", "incidents", sub, "7", "--by", "ann"])
                 .expect_err("--note is required");
             assert_eq!(err.exit_code(), 2, "{sub}");
         }
-        let err = Cli::try_parse_from(["patrolctl", "incidents", "close", "7"])
-            .expect_err("--by is required");
-        assert_eq!(err.exit_code(), 2);
+        let cli = Cli::try_parse_from(["patrolctl", "incidents", "close", "7"])
+            .expect("--by may be left out");
+        assert!(matches!(
+            cli.command,
+            Command::Incidents(IncidentsCommand::Close { by: None, .. })
+        ));
     }
 
     #[test]

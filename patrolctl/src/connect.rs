@@ -1,12 +1,36 @@
-//! Opening the gRPC channel to the collector, turning a failed connection into one line that
-//! says what went wrong and how to point patrolctl elsewhere.
+//! Opening the gRPC channel to the collector — over TCP (plaintext or TLS) or the collector's
+//! operator socket (`unix:///run/patrol/ctl.sock`) — with the operator token on every request,
+//! and turning a failed connection into one line that says what went wrong and how to fix it.
 
 use crate::failure::Failure;
 use patrol_proto::tls::{Pem, read_pem};
 use std::path::PathBuf;
 use std::sync::OnceLock;
 use std::time::Duration;
+use tonic::metadata::MetadataValue;
+use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
+
+/// The connection every client uses: the channel with the operator token added to each request.
+pub type Conn = InterceptedService<Channel, Bearer>;
+
+/// Adds `authorization: Bearer TOKEN` to every request when a token was given.
+#[derive(Clone)]
+pub struct Bearer(Option<MetadataValue<tonic::metadata::Ascii>>);
+
+impl tonic::service::Interceptor for Bearer {
+    fn call(
+        &mut self,
+        mut request: tonic::Request<()>,
+    ) -> Result<tonic::Request<()>, tonic::Status> {
+        if let Some(value) = &self.0 {
+            request
+                .metadata_mut()
+                .insert("authorization", value.clone());
+        }
+        Ok(request)
+    }
+}
 
 /// How long to wait for the collector to accept the connection before giving up.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -25,6 +49,10 @@ pub struct TlsArgs {
     /// PEM private key of --cert-file (must not be readable by others)
     #[arg(long, global = true, env = "PATROL_KEY_FILE", value_name = "FILE", help_heading = crate::cli::CONNECTION)]
     pub key_file: Option<PathBuf>,
+    /// File holding your operator token (first line; must not be readable by others), for a
+    /// collector with [auth]
+    #[arg(long, global = true, env = "PATROL_TOKEN_FILE", value_name = "FILE", help_heading = crate::cli::CONNECTION)]
+    pub token_file: Option<PathBuf>,
 }
 
 /// Set once from the command line by `main`, before any command connects.
@@ -36,9 +64,26 @@ pub fn configure(tls: TlsArgs) {
 }
 
 /// Connects to the collector at `url` (a bare `host:port` gets `http://`, or `https://` when
-/// `--ca-file` is given).
-pub async fn channel(url: &str) -> Result<Channel, Failure> {
+/// `--ca-file` is given; `unix:///PATH` is the operator socket).
+pub async fn channel(url: &str) -> Result<Conn, Failure> {
     let tls = TLS.get().cloned().unwrap_or_default();
+    let bearer = match &tls.token_file {
+        Some(file) => {
+            let token = patrol_proto::secret::read_first_line("--token-file", file)
+                .map_err(Failure::Usage)?;
+            let value = format!("Bearer {token}").parse().map_err(|_| {
+                Failure::Usage(format!(
+                    "--token-file {}: the token must be printable ASCII",
+                    file.display()
+                ))
+            })?;
+            Bearer(Some(value))
+        }
+        None => Bearer(None),
+    };
+    if let Some(path) = url.trim().strip_prefix("unix://") {
+        return unix(path).await.map(|c| InterceptedService::new(c, bearer));
+    }
     let url = normalise(url, tls.ca_file.is_some());
     let mut endpoint = Endpoint::from_shared(url.clone())
         .map_err(|e| Failure::Usage(format!("invalid collector URL '{url}': {e}")))?
@@ -48,10 +93,54 @@ pub async fn channel(url: &str) -> Result<Channel, Failure> {
             .tls_config(config)
             .map_err(|e| Failure::Usage(format!("TLS for {url}: {}", cause(&e))))?;
     }
-    endpoint.connect().await.map_err(|e| Failure::Unreachable {
+    let channel = endpoint.connect().await.map_err(|e| Failure::Unreachable {
         cause: cause(&e),
         url,
-    })
+    })?;
+    Ok(InterceptedService::new(channel, bearer))
+}
+
+/// A channel over the Unix socket at `path` (the collector's `auth.operator_socket`).
+async fn unix(path: &str) -> Result<Channel, Failure> {
+    let url = format!("unix://{path}");
+    let socket = std::path::PathBuf::from(path);
+    // The URI is only a placeholder: the connector ignores it and dials the socket.
+    let endpoint = Endpoint::from_static("http://operator.socket").connect_timeout(CONNECT_TIMEOUT);
+    endpoint
+        .connect_with_connector(UnixConnector(socket))
+        .await
+        .map_err(|e| Failure::Unreachable {
+            cause: cause(&e),
+            url,
+        })
+}
+
+/// Dials the socket at its path for every connection tonic opens.
+#[derive(Clone)]
+struct UnixConnector(PathBuf);
+
+impl tower_service::Service<tonic::transport::Uri> for UnixConnector {
+    type Response = hyper_util::rt::TokioIo<tokio::net::UnixStream>;
+    type Error = std::io::Error;
+    type Future = std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<Self::Response, Self::Error>> + Send>,
+    >;
+
+    fn poll_ready(
+        &mut self,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, _uri: tonic::transport::Uri) -> Self::Future {
+        let path = self.0.clone();
+        Box::pin(async move {
+            tokio::net::UnixStream::connect(path)
+                .await
+                .map(hyper_util::rt::TokioIo::new)
+        })
+    }
 }
 
 /// The client TLS configuration for `url`, or `None` for plaintext.
@@ -106,6 +195,10 @@ pub fn normalise(url: &str, tls: bool) -> String {
 /// The innermost cause of a transport error as a short phrase (`connection refused`): tonic's
 /// own text ("transport error") says nothing an operator can act on.
 fn cause(e: &tonic::transport::Error) -> String {
+    let chain = crate::failure::chain(e);
+    if let Some(tls) = crate::failure::tls_refusal(&chain) {
+        return tls;
+    }
     let mut inner: &dyn std::error::Error = e;
     while let Some(next) = inner.source() {
         inner = next;

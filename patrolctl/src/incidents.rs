@@ -7,9 +7,8 @@ use crate::format::{Human, severity_color};
 use crate::table::{self, Cell};
 use crate::{clocks, connect, json, output, show, time};
 use patrol_proto::v1::{self, incidents_client::IncidentsClient};
-use tonic::transport::Channel;
 
-type Client = IncidentsClient<Channel>;
+type Client = IncidentsClient<connect::Conn>;
 
 /// Runs one `incidents` subcommand; `now_ms` is the clock for ages and time left.
 pub async fn run(
@@ -49,6 +48,7 @@ pub async fn run(
         IncidentsCommand::Create(args) => create(&mut client, args, human).await,
         IncidentsCommand::Ack { id, by, note, json } => {
             let note = note.unwrap_or_default();
+            let by = by.unwrap_or_default();
             let request = v1::AckRequest { id, by, note };
             changed(client.ack(request).await?.into_inner(), json, human)
         }
@@ -60,28 +60,43 @@ pub async fn run(
             json,
         } => {
             let note = note.unwrap_or_default();
+            let by = by.unwrap_or_default();
             let request = v1::AssignRequest { id, to, by, note };
             changed(client.assign(request).await?.into_inner(), json, human)
         }
         IncidentsCommand::Wait(NoteArgs { id, by, note, json }) => {
-            let request = v1::WaitRequest { id, by, note };
+            let request = v1::WaitRequest {
+                id,
+                by: by.unwrap_or_default(),
+                note,
+            };
             changed(client.wait(request).await?.into_inner(), json, human)
         }
         IncidentsCommand::Comment(NoteArgs { id, by, note, json }) => {
-            let request = v1::CommentRequest { id, by, note };
+            let request = v1::CommentRequest {
+                id,
+                by: by.unwrap_or_default(),
+                note,
+            };
             changed(client.comment(request).await?.into_inner(), json, human)
         }
         IncidentsCommand::Plan(NoteArgs { id, by, note, json }) => {
-            let request = v1::PlanRequest { id, by, note };
+            let request = v1::PlanRequest {
+                id,
+                by: by.unwrap_or_default(),
+                note,
+            };
             changed(client.plan(request).await?.into_inner(), json, human)
         }
         IncidentsCommand::Resolve { id, by, note, json } => {
             let note = note.unwrap_or_default();
+            let by = by.unwrap_or_default();
             let request = v1::ResolveRequest { id, by, note };
             changed(client.resolve(request).await?.into_inner(), json, human)
         }
         IncidentsCommand::Close { id, by, note, json } => {
             let note = note.unwrap_or_default();
+            let by = by.unwrap_or_default();
             let request = v1::CloseRequest { id, by, note };
             changed(client.close(request).await?.into_inner(), json, human)
         }
@@ -99,7 +114,7 @@ async fn create(client: &mut Client, args: CreateArgs, human: &Human) -> Result<
             .into_iter()
             .map(|(name, value)| v1::Label { name, value })
             .collect(),
-        by: args.by,
+        by: args.by.unwrap_or_default(),
     };
     changed(client.create(request).await?.into_inner(), args.json, human)
 }

@@ -12,6 +12,7 @@ mod cli;
 mod clocks;
 mod connect;
 mod detail;
+mod docs;
 mod failure;
 mod format;
 mod incidents;
@@ -42,9 +43,10 @@ fn main() -> ExitCode {
                 .report();
         }
     };
+    let url = cli.collector.clone();
     match runtime.block_on(run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(failure) => failure.report(),
+        Err(failure) => failure.at(&url).report(),
     }
 }
 
@@ -72,6 +74,16 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Site(SiteCommand::Check { file, rules }) => rules::check_cmd(&rules, Some(&file)),
         Command::Rules(RulesCommand::List) => rules::list(url, &human).await,
         Command::Rules(RulesCommand::Reload) => rules::reload(url).await,
+        Command::GenerateDocs { dir } => {
+            use clap::CommandFactory;
+            let files = docs::write(Cli::command(), &dir).map_err(|e| {
+                Failure::Other(anyhow::Error::new(e).context(dir.display().to_string()))
+            })?;
+            for f in files {
+                output::line(&f.display().to_string())?;
+            }
+            Ok(())
+        }
     }
 }
 
