@@ -15,6 +15,8 @@ pub enum Failure {
     NotCollector { url: String, http: String },
     /// The TLS connection was refused; `why` says what is wrong and which option fixes it.
     TlsRefused { url: String, why: String },
+    /// The connection broke during the request (`cause`: the innermost error).
+    Broken { url: String, cause: String },
     /// The command line was unusable in a way clap cannot see (e.g. a malformed URL).
     Usage(String),
     /// The collector refused the request; its message says why.
@@ -46,8 +48,17 @@ impl Failure {
                 url: url.to_owned(),
                 why,
             },
+            Self::Broken { url: u, cause } if u.is_empty() => Self::Broken {
+                url: url.to_owned(),
+                cause,
+            },
             other => other,
         }
+    }
+
+    /// Whether the connection broke under the request (worth a TLS diagnosis on https).
+    pub fn is_broken(&self) -> bool {
+        matches!(self, Self::Broken { .. })
     }
 
     fn code(&self) -> u8 {
@@ -55,6 +66,7 @@ impl Failure {
             Self::Unreachable { .. }
             | Self::NotCollector { .. }
             | Self::TlsRefused { .. }
+            | Self::Broken { .. }
             | Self::Usage(_) => 2,
             Self::Status(_) | Self::Other(_) => 1,
             Self::Reported(code) => *code,
@@ -78,6 +90,9 @@ impl fmt::Display for Failure {
             ),
             Self::TlsRefused { url, why } => {
                 write!(f, "TLS with the collector at {url} failed: {why}")
+            }
+            Self::Broken { url, cause } => {
+                write!(f, "the connection to the collector at {url} broke: {cause}")
             }
             Self::Usage(msg) => f.write_str(msg),
             Self::Status(status) if status.message().is_empty() => {
@@ -111,6 +126,14 @@ impl From<tonic::Status> for Failure {
             return Self::TlsRefused {
                 url: String::new(),
                 why,
+            };
+        }
+        // Statuses tonic makes up when the connection fails carry the failure as their source;
+        // a collector's own refusals never have one.
+        if std::error::Error::source(&status).is_some() {
+            return Self::Broken {
+                url: String::new(),
+                cause: texts.last().cloned().unwrap_or_default(),
             };
         }
         Self::Status(status)

@@ -12,6 +12,7 @@ mod cli;
 mod clocks;
 mod connect;
 mod detail;
+mod diagnose;
 mod docs;
 mod failure;
 mod format;
@@ -43,10 +44,26 @@ fn main() -> ExitCode {
                 .report();
         }
     };
-    let url = cli.collector.clone();
+    let tls = cli.tls.clone();
+    let url = connect::normalise(&cli.collector, tls.ca_file.is_some());
     match runtime.block_on(run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(failure) => failure.at(&url).report(),
+        Err(failure) => {
+            let mut failure = failure.at(&url);
+            // A TLS connection that broke under the request: find out why (diagnose.rs).
+            if failure.is_broken()
+                && url.starts_with("https://")
+                && let Some(text) = runtime.block_on(diagnose::tls_failure(&url, &tls))
+            {
+                let why = failure::tls_refusal(std::slice::from_ref(&text))
+                    .unwrap_or_else(|| format!("the collector closed the connection: {text}"));
+                failure = Failure::TlsRefused {
+                    url: url.clone(),
+                    why,
+                };
+            }
+            failure.report()
+        }
     }
 }
 
