@@ -18,6 +18,7 @@ pub mod config;
 pub mod core;
 pub mod engine;
 pub mod http;
+pub mod http_tls;
 pub mod ingest;
 pub mod reload;
 pub mod server;

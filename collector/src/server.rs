@@ -68,6 +68,10 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
         Some(t) => Some(crate::tls::server_config(t).map_err(StartError::Tls)?),
         None => None,
     };
+    let http_tls = match &settings.tls {
+        Some(t) if !t.plain_http => Some(crate::http_tls::acceptor(t).map_err(StartError::Tls)?),
+        _ => None,
+    };
     std::fs::create_dir_all(&settings.data)
         .map_err(|e| StartError::DataDir(settings.data.display().to_string(), e))?;
     let (bus, _) = broadcast::channel(BUS_CAPACITY);
@@ -187,7 +191,16 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
         let stop = async move {
             let _ = rx.wait_for(|s| *s).await;
         };
-        if let Err(e) = axum::serve(http, app).with_graceful_shutdown(stop).await {
+        let served = match http_tls {
+            Some(acceptor) => {
+                let listener = crate::http_tls::TlsListener::new(http, acceptor);
+                axum::serve(listener, app)
+                    .with_graceful_shutdown(stop)
+                    .await
+            }
+            None => axum::serve(http, app).with_graceful_shutdown(stop).await,
+        };
+        if let Err(e) = served {
             tracing::error!(error = %e, "HTTP server failed");
         }
     }));

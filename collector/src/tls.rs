@@ -15,7 +15,8 @@ use tonic::transport::{Certificate, Identity, ServerTlsConfig};
 /// A client that opens a connection gets this long to finish the TLS handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// `[tls]` in the collector's file: TLS on the gRPC listener (the HTTP listener stays plain).
+/// `[tls]` in the collector's file: TLS on the gRPC listener, and with the same files on the
+/// HTTP listener (`http_tls.rs`) unless `plain_http` is set.
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct TlsSection {
@@ -23,9 +24,13 @@ pub struct TlsSection {
     pub cert_file: PathBuf,
     /// PEM private key of the leaf certificate. Must not be readable by others.
     pub key_file: PathBuf,
-    /// PEM CA certificate(s). Set: every client (agent, patrolctl) must present a certificate
-    /// signed by one of them (mutual TLS).
+    /// PEM CA certificate(s). Set: every client (agent, patrolctl, and HTTP clients such as
+    /// Prometheus) must present a certificate signed by one of them (mutual TLS).
     pub client_ca_file: Option<PathBuf>,
+    /// Keep the HTTP port (`/metrics`, `/healthz`) plaintext while gRPC speaks TLS, e.g. for a
+    /// Prometheus on the same host. Default false: HTTP speaks TLS with the same files.
+    #[serde(default)]
+    pub plain_http: bool,
 }
 
 /// Reads and checks the files of `[tls]` and builds the listener's TLS configuration.

@@ -494,7 +494,7 @@ fn patrolctl_refused_by_mutual_tls_says_which_option_fixes_it() {
         ),
         0o644,
     );
-    let (_collector, grpc, _http) =
+    let (_collector, grpc, http) =
         listening(Proc::spawn("patrol-collector", &["--config", &s(&config)]));
     let url = format!("https://{grpc}");
     let tls = |cert: Option<&str>| {
@@ -533,4 +533,36 @@ fn patrolctl_refused_by_mutual_tls_says_which_option_fixes_it() {
     // The certificate's name is the operator's identity.
     let (code, out, err) = call(tls(Some("ann")));
     assert_eq!((code, out.trim()), (0, "[]"), "{err}");
+
+    // The HTTP port takes the same TLS settings: HTTPS, and the client CA.
+    let curl = |cert: Option<&str>, scheme: &str| {
+        let mut c = Command::new("curl");
+        c.args(["-sS", "--max-time", "10", "--cacert", &s(&d.join("ca.crt"))]);
+        if let Some(cert) = cert {
+            c.args([
+                "--cert",
+                &s(&d.join(format!("{cert}.crt"))),
+                "--key",
+                &s(&d.join(format!("{cert}.key"))),
+            ]);
+        }
+        c.arg(format!("{scheme}://{http}/healthz"));
+        let out = c
+            .output()
+            .expect("curl not found: install Debian's curl package (scripts/setup.sh)");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    assert_eq!(curl(Some("ann"), "https"), (true, "ok\n".to_owned()));
+    assert!(
+        !curl(None, "https").0,
+        "HTTPS without a client certificate must fail"
+    );
+    assert!(
+        !curl(Some("rogue"), "https").0,
+        "a certificate from another CA must fail"
+    );
+    assert!(!curl(Some("ann"), "http").0, "plaintext HTTP must fail");
 }

@@ -112,6 +112,7 @@ fn tls_section(pki: &Pki, mutual: bool) -> TlsSection {
         cert_file: pki.path("collector.crt"),
         key_file: pki.path("collector.key"),
         client_ca_file: mutual.then(|| pki.path("ca.crt")),
+        plain_http: false,
     }
 }
 
