@@ -31,6 +31,9 @@ packages+=(mosquitto mosquitto-clients python3-aiosmtpd)
 # Exec probe (h/probes): real Nagios plugins (check_dummy, check_disk from
 # monitoring-plugins-basic) are run through the probe to check the plugin protocol end to end.
 packages+=(monitoring-plugins-basic)
+# Security and packaging tests (h/sec): systemd-analyze rates the units' exposure
+# (tests/tests/packaging.rs), curl is the HTTPS client of the HTTP port under mutual TLS.
+packages+=(systemd curl)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -45,4 +48,10 @@ if [ ${#missing[@]} -gt 0 ]; then
   # --no-install-recommends: only promtool is needed, not the Prometheus server's extras.
   apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
-echo "setup: ok (rustc $have; ${packages[*]} present)"
+# Supply chain (scripts/test.sh runs `cargo deny check`): cargo-deny from crates.io, pinned.
+# Building it takes a while (about 15 minutes on two idle cores) and happens once per machine.
+deny_version="0.20.2"
+if ! cargo deny --version 2>/dev/null | grep -q "$deny_version"; then
+  cargo install cargo-deny --locked --version "$deny_version"
+fi
+echo "setup: ok (rustc $have; ${packages[*]} present; cargo-deny $deny_version)"
