@@ -33,7 +33,7 @@ const CLOCKS_EVERY: Duration = Duration::from_millis(500);
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
-    #[error("data directory {0}: {1}")]
+    #[error("data directory {0}: {1}{hint}", hint = permission_hint(.1))]
     DataDir(String, std::io::Error),
     #[error("incident store: {0}")]
     Store(#[from] patrol_store::StoreError),
@@ -49,6 +49,16 @@ pub enum StartError {
     Agent(String),
     #[error("auth.operator_socket {0}: {1}")]
     Socket(String, std::io::Error),
+}
+
+/// What to do about a data directory this user may not write.
+fn permission_hint(e: &std::io::Error) -> &'static str {
+    if e.kind() == std::io::ErrorKind::PermissionDenied {
+        " (the packaged collector runs as user patrol: start it with `sudo -u patrol`, or give \
+         --data a directory you can write)"
+    } else {
+        ""
+    }
 }
 
 /// A running collector.

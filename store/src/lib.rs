@@ -621,7 +621,15 @@ fn private_file(path: &Path) -> Result<(), StoreError> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-        let setup = |e: std::io::Error| StoreError::Setup(format!("{}: {e}", path.display()));
+        let setup = |e: std::io::Error| {
+            let hint = if e.kind() == std::io::ErrorKind::PermissionDenied {
+                " (it belongs to the user the collector runs as, patrol in the package: start \
+                 it with `sudo -u patrol`, or use another data directory)"
+            } else {
+                ""
+            };
+            StoreError::Setup(format!("{}: {e}{hint}", path.display()))
+        };
         let file = std::fs::OpenOptions::new()
             .read(true)
             .write(true)
