@@ -566,3 +566,44 @@ fn patrolctl_refused_by_mutual_tls_says_which_option_fixes_it() {
     );
     assert!(!curl(Some("ann"), "http").0, "plaintext HTTP must fail");
 }
+
+#[test]
+fn the_in_process_agent_needs_no_auth_entry() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    std::fs::create_dir_all(d.join("rules")).expect("rules");
+    let ada = write(&d.join("ada.token"), &format!("{ROOT}\n"), 0o600);
+    let config = write(
+        &d.join("collector.toml"),
+        &format!(
+            "listen = \"127.0.0.1:0\"\nhttp = \"127.0.0.1:0\"\nrules = \"{}\"\ndata = \"{}\"\n\
+             local_agent = true\n\
+             [auth]\n[[auth.operator]]\nname = \"ada\"\nrole = \"admin\"\ntoken_file = \"{}\"\n",
+            s(&d.join("rules")),
+            s(&d.join("data")),
+            s(&ada)
+        ),
+        0o644,
+    );
+    let (_collector, grpc, http) =
+        listening(Proc::spawn("patrol-collector", &["--config", &s(&config)]));
+    let url = format!("http://{grpc}");
+    assert!(
+        eventually(Duration::from_secs(20), || {
+            let (code, out, _) = ctl(&url, Some(&ada), &["agents", "list", "--json"]);
+            code == 0
+                && serde_json::from_str::<Value>(&out)
+                    .ok()
+                    .and_then(|v| {
+                        v.as_array()
+                            .map(|a| a.iter().any(|x| x["connected"] == true))
+                    })
+                    .unwrap_or(false)
+        }),
+        "the local agent never connected"
+    );
+    assert_eq!(
+        metric(&http, "patrol_auth_refused_total{reason=\"unknown_agent\"}"),
+        0
+    );
+}
