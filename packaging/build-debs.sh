@@ -11,7 +11,7 @@ command -v cargo-deb >/dev/null || {
   exit 1
 }
 cargo build --release --locked -p patrol-agent -p patrol-collector -p patrolctl
-assets=target/assets
+assets=target/release/assets
 rm -rf "$assets"
 for bin in patrol-agent patrol-collector patrolctl; do
   out="$assets/$bin"
