@@ -31,6 +31,9 @@ packages+=(mosquitto mosquitto-clients python3-aiosmtpd)
 # Exec probe (h/probes): real Nagios plugins (check_dummy, check_disk from
 # monitoring-plugins-basic) are run through the probe to check the plugin protocol end to end.
 packages+=(monitoring-plugins-basic)
+# Sample history (issue 14): remote-write is tested against the real receivers, prometheus
+# (already above, --web.enable-remote-write-receiver) and victoria-metrics.
+packages+=(victoria-metrics)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -39,6 +39,12 @@ pub struct CollectorConfig {
     pub agent: Option<AgentConfig>,
     /// `[tls]`: serve gRPC over TLS (mutual TLS with `client_ca_file`). Unset: plaintext.
     pub tls: Option<TlsSection>,
+    /// A series that has sent nothing for this long is no longer presented as current
+    /// (`/metrics`, `patrolctl query`, instant queries). Default 5m, Prometheus' lookback.
+    #[serde(default, with = "humantime_serde")]
+    pub stale_after: Option<std::time::Duration>,
+    /// `[history]`: sample history, its retention, disk cap and remote-write (docs/history.md).
+    pub history: Option<patrol_history::HistoryConfig>,
 }
 
 /// Checked settings the collector runs on.
@@ -57,6 +63,10 @@ pub struct Settings {
     pub tls: Option<TlsSection>,
     /// How long an agent may send nothing before `patrol_agent_up` turns 0.
     pub agent_silence: std::time::Duration,
+    /// How long a series may send nothing before it is no longer shown as current.
+    pub stale_after: std::time::Duration,
+    /// Sample history (kept in `data/history`).
+    pub history: patrol_history::HistoryConfig,
 }
 
 impl Default for Settings {
@@ -74,9 +84,14 @@ impl Default for Settings {
             local_agent: None,
             tls: None,
             agent_silence: crate::core::DEFAULT_AGENT_SILENCE,
+            stale_after: DEFAULT_STALE_AFTER,
+            history: patrol_history::HistoryConfig::default(),
         }
     }
 }
+
+/// Default for `stale_after`: Prometheus' lookback delta.
+pub const DEFAULT_STALE_AFTER: std::time::Duration = std::time::Duration::from_secs(300);
 
 pub const DEFAULT_MAX_BATCH_POINTS: u32 = 50_000;
 
@@ -114,6 +129,22 @@ impl CollectorConfig {
                 message: "token_file is empty".into(),
             });
         }
+        let history = self.history.unwrap_or_default();
+        let problems = history.check();
+        if !problems.is_empty() {
+            let text: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
+            return Err(ConfigError::Check {
+                path: "collector config".into(),
+                message: text.join("; "),
+            });
+        }
+        let stale_after = self.stale_after.unwrap_or(DEFAULT_STALE_AFTER);
+        if stale_after < std::time::Duration::from_secs(1) {
+            return Err(ConfigError::Check {
+                path: "collector config".into(),
+                message: "stale_after must be at least 1s".into(),
+            });
+        }
         let local_agent = if self.local_agent {
             Some(self.agent.unwrap_or_else(default_local_agent))
         } else {
@@ -132,6 +163,8 @@ impl CollectorConfig {
             agent_silence: self
                 .agent_silence
                 .unwrap_or(crate::core::DEFAULT_AGENT_SILENCE),
+            stale_after,
+            history,
         })
     }
 }
@@ -152,7 +185,7 @@ mod tests {
         let p = dir.path().join("c.toml");
         std::fs::write(&p, "listen = \"127.0.0.1:1\"\nrule = \"x\"\n").unwrap();
         let err = CollectorConfig::load(&p).unwrap_err().to_string();
-        assert!(err.ends_with("c.toml:2:1: unknown field `rule`, expected one of `listen`, `http`, `rules`, `data`, `site`, `token_file`, `max_batch_points`, `agent_silence`, `local_agent`, `agent`, `tls`"), "{err}");
+        assert!(err.ends_with("c.toml:2:1: unknown field `rule`, expected one of `listen`, `http`, `rules`, `data`, `site`, `token_file`, `max_batch_points`, `agent_silence`, `local_agent`, `agent`, `tls`, `stale_after`, `history`"), "{err}");
     }
 
     #[test]

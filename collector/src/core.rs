@@ -42,6 +42,12 @@ pub struct Core {
     pub channels: std::sync::Arc<patrol_notify::dispatch::Board>,
     /// Turns true when the collector stops; agent sessions finish their acks and end.
     pub shutdown: tokio::sync::watch::Receiver<bool>,
+    /// Sample history; `None` when `[history] enabled = false`.
+    pub history: Option<patrol_history::History>,
+    /// Remote-write endpoints' figures, by name.
+    pub remote: patrol_history::remote::RemoteStats,
+    /// How long a series may send nothing before it is no longer shown as current.
+    pub stale_after: std::time::Duration,
 }
 
 impl Core {

@@ -47,6 +47,8 @@ pub enum StartError {
     Tls(String),
     #[error("local agent: {0}")]
     Agent(String),
+    #[error("{0}")]
+    History(#[from] patrol_history::HistoryError),
 }
 
 /// A running collector.
@@ -99,8 +101,26 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
         engine.restore_firing(&i.rule, i.fingerprint, i.opened_ms);
     }
     let (shutdown, shutdown_rx) = watch::channel(false);
+    let history = if settings.history.enabled {
+        let dir = settings.data.join("history");
+        let cfg = settings.history.clone();
+        // Opening replays the log: blocking work, kept off the runtime's threads.
+        let h = tokio::task::spawn_blocking(move || patrol_history::History::open(&dir, cfg))
+            .await
+            .map_err(|e| StartError::DataDir("history".into(), std::io::Error::other(e)))??;
+        Some(h)
+    } else {
+        None
+    };
+    let remote = match &history {
+        Some(h) => patrol_history::remote::start(h, shutdown_rx.clone()),
+        None => Default::default(),
+    };
     let agents = Registry::default();
     agents.restore(store.applied_seqs()?);
+    if let Some(h) = &history {
+        agents.limit_to_history(&h.marks());
+    }
     let core = Arc::new(Core {
         engine: Mutex::new(engine),
         store: Arc::new(store),
@@ -115,6 +135,9 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
         agent_silence: settings.agent_silence,
         channels: Default::default(),
         shutdown: shutdown_rx.clone(),
+        history,
+        remote,
+        stale_after: settings.stale_after,
     });
 
     let grpc = TcpListener::bind(settings.listen)

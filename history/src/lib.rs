@@ -36,6 +36,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 pub use config::{HistoryConfig, QueryLimits, RemoteWriteConfig};
 pub use wal::Pos;
+pub use wal::record::Mark;
 
 /// Requests that may wait for the log writer before appends are held back.
 const QUEUE: usize = 1024;
@@ -83,6 +84,7 @@ pub struct Appended {
 pub(crate) enum Request {
     Append {
         samples: Vec<Sample>,
+        mark: Option<Mark>,
         reply: oneshot::Sender<Result<Appended, HistoryError>>,
     },
     /// Start a new segment; answers with its index once every earlier request is applied.
@@ -107,6 +109,16 @@ pub(crate) struct Shared {
     pub durable: watch::Sender<Pos>,
     /// The oldest segment each remote-write endpoint still needs, by name.
     pub floors: Mutex<std::collections::BTreeMap<String, u64>>,
+    /// The newest durable mark of each source.
+    pub marks: Mutex<std::collections::BTreeMap<String, (u64, u64)>>,
+}
+
+/// Records a durable mark: a later sequence of the same epoch, or any mark of a new epoch.
+pub(crate) fn note_mark(marks: &mut std::collections::BTreeMap<String, (u64, u64)>, m: &Mark) {
+    let e = marks.entry(m.source.clone()).or_insert((m.epoch, m.seq));
+    if e.0 != m.epoch || e.1 < m.seq {
+        *e = (m.epoch, m.seq);
+    }
 }
 
 impl Shared {
@@ -119,6 +131,22 @@ impl Shared {
             samples: self.cfg.chunk_samples,
             minutes: self.cfg.chunk_minutes,
         }
+    }
+}
+
+/// Samples queued by [`History::submit`]; resolves once they are durable (or refused).
+pub struct Pending(oneshot::Receiver<Result<Appended, HistoryError>>);
+
+impl std::future::Future for Pending {
+    type Output = Result<Appended, HistoryError>;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        std::pin::Pin::new(&mut self.0)
+            .poll(cx)
+            .map(|r| r.unwrap_or(Err(HistoryError::Closed)))
     }
 }
 
@@ -224,13 +252,29 @@ impl History {
     /// Appends samples; returns once they are durable in the log. Samples not newer than their
     /// series' last one are dropped (that is what makes a resent batch harmless).
     pub async fn append(&self, samples: Vec<Sample>) -> Result<Appended, HistoryError> {
+        self.submit(samples, None).await?.await
+    }
+
+    /// Queues samples for the log and returns what to await for their durability. Requests
+    /// are written in the order they are queued, so a caller that must keep its own order
+    /// queues in that order and awaits later.
+    /// With a `mark`, the batch's position is logged with its samples ([`History::marks`]).
+    pub async fn submit(
+        &self,
+        samples: Vec<Sample>,
+        mark: Option<Mark>,
+    ) -> Result<Pending, HistoryError> {
         let requests = self.inner.requests.as_ref().ok_or(HistoryError::Closed)?;
         let (reply, rx) = oneshot::channel();
         requests
-            .send(Request::Append { samples, reply })
+            .send(Request::Append {
+                samples,
+                mark,
+                reply,
+            })
             .await
             .map_err(|_| HistoryError::Closed)?;
-        rx.await.map_err(|_| HistoryError::Closed)?
+        Ok(Pending(rx))
     }
 
     /// Seals everything, writes it to the chunk database and removes log segments nothing
@@ -243,6 +287,22 @@ impl History {
         tx.send(maintain::Wake::Checkpoint(done_tx))
             .map_err(|_| HistoryError::Closed)?;
         done_rx.recv().map_err(|_| HistoryError::Closed)?
+    }
+
+    /// The newest durable mark of each source (what the history holds of each agent).
+    pub fn marks(&self) -> Vec<Mark> {
+        self.inner
+            .shared
+            .marks
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .map(|(source, &(epoch, seq))| Mark {
+                source: source.clone(),
+                epoch,
+                seq,
+            })
+            .collect()
     }
 
     /// The figures the history keeps.

@@ -118,6 +118,15 @@ impl Maintainer {
             .blocking_send(Request::Rotate { reply })
             .map_err(|_| HistoryError::Closed)?;
         let cut = rx.blocking_recv().map_err(|_| HistoryError::Closed)??;
+        // The marks of the segments about to go, kept where the log no longer has them.
+        let marks = crate::open::marks_text(
+            &self
+                .shared
+                .marks
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        );
+        chunks::set_meta(db, crate::open::MARKS_META, &marks)?;
         let sizes = self.shared.sizes();
         let defs = {
             let table = self.shared.table();

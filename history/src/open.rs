@@ -18,6 +18,30 @@ use crate::{HistoryConfig, HistoryError, Shared};
 /// Name given to a series whose definition was lost, so ids stay dense.
 pub const LOST_SERIES: &str = "patrol_history_lost_series";
 
+/// Meta key of the marks whose log segments were removed.
+pub(crate) const MARKS_META: &str = "marks";
+
+type Marks = std::collections::BTreeMap<String, (u64, u64)>;
+
+/// Marks as stored: one `epoch seq source` per line.
+pub(crate) fn marks_text(marks: &Marks) -> String {
+    marks
+        .iter()
+        .map(|(source, (epoch, seq))| format!("{epoch} {seq} {source}\n"))
+        .collect()
+}
+
+fn marks_parse(text: &str) -> Marks {
+    text.lines()
+        .filter_map(|l| {
+            let mut it = l.splitn(3, ' ');
+            let epoch = it.next()?.parse().ok()?;
+            let seq = it.next()?.parse().ok()?;
+            Some((it.next()?.to_owned(), (epoch, seq)))
+        })
+        .collect()
+}
+
 pub(crate) struct Opened {
     pub shared: Arc<Shared>,
     pub appender: Appender,
@@ -99,6 +123,9 @@ pub(crate) fn open(dir: &Path, cfg: HistoryConfig) -> Result<Opened, HistoryErro
             *s = ts;
         }
     }
+    let mut marks = chunks::get_meta(&db, MARKS_META)?
+        .map(|t| marks_parse(&t))
+        .unwrap_or_default();
     let mut replayed = 0u64;
     for (n, &index) in segments.iter().enumerate() {
         let path = segment::path(&wal_dir, index);
@@ -136,6 +163,7 @@ pub(crate) fn open(dir: &Path, cfg: HistoryConfig) -> Result<Opened, HistoryErro
                             "history log: a series definition contradicts an earlier one; skipped");
                     }
                 }
+                Ok(Record::Mark(m)) => crate::note_mark(&mut marks, &m),
                 Ok(Record::Samples(samples)) => {
                     for s in samples {
                         let Some(entry) = table.get(s.id) else {
@@ -194,6 +222,7 @@ pub(crate) fn open(dir: &Path, cfg: HistoryConfig) -> Result<Opened, HistoryErro
         stats,
         durable,
         floors: Mutex::new(Default::default()),
+        marks: Mutex::new(marks),
     });
     Ok(Opened {
         shared,

@@ -82,6 +82,19 @@ pub(crate) fn run(
             debug_assert!(payload.len() <= MAX_RECORD);
             segment::frame(&mut framed, &payload);
         }
+        // Marks after the samples: a mark in the log means its batch's samples are too.
+        let marks: Vec<&record::Mark> = group
+            .iter()
+            .filter_map(|r| match r {
+                Request::Append { mark: Some(m), .. } => Some(m),
+                _ => None,
+            })
+            .collect();
+        for m in &marks {
+            payload.clear();
+            record::encode_mark(&mut payload, m);
+            segment::frame(&mut framed, &payload);
+        }
         let written = log.write(&framed);
         let seg = log.index();
         match written {
@@ -96,6 +109,12 @@ pub(crate) fn run(
                     last_ts[i] = ts;
                 }
                 let sealed = apply(&shared, &kept, seg);
+                {
+                    let mut known = shared.marks.lock().unwrap_or_else(PoisonError::into_inner);
+                    for m in &marks {
+                        crate::note_mark(&mut known, m);
+                    }
+                }
                 shared.durable.send_replace(pos);
                 if sealed {
                     let _ = wake.send(Wake::Flush);

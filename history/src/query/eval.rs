@@ -83,6 +83,11 @@ enum Data {
 }
 
 impl History {
+    /// The series a selector matches (at most `limits.max_series`).
+    pub fn matching(&self, sel: &Selector) -> Result<Vec<std::sync::Arc<Entry>>, QueryError> {
+        self.selected(sel)
+    }
+
     fn selected(&self, sel: &Selector) -> Result<Vec<std::sync::Arc<Entry>>, QueryError> {
         let keep = |e: &Entry| {
             sel.matchers.iter().all(|m| {

@@ -275,57 +275,49 @@ impl Endpoint {
             .store(bytes.len() as u64 + later, Ordering::Relaxed);
         let scan = segment::scan(&bytes);
         let mut pos = cursor;
-        let mut batch: Vec<(u32, i64, f64)> = Vec::new();
-        let mut after = cursor;
+        let max = self.cfg.max_samples_per_send;
+        // A request never spans two log records: its bounds depend only on the log, so the
+        // request in flight when the collector died is sent again exactly as it was, and a
+        // receiver that stores requests atomically (Prometheus) keeps it once.
         for (offset, payload) in &scan.records {
             let offset = cursor.offset + *offset as u64;
-            let Ok(Record::Samples(samples)) = record::decode(payload) else {
-                // Series definitions (and damage, counted at start-up) carry no samples.
-                after = Cursor {
-                    segment: cursor.segment,
-                    offset: offset + (segment::HEADER + payload.len()) as u64,
-                    index: 0,
-                };
-                if batch.is_empty() {
-                    pos = after;
-                }
-                continue;
-            };
-            let skip = if offset == cursor.offset {
-                cursor.index
-            } else {
-                0
-            };
-            for (i, s) in samples.iter().enumerate().skip(skip) {
-                batch.push((s.id, s.ts, s.value));
-                after = Cursor {
-                    segment: cursor.segment,
-                    offset,
-                    index: i + 1,
-                };
-                if batch.len() >= self.cfg.max_samples_per_send {
-                    if !self.send_until_done(&batch, shutdown).await {
-                        return if pos == cursor { None } else { Some(pos) };
-                    }
-                    batch.clear();
-                    pos = after;
-                    self.save(pos);
-                }
-            }
-            after = Cursor {
+            let next_record = Cursor {
                 segment: cursor.segment,
                 offset: offset + (segment::HEADER + payload.len()) as u64,
                 index: 0,
             };
-            if batch.is_empty() {
-                pos = after;
+            let Ok(Record::Samples(samples)) = record::decode(payload) else {
+                // Series definitions (and damage, counted at start-up) carry no samples.
+                pos = next_record;
+                continue;
+            };
+            let mut from = if offset == cursor.offset {
+                cursor.index
+            } else {
+                0
+            };
+            while from < samples.len() {
+                let to = (from + max).min(samples.len());
+                let batch: Vec<(u32, i64, f64)> = samples[from..to]
+                    .iter()
+                    .map(|s| (s.id, s.ts, s.value))
+                    .collect();
+                if !self.send_until_done(&batch, shutdown).await {
+                    return if pos == cursor { None } else { Some(pos) };
+                }
+                from = to;
+                pos = if to == samples.len() {
+                    next_record
+                } else {
+                    Cursor {
+                        segment: cursor.segment,
+                        offset,
+                        index: to,
+                    }
+                };
+                self.save(pos);
             }
-        }
-        if !batch.is_empty() {
-            if !self.send_until_done(&batch, shutdown).await {
-                return if pos == cursor { None } else { Some(pos) };
-            }
-            pos = after;
+            pos = next_record;
         }
         let consumed = cursor.offset + scan.valid_end as u64;
         if pos.offset < consumed && pos.index == 0 {

@@ -4,6 +4,7 @@
 //! ```text
 //! series:  0x01 id:uvarint name:string labels:uvarint (name:string value:string)*
 //! samples: 0x02 count:uvarint base_ts:svarint (id:uvarint ts_delta:svarint value:f64le)*
+//! mark:    0x03 source:string epoch:uvarint seq:uvarint
 //! string:  len:uvarint utf8
 //! ```
 
@@ -13,6 +14,7 @@ use prost::encoding::{decode_varint, encode_varint};
 
 const SERIES: u8 = 1;
 const SAMPLES: u8 = 2;
+const MARK: u8 = 3;
 /// Longest name or label value accepted back (the collector refuses longer ones at ingest).
 const MAX_STRING: u64 = 64 * 1024;
 /// Most labels a series may have in a record.
@@ -40,6 +42,19 @@ pub struct Sample {
     pub value: f64,
 }
 
+/// How far a source's batches are in the log: the collector writes the agent's (epoch,
+/// batch sequence) with each batch's samples, so after a crash it knows which acknowledged-
+/// by-the-store batches the history still lacks and asks the agent to send them again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mark {
+    /// Who sent the batch (the agent id).
+    pub source: String,
+    /// The sender's epoch (a restarted agent numbers its batches afresh).
+    pub epoch: u64,
+    /// The batch's sequence number.
+    pub seq: u64,
+}
+
 /// A decoded record.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Record {
@@ -47,6 +62,8 @@ pub enum Record {
     Series(SeriesDef),
     /// Samples.
     Samples(Vec<Sample>),
+    /// A batch's position.
+    Mark(Mark),
 }
 
 /// A record that does not decode.
@@ -90,6 +107,14 @@ pub fn encode_samples(buf: &mut Vec<u8>, samples: &[Sample]) {
         encode_varint(zigzag(s.ts.wrapping_sub(base)), buf);
         buf.extend_from_slice(&s.value.to_le_bytes());
     }
+}
+
+/// Appends the payload of a mark to `buf`.
+pub fn encode_mark(buf: &mut Vec<u8>, mark: &Mark) {
+    buf.push(MARK);
+    put_str(buf, &mark.source);
+    encode_varint(mark.epoch, buf);
+    encode_varint(mark.seq, buf);
 }
 
 fn varint(b: &mut &[u8]) -> Result<u64, RecordError> {
@@ -154,6 +179,12 @@ pub fn decode(payload: &[u8]) -> Result<Record, RecordError> {
             }
             Ok(Record::Samples(out))
         }
+        MARK => {
+            let source = string(&mut b)?;
+            let epoch = varint(&mut b)?;
+            let seq = varint(&mut b)?;
+            Ok(Record::Mark(Mark { source, epoch, seq }))
+        }
         _ => Err(RecordError("unknown record type")),
     }
 }
@@ -173,6 +204,18 @@ mod tests {
         let mut buf = Vec::new();
         encode_series(&mut buf, &def);
         assert_eq!(decode(&buf), Ok(Record::Series(def)));
+    }
+
+    #[test]
+    fn mark_round_trip() {
+        let m = Mark {
+            source: "db1".into(),
+            epoch: 1_796_299_246_876,
+            seq: 65,
+        };
+        let mut buf = Vec::new();
+        encode_mark(&mut buf, &m);
+        assert_eq!(decode(&buf), Ok(Record::Mark(m)));
     }
 
     proptest! {
