@@ -16,6 +16,7 @@ pub mod api;
 pub mod config;
 pub mod core;
 pub mod engine;
+pub mod history_api;
 pub mod history_metrics;
 pub mod http;
 pub mod ingest;

@@ -8,7 +8,7 @@ use std::time::Duration;
 use patrol_agent::Agent;
 use patrol_proto::model::now_ms;
 use patrol_proto::v1::{
-    agents_server::AgentsServer, channels_server::ChannelsServer,
+    agents_server::AgentsServer, channels_server::ChannelsServer, history_server::HistoryServer,
     incidents_server::IncidentsServer, ingest_server::IngestServer, rules_server::RulesServer,
 };
 use tokio::net::TcpListener;
@@ -173,7 +173,10 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
         .add_service(IncidentsServer::new(api()))
         .add_service(AgentsServer::new(api()))
         .add_service(RulesServer::new(api()))
-        .add_service(ChannelsServer::new(api()));
+        .add_service(ChannelsServer::new(api()))
+        .add_service(HistoryServer::new(crate::history_api::HistoryService::new(
+            Arc::clone(&core),
+        )));
     let mut rx = shutdown_rx.clone();
     servers.push(tokio::spawn(async move {
         let stop = async move {

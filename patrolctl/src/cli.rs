@@ -76,6 +76,50 @@ pub enum Command {
     /// Show the notification channels and their outbox
     #[command(subcommand)]
     Channels(ChannelsCommand),
+    /// Current values of the series a query selects, or the series over a time range
+    #[command(
+        long_about = "Current values of the series a query selects (what the collector \
+        holds now; a series that stopped reporting is not current), or with --range the series \
+        over that span ending now, one point per --step. The query is a series selector or a \
+        window function over one (docs/history.md), e.g. \
+        'tablespace_used_percent{tablespace=\"USERS\"}' or 'max_over_time(cpu_usage_percent[1h])'."
+    )]
+    Query(QueryArgs),
+    /// List the series a selector matches, with their labels
+    Series {
+        /// A series selector, e.g. 'disk_used_percent{host="db01"}'.
+        selector: String,
+        /// A JSON array of label sets instead of one line per series.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The sample history's figures and its remote-write endpoints
+    #[command(subcommand)]
+    History(HistoryCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct QueryArgs {
+    /// The query, e.g. 'disk_used_percent{host="db01"}'.
+    pub query: String,
+    /// Show the series over this span ending now (24h, 15m, 7d...).
+    #[arg(long, value_parser = crate::history::parse_span, value_name = "DURATION")]
+    pub range: Option<i64>,
+    /// Time between points with --range [default: the range / 240, at least 1s].
+    #[arg(long, value_parser = crate::history::parse_span, value_name = "DURATION", requires = "range")]
+    pub step: Option<i64>,
+    /// JSON instead of a table.
+    #[arg(long, conflicts_with = "csv")]
+    pub json: bool,
+    /// CSV (series,time,value) instead of a table.
+    #[arg(long)]
+    pub csv: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum HistoryCommand {
+    /// Series, disk use and bytes per sample; each remote-write endpoint's lag and failures
+    Status,
 }
 
 #[derive(Debug, Subcommand)]

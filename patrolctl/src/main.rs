@@ -14,6 +14,7 @@ mod connect;
 mod detail;
 mod failure;
 mod format;
+mod history;
 mod incidents;
 mod json;
 mod output;
@@ -24,7 +25,9 @@ mod tail;
 mod time;
 
 use clap::Parser;
-use cli::{AgentsCommand, ChannelsCommand, Cli, Command, RulesCommand, SiteCommand};
+use cli::{
+    AgentsCommand, ChannelsCommand, Cli, Command, HistoryCommand, RulesCommand, SiteCommand,
+};
 use failure::Failure;
 use format::Human;
 use std::io::IsTerminal;
@@ -72,6 +75,24 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Site(SiteCommand::Check { file, rules }) => rules::check_cmd(&rules, Some(&file)),
         Command::Rules(RulesCommand::List) => rules::list(url, &human).await,
         Command::Rules(RulesCommand::Reload) => rules::reload(url).await,
+        Command::Query(args) => {
+            let format = if args.json {
+                history::Format::Json
+            } else if args.csv {
+                history::Format::Csv
+            } else {
+                history::Format::Table
+            };
+            let q = history::QueryArgs {
+                query: &args.query,
+                range_ms: args.range,
+                step_ms: args.step,
+                format,
+            };
+            history::query(url, q, &human, now_ms).await
+        }
+        Command::Series { selector, json } => history::series(url, &selector, json).await,
+        Command::History(HistoryCommand::Status) => history::status(url, &human, now_ms).await,
     }
 }
 

@@ -14,7 +14,7 @@ use patrol_proto::model::now_ms;
 use patrol_proto::{Labels, Sample};
 use serde_json::Value;
 use support::inproc;
-use support::procs::{Proc, eventually, free_port, http_get};
+use support::procs::{Proc, eventually, free_port, http_get, patrolctl_json, run};
 
 /// An in-process agent streaming exactly the samples the test pushes.
 fn agent(id: &str, grpc: &str) -> Agent {
@@ -140,6 +140,37 @@ async fn promtool_queries_the_collector_and_stopped_agents_leave_metrics() {
         "{out}"
     );
 
+    // The same through patrolctl (gRPC).
+    let grpc = format!("http://{}", c.grpc_addr);
+    let v = patrolctl_json(
+        &grpc,
+        &["query", r#"tablespace_used_percent{tablespace="USERS"}"#, "--json"],
+    );
+    assert_eq!(v[0]["points"][0][1], "100", "{v}");
+    assert_eq!(v[0]["labels"]["host"], "db1", "{v}");
+    let (code, out, err) = run(
+        "patrolctl",
+        &[
+            "--collector",
+            &grpc,
+            "query",
+            "tablespace_used_percent",
+            "--range",
+            "2m",
+            "--step",
+            "10s",
+            "--csv",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.lines().count(), 1 + 2 * 6, "{out}");
+    assert!(out.contains(",100\n"), "{out}");
+    let v = patrolctl_json(&grpc, &["series", "tablespace_used_percent", "--json"]);
+    assert_eq!(v.as_array().map(Vec::len), Some(2), "{v}");
+    let (code, _, err) = run("patrolctl", &["--collector", &grpc, "query", "sum(x)"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("column 1"), "{err}");
+
     // Outside the language: Prometheus' error shape, the column and a sentence.
     let (status, v) = json(&http, "/api/v1/query?query=sum(tablespace_used_percent)");
     assert_eq!(status, 400, "{v}");
@@ -168,6 +199,8 @@ async fn promtool_queries_the_collector_and_stopped_agents_leave_metrics() {
     // History still has it; an instant query at "now" no longer calls it current.
     let (_, v) = json(&http, "/api/v1/query?query=tablespace_used_percent");
     assert_eq!(v["data"]["result"].as_array().map(Vec::len), Some(0), "{v}");
+    let v = patrolctl_json(&grpc, &["query", "tablespace_used_percent", "--json"]);
+    assert_eq!(v.as_array().map(Vec::len), Some(0), "{v}");
     let q = format!(
         "/api/v1/query?query=tablespace_used_percent&time={}",
         now / 1000
