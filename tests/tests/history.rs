@@ -144,7 +144,11 @@ async fn promtool_queries_the_collector_and_stopped_agents_leave_metrics() {
     let grpc = format!("http://{}", c.grpc_addr);
     let v = patrolctl_json(
         &grpc,
-        &["query", r#"tablespace_used_percent{tablespace="USERS"}"#, "--json"],
+        &[
+            "query",
+            r#"tablespace_used_percent{tablespace="USERS"}"#,
+            "--json",
+        ],
     );
     assert_eq!(v[0]["points"][0][1], "100", "{v}");
     assert_eq!(v[0]["labels"]["host"], "db1", "{v}");
@@ -372,7 +376,19 @@ max_backoff = "500ms"
     for (round, chunk) in sent.chunks(20).enumerate() {
         let acked = a.stats().batches_acked;
         for &(ts, v) in chunk {
-            a.push(&[Sample::new("chaos_seq", Labels::new(), v, ts)]);
+            let i = v as i64;
+            a.push(&[
+                Sample::new("chaos_seq", Labels::new(), v, ts),
+                // A counter that resets twice, and a gauge that goes up and down: the window
+                // functions are compared with Prometheus' answers below.
+                Sample::new("chaos_counter", Labels::new(), ((i % 120) * 3) as f64, ts),
+                Sample::new(
+                    "chaos_gauge",
+                    Labels::new(),
+                    ((i * 37) % 101) as f64 / 7.0,
+                    ts,
+                ),
+            ]);
         }
         if round % 5 == 4 {
             // Mid-stream: once the collector acknowledged part of the round, while the rest
