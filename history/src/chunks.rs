@@ -1,4 +1,5 @@
-//! The chunk database (`<data>/history/chunks.db`, SQLite): sealed chunks of both tiers, the
+//! The chunk database (`<data>/history/chunks.db`, SQLite): sealed chunks of both tiers (each
+//! blob ends with the CRC-32C of its bytes, checked on every read), the
 //! series they belong to, and small bookkeeping (remote-write positions). Chunks are
 //! immutable blobs; retention and the disk cap delete whole chunks, oldest first, and
 //! `auto_vacuum = INCREMENTAL` gives the space back to the file system.
@@ -88,7 +89,11 @@ pub fn insert(conn: &mut Connection, chunks: &[(u32, Stored)]) -> rusqlite::Resu
             "INSERT INTO chunks (series, tier, min_ts, max_ts, count, last_ts, data) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         )?;
+        let mut data = Vec::new();
         for (id, c) in chunks {
+            data.clear();
+            data.extend_from_slice(&c.data);
+            data.extend_from_slice(&crc32c::crc32c(&c.data).to_le_bytes());
             stmt.execute(params![
                 id,
                 c.tier.code(),
@@ -96,7 +101,7 @@ pub fn insert(conn: &mut Connection, chunks: &[(u32, Stored)]) -> rusqlite::Resu
                 c.max_ts,
                 c.count,
                 c.last_ts,
-                c.data
+                data
             ])?;
         }
     }
@@ -161,10 +166,26 @@ pub fn read(
             max_ts: r.get(1)?,
             count: r.get(2)?,
             last_ts: r.get(3)?,
-            data: r.get(4)?,
+            data: checked(r.get(4)?),
         })
     })?;
     rows.collect()
+}
+
+/// A stored chunk's bytes without their CRC-32C trailer; empty when the trailer does not match
+/// (the reader then finds fewer samples than the chunk's count, and counts it as damaged).
+fn checked(mut stored: Vec<u8>) -> Vec<u8> {
+    let Some(split) = stored.len().checked_sub(4) else {
+        return Vec::new();
+    };
+    let mut crc = [0u8; 4];
+    crc.copy_from_slice(&stored[split..]);
+    stored.truncate(split);
+    if crc32c::crc32c(&stored) == u32::from_le_bytes(crc) {
+        stored
+    } else {
+        Vec::new()
+    }
 }
 
 /// Deletes the chunks of `tier` that end before `cutoff`.

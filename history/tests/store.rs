@@ -318,3 +318,43 @@ fn over_the_disk_cap_the_oldest_raw_chunks_go_first() {
         "the newest samples stay"
     );
 }
+
+#[test]
+fn a_corrupt_chunk_is_skipped_and_counted_and_the_rest_reads() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = rt();
+    let start = now_ms() - 3_600_000;
+    {
+        let h = History::open(dir.path(), cfg()).unwrap();
+        let a = h.series("m", &labels("a"));
+        let b = h.series("m", &labels("b"));
+        let samples: Vec<Sample> = (0..64)
+            .flat_map(|i| {
+                [a, b].map(|series| Sample {
+                    series,
+                    ts: start + i * 1_000,
+                    value: i as f64,
+                })
+            })
+            .collect();
+        rt.block_on(h.append(samples)).unwrap();
+        h.checkpoint().unwrap();
+    }
+    // Garble every raw chunk of series a in the database (as a bad disk would).
+    {
+        let db = rusqlite::Connection::open(dir.path().join("chunks.db")).unwrap();
+        let n = db
+            .execute(
+                "UPDATE chunks SET data = zeroblob(length(data)) WHERE series = 0 AND tier = 0",
+                [],
+            )
+            .unwrap();
+        assert!(n > 0);
+    }
+    let h = History::open(dir.path(), cfg()).unwrap();
+    let b = raw(&h, "m", "b");
+    assert_eq!(b.len(), 64, "the other series reads whole");
+    let a = raw(&h, "m", "a");
+    assert!(a.len() < 64, "what decoded before the damage, at most");
+    assert!(h.stats().chunks_corrupt.get() > 0);
+}
