@@ -91,7 +91,7 @@ for cfg in "${CONFIGS[@]}"; do
     echo "$out" >&2
     kept=$(curl -s "http://$HTTP/metrics" | awk '$1 == "patrol_history_samples_appended_total" {print $2}')
     stop_collector
-    disk=$(du -sb "$DATA/history" 2>/dev/null | cut -f1)
+    disk=$(du -sb "$DATA/history" 2>/dev/null | cut -f1 || true)
     if [ "$rc" -ne 0 ]; then
         echo "loadgen exited with $rc; collector log tail:" >&2
         tail -20 "$TMP/collector.log" >&2

@@ -2,7 +2,6 @@
 //! definitions and the group's samples, makes them durable with one sync, applies them to the
 //! series' heads, then answers every request of the group.
 
-use std::collections::HashMap;
 use std::sync::{Arc, PoisonError};
 
 use tokio::sync::mpsc;
@@ -43,8 +42,8 @@ pub(crate) fn run(
             segment::frame(&mut framed, &payload);
         }
         // Decide what each append keeps, against the newest time of each series so far;
-        // the decisions take effect only if the write succeeds.
-        let mut newest: HashMap<u32, i64> = HashMap::new();
+        // `last_ts` moves forward as decided, and `undo` puts it back if the write fails.
+        let mut undo: Vec<(u32, i64)> = Vec::new();
         let mut kept: Vec<Vec<Sample>> = Vec::with_capacity(group.len());
         let mut counts: Vec<Appended> = Vec::with_capacity(group.len());
         for req in &group {
@@ -52,11 +51,14 @@ pub(crate) fn run(
             let mut c = Appended::default();
             if let Request::Append { samples, .. } = req {
                 for s in samples {
-                    let before = newest.get(&s.series).copied().unwrap_or_else(|| {
-                        last_ts.get(s.series as usize).copied().unwrap_or(i64::MIN)
-                    });
+                    let i = s.series as usize;
+                    if i >= last_ts.len() {
+                        last_ts.resize(i + 1, i64::MIN);
+                    }
+                    let before = last_ts[i];
                     if s.ts > before {
-                        newest.insert(s.series, s.ts);
+                        undo.push((s.series, before));
+                        last_ts[i] = s.ts;
                         k.push(*s);
                         c.kept += 1;
                     } else {
@@ -101,13 +103,6 @@ pub(crate) fn run(
             Ok(pos) => {
                 shared.stats.wal_syncs.add(1);
                 shared.stats.wal_bytes_written.add(framed.len() as u64);
-                for (id, ts) in newest {
-                    let i = id as usize;
-                    if i >= last_ts.len() {
-                        last_ts.resize(i + 1, i64::MIN);
-                    }
-                    last_ts[i] = ts;
-                }
                 let sealed = apply(&shared, &kept, seg);
                 {
                     let mut known = shared.marks.lock().unwrap_or_else(PoisonError::into_inner);
@@ -129,6 +124,10 @@ pub(crate) fn run(
                 answer(&shared, group, counts, &mut log);
             }
             Err(e) => {
+                // Newest first, so each series ends at the time it had before the group.
+                for (id, ts) in undo.into_iter().rev() {
+                    last_ts[id as usize] = ts;
+                }
                 shared.stats.wal_errors.add(1);
                 tracing::error!(error = %e, file = %segment::path(&shared.wal_dir, seg).display(),
                     "history log write failed; the group's batches are not acknowledged");

@@ -23,27 +23,47 @@ impl BitWriter {
     /// Writes the low `n` bits of `value` (n ≤ 64), most significant first.
     pub fn write(&mut self, value: u64, n: u8) {
         debug_assert!(n <= 64);
-        let mut left = n;
-        while left > 0 {
-            if self.used == 0 {
-                self.bytes.push(0);
-            }
-            let room = 8 - self.used;
+        if n == 0 {
+            return;
+        }
+        let value = if n == 64 {
+            value
+        } else {
+            value & ((1u64 << n) - 1)
+        };
+        let mut left = u32::from(n);
+        // First the free bits of the last byte, then whole bytes, then the rest at the top of
+        // a new byte: a handful of operations per call instead of one loop turn per byte part.
+        if self.used != 0 {
+            let room = 8 - u32::from(self.used);
             let take = room.min(left);
-            // The `take` bits just below the top `n - left` bits of the field.
-            let shift = left - take;
-            let chunk = ((value >> shift) & ((1u64 << take) - 1)) as u8;
+            let chunk = (value >> (left - take)) & ((1u64 << take) - 1);
             if let Some(last) = self.bytes.last_mut() {
-                *last |= chunk << (room - take);
+                *last |= (chunk as u8) << (room - take);
             }
-            self.used = (self.used + take) % 8;
+            self.used = ((u32::from(self.used) + take) % 8) as u8;
             left -= take;
+        }
+        while left >= 8 {
+            left -= 8;
+            self.bytes.push((value >> left) as u8);
+        }
+        if left > 0 {
+            // The low `left` bits at the top of the byte; the higher ones shift out.
+            self.bytes.push((value << (8 - left)) as u8);
+            self.used = left as u8;
         }
     }
 
     /// Writes one bit.
     pub fn bit(&mut self, on: bool) {
-        self.write(u64::from(on), 1);
+        if self.used == 0 {
+            self.bytes.push(0);
+        }
+        if on && let Some(last) = self.bytes.last_mut() {
+            *last |= 0x80 >> self.used;
+        }
+        self.used = (self.used + 1) % 8;
     }
 
     /// Bits written so far.
