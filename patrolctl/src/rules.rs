@@ -297,6 +297,7 @@ summary  = "WebLogic log at {{value}}%"
             severity: "P2".to_owned(),
             file: "rules/oracle.toml".to_owned(),
             for_ms: 300_000,
+            ..Default::default()
         }];
         assert_eq!(
             rules_table(&rules, &human),

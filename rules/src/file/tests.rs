@@ -41,7 +41,7 @@ fn parses_a_complete_rule() {
     assert_eq!((r.file.as_str(), r.line), ("rules.toml", 3));
     let l = Labels::from_pairs([("host", "db1"), ("db", "ORCL")]);
     assert_eq!(
-        r.summary.render(r.metric(), 41.256, &l),
+        r.summary.render(r.metric(), 41.256, &l, None),
         "Archive log at 41.26% on db1/ORCL (limit 40%)"
     );
 }
@@ -362,7 +362,7 @@ fn shipped_default_rules_load_cleanly() {
     let disk = &set.rules()[set.for_metric("disk_used_percent")[0]];
     let l = Labels::from_pairs([("host", "web1"), ("mount", "/var")]);
     assert_eq!(
-        disk.summary.render(disk.metric(), 93.456, &l),
+        disk.summary.render(disk.metric(), 93.456, &l, None),
         "Disk /var on web1 is 93.46% full (limit 90%, resolves below 85%)"
     );
 }
