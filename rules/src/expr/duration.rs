@@ -15,13 +15,28 @@ const UNITS: [(&str, i64); 7] = [
 
 /// Parses a PromQL duration into milliseconds. The error is a sentence for the operator.
 pub fn parse_duration_ms(text: &str) -> Result<i64, String> {
+    if text.is_empty() {
+        return Err("a window needs a duration, e.g. [5m]".to_owned());
+    }
+    let ms = parse_duration_or_zero_ms(text)?;
+    if ms == 0 {
+        return Err(format!(
+            "a window of '{text}' is empty: give it a length, e.g. [5m]"
+        ));
+    }
+    Ok(ms)
+}
+
+/// [`parse_duration_ms`] that also accepts a zero duration (`0s`, `0m`), as test files'
+/// `eval_time = "0m"` needs.
+pub fn parse_duration_or_zero_ms(text: &str) -> Result<i64, String> {
     let bad = || {
         format!(
             "invalid duration '{text}': write a whole number and a unit (ms, s, m, h, d, w, y), e.g. 5m, 90s or 1h30m"
         )
     };
     if text.is_empty() {
-        return Err("a window needs a duration, e.g. [5m]".to_owned());
+        return Err(bad());
     }
     let mut rest = text;
     let mut total: i64 = 0;
@@ -56,11 +71,6 @@ pub fn parse_duration_ms(text: &str) -> Result<i64, String> {
             .and_then(|v| total.checked_add(v))
             .ok_or_else(|| format!("duration '{text}' is too long"))?;
         rest = &after[unit_name.len()..];
-    }
-    if total == 0 {
-        return Err(format!(
-            "a window of '{text}' is empty: give it a length, e.g. [5m]"
-        ));
     }
     Ok(total)
 }

@@ -17,7 +17,7 @@ use std::fmt;
 use patrol_proto::Labels;
 use regex::Regex;
 
-pub use duration::{format_duration_ms, parse_duration_ms};
+pub use duration::{format_duration_ms, parse_duration_ms, parse_duration_or_zero_ms};
 pub use parser::{parse, parse_matchers};
 
 /// A comparison between two values.
