@@ -231,3 +231,50 @@ alertname = "cpu_hihg"
         ]
     );
 }
+
+/// The shipped rules come with their tests (`rules/default-tests/`, one file per rule file):
+/// every test passes, and every shipped rule is shown firing by at least one check.
+#[test]
+fn shipped_rules_pass_their_tests_and_each_is_seen_firing() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let levels = Levels::default();
+    let shipped = crate::file::load_dir(&root.join("default"), &levels).unwrap();
+    let mut files: Vec<PathBuf> = std::fs::read_dir(root.join("default-tests"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    files.sort();
+    let mut shown = std::collections::HashSet::new();
+    for path in &files {
+        let parsed = parse_file(path).unwrap_or_else(|d| panic!("{d:#?}"));
+        for a in parsed.tests.iter().flat_map(|t| &t.alerts) {
+            if !a.expected.is_empty() {
+                shown.insert(a.alertname.clone());
+            }
+        }
+        let report = run_file(path, &levels).unwrap_or_else(|d| panic!("{d:#?}"));
+        let failed: Vec<String> = report.failures.iter().map(ToString::to_string).collect();
+        assert!(failed.is_empty(), "{}", failed.join("\n"));
+        assert!(report.checks > 0, "{}: no checks", path.display());
+    }
+    let untested: Vec<&str> = shipped
+        .rules()
+        .iter()
+        .map(|r| r.name.as_str())
+        .filter(|n| !shown.contains(*n))
+        .collect();
+    assert!(
+        untested.is_empty(),
+        "shipped rules no test in rules/default-tests/ shows firing: {untested:?}"
+    );
+    for rule_file in std::fs::read_dir(root.join("default")).unwrap() {
+        let name = rule_file.unwrap().file_name();
+        assert!(
+            root.join("default-tests").join(&name).is_file(),
+            "rules/default/{} has no rules/default-tests/{}",
+            name.to_string_lossy(),
+            name.to_string_lossy()
+        );
+    }
+}
