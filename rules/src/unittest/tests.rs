@@ -278,3 +278,126 @@ fn shipped_rules_pass_their_tests_and_each_is_seen_firing() {
         );
     }
 }
+
+/// The fenced blocks of a markdown document: (info string, body, line of the opening fence).
+fn fenced(doc: &str) -> Vec<(String, String, usize)> {
+    let mut out = Vec::new();
+    let mut open: Option<(String, String, usize)> = None;
+    for (n, line) in doc.lines().enumerate() {
+        match (&mut open, line.strip_prefix("```")) {
+            (None, Some(info)) => open = Some((info.trim().to_owned(), String::new(), n + 1)),
+            (Some(_), Some("")) => out.extend(open.take()),
+            (Some((_, body, _)), _) => {
+                body.push_str(line);
+                body.push('\n');
+            }
+            (None, None) => {}
+        }
+    }
+    out
+}
+
+/// docs/rules.md documents every form of the language with a rule file (` ```toml example `)
+/// followed by its test (` ```toml example-test `): each pair runs here, every check must pass
+/// and show an incident, and together the examples must use every form.
+#[test]
+fn every_documented_form_runs_as_documented() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let doc = std::fs::read_to_string(root.join("../docs/rules.md")).unwrap();
+    let blocks = fenced(&doc);
+    let dir = tempfile::tempdir().unwrap();
+    let levels = Levels::default();
+    let mut exprs = String::new();
+    let mut examples = 0;
+    let mut paired = std::collections::HashSet::new();
+    for (k, (info, body, line)) in blocks.iter().enumerate() {
+        if info != "toml example" {
+            assert!(
+                info != "toml example-test" || paired.contains(&k),
+                "docs/rules.md:{line}: a test without its rules"
+            );
+            continue;
+        }
+        paired.insert(k + 1);
+        let (test_info, test, _) = blocks
+            .get(k + 1)
+            .unwrap_or_else(|| panic!("docs/rules.md:{line}: an example without its test"));
+        assert_eq!(test_info, "toml example-test", "docs/rules.md:{line}");
+        let rules = dir.path().join(format!("example{k}.toml"));
+        std::fs::write(&rules, body).unwrap();
+        let rules_parsed = crate::file::parse_rules("example", body, &levels)
+            .unwrap_or_else(|d| panic!("docs/rules.md:{line}: {d:#?}"));
+        for r in &rules_parsed {
+            exprs.push_str(&format!("{} | {:?} | ", r.expr, r.summary.source()));
+            if !r.overrides.is_empty() {
+                exprs.push_str("overrides | ");
+            }
+            if r.clear.is_some() {
+                exprs.push_str("clear | ");
+            }
+        }
+        let test_path = dir.path().join(format!("example{k}.test.toml"));
+        std::fs::write(
+            &test_path,
+            format!("rule_files = [\"example{k}.toml\"]\n{test}"),
+        )
+        .unwrap();
+        let report = run_file(&test_path, &levels)
+            .unwrap_or_else(|d| panic!("docs/rules.md:{line}: {d:#?}"));
+        let failed: Vec<String> = report.failures.iter().map(ToString::to_string).collect();
+        assert!(
+            failed.is_empty(),
+            "docs/rules.md:{line}:\n{}",
+            failed.join("\n")
+        );
+        let parsed = parse_file(&test_path).unwrap();
+        for r in &rules_parsed {
+            assert!(
+                parsed
+                    .tests
+                    .iter()
+                    .flat_map(|t| &t.alerts)
+                    .any(|a| a.alertname == r.name && !a.expected.is_empty()),
+                "docs/rules.md:{line}: no check shows '{}' firing",
+                r.name
+            );
+        }
+        examples += 1;
+    }
+    assert!(examples >= 10, "only {examples} examples found");
+    let mut forms: Vec<String> = crate::expr::Func::ALL
+        .iter()
+        .map(|f| format!("{}(", f.name()))
+        .collect();
+    forms.extend(
+        [
+            "absent(",
+            "]) ",
+            " and ",
+            " or ",
+            " unless ",
+            " / ",
+            " - ",
+            "overrides",
+            "{{threshold}}",
+            "clear",
+            " > ",
+            " < ",
+            " >= ",
+            " == ",
+        ]
+        .map(str::to_owned),
+    );
+    let missing: Vec<&String> = forms
+        .iter()
+        .filter(|f| !exprs.contains(f.as_str()))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "forms without a documented example: {missing:?}"
+    );
+    // absent with and without a range.
+    assert!(
+        exprs.contains("absent(oracle_up[5m])") && exprs.contains("absent(oracle_up{db=\"ORCL\"})")
+    );
+}
