@@ -201,6 +201,14 @@ impl Core {
         }
     }
 
+    /// The rules in force with each rule's instance counts per alert state, taken together.
+    pub fn rules_with_states(&self) -> (Arc<RuleSet>, Vec<crate::engine::StateCounts>) {
+        match self.engine.lock() {
+            Ok(e) => (Arc::clone(e.rules()), e.state_counts()),
+            Err(_) => (Arc::new(RuleSet::from_rules(Vec::new())), Vec::new()),
+        }
+    }
+
     pub fn rules(&self) -> Arc<RuleSet> {
         self.engine
             .lock()

@@ -18,7 +18,7 @@ use crate::agents::Registry;
 use crate::api::Api;
 use crate::config::Settings;
 use crate::core::{BUS_CAPACITY, Core};
-use crate::engine::{Engine, Evaluated};
+use crate::engine::{Engine, Evaluated, NoHistory, WindowSource};
 use crate::ingest::IngestService;
 use crate::telemetry::Telemetry;
 use patrol_site::Site;
@@ -62,7 +62,17 @@ pub struct Running {
     servers: Vec<tokio::task::JoinHandle<()>>,
 }
 
+/// Starts a collector whose windows start empty (no sample history yet).
 pub async fn start(settings: Settings) -> Result<Running, StartError> {
+    start_with(settings, Arc::new(NoHistory)).await
+}
+
+/// Starts a collector whose rule windows are refilled from `history` at start-up, so a restart
+/// in the middle of a window neither opens nor resolves anything by itself.
+pub async fn start_with(
+    settings: Settings,
+    history: Arc<dyn WindowSource>,
+) -> Result<Running, StartError> {
     // First of all: a broken [tls] must stop the start, never fall back to plaintext.
     let tls = match &settings.tls {
         Some(t) => Some(crate::tls::server_config(t).map_err(StartError::Tls)?),
@@ -97,8 +107,14 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
     telemetry.rules_loaded.set(rules.len() as i64);
     let mut engine = Engine::new(Arc::new(rules));
     engine.set_flap_thresholds(flap_high, flap_low);
-    for i in store.open_incidents()? {
+    let open = store.open_incidents()?;
+    for i in &open {
         engine.restore_firing(&i.rule, i.fingerprint, i.opened_ms);
+    }
+    let open: Vec<_> = open.into_iter().map(|i| (i.rule, i.labels)).collect();
+    let refilled = engine.warm_up(history.as_ref(), &open, now_ms());
+    if refilled > 0 {
+        tracing::info!(series = refilled, "rule windows refilled from history");
     }
     let (shutdown, shutdown_rx) = watch::channel(false);
     let history = if settings.history.enabled {

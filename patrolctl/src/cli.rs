@@ -28,7 +28,8 @@ pub const CONNECTION: &str = "Connection options";
         patrolctl incidents ack 42 --by alice --note 'looking into it'\n  \
         patrolctl incidents create --level P2 --host db01 --summary 'slow logins' --source phone --by alice\n  \
         patrolctl incidents show 42\n  \
-        patrolctl rules check /etc/patrol/rules"
+        patrolctl rules check /etc/patrol/rules\n  \
+        patrolctl rules test /etc/patrol/rules/tests/*.toml"
 )]
 pub struct Cli {
     /// gRPC address of the collector.
@@ -328,8 +329,11 @@ pub enum RulesCommand {
     /// Validate rule files or directories offline (no collector needed)
     #[command(long_about = "Validate rule files or directories offline.\n\n\
         Every problem is printed to stderr as `file:line:column: message`, followed by the \
-        count; the exit status is 1 when any path has an error. On success prints \
-        `ok: N rules`. Severities are checked against the levels of the site file given with         --site (checked too), else against the shipped default levels P1-P4.")]
+        count; the exit status is 1 when any path has an error. Warnings (a metric no probe \
+        emits according to docs/metrics.md, an override that can never apply) are printed as \
+        `file:line:column: warning: ...` and do not change the exit status. On success prints \
+        `ok: N rules`. Severities are checked against the levels of the site file given with \
+        --site (checked too), else against the shipped default levels P1-P4.")]
     Check {
         /// Rule files (*.toml) or directories holding them.
         #[arg(required = true, value_name = "PATH")]
@@ -338,8 +342,31 @@ pub enum RulesCommand {
         #[arg(long, value_name = "FILE")]
         site: Option<PathBuf>,
     },
-    /// List the rules the collector is running
-    List,
+    /// Run rule unit tests (promtool's `test rules`, in TOML) offline
+    #[command(
+        long_about = "Run rule unit tests offline, in the shape of `promtool test rules`.\n\n\
+        Each test file names the rule files it tests, input series in promtool's expanding \
+        notation ('50+10x5', '1 _ 3', '_x3', 'stale') and, at each eval_time, the incidents \
+        expected open with their labels, level and rendered summary (docs/rules.md). The rules \
+        run on the collector's own engine. A failed check prints a diff (`-` expected but not \
+        open, `+` open but not expected); a malformed file prints `file:line:column: message`. \
+        The exit status is 1 when any check fails or any file has an error."
+    )]
+    Test {
+        /// Test files (*.toml).
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+        /// Check severities against this site file's levels.
+        #[arg(long, value_name = "FILE")]
+        site: Option<PathBuf>,
+    },
+    /// List the rules the collector is running, with how many series are inactive, pending
+    /// and firing for each
+    List {
+        /// A JSON array instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
     /// Make the collector reload its rule files now
     Reload,
 }

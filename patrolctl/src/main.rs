@@ -73,7 +73,10 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             channels::status(url, json, &human, now_ms).await
         }
         Command::Site(SiteCommand::Check { file, rules }) => rules::check_cmd(&rules, Some(&file)),
-        Command::Rules(RulesCommand::List) => rules::list(url, &human).await,
+        Command::Rules(RulesCommand::Test { files, site }) => {
+            rules::test_cmd(&files, site.as_deref())
+        }
+        Command::Rules(RulesCommand::List { json }) => rules::list(url, json, &human).await,
         Command::Rules(RulesCommand::Reload) => rules::reload(url).await,
         Command::Query(args) => {
             let format = if args.json {

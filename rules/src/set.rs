@@ -19,7 +19,13 @@ impl RuleSet {
         let rules: Vec<Arc<Rule>> = rules.into_iter().map(Arc::new).collect();
         let mut by_metric: HashMap<String, Vec<usize>> = HashMap::new();
         for (i, r) in rules.iter().enumerate() {
-            by_metric.entry(r.metric().to_owned()).or_default().push(i);
+            // A rule reading several metrics (`a / b > 1`) is indexed under each, once.
+            for s in &r.program.selectors {
+                let list = by_metric.entry(s.metric.clone()).or_default();
+                if list.last() != Some(&i) {
+                    list.push(i);
+                }
+            }
         }
         RuleSet { rules, by_metric }
     }
@@ -29,7 +35,7 @@ impl RuleSet {
         &self.rules
     }
 
-    /// Indices (into [`RuleSet::rules`]) of the rules whose selector names `metric`, in load
+    /// Indices (into [`RuleSet::rules`]) of the rules with a selector naming `metric`, in load
     /// order; empty when no rule reads it.
     pub fn for_metric(&self, metric: &str) -> &[usize] {
         self.by_metric.get(metric).map_or(&[], Vec::as_slice)
