@@ -617,6 +617,40 @@ pub const METRICS: &[(&str, &str)] = &[
         "dns_expected_ok",
         "1 when every expected value was among the answers (only with expect).",
     ),
+    // syslog probe (probes/src/syslog/README.md)
+    (
+        "syslog_up",
+        "1 when the syslog listener of this transport is bound and receiving.",
+    ),
+    (
+        "syslog_messages_total",
+        "Syslog messages received from the device, by severity.",
+    ),
+    (
+        "syslog_pattern_matches_total",
+        "Syslog messages of the device whose text matched the pattern.",
+    ),
+    (
+        "syslog_pattern_matches",
+        "Syslog messages of the device whose text matched the pattern during the last interval.",
+    ),
+    (
+        "syslog_dropped_total",
+        "Syslog input dropped: malformed messages, TCP framing errors, refused connections.",
+    ),
+    (
+        "syslog_truncated_total",
+        "Syslog messages longer than max_message_bytes, cut to it and counted.",
+    ),
+    (
+        "syslog_devices",
+        "Senders counted separately (at most max_devices).",
+    ),
+    (
+        "syslog_device_overflow_total",
+        "Syslog messages counted under device=\"_other\" because max_devices senders were already known.",
+    ),
+    ("syslog_tcp_connections", "Open syslog TCP connections."),
 ];
 
 /// The help text of a metric, if a probe emits it.

@@ -40,6 +40,9 @@ pub mod tcp;
 pub mod textfile;
 /// TLS for the http and tcp probes: certificate recording and days to expiry.
 mod tls_peer;
+// Device logs and traps, gear over SNMP and IPMI (h/gear).
+mod receiver;
+pub mod syslog;
 
 /// Default interval between two collections of a probe.
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(10);
@@ -84,6 +87,9 @@ pub enum ProbeConfig {
     Tcp(tcp::TcpConfig),
     /// A DNS lookup against a server or the system resolver: ok, latency, answers, expected.
     Dns(dns::DnsConfig),
+    /// A syslog receiver (UDP, TCP; RFC 3164 and 5424): messages by device and severity,
+    /// pattern matches.
+    Syslog(syslog::SyslogConfig),
 }
 
 impl ProbeConfig {
@@ -108,6 +114,7 @@ impl ProbeConfig {
             Self::Http(_) => "http",
             Self::Tcp(_) => "tcp",
             Self::Dns(_) => "dns",
+            Self::Syslog(_) => "syslog",
         }
     }
 
@@ -132,6 +139,7 @@ impl ProbeConfig {
             Self::Http(c) => c.interval,
             Self::Tcp(c) => c.interval,
             Self::Dns(c) => c.interval,
+            Self::Syslog(c) => c.interval,
         }
     }
 
@@ -156,6 +164,7 @@ impl ProbeConfig {
             Self::Http(c) => Ok(Box::new(http::HttpProbe::new(c)?)),
             Self::Tcp(c) => Ok(Box::new(tcp::TcpProbe::new(c)?)),
             Self::Dns(c) => Ok(Box::new(dns::DnsProbe::new(c)?)),
+            Self::Syslog(c) => Ok(Box::new(syslog::SyslogProbe::new(c)?)),
         }
     }
 }
