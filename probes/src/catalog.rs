@@ -651,6 +651,39 @@ pub const METRICS: &[(&str, &str)] = &[
         "Syslog messages counted under device=\"_other\" because max_devices senders were already known.",
     ),
     ("syslog_tcp_connections", "Open syslog TCP connections."),
+    // snmp_trap probe (probes/src/snmp_trap/README.md)
+    (
+        "snmp_trap_up",
+        "1 when the trap receiver's UDP port is bound and receiving.",
+    ),
+    (
+        "snmp_traps_total",
+        "Traps and informs received from the device, by trap name (or OID).",
+    ),
+    (
+        "snmp_traps",
+        "Traps and informs received from the device during the last interval, by trap name (or OID).",
+    ),
+    (
+        "snmp_trap_if_oper_up",
+        "1 when the latest linkUp/linkDown trap for the interface was linkUp.",
+    ),
+    (
+        "snmp_trap_dropped_total",
+        "Datagrams dropped by the trap receiver, by reason (malformed, community, unknown_user, wrong_digest...).",
+    ),
+    (
+        "snmp_trap_inform_response_failures_total",
+        "Inform responses that could not be sent back.",
+    ),
+    (
+        "snmp_trap_devices",
+        "Trap senders counted separately (at most max_devices).",
+    ),
+    (
+        "snmp_trap_device_overflow_total",
+        "Traps counted under device=\"_other\" because max_devices senders were already known.",
+    ),
 ];
 
 /// The help text of a metric, if a probe emits it.

@@ -42,6 +42,7 @@ pub mod textfile;
 mod tls_peer;
 // Device logs and traps, gear over SNMP and IPMI (h/gear).
 mod receiver;
+pub mod snmp_trap;
 pub mod syslog;
 
 /// Default interval between two collections of a probe.
@@ -90,6 +91,8 @@ pub enum ProbeConfig {
     /// A syslog receiver (UDP, TCP; RFC 3164 and 5424): messages by device and severity,
     /// pattern matches.
     Syslog(syslog::SyslogConfig),
+    /// An SNMP trap receiver (v1, v2c traps and informs, v3 USM): traps by device, link state.
+    SnmpTrap(snmp_trap::SnmpTrapConfig),
 }
 
 impl ProbeConfig {
@@ -115,6 +118,7 @@ impl ProbeConfig {
             Self::Tcp(_) => "tcp",
             Self::Dns(_) => "dns",
             Self::Syslog(_) => "syslog",
+            Self::SnmpTrap(_) => "snmp_trap",
         }
     }
 
@@ -140,6 +144,7 @@ impl ProbeConfig {
             Self::Tcp(c) => c.interval,
             Self::Dns(c) => c.interval,
             Self::Syslog(c) => c.interval,
+            Self::SnmpTrap(c) => c.interval,
         }
     }
 
@@ -165,6 +170,7 @@ impl ProbeConfig {
             Self::Tcp(c) => Ok(Box::new(tcp::TcpProbe::new(c)?)),
             Self::Dns(c) => Ok(Box::new(dns::DnsProbe::new(c)?)),
             Self::Syslog(c) => Ok(Box::new(syslog::SyslogProbe::new(c)?)),
+            Self::SnmpTrap(c) => Ok(Box::new(snmp_trap::SnmpTrapProbe::new(c)?)),
         }
     }
 }

@@ -17,7 +17,7 @@ mod config;
 mod custom;
 mod profiles;
 mod rates;
-mod session;
+pub(crate) mod session;
 mod table;
 
 use std::collections::BTreeSet;
@@ -28,11 +28,12 @@ use futures::future::join_all;
 use patrol_proto::Sample;
 
 use crate::{CollectContext, Probe, ProbeError};
+pub use config::parse_oid;
 pub use config::{
     AuthProto, CustomKind, CustomOid, DeviceConfig, PrivProto, Profile, SnmpConfig, Version,
 };
 pub use session::DeviceError;
-pub use table::{Val, clean_text, parse_snmprec};
+pub use table::{Val, clean_text, dotted, parse_snmprec};
 
 use config::{CustomSettings, DeviceSettings, Settings};
 use profiles::Out;

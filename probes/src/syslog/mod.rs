@@ -33,6 +33,7 @@ use crate::sample_out::{Failing, Out, interval_duration};
 use crate::{CollectContext, DEFAULT_INTERVAL, Probe, ProbeError};
 use counts::{Counts, Dropped, Transport};
 pub use framing::{Frame, Framer};
+pub(crate) use listen::bind_udp;
 
 /// Configuration of one `[[probe]] type = "syslog"` section: one or two listeners and what
 /// to count.
