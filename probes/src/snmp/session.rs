@@ -212,9 +212,7 @@ impl Session {
         let Ok(lenient) = connect(&self.device, auth, self.walk, true).await else {
             return explained;
         };
-        let probe = lenient
-            .get(&Oid::from_slice(super::profiles::SYS_UPTIME))
-            .await;
+        let probe = lenient.get(&Oid::from_slice(super::SYS_UPTIME)).await;
         match probe.map_err(|e| self.explain(&e)) {
             // The device answered this time: a transient loss, reported as what it was.
             Ok(_) => explained,
