@@ -400,7 +400,7 @@ pub const METRICS: &[(&str, &str)] = &[
     ),
     (
         "snmp_if_speed_bits_per_second",
-        "Interface speed (ifHighSpeed x 1e6).",
+        "Interface speed (ifHighSpeed x 1e6, else ifSpeed).",
     ),
     (
         "snmp_if_in_bits_per_second",
@@ -458,6 +458,77 @@ pub const METRICS: &[(&str, &str)] = &[
         "hw_psu_ok",
         "1 = power supply working (SNMP: CISCO-ENVMON state normal).",
     ),
+    (
+        "entity_sensor_value",
+        "ENTITY-SENSOR reading in its unit (value x 10^scale / 10^precision) while the sensor is ok.",
+    ),
+    (
+        "entity_sensor_ok",
+        "1 = ENTITY-SENSOR operStatus ok, 0 = unavailable or nonoperational.",
+    ),
+    (
+        "ups_on_battery",
+        "1 = the UPS output runs on battery (UPS-MIB upsOutputSource battery).",
+    ),
+    (
+        "ups_on_bypass",
+        "1 = the UPS output is on bypass (upsOutputSource bypass).",
+    ),
+    (
+        "ups_battery_low",
+        "1 = UPS battery low or depleted (upsBatteryStatus).",
+    ),
+    (
+        "ups_battery_remaining_percent",
+        "UPS battery charge remaining, 0-100 (upsEstimatedChargeRemaining).",
+    ),
+    (
+        "ups_battery_runtime_seconds",
+        "UPS runtime left on battery (upsEstimatedMinutesRemaining x 60).",
+    ),
+    (
+        "ups_on_battery_seconds",
+        "Time the UPS has been on battery, 0 on mains (upsSecondsOnBattery).",
+    ),
+    ("ups_battery_voltage_volts", "UPS battery voltage (DC)."),
+    (
+        "ups_battery_temperature_celsius",
+        "UPS battery temperature.",
+    ),
+    (
+        "ups_input_line_bads_total",
+        "Times the UPS input went out of tolerance (upsInputLineBads).",
+    ),
+    ("ups_output_frequency_hertz", "UPS output frequency."),
+    (
+        "ups_alarms_present",
+        "Active UPS alarms (upsAlarmsPresent).",
+    ),
+    (
+        "ups_alarm",
+        "1 per active UPS alarm; the alarm label names it (upsAlarmTable).",
+    ),
+    (
+        "ups_input_voltage_volts",
+        "UPS input voltage per line (phase).",
+    ),
+    ("ups_input_frequency_hertz", "UPS input frequency per line."),
+    ("ups_output_voltage_volts", "UPS output voltage per line."),
+    ("ups_output_current_amperes", "UPS output current per line."),
+    ("ups_output_power_watts", "UPS output power per line."),
+    (
+        "ups_load_percent",
+        "UPS output load per line, percent of the rated load.",
+    ),
+    (
+        "fc_port_up",
+        "1 = Fibre Channel port up (FCMGMT status ready, or IF-MIB oper up).",
+    ),
+    (
+        "fc_port_down",
+        "1 = Fibre Channel port meant to be online that is failed, offline-sequence, bypassed or down.",
+    ),
+    ("fc_port_speed_bits_per_second", "Fibre Channel port speed."),
     // exec probe (probes/src/exec/README.md)
     (
         "exec_up",

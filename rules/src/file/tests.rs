@@ -317,6 +317,16 @@ fn shipped_default_rules_load_cleanly() {
         names,
         vec![
             "agent_silent",
+            // gear.toml
+            "ups_on_battery",
+            "ups_on_battery_prolonged",
+            "ups_battery_low",
+            "ups_runtime_low",
+            "ups_alarm_present",
+            "entity_sensor_not_ok",
+            "fc_port_down",
+            "trap_link_down",
+            "trap_device_restarted",
             "cpu_high",
             "memory_high",
             "disk_full",

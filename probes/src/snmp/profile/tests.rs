@@ -581,3 +581,32 @@ fn strings_and_huge_numbers_where_numbers_belong_give_no_sample_and_no_panic() {
     );
     assert!(out.is_empty(), "{out:?}");
 }
+
+// ---- documentation ---------------------------------------------------------------------
+
+#[test]
+fn every_metric_of_a_builtin_profile_is_catalogued_and_documented() {
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/metrics.md"))
+        .expect("docs/metrics.md");
+    let registry = builtin().unwrap();
+    for profile in registry.values() {
+        let names = profile.scalars.iter().map(|s| &s.name).chain(
+            profile
+                .tables
+                .iter()
+                .flat_map(|t| t.metrics.iter().map(|m| &m.name)),
+        );
+        for name in names {
+            assert!(
+                crate::catalog::help(name).is_some(),
+                "{name} ({}) has no help text in catalog.rs",
+                profile.name
+            );
+            assert!(
+                doc.contains(&format!("`{name}`")),
+                "{name} ({}) is not in docs/metrics.md",
+                profile.name
+            );
+        }
+    }
+}
