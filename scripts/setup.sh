@@ -31,6 +31,10 @@ packages+=(mosquitto mosquitto-clients python3-aiosmtpd)
 # Exec probe (h/probes): real Nagios plugins (check_dummy, check_disk from
 # monitoring-plugins-basic) are run through the probe to check the plugin protocol end to end.
 packages+=(monitoring-plugins-basic)
+# Device logs, traps, gear and IPMI (h/gear): logger (util-linux, above) sends to the syslog
+# receiver, snmptrap/snmpinform (snmp, above) to the trap receiver; ipmitool is run for real
+# to check the probe's "no BMC" / "session refused" / timeout wording (no BMC exists here).
+packages+=(ipmitool)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

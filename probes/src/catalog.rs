@@ -529,6 +529,36 @@ pub const METRICS: &[(&str, &str)] = &[
         "1 = Fibre Channel port meant to be online that is failed, offline-sequence, bypassed or down.",
     ),
     ("fc_port_speed_bits_per_second", "Fibre Channel port speed."),
+    // ipmi probe (probes/src/ipmi/README.md)
+    (
+        "ipmi_up",
+        "1 when ipmitool read the BMC's sensor list, 0 when it could not (no BMC, no ipmitool, session refused, timeout).",
+    ),
+    (
+        "ipmi_sensor_value",
+        "A BMC sensor's analog reading in its unit (ipmitool sdr elist).",
+    ),
+    (
+        "ipmi_sensor_ok",
+        "1 = the BMC sensor is within its thresholds and asserts no fault state.",
+    ),
+    (
+        "ipmi_sensor_severity",
+        "BMC sensor state: 0 ok, 1 non-critical, 2 critical, 3 non-recoverable.",
+    ),
+    ("ipmi_sel_entries", "Records in the BMC's System Event Log."),
+    (
+        "ipmi_sel_new_entries",
+        "System Event Log records that were not there at the previous round.",
+    ),
+    (
+        "ipmi_parse_errors",
+        "Lines of ipmitool's last output that were not understood (or sensors past the bound).",
+    ),
+    (
+        "ipmi_duration_ms",
+        "Time the ipmitool runs took this round.",
+    ),
     // exec probe (probes/src/exec/README.md)
     (
         "exec_up",

@@ -41,6 +41,7 @@ pub mod textfile;
 /// TLS for the http and tcp probes: certificate recording and days to expiry.
 mod tls_peer;
 // Device logs and traps, gear over SNMP and IPMI (h/gear).
+pub mod ipmi;
 mod receiver;
 pub mod snmp_trap;
 pub mod syslog;
@@ -93,6 +94,8 @@ pub enum ProbeConfig {
     Syslog(syslog::SyslogConfig),
     /// An SNMP trap receiver (v1, v2c traps and informs, v3 USM): traps by device, link state.
     SnmpTrap(snmp_trap::SnmpTrapConfig),
+    /// BMC sensors (fans, temperatures, voltages, power supplies) and event log via ipmitool.
+    Ipmi(ipmi::IpmiConfig),
 }
 
 impl ProbeConfig {
@@ -119,6 +122,7 @@ impl ProbeConfig {
             Self::Dns(_) => "dns",
             Self::Syslog(_) => "syslog",
             Self::SnmpTrap(_) => "snmp_trap",
+            Self::Ipmi(_) => "ipmi",
         }
     }
 
@@ -145,6 +149,7 @@ impl ProbeConfig {
             Self::Dns(c) => c.interval,
             Self::Syslog(c) => c.interval,
             Self::SnmpTrap(c) => c.interval,
+            Self::Ipmi(c) => c.interval,
         }
     }
 
@@ -171,6 +176,7 @@ impl ProbeConfig {
             Self::Dns(c) => Ok(Box::new(dns::DnsProbe::new(c)?)),
             Self::Syslog(c) => Ok(Box::new(syslog::SyslogProbe::new(c)?)),
             Self::SnmpTrap(c) => Ok(Box::new(snmp_trap::SnmpTrapProbe::new(c)?)),
+            Self::Ipmi(c) => Ok(Box::new(ipmi::IpmiProbe::new(c)?)),
         }
     }
 }
