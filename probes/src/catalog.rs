@@ -98,6 +98,90 @@ pub const METRICS: &[(&str, &str)] = &[
         "Hours since the newest successful whole-database RMAN backup ended.",
     ),
     (
+        "oracle_dataguard_transport_lag_seconds",
+        "Data Guard transport lag on a standby: how far received redo is behind the primary (v$dataguard_stats).",
+    ),
+    (
+        "oracle_dataguard_apply_lag_seconds",
+        "Data Guard apply lag on a standby: how far applied redo is behind the primary (v$dataguard_stats).",
+    ),
+    (
+        "oracle_blocked_sessions",
+        "Sessions waiting on another session's lock (v$session blocking_session).",
+    ),
+    (
+        "oracle_blocking_sessions",
+        "Distinct sessions holding up the blocked ones.",
+    ),
+    (
+        "oracle_blocked_wait_seconds",
+        "The longest current wait of a blocked session.",
+    ),
+    (
+        "oracle_long_running_sql",
+        "User calls active for longer than long_sql_threshold (v$session last_call_et).",
+    ),
+    (
+        "oracle_longest_sql_seconds",
+        "How long the longest active user call has run.",
+    ),
+    (
+        "oracle_top_sql_cpu_seconds_total",
+        "CPU time of a top statement since its cursor was loaded (v$sqlstats, top_sql by CPU).",
+    ),
+    (
+        "oracle_top_sql_elapsed_seconds_total",
+        "Elapsed time of a top statement since its cursor was loaded.",
+    ),
+    (
+        "oracle_top_sql_executions_total",
+        "Executions of a top statement since its cursor was loaded.",
+    ),
+    (
+        "oracle_scheduler_job_failures",
+        "Scheduler job runs that failed since the previous round (dba_scheduler_job_run_details).",
+    ),
+    (
+        "oracle_scheduler_failed_jobs",
+        "Distinct scheduler jobs with a failed run in the last 24 hours.",
+    ),
+    (
+        "oracle_scheduler_broken_jobs",
+        "Scheduler jobs in state BROKEN (stopped after too many failures).",
+    ),
+    (
+        "oracle_datafile_reads_total",
+        "Physical reads of a data file since instance start (v$filestat).",
+    ),
+    (
+        "oracle_datafile_writes_total",
+        "Physical writes of a data file since instance start (v$filestat).",
+    ),
+    (
+        "oracle_datafile_read_seconds_total",
+        "Time spent reading a data file since instance start (v$filestat readtim).",
+    ),
+    (
+        "oracle_datafile_write_seconds_total",
+        "Time spent writing a data file since instance start (v$filestat writetim).",
+    ),
+    (
+        "oracle_invalid_objects",
+        "Invalid objects in the database (dba_objects status INVALID).",
+    ),
+    (
+        "oracle_invalid_objects_by_type",
+        "Invalid objects of one owner and object type.",
+    ),
+    (
+        "oracle_deadlocks_total",
+        "ORA-00060 deadlocks written to the alert log since the agent started reading it.",
+    ),
+    (
+        "oracle_deadlocks",
+        "ORA-00060 deadlocks written to the alert log since the previous round.",
+    ),
+    (
         "oracle_alert_log_errors_total",
         "ORA- errors written to the alert log since counting began (kept across restarts), by code.",
     ),
