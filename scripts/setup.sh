@@ -34,6 +34,10 @@ packages+=(monitoring-plugins-basic)
 # Sample history (issue 14): remote-write is tested against the real receivers, prometheus
 # (already above, --web.enable-remote-write-receiver) and victoria-metrics.
 packages+=(victoria-metrics)
+# Device logs, traps, gear and IPMI (h/gear): logger (util-linux, above) sends to the syslog
+# receiver, snmptrap/snmpinform (snmp, above) to the trap receiver; ipmitool is run for real
+# to check the probe's "no BMC" / "session refused" / timeout wording (no BMC exists here).
+packages+=(ipmitool)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
