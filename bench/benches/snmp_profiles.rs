@@ -88,17 +88,20 @@ fn evaluation(c: &mut Criterion) {
         },
     );
 
-    let big = parse_snmprec(&synthetic_if_mib(1200));
-    let mut replay = Replay::new(profiles(&["if_mib"]), &big);
-    replay.round(0.0, &mut samples);
-    c.bench_function("snmp profiles: if_mib, 1200 interfaces", |b| {
-        b.iter(|| {
-            t += 60.0;
-            samples.clear();
-            replay.round(black_box(t), &mut samples);
-            samples.len()
-        })
-    });
+    // Two sizes, to see how the cost grows with the table.
+    for n in [300, 1200] {
+        let rows = parse_snmprec(&synthetic_if_mib(n));
+        let mut replay = Replay::new(profiles(&["if_mib"]), &rows);
+        replay.round(0.0, &mut samples);
+        c.bench_function(&format!("snmp profiles: if_mib, {n} interfaces"), |b| {
+            b.iter(|| {
+                t += 60.0;
+                samples.clear();
+                replay.round(black_box(t), &mut samples);
+                samples.len()
+            })
+        });
+    }
 }
 
 criterion_group!(benches, evaluation);
