@@ -293,3 +293,58 @@ pub fn load(dirs: &[impl AsRef<Path>]) -> Result<Registry, Vec<String>> {
 
 #[cfg(test)]
 mod tests;
+
+/// The profiles' evaluation on recorded rows, as a poll would see them: for the benchmark
+/// (`bench/benches/snmp_profiles.rs`) and tools, not for probes.
+#[doc(hidden)]
+pub mod replay {
+    use std::sync::Arc;
+
+    use patrol_proto::Sample;
+
+    use super::{Out, ProfileDef, emit};
+    use crate::snmp::rates::Counters;
+    use crate::snmp::table::{Poll, Val};
+
+    /// Rows of one device, filed by the columns and scalars `profiles` read.
+    pub struct Replay {
+        profiles: Vec<Arc<ProfileDef>>,
+        poll: Poll,
+        counters: Counters,
+    }
+
+    impl Replay {
+        pub fn new(profiles: Vec<Arc<ProfileDef>>, rows: &[(Vec<u32>, Val)]) -> Self {
+            let mut poll = Poll::default();
+            for p in &profiles {
+                for c in p.columns() {
+                    poll.add_rows(c, rows.iter().cloned());
+                }
+                for s in p.scalar_oids() {
+                    if let Some((_, v)) = rows.iter().find(|(o, _)| o == s) {
+                        poll.scalars.insert(s.clone(), v.clone());
+                    }
+                }
+            }
+            Self {
+                profiles,
+                poll,
+                counters: Counters::default(),
+            }
+        }
+
+        /// One round at `now_s` (monotonic seconds): the samples every profile makes.
+        pub fn round(&mut self, now_s: f64, out: &mut Vec<Sample>) {
+            self.counters.begin(now_s, None);
+            let mut sink = Out {
+                out,
+                device: "bench",
+                now_ms: 0,
+            };
+            for p in &self.profiles {
+                emit(p, &self.poll, &mut self.counters, &mut sink);
+            }
+            self.counters.finish();
+        }
+    }
+}

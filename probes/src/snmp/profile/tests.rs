@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use super::*;
 use crate::snmp::rates::Counters;
-use crate::snmp::table::{Poll, parse_snmprec};
+use crate::snmp::table::{Poll, Val, parse_snmprec};
 
 fn builtin_profile(name: &str) -> Arc<ProfileDef> {
     let registry = builtin().expect("built-in profiles parse");
@@ -607,6 +607,72 @@ fn every_metric_of_a_builtin_profile_is_catalogued_and_documented() {
                 "{name} ({}) is not in docs/metrics.md",
                 profile.name
             );
+        }
+    }
+}
+
+// ---- hostile input, generated ------------------------------------------------------------
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig { cases: 512, ..Default::default() })]
+
+    /// Any text as a profile file: a profile or located errors, never a panic; every error
+    /// position lies inside the file.
+    #[test]
+    fn arbitrary_profile_text_never_panics(text in "(?s)[ -~\n]{0,300}") {
+        if let Err(errors) = parse(&text) {
+            let lines = text.split('\n').count().max(1);
+            for e in errors {
+                proptest::prop_assert!(e.line >= 1 && e.line <= lines, "{e:?}");
+                proptest::prop_assert!(e.column >= 1);
+            }
+        }
+    }
+
+    /// Any values under the columns the built-in profiles read (wrong types, huge numbers,
+    /// odd indexes): samples with finite values, never a panic.
+    #[test]
+    fn arbitrary_rows_through_every_builtin_never_panic(
+        rows in proptest::collection::vec(
+            (0usize..64, proptest::collection::vec(0u32..5, 1..4), 0u8..8, proptest::prelude::any::<i64>()),
+            0..40,
+        )
+    ) {
+        let registry = builtin().unwrap();
+        let columns: Vec<Vec<u32>> = registry
+            .values()
+            .flat_map(|p| p.columns().cloned().collect::<Vec<_>>())
+            .collect();
+        let mut recording = Vec::new();
+        for (column, index, tag, value) in rows {
+            let mut oid = columns[column % columns.len()].clone();
+            oid.extend(index);
+            let val = match tag {
+                0 => Val::Int(value),
+                1 => Val::Unsigned(value.unsigned_abs()),
+                2 => Val::Counter32(value as u32),
+                3 => Val::Counter64(value.unsigned_abs()),
+                4 => Val::Ticks(value as u32),
+                5 => Val::Bytes(value.to_le_bytes().to_vec()),
+                6 => Val::Oid(vec![1, 3, value.unsigned_abs() as u32]),
+                _ => Val::Absent,
+            };
+            recording.push((oid, val));
+        }
+        let mut counters = Counters::default();
+        for p in registry.values() {
+            let mut poll = Poll::default();
+            for c in p.columns() {
+                poll.add_rows(c, recording.iter().cloned());
+            }
+            for round in 0..2 {
+                counters.begin(f64::from(round) * 60.0, Some(100 + round as u32));
+                let mut samples = Vec::new();
+                let mut out = Out { out: &mut samples, device: "d", now_ms: 0 };
+                emit(p, &poll, &mut counters, &mut out);
+                counters.finish();
+                proptest::prop_assert!(samples.iter().all(|s| s.value.is_finite()));
+            }
         }
     }
 }
