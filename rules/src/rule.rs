@@ -40,6 +40,9 @@ pub struct Rule {
     pub overrides: Vec<Override>,
     /// Override indices, most specific first: the first that matches a series applies.
     pub(crate) precedence: Vec<u16>,
+    /// [`Rule::params`] worked out at load: the rule's own first, then each override's, so
+    /// evaluating a sample does not walk the expression for its threshold.
+    pub(crate) resolved: Vec<Params>,
     /// For `absent(m{…})` without a range: how long after loading it waits for a series.
     pub grace: Duration,
     /// The file the rule came from, as given to the loader.
@@ -130,6 +133,22 @@ impl Rule {
 
     /// The parameters in force under override `ov` (or the rule's own with `None`).
     pub fn params(&self, ov: Option<u16>) -> Params {
+        let k = ov.map_or(0, |i| usize::from(i) + 1);
+        match self.resolved.get(k) {
+            Some(p) => *p,
+            None => self.work_out_params(ov),
+        }
+    }
+
+    /// Every [`Rule::params`], for [`Rule::resolved`].
+    pub(crate) fn resolve_params(&self) -> Vec<Params> {
+        std::iter::once(None)
+            .chain((0..self.overrides.len()).map(|i| u16::try_from(i).ok()))
+            .map(|ov| self.work_out_params(ov))
+            .collect()
+    }
+
+    fn work_out_params(&self, ov: Option<u16>) -> Params {
         let o = ov.and_then(|i| self.overrides.get(usize::from(i)));
         Params {
             threshold: o

@@ -256,7 +256,8 @@ impl<E: Default> Engine<E> {
             (s.name.clone(), s.labels.clone())
         };
         let mut slots = Vec::new();
-        for &idx in rules.for_metric(&name) {
+        let mut buf = Vec::new();
+        for &idx in rules.candidates(&name, &labels, &mut buf) {
             let Some(rule) = rules.get(idx) else { continue };
             let p = &rule.program;
             let mut mask = 0u32;

@@ -271,7 +271,7 @@ impl Checker<'_> {
         }
         let (expr, program) = expr?;
         let precedence = crate::rule::precedence(&overrides);
-        Some(Rule {
+        let mut rule = Rule {
             name: name?.0,
             expr,
             program,
@@ -284,7 +284,10 @@ impl Checker<'_> {
             grace: grace?,
             file: self.file.to_owned(),
             line: line?,
-        })
+            resolved: Vec::new(),
+        };
+        rule.resolved = rule.resolve_params();
+        Some(rule)
     }
 
     fn name(&mut self, field: Option<&Spanned<String>>) -> Option<(String, Range<usize>)> {

@@ -226,10 +226,12 @@ impl Window {
         let t = self.last.map_or(t, |(lt, _)| t.max(lt));
         match &self.ring {
             Ring::SumCount(r) => {
+                // `advance` emptied every bucket outside the window, so the whole ring is the
+                // window: summed in ring order, without mapping bucket numbers to slots.
                 let (mut sum, mut n) = (0.0, 0u64);
-                for i in self.oldest_first() {
-                    sum += r[i].sum;
-                    n += u64::from(r[i].n);
+                for b in r.iter() {
+                    sum += b.sum;
+                    n += u64::from(b.n);
                 }
                 if n == 0 {
                     return None;
