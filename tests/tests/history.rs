@@ -235,18 +235,31 @@ fn require(binary: &str, package: &str) {
 }
 
 fn start_peer(binary: &str, args: &[String], dir: tempfile::TempDir, ready: &str) -> Peer {
+    let log_path = dir.path().join("peer.log");
+    let log = std::fs::File::create(&log_path).expect("peer log");
     let child = Command::new(binary)
         .args(args)
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(log)
         .spawn()
         .unwrap_or_else(|e| panic!("cannot start {binary}: {e}"));
-    let peer = Peer { child, _dir: dir };
+    let mut peer = Peer { child, _dir: dir };
     let (addr, path) = ready.split_once('/').expect("addr/path");
-    let up = eventually(Duration::from_secs(60), || {
+    let mut exited = None;
+    let up = eventually(Duration::from_secs(120), || {
+        if let Ok(Some(status)) = peer.child.try_wait() {
+            exited = Some(status);
+            return true;
+        }
         std::net::TcpStream::connect(addr).is_ok() && http_get(addr, &format!("/{path}")).0 == 200
     });
-    assert!(up, "{binary} did not become ready at {ready}");
+    let said = std::fs::read_to_string(&log_path).unwrap_or_default();
+    let tail: Vec<&str> = said.lines().rev().take(15).collect();
+    assert!(
+        up && exited.is_none(),
+        "{binary} did not become ready at {ready} (exit: {exited:?}); its last log lines:\n{}",
+        tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+    );
     peer
 }
 
