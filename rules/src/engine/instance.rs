@@ -15,7 +15,7 @@ use super::{InstanceId, Series, SeriesId};
 pub(super) enum LeafState {
     /// Reads the latest value of this series (once a series for the selector appeared).
     Latest(Option<SeriesId>),
-    /// A window over the selector's series.
+    /// A window over the selector's series (its ring of buckets is boxed inside).
     Window(Window),
     /// `absent(m[range])`: when the series' last sample arrived (`None`: never yet).
     Silent { last_ms: Option<i64>, range_ms: i64 },
@@ -41,6 +41,48 @@ impl LeafState {
     }
 }
 
+/// An instance's leaf states: inside the instance when there is one (most rules: one metric,
+/// one comparison), so evaluating it touches no other allocation; boxed otherwise.
+#[derive(Debug, Clone)]
+pub(super) enum Leaves {
+    One(LeafState),
+    Many(Box<[LeafState]>),
+}
+
+impl std::ops::Deref for Leaves {
+    type Target = [LeafState];
+
+    fn deref(&self) -> &[LeafState] {
+        match self {
+            Leaves::One(l) => std::slice::from_ref(l),
+            Leaves::Many(b) => b,
+        }
+    }
+}
+
+impl std::ops::DerefMut for Leaves {
+    fn deref_mut(&mut self) -> &mut [LeafState] {
+        match self {
+            Leaves::One(l) => std::slice::from_mut(l),
+            Leaves::Many(b) => b,
+        }
+    }
+}
+
+impl FromIterator<LeafState> for Leaves {
+    fn from_iter<I: IntoIterator<Item = LeafState>>(iter: I) -> Self {
+        let mut all: Vec<LeafState> = iter.into_iter().collect();
+        match (all.pop(), all.is_empty()) {
+            (Some(one), true) => Leaves::One(one),
+            (Some(last), false) => {
+                all.push(last);
+                Leaves::Many(all.into_boxed_slice())
+            }
+            (None, _) => Leaves::Many(Box::new([])),
+        }
+    }
+}
+
 /// Whose labels an instance has: the series that created it (no copy), or its own.
 #[derive(Debug, Clone)]
 pub(super) enum LabelsOf {
@@ -59,7 +101,7 @@ pub(super) struct Instance<E> {
     /// The override in force for these labels.
     pub ov: Option<u16>,
     pub state: AlertState,
-    pub leaves: Box<[LeafState]>,
+    pub leaves: Leaves,
     /// Newest sample timestamp fed: the time windows are evaluated at.
     pub last_ts: i64,
     /// The last evaluated value, for events that have no sample (sweeps, timers).
