@@ -31,6 +31,13 @@ packages+=(mosquitto mosquitto-clients python3-aiosmtpd)
 # Exec probe (h/probes): real Nagios plugins (check_dummy, check_disk from
 # monitoring-plugins-basic) are run through the probe to check the plugin protocol end to end.
 packages+=(monitoring-plugins-basic)
+# Sample history (issue 14): remote-write is tested against the real receivers, prometheus
+# (already above, --web.enable-remote-write-receiver) and victoria-metrics.
+packages+=(victoria-metrics)
+# Device logs, traps, gear and IPMI (h/gear): logger (util-linux, above) sends to the syslog
+# receiver, snmptrap/snmpinform (snmp, above) to the trap receiver; ipmitool is run for real
+# to check the probe's "no BMC" / "session refused" / timeout wording (no BMC exists here).
+packages+=(ipmitool)
 # Security and packaging tests (h/sec): systemd-analyze rates the units' exposure
 # (tests/tests/packaging.rs), curl is the HTTPS client of the HTTP port under mutual TLS.
 packages+=(systemd curl)

@@ -76,6 +76,7 @@ fn store_with(rt: &tokio::runtime::Runtime, dir: &std::path::Path, live: u64) ->
                         ("mount", format!("/m{i}")),
                     ]),
                     summary: "disk above 90%".into(),
+                    threshold: None,
                     value: 93.0,
                     at_ms: T0,
                 })

@@ -309,6 +309,7 @@ async fn agent(
         next_series: 0,
         defined: vec![false; cli.series as usize],
         rng: rand::rngs::StdRng::from_rng(&mut rand::rng()),
+        round_ts: i64::MIN,
     };
     let start = Instant::now();
     let deadline = start + cli.duration;
@@ -395,15 +396,22 @@ struct Generator {
     next_series: u32,
     defined: Vec<bool>,
     rng: rand::rngs::StdRng,
+    /// Timestamp of the current round over the series: at least 1 ms after the previous one,
+    /// so every sample is newer than its series' last (the history keeps only those) even
+    /// when rounds come faster than the clock ticks.
+    round_ts: i64,
 }
 
 impl Generator {
     fn batch(&mut self, seq: u64, points: usize) -> v1::Batch {
-        let ts = patrol_proto::model::now_ms();
         let mut defs = Vec::new();
         let mut pts = Vec::with_capacity(points);
         for _ in 0..points {
             let i = self.next_series;
+            if i == 0 {
+                self.round_ts = patrol_proto::model::now_ms().max(self.round_ts + 1);
+            }
+            let ts = self.round_ts;
             self.next_series = (self.next_series + 1) % self.series;
             if !self.defined[i as usize] {
                 self.defined[i as usize] = true;

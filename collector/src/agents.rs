@@ -66,6 +66,25 @@ impl Registry {
         }
     }
 
+    /// Lowers each agent's welcome to what the history holds of it (its marks), so batches
+    /// the store applied but the history lost in a crash are sent again: the engine sees them
+    /// as duplicates, the history keeps their samples. An agent the history has nothing of
+    /// for its epoch is welcomed from 0.
+    pub fn limit_to_history(&self, marks: &[patrol_history::Mark]) {
+        let Ok(mut m) = self.inner.lock() else { return };
+        for (id, e) in m.iter_mut() {
+            let held = marks
+                .iter()
+                .find(|k| &k.source == id && k.epoch == e.epoch)
+                .map_or(0, |k| k.seq);
+            if held < e.durable_seq {
+                tracing::info!(agent_id = %id, store = e.durable_seq, history = held,
+                    "the history lacks batches the store applied; the agent is asked to send them again");
+                e.durable_seq = held;
+            }
+        }
+    }
+
     pub fn connect(
         &self,
         hello: &v1::Hello,
@@ -169,6 +188,18 @@ impl Registry {
             }
         }
         out
+    }
+
+    /// Host and static labels of each agent whose stream is gone and whose silence has been
+    /// confirmed (`patrol_agent_up` 0): its series are no longer current.
+    pub fn silent_labels(&self) -> Vec<Labels> {
+        let Ok(m) = self.inner.lock() else {
+            return Vec::new();
+        };
+        m.values()
+            .filter(|e| !e.connected && e.reported_up == Some(false))
+            .map(|e| e.labels.clone())
+            .collect()
     }
 
     pub fn connected_count(&self) -> usize {

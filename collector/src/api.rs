@@ -494,17 +494,25 @@ impl Rules for Api {
         &self,
         _request: Request<v1::RulesListRequest>,
     ) -> Result<Response<v1::RulesListResponse>, Status> {
-        let rules = self.core.rules();
+        let (rules, counts) = self.core.rules_with_states();
         Ok(Response::new(v1::RulesListResponse {
             rules: rules
                 .rules()
                 .iter()
-                .map(|r| v1::RuleInfo {
-                    name: r.name.clone(),
-                    expr: r.expr.to_string(),
-                    severity: r.severity.name.clone(),
-                    file: format!("{}:{}", r.file, r.line),
-                    for_ms: r.for_.as_millis() as i64,
+                .enumerate()
+                .map(|(i, r)| {
+                    let c = counts.get(i).copied().unwrap_or_default();
+                    v1::RuleInfo {
+                        name: r.name.clone(),
+                        expr: r.expr.to_string(),
+                        severity: r.severity.name.clone(),
+                        file: format!("{}:{}", r.file, r.line),
+                        for_ms: r.for_.as_millis() as i64,
+                        inactive: c.inactive,
+                        pending: c.pending,
+                        firing: c.firing,
+                        overrides: r.overrides.len() as u32,
+                    }
                 })
                 .collect(),
         }))

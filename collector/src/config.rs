@@ -45,6 +45,12 @@ pub struct CollectorConfig {
     /// `[auth]`: agents' and operators' identities and roles (docs/security.md). Unset: only
     /// loopback callers may use the API, as one shared identity.
     pub auth: Option<AuthSection>,
+    /// A series that has sent nothing for this long is no longer presented as current
+    /// (`/metrics`, `patrolctl query`, instant queries). Default 5m, Prometheus' lookback.
+    #[serde(default, with = "humantime_serde")]
+    pub stale_after: Option<std::time::Duration>,
+    /// `[history]`: sample history, its retention, disk cap and remote-write (docs/history.md).
+    pub history: Option<patrol_history::HistoryConfig>,
 }
 
 /// Checked settings the collector runs on.
@@ -65,6 +71,10 @@ pub struct Settings {
     pub auth: Auth,
     /// How long an agent may send nothing before `patrol_agent_up` turns 0.
     pub agent_silence: std::time::Duration,
+    /// How long a series may send nothing before it is no longer shown as current.
+    pub stale_after: std::time::Duration,
+    /// Sample history (kept in `data/history`).
+    pub history: patrol_history::HistoryConfig,
 }
 
 impl Default for Settings {
@@ -83,9 +93,14 @@ impl Default for Settings {
             tls: None,
             auth: Auth::default(),
             agent_silence: crate::core::DEFAULT_AGENT_SILENCE,
+            stale_after: DEFAULT_STALE_AFTER,
+            history: patrol_history::HistoryConfig::default(),
         }
     }
 }
+
+/// Default for `stale_after`: Prometheus' lookback delta.
+pub const DEFAULT_STALE_AFTER: std::time::Duration = std::time::Duration::from_secs(300);
 
 pub const DEFAULT_MAX_BATCH_POINTS: u32 = 50_000;
 
@@ -116,6 +131,16 @@ impl CollectorConfig {
                 ..Auth::default()
             },
         };
+        let history = self.history.unwrap_or_default();
+        let problems = history.check();
+        if !problems.is_empty() {
+            let text: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
+            return Err(check(text.join("; ")));
+        }
+        let stale_after = self.stale_after.unwrap_or(DEFAULT_STALE_AFTER);
+        if stale_after < std::time::Duration::from_secs(1) {
+            return Err(check("stale_after must be at least 1s".into()));
+        }
         let local_agent = if self.local_agent {
             Some(self.agent.unwrap_or_else(default_local_agent))
         } else {
@@ -135,6 +160,8 @@ impl CollectorConfig {
             agent_silence: self
                 .agent_silence
                 .unwrap_or(crate::core::DEFAULT_AGENT_SILENCE),
+            stale_after,
+            history,
         })
     }
 }
@@ -155,7 +182,7 @@ mod tests {
         let p = dir.path().join("c.toml");
         std::fs::write(&p, "listen = \"127.0.0.1:1\"\nrule = \"x\"\n").unwrap();
         let err = CollectorConfig::load(&p).unwrap_err().to_string();
-        assert!(err.ends_with("c.toml:2:1: unknown field `rule`, expected one of `listen`, `http`, `rules`, `data`, `site`, `token_file`, `max_batch_points`, `agent_silence`, `local_agent`, `agent`, `tls`, `auth`"), "{err}");
+        assert!(err.ends_with("c.toml:2:1: unknown field `rule`, expected one of `listen`, `http`, `rules`, `data`, `site`, `token_file`, `max_batch_points`, `agent_silence`, `local_agent`, `agent`, `tls`, `auth`, `stale_after`, `history`"), "{err}");
     }
 
     #[test]

@@ -45,6 +45,12 @@ pub struct Core {
     pub channels: std::sync::Arc<patrol_notify::dispatch::Board>,
     /// Turns true when the collector stops; agent sessions finish their acks and end.
     pub shutdown: tokio::sync::watch::Receiver<bool>,
+    /// Sample history; `None` when `[history] enabled = false`.
+    pub history: Option<patrol_history::History>,
+    /// Remote-write endpoints' figures, by name.
+    pub remote: patrol_history::remote::RemoteStats,
+    /// How long a series may send nothing before it is no longer shown as current.
+    pub stale_after: std::time::Duration,
 }
 
 impl Core {
@@ -195,6 +201,14 @@ impl Core {
                 );
                 Err(errors)
             }
+        }
+    }
+
+    /// The rules in force with each rule's instance counts per alert state, taken together.
+    pub fn rules_with_states(&self) -> (Arc<RuleSet>, Vec<crate::engine::StateCounts>) {
+        match self.engine.lock() {
+            Ok(e) => (Arc::clone(e.rules()), e.state_counts()),
+            Err(_) => (Arc::new(RuleSet::from_rules(Vec::new())), Vec::new()),
         }
     }
 

@@ -134,8 +134,20 @@ struct Session {
     generation: u64,
     /// Host and static labels of the agent, added to every series it defines.
     labels: Labels,
-    /// Wire series id → engine series id, for this stream only.
-    series: HashMap<u32, SeriesId>,
+    /// Wire series id → (engine series id, history series id), for this stream only.
+    series: HashMap<u32, (SeriesId, u32)>,
+}
+
+/// What acknowledging a batch waits for: its incident changes in the store and its samples in
+/// the history's log.
+type Commit = Pin<Box<dyn Future<Output = (u64, Result<(), CommitError>)> + Send>>;
+
+#[derive(Debug, thiserror::Error)]
+enum CommitError {
+    #[error("incident store: {0}")]
+    Store(#[from] patrol_store::StoreError),
+    #[error("{0}")]
+    History(#[from] patrol_history::HistoryError),
 }
 
 impl Session {
@@ -155,7 +167,7 @@ impl Session {
                 }
                 msg = inbound.message(), if commits.len() < MAX_IN_FLIGHT => match msg {
                     Ok(Some(v1::AgentMessage { msg: Some(agent_message::Msg::Batch(b)) })) => {
-                        match self.batch(b) {
+                        match self.batch(b).await {
                             Ok(Some(fut)) => commits.push_back(fut),
                             Ok(None) => break None,
                             Err(status) => break Some(status),
@@ -203,14 +215,17 @@ impl Session {
 
     async fn acked(
         &self,
-        done: (u64, Result<(), patrol_store::StoreError>),
+        done: (u64, Result<(), CommitError>),
         tx: &mpsc::Sender<Result<v1::CollectorMessage, Status>>,
     ) -> bool {
         let (seq, result) = done;
         if let Err(e) = result {
             // Not durable: do not acknowledge, the agent resends after reconnecting.
-            self.core.telemetry.store_errors.inc();
-            tracing::error!(error = %e, "incident store commit failed; dropping the stream so the agent resends");
+            match &e {
+                CommitError::Store(_) => self.core.telemetry.store_errors.inc(),
+                CommitError::History(_) => self.core.telemetry.history_errors.inc(),
+            }
+            tracing::error!(error = %e, "batch not durable; dropping the stream so the agent resends");
             return false;
         }
         self.core.agents.durable(&self.agent_id, seq);
@@ -221,14 +236,7 @@ impl Session {
     }
 
     /// Applies one batch and returns the commit to wait for before acknowledging it.
-    #[allow(clippy::type_complexity)]
-    fn batch(
-        &mut self,
-        b: v1::Batch,
-    ) -> Result<
-        Option<Pin<Box<dyn Future<Output = (u64, Result<(), patrol_store::StoreError>)> + Send>>>,
-        Status,
-    > {
+    async fn batch(&mut self, b: v1::Batch) -> Result<Option<Commit>, Status> {
         let core = &self.core;
         if b.seq == 0 {
             core.telemetry.reject("bad_batch");
@@ -274,7 +282,11 @@ impl Session {
                 let mut full = labels;
                 full.merge_missing(&self.labels);
                 let id = engine.intern(&def.name, &full);
-                self.series.insert(def.id, id);
+                let hid = core
+                    .history
+                    .as_ref()
+                    .map_or(0, |h| h.series(&def.name, &full));
+                self.series.insert(def.id, (id, hid));
             }
             if new {
                 // Check every reference before applying any point, so a bad batch changes nothing.
@@ -290,7 +302,7 @@ impl Session {
                     )));
                 }
                 for p in &b.points {
-                    if let Some(&id) = self.series.get(&p.series) {
+                    if let Some(&(id, _)) = self.series.get(&p.series) {
                         engine.observe(id, p.value, p.timestamp_ms, now, &mut changes, &mut stats);
                     }
                 }
@@ -309,16 +321,58 @@ impl Session {
         } else {
             core.telemetry.batches_duplicate.inc();
         }
+        // A duplicate's samples go to the history too: the history keeps only samples newer
+        // than their series' last one, so a batch applied before a crash but lost from the
+        // history's log (or never written to it) is filled in, and one already there is not
+        // kept twice. Queued here, in stream order; awaited with the store's commit.
+        let history = match &self.core.history {
+            Some(h) => {
+                let samples = self.history_samples(&b.points);
+                let mark = patrol_history::Mark {
+                    source: self.agent_id.clone(),
+                    epoch: self.epoch,
+                    seq: b.seq,
+                };
+                Some(h.submit(samples, Some(mark)).await.map_err(|e| {
+                    tracing::error!(error = %e, "history is not taking samples");
+                    Status::unavailable("the collector's history is not taking samples")
+                })?)
+            }
+            None => None,
+        };
         // A duplicate still goes through the store: its (empty) commit completes only after
         // the original's, so its ack never claims more durability than there is.
         let core = Arc::clone(&self.core);
         let seq = b.seq;
         Ok(Some(Box::pin(async move {
-            (
-                seq,
-                commit_until_durable(&core, WriteBatch { changes, applied }).await,
-            )
+            let stored = commit_until_durable(&core, WriteBatch { changes, applied }).await;
+            let kept = match history {
+                Some(pending) => pending.await.map(|_| ()),
+                None => Ok(()),
+            };
+            let result = match (stored, kept) {
+                (Err(e), _) => Err(CommitError::Store(e)),
+                (Ok(()), Err(e)) => Err(CommitError::History(e)),
+                (Ok(()), Ok(())) => Ok(()),
+            };
+            (seq, result)
         })))
+    }
+
+    /// The batch's points as history samples (points of undefined series were refused above).
+    fn history_samples(&self, points: &[v1::Point]) -> Vec<patrol_history::Sample> {
+        points
+            .iter()
+            .filter_map(|p| {
+                self.series
+                    .get(&p.series)
+                    .map(|&(_, series)| patrol_history::Sample {
+                        series,
+                        ts: p.timestamp_ms,
+                        value: p.value,
+                    })
+            })
+            .collect()
     }
 }
 

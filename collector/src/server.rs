@@ -8,7 +8,7 @@ use std::time::Duration;
 use patrol_agent::Agent;
 use patrol_proto::model::now_ms;
 use patrol_proto::v1::{
-    agents_server::AgentsServer, channels_server::ChannelsServer,
+    agents_server::AgentsServer, channels_server::ChannelsServer, history_server::HistoryServer,
     incidents_server::IncidentsServer, ingest_server::IngestServer, rules_server::RulesServer,
 };
 use tokio::net::TcpListener;
@@ -18,7 +18,7 @@ use crate::agents::Registry;
 use crate::api::Api;
 use crate::config::Settings;
 use crate::core::{BUS_CAPACITY, Core};
-use crate::engine::{Engine, Evaluated};
+use crate::engine::{Engine, Evaluated, NoHistory, WindowSource};
 use crate::ingest::IngestService;
 use crate::telemetry::Telemetry;
 use patrol_site::Site;
@@ -47,6 +47,8 @@ pub enum StartError {
     Tls(String),
     #[error("local agent: {0}")]
     Agent(String),
+    #[error("{0}")]
+    History(#[from] patrol_history::HistoryError),
     #[error("auth.operator_socket {0}: {1}")]
     Socket(String, std::io::Error),
 }
@@ -72,7 +74,17 @@ pub struct Running {
     servers: Vec<tokio::task::JoinHandle<()>>,
 }
 
+/// Starts a collector whose windows start empty (no sample history yet).
 pub async fn start(settings: Settings) -> Result<Running, StartError> {
+    start_with(settings, Arc::new(NoHistory)).await
+}
+
+/// Starts a collector whose rule windows are refilled from `history` at start-up, so a restart
+/// in the middle of a window neither opens nor resolves anything by itself.
+pub async fn start_with(
+    settings: Settings,
+    history: Arc<dyn WindowSource>,
+) -> Result<Running, StartError> {
     // First of all: a broken [tls] must stop the start, never fall back to plaintext.
     let tls = match &settings.tls {
         Some(t) => Some(crate::tls::server_config(t).map_err(StartError::Tls)?),
@@ -111,8 +123,14 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
     telemetry.rules_loaded.set(rules.len() as i64);
     let mut engine = Engine::new(Arc::new(rules));
     engine.set_flap_thresholds(flap_high, flap_low);
-    for i in store.open_incidents()? {
+    let open = store.open_incidents()?;
+    for i in &open {
         engine.restore_firing(&i.rule, i.fingerprint, i.opened_ms);
+    }
+    let open: Vec<_> = open.into_iter().map(|i| (i.rule, i.labels)).collect();
+    let refilled = engine.warm_up(history.as_ref(), &open, now_ms());
+    if refilled > 0 {
+        tracing::info!(series = refilled, "rule windows refilled from history");
     }
     let (shutdown, shutdown_rx) = watch::channel(false);
     // The single token_file of earlier versions stays a credential every agent may use.
@@ -123,8 +141,26 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
     for warning in crate::auth::start_warnings(&auth, settings.listen) {
         tracing::warn!("{warning}");
     }
+    let history = if settings.history.enabled {
+        let dir = settings.data.join("history");
+        let cfg = settings.history.clone();
+        // Opening replays the log: blocking work, kept off the runtime's threads.
+        let h = tokio::task::spawn_blocking(move || patrol_history::History::open(&dir, cfg))
+            .await
+            .map_err(|e| StartError::DataDir("history".into(), std::io::Error::other(e)))??;
+        Some(h)
+    } else {
+        None
+    };
+    let remote = match &history {
+        Some(h) => patrol_history::remote::start(h, shutdown_rx.clone()),
+        None => Default::default(),
+    };
     let agents = Registry::default();
     agents.restore(store.applied_seqs()?);
+    if let Some(h) = &history {
+        agents.limit_to_history(&h.marks());
+    }
     let core = Arc::new(Core {
         engine: Mutex::new(engine),
         store: Arc::new(store),
@@ -140,6 +176,9 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
         agent_silence: settings.agent_silence,
         channels: Default::default(),
         shutdown: shutdown_rx.clone(),
+        history,
+        remote,
+        stale_after: settings.stale_after,
     });
 
     let grpc = TcpListener::bind(settings.listen)
@@ -302,6 +341,9 @@ fn services<L: Clone>(
         .add_service(AgentsServer::new(api()))
         .add_service(RulesServer::new(api()))
         .add_service(ChannelsServer::new(api()))
+        .add_service(HistoryServer::new(crate::history_api::HistoryService::new(
+            Arc::clone(core),
+        )))
 }
 
 async fn sweep(core: Arc<Core>, mut shutdown: watch::Receiver<bool>) {

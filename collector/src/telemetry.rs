@@ -94,6 +94,8 @@ pub struct Telemetry {
     /// Journal entries written by the clock runner (breaches, escalations, reminders, raises).
     pub clock_events: Counter,
     pub store_errors: Counter,
+    /// Batches whose samples the history's log refused (the batch was not acknowledged).
+    pub history_errors: Counter,
     pub watchers_lagged: Counter,
     /// Notification deliveries the peer confirmed, by `channel` (patrol_notify::counted).
     pub notify_sent: LabeledCounter,
@@ -231,6 +233,12 @@ impl Telemetry {
             "patrol_store_errors_total",
             "Failed incident store commits.",
             self.store_errors.get(),
+        )?;
+        counter(
+            out,
+            "patrol_history_ingest_errors_total",
+            "Batches not acknowledged because the history's log refused their samples.",
+            self.history_errors.get(),
         )?;
         labeled(
             out,

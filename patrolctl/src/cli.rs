@@ -31,7 +31,8 @@ pub const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (", env!("PATROL_
         patrolctl incidents ack 42 --by alice --note 'looking into it'\n  \
         patrolctl incidents create --level P2 --host db01 --summary 'slow logins' --source phone --by alice\n  \
         patrolctl incidents show 42\n  \
-        patrolctl rules check /etc/patrol/rules"
+        patrolctl rules check /etc/patrol/rules\n  \
+        patrolctl rules test /etc/patrol/rules/tests/*.toml"
 )]
 pub struct Cli {
     /// gRPC address of the collector.
@@ -79,12 +80,56 @@ pub enum Command {
     /// Show the notification channels and their outbox
     #[command(subcommand)]
     Channels(ChannelsCommand),
+    /// Current values of the series a query selects, or the series over a time range
+    #[command(
+        long_about = "Current values of the series a query selects (what the collector \
+        holds now; a series that stopped reporting is not current), or with --range the series \
+        over that span ending now, one point per --step. The query is a series selector or a \
+        window function over one (docs/history.md), e.g. \
+        'tablespace_used_percent{tablespace=\"USERS\"}' or 'max_over_time(cpu_usage_percent[1h])'."
+    )]
+    Query(QueryArgs),
+    /// List the series a selector matches, with their labels
+    Series {
+        /// A series selector, e.g. 'disk_used_percent{host="db01"}'.
+        selector: String,
+        /// A JSON array of label sets instead of one line per series.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The sample history's figures and its remote-write endpoints
+    #[command(subcommand)]
+    History(HistoryCommand),
     /// Write the man pages and shell completions into DIR (packaging)
     #[command(hide = true)]
     GenerateDocs {
         #[arg(value_name = "DIR")]
         dir: PathBuf,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct QueryArgs {
+    /// The query, e.g. 'disk_used_percent{host="db01"}'.
+    pub query: String,
+    /// Show the series over this span ending now (24h, 15m, 7d...).
+    #[arg(long, value_parser = crate::history::parse_span, value_name = "DURATION")]
+    pub range: Option<i64>,
+    /// Time between points with --range [default: the range / 240, at least 1s].
+    #[arg(long, value_parser = crate::history::parse_span, value_name = "DURATION", requires = "range")]
+    pub step: Option<i64>,
+    /// JSON instead of a table.
+    #[arg(long, conflicts_with = "csv")]
+    pub json: bool,
+    /// CSV (series,time,value) instead of a table.
+    #[arg(long)]
+    pub csv: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum HistoryCommand {
+    /// Series, disk use and bytes per sample; each remote-write endpoint's lag and failures
+    Status,
 }
 
 #[derive(Debug, Subcommand)]
@@ -293,8 +338,11 @@ pub enum RulesCommand {
     /// Validate rule files or directories offline (no collector needed)
     #[command(long_about = "Validate rule files or directories offline.\n\n\
         Every problem is printed to stderr as `file:line:column: message`, followed by the \
-        count; the exit status is 1 when any path has an error. On success prints \
-        `ok: N rules`. Severities are checked against the levels of the site file given with         --site (checked too), else against the shipped default levels P1-P4.")]
+        count; the exit status is 1 when any path has an error. Warnings (a metric no probe \
+        emits according to docs/metrics.md, an override that can never apply) are printed as \
+        `file:line:column: warning: ...` and do not change the exit status. On success prints \
+        `ok: N rules`. Severities are checked against the levels of the site file given with \
+        --site (checked too), else against the shipped default levels P1-P4.")]
     Check {
         /// Rule files (*.toml) or directories holding them.
         #[arg(required = true, value_name = "PATH")]
@@ -303,8 +351,31 @@ pub enum RulesCommand {
         #[arg(long, value_name = "FILE")]
         site: Option<PathBuf>,
     },
-    /// List the rules the collector is running
-    List,
+    /// Run rule unit tests (promtool's `test rules`, in TOML) offline
+    #[command(
+        long_about = "Run rule unit tests offline, in the shape of `promtool test rules`.\n\n\
+        Each test file names the rule files it tests, input series in promtool's expanding \
+        notation ('50+10x5', '1 _ 3', '_x3', 'stale') and, at each eval_time, the incidents \
+        expected open with their labels, level and rendered summary (docs/rules.md). The rules \
+        run on the collector's own engine. A failed check prints a diff (`-` expected but not \
+        open, `+` open but not expected); a malformed file prints `file:line:column: message`. \
+        The exit status is 1 when any check fails or any file has an error."
+    )]
+    Test {
+        /// Test files (*.toml).
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+        /// Check severities against this site file's levels.
+        #[arg(long, value_name = "FILE")]
+        site: Option<PathBuf>,
+    },
+    /// List the rules the collector is running, with how many series are inactive, pending
+    /// and firing for each
+    List {
+        /// A JSON array instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
     /// Make the collector reload its rule files now
     Reload,
 }

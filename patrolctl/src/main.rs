@@ -16,6 +16,7 @@ mod diagnose;
 mod docs;
 mod failure;
 mod format;
+mod history;
 mod incidents;
 mod json;
 mod output;
@@ -26,7 +27,9 @@ mod tail;
 mod time;
 
 use clap::Parser;
-use cli::{AgentsCommand, ChannelsCommand, Cli, Command, RulesCommand, SiteCommand};
+use cli::{
+    AgentsCommand, ChannelsCommand, Cli, Command, HistoryCommand, RulesCommand, SiteCommand,
+};
 use failure::Failure;
 use format::Human;
 use std::io::IsTerminal;
@@ -89,8 +92,29 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             channels::status(url, json, &human, now_ms).await
         }
         Command::Site(SiteCommand::Check { file, rules }) => rules::check_cmd(&rules, Some(&file)),
-        Command::Rules(RulesCommand::List) => rules::list(url, &human).await,
+        Command::Rules(RulesCommand::Test { files, site }) => {
+            rules::test_cmd(&files, site.as_deref())
+        }
+        Command::Rules(RulesCommand::List { json }) => rules::list(url, json, &human).await,
         Command::Rules(RulesCommand::Reload) => rules::reload(url).await,
+        Command::Query(args) => {
+            let format = if args.json {
+                history::Format::Json
+            } else if args.csv {
+                history::Format::Csv
+            } else {
+                history::Format::Table
+            };
+            let q = history::QueryArgs {
+                query: &args.query,
+                range_ms: args.range,
+                step_ms: args.step,
+                format,
+            };
+            history::query(url, q, &human, now_ms).await
+        }
+        Command::Series { selector, json } => history::series(url, &selector, json).await,
+        Command::History(HistoryCommand::Status) => history::status(url, &human, now_ms).await,
         Command::GenerateDocs { dir } => {
             use clap::CommandFactory;
             let files = docs::write(Cli::command(), &dir).map_err(|e| {

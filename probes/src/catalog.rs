@@ -98,6 +98,90 @@ pub const METRICS: &[(&str, &str)] = &[
         "Hours since the newest successful whole-database RMAN backup ended.",
     ),
     (
+        "oracle_dataguard_transport_lag_seconds",
+        "Data Guard transport lag on a standby: how far received redo is behind the primary (v$dataguard_stats).",
+    ),
+    (
+        "oracle_dataguard_apply_lag_seconds",
+        "Data Guard apply lag on a standby: how far applied redo is behind the primary (v$dataguard_stats).",
+    ),
+    (
+        "oracle_blocked_sessions",
+        "Sessions waiting on another session's lock (v$session blocking_session).",
+    ),
+    (
+        "oracle_blocking_sessions",
+        "Distinct sessions holding up the blocked ones.",
+    ),
+    (
+        "oracle_blocked_wait_seconds",
+        "The longest current wait of a blocked session.",
+    ),
+    (
+        "oracle_long_running_sql",
+        "User calls active for longer than long_sql_threshold (v$session last_call_et).",
+    ),
+    (
+        "oracle_longest_sql_seconds",
+        "How long the longest active user call has run.",
+    ),
+    (
+        "oracle_top_sql_cpu_seconds_total",
+        "CPU time of a top statement since its cursor was loaded (v$sqlstats, top_sql by CPU).",
+    ),
+    (
+        "oracle_top_sql_elapsed_seconds_total",
+        "Elapsed time of a top statement since its cursor was loaded.",
+    ),
+    (
+        "oracle_top_sql_executions_total",
+        "Executions of a top statement since its cursor was loaded.",
+    ),
+    (
+        "oracle_scheduler_job_failures",
+        "Scheduler job runs that failed since the previous round (dba_scheduler_job_run_details).",
+    ),
+    (
+        "oracle_scheduler_failed_jobs",
+        "Distinct scheduler jobs with a failed run in the last 24 hours.",
+    ),
+    (
+        "oracle_scheduler_broken_jobs",
+        "Scheduler jobs in state BROKEN (stopped after too many failures).",
+    ),
+    (
+        "oracle_datafile_reads_total",
+        "Physical reads of a data file since instance start (v$filestat).",
+    ),
+    (
+        "oracle_datafile_writes_total",
+        "Physical writes of a data file since instance start (v$filestat).",
+    ),
+    (
+        "oracle_datafile_read_seconds_total",
+        "Time spent reading a data file since instance start (v$filestat readtim).",
+    ),
+    (
+        "oracle_datafile_write_seconds_total",
+        "Time spent writing a data file since instance start (v$filestat writetim).",
+    ),
+    (
+        "oracle_invalid_objects",
+        "Invalid objects in the database (dba_objects status INVALID).",
+    ),
+    (
+        "oracle_invalid_objects_by_type",
+        "Invalid objects of one owner and object type.",
+    ),
+    (
+        "oracle_deadlocks_total",
+        "ORA-00060 deadlocks written to the alert log since the agent started reading it.",
+    ),
+    (
+        "oracle_deadlocks",
+        "ORA-00060 deadlocks written to the alert log since the previous round.",
+    ),
+    (
         "oracle_alert_log_errors_total",
         "ORA- errors written to the alert log since counting began (kept across restarts), by code.",
     ),
@@ -400,7 +484,7 @@ pub const METRICS: &[(&str, &str)] = &[
     ),
     (
         "snmp_if_speed_bits_per_second",
-        "Interface speed (ifHighSpeed x 1e6).",
+        "Interface speed (ifHighSpeed x 1e6, else ifSpeed).",
     ),
     (
         "snmp_if_in_bits_per_second",
@@ -457,6 +541,107 @@ pub const METRICS: &[(&str, &str)] = &[
     (
         "hw_psu_ok",
         "1 = power supply working (SNMP: CISCO-ENVMON state normal).",
+    ),
+    (
+        "entity_sensor_value",
+        "ENTITY-SENSOR reading in its unit (value x 10^scale / 10^precision) while the sensor is ok.",
+    ),
+    (
+        "entity_sensor_ok",
+        "1 = ENTITY-SENSOR operStatus ok, 0 = unavailable or nonoperational.",
+    ),
+    (
+        "ups_on_battery",
+        "1 = the UPS output runs on battery (UPS-MIB upsOutputSource battery).",
+    ),
+    (
+        "ups_on_bypass",
+        "1 = the UPS output is on bypass (upsOutputSource bypass).",
+    ),
+    (
+        "ups_battery_low",
+        "1 = UPS battery low or depleted (upsBatteryStatus).",
+    ),
+    (
+        "ups_battery_remaining_percent",
+        "UPS battery charge remaining, 0-100 (upsEstimatedChargeRemaining).",
+    ),
+    (
+        "ups_battery_runtime_seconds",
+        "UPS runtime left on battery (upsEstimatedMinutesRemaining x 60).",
+    ),
+    (
+        "ups_on_battery_seconds",
+        "Time the UPS has been on battery, 0 on mains (upsSecondsOnBattery).",
+    ),
+    ("ups_battery_voltage_volts", "UPS battery voltage (DC)."),
+    (
+        "ups_battery_temperature_celsius",
+        "UPS battery temperature.",
+    ),
+    (
+        "ups_input_line_bads_total",
+        "Times the UPS input went out of tolerance (upsInputLineBads).",
+    ),
+    ("ups_output_frequency_hertz", "UPS output frequency."),
+    (
+        "ups_alarms_present",
+        "Active UPS alarms (upsAlarmsPresent).",
+    ),
+    (
+        "ups_alarm",
+        "1 per active UPS alarm; the alarm label names it (upsAlarmTable).",
+    ),
+    (
+        "ups_input_voltage_volts",
+        "UPS input voltage per line (phase).",
+    ),
+    ("ups_input_frequency_hertz", "UPS input frequency per line."),
+    ("ups_output_voltage_volts", "UPS output voltage per line."),
+    ("ups_output_current_amperes", "UPS output current per line."),
+    ("ups_output_power_watts", "UPS output power per line."),
+    (
+        "ups_load_percent",
+        "UPS output load per line, percent of the rated load.",
+    ),
+    (
+        "fc_port_up",
+        "1 = Fibre Channel port up (FCMGMT status ready, or IF-MIB oper up).",
+    ),
+    (
+        "fc_port_down",
+        "1 = Fibre Channel port meant to be online that is failed, offline-sequence, bypassed or down.",
+    ),
+    ("fc_port_speed_bits_per_second", "Fibre Channel port speed."),
+    // ipmi probe (probes/src/ipmi/README.md)
+    (
+        "ipmi_up",
+        "1 when ipmitool read the BMC's sensor list, 0 when it could not (no BMC, no ipmitool, session refused, timeout).",
+    ),
+    (
+        "ipmi_sensor_value",
+        "A BMC sensor's analog reading in its unit (ipmitool sdr elist).",
+    ),
+    (
+        "ipmi_sensor_ok",
+        "1 = the BMC sensor is within its thresholds and asserts no fault state.",
+    ),
+    (
+        "ipmi_sensor_severity",
+        "BMC sensor state: 0 ok, 1 non-critical, 2 critical, 3 non-recoverable.",
+    ),
+    ("ipmi_sel_entries", "Records in the BMC's System Event Log."),
+    (
+        "ipmi_sel_new_entries",
+        "System Event Log records that were not there at the previous round.",
+    ),
+    (
+        "ipmi_parse_errors",
+        "Lines of ipmitool's last output that were not understood (or sensors past the bound).",
+    ),
+    (
+        "ipmi_duration_ms",
+        "Time the ipmitool runs took this round.",
     ),
     // exec probe (probes/src/exec/README.md)
     (
@@ -616,6 +801,73 @@ pub const METRICS: &[(&str, &str)] = &[
     (
         "dns_expected_ok",
         "1 when every expected value was among the answers (only with expect).",
+    ),
+    // syslog probe (probes/src/syslog/README.md)
+    (
+        "syslog_up",
+        "1 when the syslog listener of this transport is bound and receiving.",
+    ),
+    (
+        "syslog_messages_total",
+        "Syslog messages received from the device, by severity.",
+    ),
+    (
+        "syslog_pattern_matches_total",
+        "Syslog messages of the device whose text matched the pattern.",
+    ),
+    (
+        "syslog_pattern_matches",
+        "Syslog messages of the device whose text matched the pattern during the last interval.",
+    ),
+    (
+        "syslog_dropped_total",
+        "Syslog input dropped: malformed messages, TCP framing errors, refused connections.",
+    ),
+    (
+        "syslog_truncated_total",
+        "Syslog messages longer than max_message_bytes, cut to it and counted.",
+    ),
+    (
+        "syslog_devices",
+        "Senders counted separately (at most max_devices).",
+    ),
+    (
+        "syslog_device_overflow_total",
+        "Syslog messages counted under device=\"_other\" because max_devices senders were already known.",
+    ),
+    ("syslog_tcp_connections", "Open syslog TCP connections."),
+    // snmp_trap probe (probes/src/snmp_trap/README.md)
+    (
+        "snmp_trap_up",
+        "1 when the trap receiver's UDP port is bound and receiving.",
+    ),
+    (
+        "snmp_traps_total",
+        "Traps and informs received from the device, by trap name (or OID).",
+    ),
+    (
+        "snmp_traps",
+        "Traps and informs received from the device during the last interval, by trap name (or OID).",
+    ),
+    (
+        "snmp_trap_if_oper_up",
+        "1 when the latest linkUp/linkDown trap for the interface was linkUp.",
+    ),
+    (
+        "snmp_trap_dropped_total",
+        "Datagrams dropped by the trap receiver, by reason (malformed, community, unknown_user, wrong_digest...).",
+    ),
+    (
+        "snmp_trap_inform_response_failures_total",
+        "Inform responses that could not be sent back.",
+    ),
+    (
+        "snmp_trap_devices",
+        "Trap senders counted separately (at most max_devices).",
+    ),
+    (
+        "snmp_trap_device_overflow_total",
+        "Traps counted under device=\"_other\" because max_devices senders were already known.",
     ),
 ];
 

@@ -40,6 +40,11 @@ pub mod tcp;
 pub mod textfile;
 /// TLS for the http and tcp probes: certificate recording and days to expiry.
 mod tls_peer;
+// Device logs and traps, gear over SNMP and IPMI (h/gear).
+pub mod ipmi;
+mod receiver;
+pub mod snmp_trap;
+pub mod syslog;
 
 /// Default interval between two collections of a probe.
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(10);
@@ -84,6 +89,13 @@ pub enum ProbeConfig {
     Tcp(tcp::TcpConfig),
     /// A DNS lookup against a server or the system resolver: ok, latency, answers, expected.
     Dns(dns::DnsConfig),
+    /// A syslog receiver (UDP, TCP; RFC 3164 and 5424): messages by device and severity,
+    /// pattern matches.
+    Syslog(syslog::SyslogConfig),
+    /// An SNMP trap receiver (v1, v2c traps and informs, v3 USM): traps by device, link state.
+    SnmpTrap(snmp_trap::SnmpTrapConfig),
+    /// BMC sensors (fans, temperatures, voltages, power supplies) and event log via ipmitool.
+    Ipmi(ipmi::IpmiConfig),
 }
 
 impl ProbeConfig {
@@ -108,6 +120,9 @@ impl ProbeConfig {
             Self::Http(_) => "http",
             Self::Tcp(_) => "tcp",
             Self::Dns(_) => "dns",
+            Self::Syslog(_) => "syslog",
+            Self::SnmpTrap(_) => "snmp_trap",
+            Self::Ipmi(_) => "ipmi",
         }
     }
 
@@ -132,6 +147,9 @@ impl ProbeConfig {
             Self::Http(c) => c.interval,
             Self::Tcp(c) => c.interval,
             Self::Dns(c) => c.interval,
+            Self::Syslog(c) => c.interval,
+            Self::SnmpTrap(c) => c.interval,
+            Self::Ipmi(c) => c.interval,
         }
     }
 
@@ -156,6 +174,9 @@ impl ProbeConfig {
             Self::Http(c) => Ok(Box::new(http::HttpProbe::new(c)?)),
             Self::Tcp(c) => Ok(Box::new(tcp::TcpProbe::new(c)?)),
             Self::Dns(c) => Ok(Box::new(dns::DnsProbe::new(c)?)),
+            Self::Syslog(c) => Ok(Box::new(syslog::SyslogProbe::new(c)?)),
+            Self::SnmpTrap(c) => Ok(Box::new(snmp_trap::SnmpTrapProbe::new(c)?)),
+            Self::Ipmi(c) => Ok(Box::new(ipmi::IpmiProbe::new(c)?)),
         }
     }
 }

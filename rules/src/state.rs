@@ -1,16 +1,16 @@
 //! The alert state machine per (rule, series): pure functions of the previous state, the value
 //! and the time, so tests step time with no clocks or sleeps.
 
-use crate::expr::{CmpOp, Expr};
-use crate::rule::Rule;
+use crate::program::Verdict;
 
-/// Where one (rule, series) stands. The transition table (`breach` = the expression holds for
-/// the value; `past clear` = the value is strictly beyond `clear` on the resolving side, or,
-/// without `clear`, simply no breach):
+/// Where one (rule, series) stands. The transition table (`breach` = the expression holds;
+/// `past clear` = the value is strictly beyond `clear` on the resolving side, or, without
+/// `clear`, simply no breach; *undecided* = the expression cannot be evaluated: a NaN sample, a
+/// series of the expression not seen yet, an empty window):
 ///
 /// | state              | input                                   | next                 | returns     |
 /// |--------------------|-----------------------------------------|----------------------|-------------|
-/// | any                | `step` with NaN                         | unchanged            | `None`      |
+/// | any                | `step`, undecided                       | unchanged            | `None`      |
 /// | `Inactive`         | `step`, breach, `for` = 0               | `Firing{since: now}` | `Fired`     |
 /// | `Inactive`         | `step`, breach, `for` > 0               | `Pending{since: now}`| `Pending`   |
 /// | `Inactive`         | `step`, no breach                       | `Inactive`           | `None`      |
@@ -56,34 +56,34 @@ pub enum Transition {
     Cancelled,
 }
 
-impl Rule {
-    /// Feeds one sample value observed at `now_ms` for this rule's series.
+impl AlertState {
+    /// Feeds one evaluation at `now_ms` with the `for` of the series' rule (or override).
     ///
-    /// A NaN value changes nothing: probes report NaN when a reading failed, and a probe glitch
-    /// must neither resolve a firing alert nor cancel a pending one.
-    pub fn step(&self, state: &mut AlertState, value: f64, now_ms: i64) -> Transition {
-        if value.is_nan() {
+    /// `None` (the condition could not be decided: a NaN sample, a missing series, an empty
+    /// window) changes nothing: a probe glitch must neither resolve a firing alert nor cancel a
+    /// pending one.
+    pub fn step(&mut self, verdict: Option<Verdict>, for_ms: i64, now_ms: i64) -> Transition {
+        let Some(v) = verdict else {
             return Transition::None;
-        }
-        let breach = self.expr.is_breach(value);
-        match *state {
-            AlertState::Inactive if breach => {
-                if self.for_.is_zero() {
-                    *state = AlertState::Firing { since_ms: now_ms };
+        };
+        match *self {
+            AlertState::Inactive if v.breach => {
+                if for_ms <= 0 {
+                    *self = AlertState::Firing { since_ms: now_ms };
                     Transition::Fired
                 } else {
-                    *state = AlertState::Pending { since_ms: now_ms };
+                    *self = AlertState::Pending { since_ms: now_ms };
                     Transition::Pending
                 }
             }
             AlertState::Inactive => Transition::None,
-            AlertState::Pending { .. } if breach => self.tick(state, now_ms),
+            AlertState::Pending { .. } if v.breach => self.tick(for_ms, now_ms),
             AlertState::Pending { .. } => {
-                *state = AlertState::Inactive;
+                *self = AlertState::Inactive;
                 Transition::Cancelled
             }
-            AlertState::Firing { .. } if self.is_resolved_by(value, breach) => {
-                *state = AlertState::Inactive;
+            AlertState::Firing { .. } if v.past_clear => {
+                *self = AlertState::Inactive;
                 Transition::Resolved
             }
             AlertState::Firing { .. } => Transition::None,
@@ -92,56 +92,61 @@ impl Rule {
 
     /// Promotes a `Pending` alert whose `for` has elapsed at `now_ms` to `Firing` without a new
     /// sample; the collector calls it from a periodic sweep. Safe because `Pending` only
-    /// persists while every sample seen still breaches.
-    pub fn tick(&self, state: &mut AlertState, now_ms: i64) -> Transition {
-        if let AlertState::Pending { since_ms } = *state
-            && now_ms.saturating_sub(since_ms) >= self.for_ms()
+    /// persists while every evaluation still breaches.
+    pub fn tick(&mut self, for_ms: i64, now_ms: i64) -> Transition {
+        if let AlertState::Pending { since_ms } = *self
+            && now_ms.saturating_sub(since_ms) >= for_ms
         {
-            *state = AlertState::Firing { since_ms };
+            *self = AlertState::Firing { since_ms };
             return Transition::Fired;
         }
         Transition::None
     }
 
-    fn for_ms(&self) -> i64 {
-        i64::try_from(self.for_.as_millis()).unwrap_or(i64::MAX)
-    }
-
-    /// Whether a firing alert resolves at `value`: strictly past `clear` when set (for `>`/`>=`
-    /// below it, for `<`/`<=` above it), otherwise as soon as the breach ends.
-    fn is_resolved_by(&self, value: f64, breach: bool) -> bool {
-        let Expr::Compare { op, .. } = &self.expr;
-        match (self.clear, op) {
-            (Some(clear), CmpOp::Gt | CmpOp::Ge) => value < clear,
-            (Some(clear), CmpOp::Lt | CmpOp::Le) => value > clear,
-            // The loader refuses `clear` with `==`/`!=`; a hand-built rule falls back to no
-            // hysteresis rather than never resolving.
-            (Some(_), CmpOp::Eq | CmpOp::Ne) | (None, _) => !breach,
-        }
+    /// Whether an incident is open.
+    pub fn is_firing(&self) -> bool {
+        matches!(self, AlertState::Firing { .. })
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
-
     use proptest::prelude::*;
 
     use super::*;
     use crate::expr::parse;
-    use crate::level::Levels;
-    use crate::template::Template;
+    use crate::program::Program;
 
-    fn rule(expr: &str, for_s: u64, clear: Option<f64>) -> Rule {
-        Rule {
-            name: "r".into(),
-            expr: parse(expr).unwrap(),
-            for_: Duration::from_secs(for_s),
+    /// A single-series rule: its program, `for` and `clear`, stepped with plain values.
+    struct R {
+        program: Program,
+        for_ms: i64,
+        clear: Option<f64>,
+    }
+
+    fn rule(expr: &str, for_s: u64, clear: Option<f64>) -> R {
+        R {
+            program: Program::compile(&parse(expr).unwrap()).unwrap(),
+            for_ms: (for_s * 1000) as i64,
             clear,
-            severity: Levels::default().severity("P2").unwrap(),
-            summary: Template::parse("x").unwrap(),
-            file: "t.toml".into(),
-            line: 1,
+        }
+    }
+
+    impl R {
+        fn verdict(&self, value: f64) -> Option<Verdict> {
+            self.program.verdict(None, self.clear, &mut |_| Some(value))
+        }
+
+        fn step(&self, s: &mut AlertState, value: f64, now: i64) -> Transition {
+            s.step(self.verdict(value), self.for_ms, now)
+        }
+
+        fn tick(&self, s: &mut AlertState, now: i64) -> Transition {
+            s.tick(self.for_ms, now)
+        }
+
+        fn is_breach(&self, value: f64) -> bool {
+            self.verdict(value).is_some_and(|v| v.breach)
         }
     }
 
@@ -288,7 +293,7 @@ mod tests {
                     Input::Sample(v) => {
                         let t = r.step(&mut s, v, now);
                         if before == AlertState::Inactive && t != Transition::None {
-                            prop_assert!(r.expr.is_breach(v), "left Inactive without a breach");
+                            prop_assert!(r.is_breach(v), "left Inactive without a breach");
                         }
                         t
                     }

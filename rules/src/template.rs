@@ -1,5 +1,5 @@
-//! Summary templates: `{{value}}`, `{{metric}}` and `{{label}}` placeholders, parsed once at
-//! load so rendering at alert time cannot fail.
+//! Summary templates: `{{value}}`, `{{threshold}}`, `{{metric}}` and `{{label}}` placeholders,
+//! parsed once at load so rendering at alert time cannot fail.
 
 use std::fmt::Write as _;
 
@@ -16,6 +16,7 @@ pub struct Template {
 enum Part {
     Text(String),
     Value,
+    Threshold,
     Metric,
     Label(String),
 }
@@ -41,7 +42,8 @@ pub fn is_label_name(s: &str) -> bool {
 }
 
 impl Template {
-    /// Parses `src`. `{{value}}` and `{{metric}}` are reserved; any other name is a label.
+    /// Parses `src`. `{{value}}`, `{{threshold}}` and `{{metric}}` are reserved; any other name
+    /// is a label.
     pub fn parse(src: &str) -> Result<Self, TemplateError> {
         let mut parts = Vec::new();
         let mut rest = src;
@@ -60,13 +62,14 @@ impl Template {
             let name = after_open[..close].trim();
             parts.push(match name {
                 "value" => Part::Value,
+                "threshold" => Part::Threshold,
                 "metric" => Part::Metric,
                 n if is_label_name(n) => Part::Label(n.to_owned()),
                 n => {
                     return Err(TemplateError {
                         offset: consumed + open,
                         message: format!(
-                            "invalid placeholder '{{{{{n}}}}}': expected {{{{value}}}}, {{{{metric}}}} or a label name such as {{{{host}}}}"
+                            "invalid placeholder '{{{{{n}}}}}': expected {{{{value}}}}, {{{{threshold}}}}, {{{{metric}}}} or a label name such as {{{{host}}}}"
                         ),
                     });
                 }
@@ -89,13 +92,25 @@ impl Template {
         &self.source
     }
 
-    /// Fills the placeholders; a label the series does not have renders as empty.
-    pub fn render(&self, metric: &str, value: f64, labels: &Labels) -> String {
+    /// Fills the placeholders; a label the series does not have renders as empty, and so does
+    /// `{{threshold}}` for a rule without one.
+    pub fn render(
+        &self,
+        metric: &str,
+        value: f64,
+        labels: &Labels,
+        threshold: Option<f64>,
+    ) -> String {
         let mut out = String::with_capacity(self.source.len() + 16);
         for part in &self.parts {
             match part {
                 Part::Text(t) => out.push_str(t),
                 Part::Value => out.push_str(&format_value(value)),
+                Part::Threshold => {
+                    if let Some(t) = threshold {
+                        out.push_str(&format_value(t));
+                    }
+                }
                 Part::Metric => out.push_str(metric),
                 Part::Label(name) => out.push_str(labels.get(name).unwrap_or("")),
             }
@@ -136,7 +151,7 @@ mod tests {
             Template::parse("{{ metric }} at {{value}}% on {{host}}/{{ db }}{{nope}}!").unwrap();
         let l = Labels::from_pairs([("host", "db1"), ("db", "ORCL")]);
         assert_eq!(
-            t.render("oracle_archive_log_used_percent", 91.5, &l),
+            t.render("oracle_archive_log_used_percent", 91.5, &l, None),
             "oracle_archive_log_used_percent at 91.5% on db1/ORCL!"
         );
     }
@@ -174,6 +189,12 @@ mod tests {
     #[test]
     fn text_without_placeholders_renders_verbatim() {
         let t = Template::parse("all } good }}").unwrap();
-        assert_eq!(t.render("m", 1.0, &Labels::new()), "all } good }}");
+        assert_eq!(t.render("m", 1.0, &Labels::new(), None), "all } good }}");
+        let t = Template::parse("{{value}} over {{ threshold }}").unwrap();
+        assert_eq!(
+            t.render("m", 98.0, &Labels::new(), Some(97.0)),
+            "98 over 97"
+        );
+        assert_eq!(t.render("m", 98.0, &Labels::new(), None), "98 over ");
     }
 }

@@ -52,6 +52,11 @@ impl Flap {
 
     /// The weighted share of changes in the window, 0–100.
     pub fn percent(&self) -> f64 {
+        // The common case, a series that keeps its state: nothing to weigh. Recorded on every
+        // evaluation of every rule, so it is on the ingest path.
+        if self.changes == 0 {
+            return 0.0;
+        }
         let mut sum = 0.0;
         for age in 0..WINDOW {
             if self.changes & (1 << age) != 0 {

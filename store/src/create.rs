@@ -88,6 +88,7 @@ pub(super) fn apply_create(
             host: new.host.trim(),
             labels: &labels,
             summary: new.summary.trim(),
+            threshold: None,
             value: 0.0,
             source: &new.source,
             actor: by,

@@ -63,6 +63,7 @@ fn open(level: &str, at_ms: i64) -> WriteBatch {
             host: "db1".into(),
             labels: Labels::from_pairs([("host", "db1")]),
             summary: "disk above 90%".into(),
+            threshold: None,
             value: 93.0,
             at_ms,
         }],

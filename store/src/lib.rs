@@ -200,6 +200,9 @@ pub enum Change {
         labels: Labels,
         /// Rendered summary.
         summary: String,
+        /// Which threshold applied and where it came from (`97 (override {tablespace="UNDOTBS1"}
+        /// at rules/oracle.toml:14)`), recorded in the `opened` journal entry's detail.
+        threshold: Option<String>,
         /// Value that breached.
         value: f64,
         /// When (ms since the epoch).

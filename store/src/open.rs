@@ -26,6 +26,8 @@ pub(super) struct Opening<'a> {
     pub labels: &'a Labels,
     /// What it is about.
     pub summary: &'a str,
+    /// The rule's threshold in force, for the journal (rule-opened incidents only).
+    pub threshold: Option<&'a str>,
     /// The value that breached (0 for a manual report).
     pub value: f64,
     /// `rule`, or how a person reported it.
@@ -94,7 +96,13 @@ pub(super) fn open_incident(
             ..Handling::default()
         },
     };
-    let detail = deadlines_detail(&incident);
+    let mut detail = deadlines_detail(&incident);
+    if let Some(t) = o.threshold
+        && let Ok(serde_json::Value::Object(mut map)) = serde_json::from_str(&detail)
+    {
+        map.insert("threshold".to_owned(), t.into());
+        detail = serde_json::Value::Object(map).to_string();
+    }
     events.push(journal(
         tx,
         EventKind::Opened,

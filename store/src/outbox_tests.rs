@@ -54,6 +54,7 @@ fn open(at_ms: i64) -> WriteBatch {
         host: "db1".into(),
         labels: Labels::from_pairs([("host", "db1")]),
         summary: "disk above 90%".into(),
+        threshold: None,
         value: 93.0,
         at_ms,
     })
@@ -202,6 +203,7 @@ fn open_on(host: &str, fingerprint: u64, at_ms: i64) -> WriteBatch {
         host: host.into(),
         labels: Labels::from_pairs([("host", host)]),
         summary: "disk above 90%".into(),
+        threshold: None,
         value: 93.0,
         at_ms,
     })

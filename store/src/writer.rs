@@ -273,6 +273,7 @@ fn apply_batch(
                 host,
                 labels,
                 summary,
+                threshold,
                 value,
                 at_ms,
             } => {
@@ -298,6 +299,7 @@ fn apply_batch(
                         host,
                         labels,
                         summary,
+                        threshold: threshold.as_deref(),
                         value: *value,
                         source: RULE_ACTOR,
                         actor: RULE_ACTOR,

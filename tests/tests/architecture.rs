@@ -34,6 +34,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "patrol-store",
         ],
     ),
+    ("patrol-history", &["patrol-proto", "patrol-rules"]),
     (
         "patrolctl",
         &["patrol-proto", "patrol-rules", "patrol-site"],
@@ -63,6 +64,16 @@ const NEVER: &[(&str, &[&str])] = &[
     (
         "patrol-store",
         &["rumqttc", "reqwest", "lettre", "patrol-notify"],
+    ),
+    (
+        "patrol-history",
+        &[
+            "patrol-store",
+            "patrol-site",
+            "patrol-notify",
+            "rumqttc",
+            "lettre",
+        ],
     ),
 ];
 

@@ -18,6 +18,7 @@ fn open(rule: &str, severity: &str, host: &str, fp: u64) -> Change {
         host: host.into(),
         labels: Labels::from_pairs([("host", host)]),
         summary: format!("{rule} on {host}"),
+        threshold: None,
         value: 1.0,
         // Now, not a fixed instant: an incident opened long ago is overdue at once and the
         // clock runner would add breach and escalation events to the stream.

@@ -120,6 +120,22 @@ pub const METHODS: &[(&str, Need, &str)] = &[
         Need::Role(Role::Viewer),
         "channels status",
     ),
+    // The history is read-only: queries, series and its status are what a viewer sees.
+    (
+        "/patrol.v1.History/Query",
+        Need::Role(Role::Viewer),
+        "query",
+    ),
+    (
+        "/patrol.v1.History/Series",
+        Need::Role(Role::Viewer),
+        "series",
+    ),
+    (
+        "/patrol.v1.History/Status",
+        Need::Role(Role::Viewer),
+        "history status",
+    ),
 ];
 
 /// What the method at `path` needs and its name for messages; unknown paths need `admin`.
@@ -151,7 +167,7 @@ mod tests {
                 seen.push(format!("/patrol.v1.{service}/{method}"));
             }
         }
-        assert!(seen.len() >= 17, "{seen:?}");
+        assert!(seen.len() >= 20, "{seen:?}");
         for path in &seen {
             assert!(
                 METHODS.iter().any(|(p, _, _)| p == path),
@@ -177,6 +193,13 @@ mod tests {
         );
         assert_eq!(need("/patrol.v1.Rules/Reload").0, Need::Role(Role::Admin));
         assert_eq!(need("/patrol.v1.Ingest/Stream").0, Need::Agent);
+        for read in [
+            "/patrol.v1.History/Query",
+            "/patrol.v1.History/Series",
+            "/patrol.v1.History/Status",
+        ] {
+            assert_eq!(need(read).0, Need::Role(Role::Viewer), "{read}");
+        }
         assert_eq!(need("/grpc.reflection.v1.X/Y").0, Need::Role(Role::Admin));
         assert!(Role::Viewer < Role::Operator && Role::Operator < Role::Admin);
     }

@@ -7,7 +7,7 @@
 //! label. See `README.md` beside this file.
 
 mod nagios;
-mod run;
+pub(crate) mod run;
 
 use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;

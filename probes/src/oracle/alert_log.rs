@@ -51,6 +51,9 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
 }
 
+/// ORA-00060: deadlock detected while waiting for resource.
+pub const DEADLOCK: u32 = 60;
+
 /// The label value of a code: zero-padded to five digits as Oracle documents it.
 pub fn code_label(code: u32) -> String {
     format!("ORA-{code:05}")

@@ -46,9 +46,24 @@ impl Out<'_> {
     }
 }
 
-/// `oracle_up{db} 1` when the instance is OPEN, 0 otherwise (MOUNTED, STARTED...).
+/// The data dictionary can be read: the instance is OPEN.
 pub fn is_open(instance: &InstanceRow) -> bool {
     instance.status.eq_ignore_ascii_case("OPEN")
+}
+
+/// A physical (or snapshot) standby in its normal state for applying redo: MOUNTED.
+pub fn is_mounted_standby(instance: &InstanceRow) -> bool {
+    instance.status.eq_ignore_ascii_case("MOUNTED")
+        && instance
+            .database_role
+            .as_deref()
+            .is_some_and(|r| r.to_ascii_uppercase().contains("STANDBY"))
+}
+
+/// `oracle_up{db} 1` when the instance is OPEN, or a MOUNTED standby (its normal state);
+/// 0 otherwise (a primary MOUNTED or STARTED).
+pub fn is_up(instance: &InstanceRow) -> bool {
+    is_open(instance) || is_mounted_standby(instance)
 }
 
 /// Maps one round's rows to samples labelled `db`.
@@ -58,9 +73,9 @@ pub fn map_snapshot(db: &str, snap: &Snapshot, now_ms: i64) -> Mapped {
         now_ms,
         mapped: Mapped::default(),
     };
-    let open = is_open(&snap.instance);
-    out.push("oracle_up", &[], if open { 1.0 } else { 0.0 });
-    if !open {
+    let up = is_up(&snap.instance);
+    out.push("oracle_up", &[], if up { 1.0 } else { 0.0 });
+    if !up {
         out.note(format!(
             "instance {} is {}, not OPEN: other metrics skipped",
             snap.instance.instance_name, snap.instance.status

@@ -18,6 +18,7 @@
 //! stuck one returns, so a hung database costs one thread, never the agent's other probes.
 
 pub mod alert_log;
+pub mod depth;
 pub mod failure;
 pub mod mapping;
 pub mod recorded;
@@ -92,6 +93,29 @@ pub struct OracleConfig {
     /// `false` when monitoring a remote database.
     #[serde(default = "default_true")]
     pub local_archive_dest: bool,
+    /// A user call (`v$session` ACTIVE, `last_call_et`) running longer than this counts in
+    /// `oracle_long_running_sql`. Default `"10m"`.
+    #[serde(
+        default = "default_long_sql",
+        deserialize_with = "long_sql_threshold_duration"
+    )]
+    pub long_sql_threshold: Duration,
+    /// How many statements of `v$sqlstats` (active in the last hour, most CPU first) are
+    /// reported as `oracle_top_sql_*{sql_id}`. Default 10; 0 to 50.
+    #[serde(default = "default_top_sql")]
+    pub top_sql: usize,
+    /// `"sysdg"` to connect AS SYSDG: a MOUNTED physical standby (Data Guard without Active
+    /// Data Guard) accepts no other non-SYS logins. Default: a normal session.
+    #[serde(default)]
+    pub connect_as: Option<ConnectAs>,
+}
+
+/// An administrative privilege to connect with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ConnectAs {
+    /// Oracle 12c+ Data Guard administration: reads v$ views on a mounted standby.
+    Sysdg,
 }
 
 fn default_interval() -> Duration {
@@ -106,9 +130,16 @@ fn default_timeout() -> Duration {
 fn default_true() -> bool {
     true
 }
+fn default_long_sql() -> Duration {
+    Duration::from_secs(600)
+}
+fn default_top_sql() -> usize {
+    10
+}
 
 crate::sample_out::duration_field!(query_timeout_duration, "query_timeout");
 crate::sample_out::duration_field!(timeout_duration, "timeout");
+crate::sample_out::duration_field!(long_sql_threshold_duration, "long_sql_threshold");
 use crate::sample_out::interval_duration;
 
 fn no_inline_password<'de, D: serde::Deserializer<'de>>(
@@ -127,6 +158,7 @@ pub struct Settings {
     pub timeout: Duration,
     pub alert_log: Option<PathBuf>,
     pub local_archive_dest: bool,
+    pub thresholds: depth::Thresholds,
     session: session::SessionParams,
 }
 
@@ -177,6 +209,16 @@ impl OracleConfig {
         if self.query_timeout > self.timeout {
             errors.push("query_timeout: must not exceed timeout".to_owned());
         }
+        if self.long_sql_threshold.is_zero() {
+            errors.push("long_sql_threshold: must be greater than 0".to_owned());
+        }
+        if self.top_sql > depth::MAX_TOP_SQL {
+            errors.push(format!(
+                "top_sql: {} is more than the {} statements the query returns",
+                self.top_sql,
+                depth::MAX_TOP_SQL
+            ));
+        }
         if self.timeout >= self.interval {
             errors.push(
                 "timeout: must be below interval (a round must end before the next starts)"
@@ -195,12 +237,18 @@ impl OracleConfig {
             timeout: self.timeout,
             alert_log: self.alert_log.clone(),
             local_archive_dest: self.local_archive_dest,
+            thresholds: depth::Thresholds {
+                long_sql: self.long_sql_threshold,
+                top_sql: self.top_sql,
+                interval: self.interval,
+            },
             session: session::SessionParams {
                 connect: self.connect.clone(),
                 user: self.user.clone(),
                 password,
                 call_timeout: self.query_timeout,
                 client_lib_dir: self.client_lib_dir.clone(),
+                sysdg: self.connect_as == Some(ConnectAs::Sysdg),
             },
         })
     }
@@ -210,12 +258,15 @@ impl OracleConfig {
 pub struct OracleProbe {
     db: String,
     timeout: Duration,
+    thresholds: depth::Thresholds,
     worker: Worker,
     alert_log: Option<SharedLog<alert_log::AlertCounts>>,
     /// What was last logged, so a lasting condition is logged once, not every round.
     last_failure: Option<(FailureKind, String)>,
     logged_notes: Vec<String>,
     alert_log_failing: bool,
+    /// ORA-00060 count at the previous round, for `oracle_deadlocks`.
+    deadlocks_seen: u64,
 }
 
 impl std::fmt::Debug for OracleProbe {
@@ -248,6 +299,15 @@ impl OracleProbe {
             ))),
             None => None,
         };
+        // Counts saved before a restart are not new deadlocks.
+        let deadlocks_seen = alert_log.as_ref().map_or(0, |log| {
+            lock(log)
+                .counts()
+                .counts()
+                .get(&alert_log::code_label(alert_log::DEADLOCK))
+                .copied()
+                .unwrap_or(0)
+        });
         let meter = settings
             .local_archive_dest
             .then_some(source::statvfs_used_percent as source::FsMeter);
@@ -259,11 +319,13 @@ impl OracleProbe {
         Ok(Self {
             db: settings.db.clone(),
             timeout: settings.timeout,
+            thresholds: settings.thresholds,
             worker,
             alert_log,
             last_failure: None,
             logged_notes: Vec::new(),
             alert_log_failing: false,
+            deadlocks_seen,
         })
     }
 
@@ -315,6 +377,26 @@ impl OracleProbe {
         }
         let db = Labels::from_pairs([("db", self.db.as_str())]);
         let log = lock(log);
+        // ORA-00060 "deadlock detected" is written to the alert log with its trace file.
+        let deadlocks = log
+            .counts()
+            .counts()
+            .get(&alert_log::code_label(alert_log::DEADLOCK))
+            .copied()
+            .unwrap_or(0);
+        out.push(Sample::new(
+            "oracle_deadlocks_total",
+            db.clone(),
+            deadlocks as f64,
+            now_ms,
+        ));
+        out.push(Sample::new(
+            "oracle_deadlocks",
+            db.clone(),
+            deadlocks.saturating_sub(self.deadlocks_seen) as f64,
+            now_ms,
+        ));
+        self.deadlocks_seen = deadlocks;
         for (code, count) in log.counts().counts() {
             let mut labels = db.clone();
             labels.insert("code", code.as_str());
@@ -338,13 +420,22 @@ impl OracleProbe {
 
 /// Part failures worth a log line: which query, and why.
 fn part_failures(snap: &rows::Snapshot) -> Vec<String> {
-    let parts: [(&str, Option<&OracleFailure>); 6] = [
+    let d = &snap.depth;
+    let parts: [(&str, Option<&OracleFailure>); 14] = [
         ("tablespaces", snap.tablespaces.as_ref().err()),
         ("recovery area", snap.recovery_dest.as_ref().err()),
         ("recovery area usage", snap.recovery_usage.as_ref().err()),
         ("archive destinations", snap.archive_dests.as_ref().err()),
         ("sessions/processes", snap.resource_limits.as_ref().err()),
         ("rman backups", snap.rman.as_ref().err()),
+        ("data guard lags", d.dataguard.as_ref().err()),
+        ("blocking sessions", d.blocking.as_ref().err()),
+        ("long-running sql", d.active_calls.as_ref().err()),
+        ("top sql", d.top_sql.as_ref().err()),
+        ("scheduler failures", d.scheduler_failures.as_ref().err()),
+        ("broken scheduler jobs", d.scheduler_broken.as_ref().err()),
+        ("data file i/o", d.file_io.as_ref().err()),
+        ("invalid objects", d.invalid_objects.as_ref().err()),
     ];
     parts
         .into_iter()
@@ -372,7 +463,16 @@ impl Probe for OracleProbe {
         match self.worker.round(self.timeout).await {
             Round::Done(Ok(snap)) => {
                 self.recovered();
-                let mapped = mapping::map_snapshot(&self.db, &snap, ctx.now_ms);
+                let mut mapped = mapping::map_snapshot(&self.db, &snap, ctx.now_ms);
+                if mapping::is_up(&snap.instance) {
+                    depth::map_depth(
+                        &self.db,
+                        &snap.depth,
+                        &self.thresholds,
+                        ctx.now_ms,
+                        &mut mapped,
+                    );
+                }
                 out.extend(mapped.samples);
                 let mut notes = mapped.notes;
                 notes.extend(part_failures(&snap));

@@ -8,8 +8,9 @@ use serde::Deserialize;
 
 use super::failure::OracleFailure;
 use super::rows::{
-    ArchiveDestRow, InstanceRow, Part, RecoveryDestRow, RecoveryUsageRow, ResourceLimitRow,
-    RmanRow, TablespaceRow,
+    ActiveCallRow, ArchiveDestRow, BlockingRow, DataguardRow, FileIoRow, InstanceRow,
+    InvalidObjectsRow, Part, RecoveryDestRow, RecoveryUsageRow, ResourceLimitRow, RmanRow,
+    SchedulerBrokenRow, SchedulerFailureRow, TablespaceRow, TopSqlRow,
 };
 use super::source::OracleSource;
 
@@ -29,6 +30,22 @@ pub struct Recording {
     #[serde(default)]
     pub resource_limits: Vec<ResourceLimitRow>,
     pub rman: RmanRow,
+    #[serde(default)]
+    pub dataguard: Vec<DataguardRow>,
+    #[serde(default)]
+    pub blocking: BlockingRow,
+    #[serde(default)]
+    pub active_calls: Vec<ActiveCallRow>,
+    #[serde(default)]
+    pub top_sql: Vec<TopSqlRow>,
+    #[serde(default)]
+    pub scheduler_failures: Vec<SchedulerFailureRow>,
+    #[serde(default)]
+    pub scheduler_broken: SchedulerBrokenRow,
+    #[serde(default)]
+    pub file_io: Vec<FileIoRow>,
+    #[serde(default)]
+    pub invalid_objects: Vec<InvalidObjectsRow>,
 }
 
 impl Recording {
@@ -48,6 +65,14 @@ pub enum Call {
     ArchiveDests,
     ResourceLimits,
     Rman,
+    Dataguard,
+    Blocking,
+    ActiveCalls,
+    TopSql,
+    SchedulerFailures,
+    SchedulerBroken,
+    FileIo,
+    InvalidObjects,
 }
 
 /// What the double did, shared with the test that owns it after it moved into the worker.
@@ -164,8 +189,49 @@ impl OracleSource for RecordedSource {
         self.enter(Call::Rman)?;
         Ok(self.recording.rman.clone())
     }
+
+    fn dataguard(&mut self) -> Part<Vec<DataguardRow>> {
+        self.enter(Call::Dataguard)?;
+        Ok(self.recording.dataguard.clone())
+    }
+
+    fn blocking(&mut self) -> Part<BlockingRow> {
+        self.enter(Call::Blocking)?;
+        Ok(self.recording.blocking.clone())
+    }
+
+    fn active_calls(&mut self) -> Part<Vec<ActiveCallRow>> {
+        self.enter(Call::ActiveCalls)?;
+        Ok(self.recording.active_calls.clone())
+    }
+
+    fn top_sql(&mut self) -> Part<Vec<TopSqlRow>> {
+        self.enter(Call::TopSql)?;
+        Ok(self.recording.top_sql.clone())
+    }
+
+    fn scheduler_failures(&mut self) -> Part<Vec<SchedulerFailureRow>> {
+        self.enter(Call::SchedulerFailures)?;
+        Ok(self.recording.scheduler_failures.clone())
+    }
+
+    fn scheduler_broken(&mut self) -> Part<SchedulerBrokenRow> {
+        self.enter(Call::SchedulerBroken)?;
+        Ok(self.recording.scheduler_broken.clone())
+    }
+
+    fn file_io(&mut self) -> Part<Vec<FileIoRow>> {
+        self.enter(Call::FileIo)?;
+        Ok(self.recording.file_io.clone())
+    }
+
+    fn invalid_objects(&mut self) -> Part<Vec<InvalidObjectsRow>> {
+        self.enter(Call::InvalidObjects)?;
+        Ok(self.recording.invalid_objects.clone())
+    }
 }
 
 /// The recordings checked in under `testdata/`, by file name.
 pub const PROD_FRA: &str = include_str!("testdata/prod_fra.toml");
 pub const PLAIN_DEST: &str = include_str!("testdata/plain_dest.toml");
+pub const STANDBY_MOUNTED: &str = include_str!("testdata/standby_mounted.toml");

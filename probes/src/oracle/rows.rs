@@ -99,6 +99,107 @@ pub struct RmanRow {
     pub age_hours: Option<f64>,
 }
 
+/// `sql::DATAGUARD_STATS`: one row per lag, on a standby.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE", deny_unknown_fields)]
+pub struct DataguardRow {
+    /// `transport lag` or `apply lag`.
+    pub name: String,
+    /// A day-to-second interval as text, `+00 00:00:12`; NULL before the first computation.
+    pub value: Option<String>,
+    /// `day(2) to second(0) interval`.
+    pub unit: Option<String>,
+    /// When the standby computed it (its local time, `MM/DD/YYYY HH24:MI:SS`).
+    pub time_computed: Option<String>,
+}
+
+/// `sql::BLOCKING_SESSIONS`: one row.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE", deny_unknown_fields)]
+pub struct BlockingRow {
+    /// Sessions waiting on another session's lock.
+    pub blocked: f64,
+    /// Distinct sessions holding them up.
+    pub blockers: f64,
+    /// The longest current wait among the blocked, in seconds.
+    pub longest_wait_seconds: f64,
+}
+
+/// `sql::ACTIVE_CALLS`: a user session in a call now.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE", deny_unknown_fields)]
+pub struct ActiveCallRow {
+    pub sid: f64,
+    pub username: Option<String>,
+    pub sql_id: Option<String>,
+    /// Seconds since the call started.
+    pub last_call_et: f64,
+}
+
+/// `sql::TOP_SQL`: a statement's cumulative statistics (microseconds).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE", deny_unknown_fields)]
+pub struct TopSqlRow {
+    pub sql_id: String,
+    pub cpu_time: f64,
+    pub elapsed_time: f64,
+    pub executions: f64,
+}
+
+/// `sql::SCHEDULER_FAILURES`: a failed job run of the last day.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE", deny_unknown_fields)]
+pub struct SchedulerFailureRow {
+    pub owner: String,
+    pub job_name: String,
+    /// Seconds since the run was logged (database clock).
+    pub age_seconds: f64,
+}
+
+/// `sql::SCHEDULER_BROKEN`: one row.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE", deny_unknown_fields)]
+pub struct SchedulerBrokenRow {
+    pub broken: f64,
+}
+
+/// `sql::FILE_IO`: one data file's I/O since instance start.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE", deny_unknown_fields)]
+pub struct FileIoRow {
+    pub file_id: f64,
+    pub tablespace_name: String,
+    /// Physical reads and writes (requests).
+    pub phyrds: f64,
+    pub phywrts: f64,
+    /// Time spent on them, centiseconds.
+    pub readtim: f64,
+    pub writetim: f64,
+}
+
+/// `sql::INVALID_OBJECTS`: invalid objects of one owner and type.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE", deny_unknown_fields)]
+pub struct InvalidObjectsRow {
+    pub owner: String,
+    pub object_type: String,
+    pub objects: f64,
+}
+
+/// The depth queries' results (Data Guard, locks, SQL, scheduler, I/O, objects): kept apart
+/// from the inspection round's so each can fail alone.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Depth {
+    pub dataguard: Part<Vec<DataguardRow>>,
+    pub blocking: Part<BlockingRow>,
+    pub active_calls: Part<Vec<ActiveCallRow>>,
+    pub top_sql: Part<Vec<TopSqlRow>>,
+    pub scheduler_failures: Part<Vec<SchedulerFailureRow>>,
+    pub scheduler_broken: Part<SchedulerBrokenRow>,
+    pub file_io: Part<Vec<FileIoRow>>,
+    pub invalid_objects: Part<Vec<InvalidObjectsRow>>,
+}
+
 /// One query's result: rows, or why it failed while the instance itself answered.
 pub type Part<T> = Result<T, OracleFailure>;
 
@@ -112,6 +213,7 @@ pub struct Snapshot {
     pub archive_dests: Part<Vec<ArchiveDestRow>>,
     pub resource_limits: Part<Vec<ResourceLimitRow>>,
     pub rman: Part<RmanRow>,
+    pub depth: Depth,
     /// `df`-style used percent of each plain local archive destination, by path; filled
     /// only when the agent runs on the database host (`local_archive_dest = true`).
     pub dest_fs_used_percent: BTreeMap<String, Result<f64, String>>,

@@ -11,8 +11,9 @@ use oracle::{Connection, Connector, InitParams, Row};
 
 use super::failure::OracleFailure;
 use super::rows::{
-    ArchiveDestRow, InstanceRow, Part, RecoveryDestRow, RecoveryUsageRow, ResourceLimitRow,
-    RmanRow, TablespaceRow,
+    ActiveCallRow, ArchiveDestRow, BlockingRow, DataguardRow, FileIoRow, InstanceRow,
+    InvalidObjectsRow, Part, RecoveryDestRow, RecoveryUsageRow, ResourceLimitRow, RmanRow,
+    SchedulerBrokenRow, SchedulerFailureRow, TablespaceRow, TopSqlRow,
 };
 use super::source::OracleSource;
 use super::sql;
@@ -31,6 +32,8 @@ pub struct SessionParams {
     /// `Connection::set_call_timeout`: bounds every round trip (needs client ≥ 18.1).
     pub call_timeout: Duration,
     pub client_lib_dir: Option<PathBuf>,
+    /// Connect AS SYSDG: the only way a non-SYS user reaches a MOUNTED physical standby.
+    pub sysdg: bool,
 }
 
 /// A session opened on demand and kept across rounds.
@@ -90,12 +93,15 @@ impl OracleSource for Session {
                 kind: super::failure::FailureKind::BadCredentials,
                 message,
             })?;
-        let conn = Connector::new(
+        let mut connector = Connector::new(
             self.params.user.as_str(),
             password.as_str(),
             self.params.connect.as_str(),
-        )
-        .connect()?;
+        );
+        if self.params.sysdg {
+            connector.privilege(oracle::Privilege::Sysdg);
+        }
+        let conn = connector.connect()?;
         conn.set_call_timeout(Some(self.params.call_timeout))?;
         self.conn = Some(conn);
         Ok(())
@@ -193,6 +199,90 @@ impl OracleSource for Session {
         Ok(RmanRow {
             jobs: row.get::<_, Option<f64>>("JOBS")?.unwrap_or(0.0),
             age_hours: row.get("AGE_HOURS")?,
+        })
+    }
+
+    fn dataguard(&mut self) -> Part<Vec<DataguardRow>> {
+        self.rows(sql::DATAGUARD_STATS, |r| {
+            Ok(DataguardRow {
+                name: r.get("NAME")?,
+                value: r.get("VALUE")?,
+                unit: r.get("UNIT")?,
+                time_computed: r.get("TIME_COMPUTED")?,
+            })
+        })
+    }
+
+    fn blocking(&mut self) -> Part<BlockingRow> {
+        let row = self.conn()?.query_row(sql::BLOCKING_SESSIONS, &[])?;
+        Ok(BlockingRow {
+            blocked: row.get::<_, Option<f64>>("BLOCKED")?.unwrap_or(0.0),
+            blockers: row.get::<_, Option<f64>>("BLOCKERS")?.unwrap_or(0.0),
+            longest_wait_seconds: row
+                .get::<_, Option<f64>>("LONGEST_WAIT_SECONDS")?
+                .unwrap_or(0.0),
+        })
+    }
+
+    fn active_calls(&mut self) -> Part<Vec<ActiveCallRow>> {
+        self.rows(sql::ACTIVE_CALLS, |r| {
+            Ok(ActiveCallRow {
+                sid: r.get::<_, Option<f64>>("SID")?.unwrap_or(0.0),
+                username: r.get("USERNAME")?,
+                sql_id: r.get("SQL_ID")?,
+                last_call_et: r.get::<_, Option<f64>>("LAST_CALL_ET")?.unwrap_or(0.0),
+            })
+        })
+    }
+
+    fn top_sql(&mut self) -> Part<Vec<TopSqlRow>> {
+        self.rows(sql::TOP_SQL, |r| {
+            Ok(TopSqlRow {
+                sql_id: r.get("SQL_ID")?,
+                cpu_time: r.get::<_, Option<f64>>("CPU_TIME")?.unwrap_or(0.0),
+                elapsed_time: r.get::<_, Option<f64>>("ELAPSED_TIME")?.unwrap_or(0.0),
+                executions: r.get::<_, Option<f64>>("EXECUTIONS")?.unwrap_or(0.0),
+            })
+        })
+    }
+
+    fn scheduler_failures(&mut self) -> Part<Vec<SchedulerFailureRow>> {
+        self.rows(sql::SCHEDULER_FAILURES, |r| {
+            Ok(SchedulerFailureRow {
+                owner: r.get("OWNER")?,
+                job_name: r.get("JOB_NAME")?,
+                age_seconds: r.get::<_, Option<f64>>("AGE_SECONDS")?.unwrap_or(0.0),
+            })
+        })
+    }
+
+    fn scheduler_broken(&mut self) -> Part<SchedulerBrokenRow> {
+        let row = self.conn()?.query_row(sql::SCHEDULER_BROKEN, &[])?;
+        Ok(SchedulerBrokenRow {
+            broken: row.get::<_, Option<f64>>("BROKEN")?.unwrap_or(0.0),
+        })
+    }
+
+    fn file_io(&mut self) -> Part<Vec<FileIoRow>> {
+        self.rows(sql::FILE_IO, |r| {
+            Ok(FileIoRow {
+                file_id: r.get::<_, Option<f64>>("FILE_ID")?.unwrap_or(0.0),
+                tablespace_name: r.get("TABLESPACE_NAME")?,
+                phyrds: r.get::<_, Option<f64>>("PHYRDS")?.unwrap_or(0.0),
+                phywrts: r.get::<_, Option<f64>>("PHYWRTS")?.unwrap_or(0.0),
+                readtim: r.get::<_, Option<f64>>("READTIM")?.unwrap_or(0.0),
+                writetim: r.get::<_, Option<f64>>("WRITETIM")?.unwrap_or(0.0),
+            })
+        })
+    }
+
+    fn invalid_objects(&mut self) -> Part<Vec<InvalidObjectsRow>> {
+        self.rows(sql::INVALID_OBJECTS, |r| {
+            Ok(InvalidObjectsRow {
+                owner: r.get("OWNER")?,
+                object_type: r.get("OBJECT_TYPE")?,
+                objects: r.get::<_, Option<f64>>("OBJECTS")?.unwrap_or(0.0),
+            })
         })
     }
 }

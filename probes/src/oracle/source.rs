@@ -5,10 +5,11 @@
 use std::collections::BTreeMap;
 
 use super::failure::{FailureKind, OracleFailure};
-use super::mapping::is_open;
+use super::mapping::{is_mounted_standby, is_open};
 use super::rows::{
-    ArchiveDestRow, InstanceRow, Part, RecoveryDestRow, RecoveryUsageRow, ResourceLimitRow,
-    RmanRow, Snapshot, TablespaceRow,
+    ActiveCallRow, ArchiveDestRow, BlockingRow, DataguardRow, Depth, FileIoRow, InstanceRow,
+    InvalidObjectsRow, Part, RecoveryDestRow, RecoveryUsageRow, ResourceLimitRow, RmanRow,
+    SchedulerBrokenRow, SchedulerFailureRow, Snapshot, TablespaceRow, TopSqlRow,
 };
 
 /// A database the probe can read. Blocking: it runs on the probe's worker thread.
@@ -24,6 +25,14 @@ pub trait OracleSource: Send + 'static {
     fn archive_dests(&mut self) -> Part<Vec<ArchiveDestRow>>;
     fn resource_limits(&mut self) -> Part<Vec<ResourceLimitRow>>;
     fn rman(&mut self) -> Part<RmanRow>;
+    fn dataguard(&mut self) -> Part<Vec<DataguardRow>>;
+    fn blocking(&mut self) -> Part<BlockingRow>;
+    fn active_calls(&mut self) -> Part<Vec<ActiveCallRow>>;
+    fn top_sql(&mut self) -> Part<Vec<TopSqlRow>>;
+    fn scheduler_failures(&mut self) -> Part<Vec<SchedulerFailureRow>>;
+    fn scheduler_broken(&mut self) -> Part<SchedulerBrokenRow>;
+    fn file_io(&mut self) -> Part<Vec<FileIoRow>>;
+    fn invalid_objects(&mut self) -> Part<Vec<InvalidObjectsRow>>;
 }
 
 /// Measures the filesystem of a plain archive destination: `df`'s used percent.
@@ -47,19 +56,47 @@ pub fn fetch_snapshot(
         }
     };
     let mut broken: Option<OracleFailure> = None;
-    if !is_open(&instance) {
+    // A physical standby is MOUNTED while it applies redo: its v$ views answer, the data
+    // dictionary (dba_*) does not. Any other instance that is not OPEN answers nothing more.
+    let dictionary = is_open(&instance);
+    if !dictionary && !is_mounted_standby(&instance) {
         // dba_* views cannot be read on a mounted instance; the mapping reports oracle_up 0.
         broken = Some(OracleFailure {
             kind: FailureKind::NotOpen,
             message: format!("instance status {}", instance.status),
         });
     }
-    let tablespaces = step(source, &mut broken, |s| s.tablespaces());
+    let not_open = OracleFailure {
+        kind: FailureKind::NotOpen,
+        message: format!(
+            "instance status {}: the data dictionary is not open",
+            instance.status
+        ),
+    };
+    let tablespaces = dict_step(source, &mut broken, dictionary, &not_open, |s| {
+        s.tablespaces()
+    });
     let recovery_dest = step(source, &mut broken, |s| s.recovery_dest());
     let recovery_usage = step(source, &mut broken, |s| s.recovery_usage());
     let archive_dests = step(source, &mut broken, |s| s.archive_dests());
     let resource_limits = step(source, &mut broken, |s| s.resource_limits());
     let rman = step(source, &mut broken, |s| s.rman());
+    let depth = Depth {
+        dataguard: step(source, &mut broken, |s| s.dataguard()),
+        blocking: step(source, &mut broken, |s| s.blocking()),
+        active_calls: step(source, &mut broken, |s| s.active_calls()),
+        top_sql: step(source, &mut broken, |s| s.top_sql()),
+        scheduler_failures: dict_step(source, &mut broken, dictionary, &not_open, |s| {
+            s.scheduler_failures()
+        }),
+        scheduler_broken: dict_step(source, &mut broken, dictionary, &not_open, |s| {
+            s.scheduler_broken()
+        }),
+        file_io: step(source, &mut broken, |s| s.file_io()),
+        invalid_objects: dict_step(source, &mut broken, dictionary, &not_open, |s| {
+            s.invalid_objects()
+        }),
+    };
     let mut dest_fs_used_percent = BTreeMap::new();
     if let (Some(meter), Ok(dests)) = (fs_meter, &archive_dests) {
         for dest in dests {
@@ -76,8 +113,24 @@ pub fn fetch_snapshot(
         archive_dests,
         resource_limits,
         rman,
+        depth,
         dest_fs_used_percent,
     })
+}
+
+/// A query on the data dictionary: run only when the database is open.
+fn dict_step<T>(
+    source: &mut dyn OracleSource,
+    broken: &mut Option<OracleFailure>,
+    dictionary: bool,
+    not_open: &OracleFailure,
+    query: impl FnOnce(&mut dyn OracleSource) -> Part<T>,
+) -> Part<T> {
+    if dictionary {
+        step(source, broken, query)
+    } else {
+        Err(broken.clone().unwrap_or_else(|| not_open.clone()))
+    }
 }
 
 fn step<T>(

@@ -86,6 +86,80 @@ FROM v$rman_backup_job_details
 WHERE status IN ('COMPLETED', 'COMPLETED WITH WARNINGS')
   AND input_type IN ('DB FULL', 'DB INCR')";
 
+/// Data Guard lags, read on the standby (the view has no rows on a primary: Oracle Reference,
+/// `V$DATAGUARD_STATS`). `VALUE` is a day-to-second interval as text (`+00 00:00:12`), or
+/// NULL before the first computation; `depth::interval_seconds` turns it into seconds.
+/// check_oracle_health (`dataguard-lag`) and Oracle's own exporter read the same rows.
+pub const DATAGUARD_STATS: &str = "\
+SELECT name, value, unit, time_computed
+FROM v$dataguard_stats
+WHERE name IN ('transport lag', 'apply lag')";
+
+/// Sessions waiting on another session's lock: how many, behind how many holders, and the
+/// longest current wait (Zabbix `long_time_locked` uses the same `BLOCKING_SESSION_STATUS`
+/// test; `WAIT_TIME_MICRO` replaces the deprecated `SECONDS_IN_WAIT` since 11g).
+pub const BLOCKING_SESSIONS: &str = "\
+SELECT COUNT(*) AS blocked, COUNT(DISTINCT blocking_session) AS blockers,
+       NVL(MAX(wait_time_micro), 0) / 1000000 AS longest_wait_seconds
+FROM v$session
+WHERE blocking_session IS NOT NULL AND blocking_session_status = 'VALID'";
+
+/// User calls running now, with how long each has run (`LAST_CALL_ET`: seconds since the
+/// current call started, for an ACTIVE session). The probe counts those past its
+/// `long_sql_threshold` itself, so the statement needs no bind variable. Its own session is
+/// left out.
+pub const ACTIVE_CALLS: &str = "\
+SELECT sid, username, sql_id, last_call_et
+FROM v$session
+WHERE type = 'USER' AND status = 'ACTIVE' AND sql_id IS NOT NULL
+  AND sid <> SYS_CONTEXT('USERENV', 'SID')";
+
+/// Statements active in the last hour by CPU time, most first; the probe keeps its `top_sql`
+/// first rows (at most these 50). `V$SQLSTATS` (10.2+) is the cheap, latch-free copy of
+/// `V$SQL`'s statistics; times are microseconds since the cursor was loaded.
+pub const TOP_SQL: &str = "\
+SELECT sql_id, cpu_time, elapsed_time, executions
+FROM (SELECT sql_id, cpu_time, elapsed_time, executions
+      FROM v$sqlstats
+      WHERE last_active_time > SYSDATE - 1/24
+      ORDER BY cpu_time DESC)
+WHERE ROWNUM <= 50";
+
+/// Scheduler job runs that failed in the last day, with their age on the database clock
+/// (both times taken to UTC before the subtraction, so session and job time zones do not
+/// matter). The probe counts those younger than its interval as "failed since the last
+/// round".
+pub const SCHEDULER_FAILURES: &str = "\
+SELECT owner, job_name,
+       (CAST(SYSTIMESTAMP AT TIME ZONE 'UTC' AS DATE) - CAST(log_date AT TIME ZONE 'UTC' AS DATE)) * 86400 AS age_seconds
+FROM dba_scheduler_job_run_details
+WHERE status = 'FAILED' AND log_date > SYSTIMESTAMP - INTERVAL '1' DAY
+ORDER BY log_id DESC";
+
+/// Scheduler jobs that failed so often Oracle stopped running them (`STATE = 'BROKEN'`
+/// after `MAX_FAILURES`).
+pub const SCHEDULER_BROKEN: &str = "\
+SELECT COUNT(*) AS broken
+FROM dba_scheduler_jobs
+WHERE state = 'BROKEN'";
+
+/// Physical reads and writes per data file since instance start, and the time they took
+/// (centiseconds; kept while `TIMED_STATISTICS` is true, the default). Oracle's own exporter
+/// and Zabbix's `oracle.datafiles` read `V$FILESTAT` / `V$DATAFILE`.
+pub const FILE_IO: &str = "\
+SELECT f.file# AS file_id, t.name AS tablespace_name, f.phyrds, f.phywrts, f.readtim, f.writetim
+FROM v$filestat f
+JOIN v$datafile d ON d.file# = f.file#
+JOIN v$tablespace t ON t.ts# = d.ts#";
+
+/// Invalid objects by owner and type (check_oracle_health `invalid-objects` counts the same
+/// rows of `DBA_OBJECTS`).
+pub const INVALID_OBJECTS: &str = "\
+SELECT owner, object_type, COUNT(*) AS objects
+FROM dba_objects
+WHERE status = 'INVALID'
+GROUP BY owner, object_type";
+
 /// Every statement, by name (for the tests and the benchmark of the mapping).
 pub const ALL: &[(&str, &str)] = &[
     ("instance", INSTANCE),
@@ -96,6 +170,14 @@ pub const ALL: &[(&str, &str)] = &[
     ("archive_dest", ARCHIVE_DEST),
     ("resource_limit", RESOURCE_LIMIT),
     ("rman", RMAN),
+    ("dataguard_stats", DATAGUARD_STATS),
+    ("blocking_sessions", BLOCKING_SESSIONS),
+    ("active_calls", ACTIVE_CALLS),
+    ("top_sql", TOP_SQL),
+    ("scheduler_failures", SCHEDULER_FAILURES),
+    ("scheduler_broken", SCHEDULER_BROKEN),
+    ("file_io", FILE_IO),
+    ("invalid_objects", INVALID_OBJECTS),
 ];
 
 #[cfg(test)]
@@ -182,6 +264,36 @@ mod tests {
             ("tablespaces", &["used_bytes", "max_bytes", "bytes"]),
             ("resource_limit", &["limit_value", "current_utilization"]),
             ("rman", &["jobs", "age_hours"]),
+            (
+                "dataguard_stats",
+                &["name", "value", "unit", "time_computed"],
+            ),
+            (
+                "blocking_sessions",
+                &["blocked", "blockers", "longest_wait_seconds"],
+            ),
+            (
+                "active_calls",
+                &["sid", "username", "sql_id", "last_call_et"],
+            ),
+            (
+                "top_sql",
+                &["sql_id", "cpu_time", "elapsed_time", "executions"],
+            ),
+            ("scheduler_failures", &["owner", "job_name", "age_seconds"]),
+            ("scheduler_broken", &["broken"]),
+            (
+                "file_io",
+                &[
+                    "file_id",
+                    "tablespace_name",
+                    "phyrds",
+                    "phywrts",
+                    "readtim",
+                    "writetim",
+                ],
+            ),
+            ("invalid_objects", &["owner", "object_type", "objects"]),
         ];
         for (name, cols) in expect {
             let sql = ALL.iter().find(|(n, _)| n == name).map(|(_, s)| *s);

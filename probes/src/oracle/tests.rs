@@ -373,3 +373,74 @@ async fn alert_log_codes_are_counted_even_while_the_database_is_down() {
         "the shared tailer's own counters are reported: {out:?}"
     );
 }
+
+#[tokio::test]
+async fn deadlocks_in_the_alert_log_are_a_counter_and_a_per_round_count() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = dir.path().join("alert_ORCL.log");
+    std::fs::write(&log, "ORA-00060: deadlock before the agent started\n").expect("write");
+    let (_d, mut probe) = probe_on(
+        RecordedSource::new(recording()),
+        &format!("alert_log = \"{}\"\n", log.display()),
+    );
+    let value = |out: &[Sample], name: &str| {
+        out.iter()
+            .find(|s| s.name == name && s.labels.get("db") == Some("ORCL"))
+            .map(|s| s.value)
+    };
+    let first = collect(&mut probe).await;
+    assert_eq!(value(&first, "oracle_deadlocks_total"), Some(0.0));
+    assert_eq!(value(&first, "oracle_deadlocks"), Some(0.0));
+    // The shape of a real 10.2 alert log (shared/reference/oracle-weblogic.md §4).
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&log)
+        .expect("open");
+    std::io::Write::write_all(
+        &mut f,
+        b"Fri Nov 24 22:01:56 2017\nORA-00060: Deadlock detected. More info in file /u01/app/oracle/admin/whpay/udump/whpay_ora_25857.trc.\n\
+          Fri Nov 24 22:03:10 2017\nORA-00060: Deadlock detected. More info in file /u01/app/oracle/admin/whpay/udump/whpay_ora_25901.trc.\n",
+    )
+    .expect("append");
+    // The last line is handed over once the writer has been quiet for a round.
+    let second = collect(&mut probe).await;
+    let third = collect(&mut probe).await;
+    assert_eq!(value(&third, "oracle_deadlocks_total"), Some(2.0));
+    let per_round = value(&second, "oracle_deadlocks").unwrap_or(-1.0)
+        + value(&third, "oracle_deadlocks").unwrap_or(-1.0);
+    assert_eq!(per_round, 2.0, "each deadlock counted in exactly one round");
+    let fourth = collect(&mut probe).await;
+    assert_eq!(value(&fourth, "oracle_deadlocks"), Some(0.0));
+    assert_eq!(value(&fourth, "oracle_deadlocks_total"), Some(2.0));
+}
+
+#[tokio::test]
+async fn a_mounted_standby_through_the_probe_reports_its_apply_lag() {
+    let standby = Recording::parse(super::recorded::STANDBY_MOUNTED).expect("recording");
+    let (_d, mut probe) = probe_on(RecordedSource::new(standby), "connect_as = \"sysdg\"\n");
+    let out = collect(&mut probe).await;
+    assert_eq!(up(&out), Some(1.0));
+    let lag = out
+        .iter()
+        .find(|s| s.name == "oracle_dataguard_apply_lag_seconds")
+        .map(|s| s.value);
+    assert_eq!(lag, Some(1273.0));
+    crate::sample_out::assert_cataloged(&out);
+}
+
+#[test]
+fn depth_settings_are_checked() {
+    let (_d, c) = config("top_sql = 51\nlong_sql_threshold = \"0s\"\n");
+    let message = config_error(&c);
+    assert!(
+        message.contains("top_sql: 51 is more than the 50"),
+        "{message}"
+    );
+    assert!(
+        message.contains("long_sql_threshold: must be greater than 0"),
+        "{message}"
+    );
+    let (_d, text) = section("connect_as = \"sysdba\"\n");
+    let err = parse(&text).expect_err("only sysdg").to_string();
+    assert!(err.contains("sysdba") && err.contains("sysdg"), "{err}");
+}

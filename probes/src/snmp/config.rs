@@ -8,6 +8,9 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use std::sync::Arc;
+
+use super::profile::{ProfileDef, Registry};
 use crate::ProbeError;
 use crate::secret::Secret;
 
@@ -46,11 +49,17 @@ pub struct SnmpConfig {
     /// Environment variable holding that community.
     #[serde(default)]
     pub community_env: Option<String>,
-    /// Built-in profiles read from every device (a device may narrow it). Default: all of
-    /// `system`, `if_mib`, `host_resources`, `entity_sensor`, `cisco_envmon`, `cisco_process`;
-    /// a device without a MIB simply answers with an empty table.
-    #[serde(default = "Profile::all")]
-    pub profiles: Vec<Profile>,
+    /// Profiles read from every device (a device may override the list): built-in ones
+    /// (`system`, `if_mib`, `host_resources`, `entity_sensor`, `cisco_envmon`,
+    /// `cisco_process`, `ups_mib`, `fc_mgmt`, `fc_if_mib`) or ones from `profile_dirs`.
+    /// Default: the first six; a device without a MIB simply answers with an empty table.
+    #[serde(default = "default_profiles")]
+    pub profiles: Vec<String>,
+    /// Directories of profile files (`*.toml`, see docs/snmp.md "Profiles as files"), e.g.
+    /// `["/etc/patrol/snmp-profiles"]`: a vendor MIB as a file instead of code. Read when the
+    /// probe starts; a file that does not parse is reported at file:line:column.
+    #[serde(default)]
+    pub profile_dirs: Vec<PathBuf>,
     /// Extra OIDs read from every device, `[[probe.custom]]`.
     #[serde(default)]
     pub custom: Vec<CustomOid>,
@@ -109,7 +118,7 @@ pub struct DeviceConfig {
     /// Overrides the section's `retries` for this device.
     pub retries: Option<u32>,
     /// Overrides the section's `profiles` for this device.
-    pub profiles: Option<Vec<Profile>>,
+    pub profiles: Option<Vec<String>>,
 }
 
 /// SNMP version of a device.
@@ -148,37 +157,6 @@ pub enum PrivProto {
     Aes256c,
 }
 
-/// A built-in set of OIDs and the metrics made from them.
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, PartialOrd, Ord, Hash)]
-#[serde(rename_all = "snake_case")]
-pub enum Profile {
-    /// SNMPv2-MIB system group: `snmp_info`, `snmp_uptime_seconds`.
-    System,
-    /// IF-MIB ifTable/ifXTable: `snmp_if_*`.
-    IfMib,
-    /// HOST-RESOURCES-MIB: processor load, storage used.
-    HostResources,
-    /// ENTITY-SENSOR-MIB temperatures (`hw_temperature_celsius`).
-    EntitySensor,
-    /// CISCO-ENVMON-MIB fans, power supplies, temperatures.
-    CiscoEnvmon,
-    /// CISCO-PROCESS-MIB CPU 5-minute average.
-    CiscoProcess,
-}
-
-impl Profile {
-    pub fn all() -> Vec<Profile> {
-        vec![
-            Self::System,
-            Self::IfMib,
-            Self::HostResources,
-            Self::EntitySensor,
-            Self::CiscoEnvmon,
-            Self::CiscoProcess,
-        ]
-    }
-}
-
 /// One `[[probe.custom]]`: an OID (scalar or table column) turned into a metric.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -214,6 +192,12 @@ pub enum CustomKind {
 
 fn one() -> f64 {
     1.0
+}
+fn default_profiles() -> Vec<String> {
+    super::profile::DEFAULT_PROFILES
+        .iter()
+        .map(|p| (*p).to_owned())
+        .collect()
 }
 fn default_interval() -> Duration {
     Duration::from_secs(60)
@@ -258,7 +242,7 @@ pub struct DeviceSettings {
     pub credentials: Credentials,
     pub timeout: Duration,
     pub retries: u32,
-    pub profiles: Vec<Profile>,
+    pub profiles: Vec<Arc<ProfileDef>>,
 }
 
 /// Checked custom OID.
@@ -320,6 +304,14 @@ impl SnmpConfig {
         if self.devices.is_empty() {
             errors.push("device: at least one [[probe.device]] is needed".to_owned());
         }
+        let registry = match super::profile::load(&self.profile_dirs) {
+            Ok(r) => r,
+            Err(mut e) => {
+                errors.append(&mut e);
+                Registry::new()
+            }
+        };
+        let section_profiles = resolve(&registry, &self.profiles, "profiles", &mut errors);
         let mut devices = Vec::new();
         let mut names = std::collections::HashSet::new();
         for (i, device) in self.devices.iter().enumerate() {
@@ -327,7 +319,7 @@ impl SnmpConfig {
             if !names.insert(device.name.as_str()) {
                 errors.push(format!("{at}.name: {:?} is used twice", device.name));
             }
-            match self.device(device, &at) {
+            match self.device(device, &at, &registry, &section_profiles) {
                 Ok(d) => devices.push(d),
                 Err(mut e) => errors.append(&mut e),
             }
@@ -350,7 +342,13 @@ impl SnmpConfig {
         })
     }
 
-    fn device(&self, d: &DeviceConfig, at: &str) -> Result<DeviceSettings, Vec<String>> {
+    fn device(
+        &self,
+        d: &DeviceConfig,
+        at: &str,
+        registry: &Registry,
+        section_profiles: &[Arc<ProfileDef>],
+    ) -> Result<DeviceSettings, Vec<String>> {
         let mut errors = Vec::new();
         if d.name.trim().is_empty() {
             errors.push(format!("{at}.name: must not be empty"));
@@ -412,7 +410,10 @@ impl SnmpConfig {
                 v3_credentials(d, at, &mut errors)
             }
         };
-        let profiles = d.profiles.clone().unwrap_or_else(|| self.profiles.clone());
+        let profiles = match &d.profiles {
+            Some(names) => resolve(registry, names, &format!("{at}.profiles"), &mut errors),
+            None => section_profiles.to_vec(),
+        };
         match credentials {
             Some(credentials) if errors.is_empty() => Ok(DeviceSettings {
                 name: d.name.clone(),
@@ -425,6 +426,31 @@ impl SnmpConfig {
             _ => Err(errors),
         }
     }
+}
+
+/// The named profiles from the registry; an unknown name is an error listing the known ones.
+fn resolve(
+    registry: &Registry,
+    names: &[String],
+    field: &str,
+    errors: &mut Vec<String>,
+) -> Vec<Arc<ProfileDef>> {
+    let mut out = Vec::new();
+    for name in names {
+        match registry.get(name) {
+            Some(p) if !out.iter().any(|o: &Arc<ProfileDef>| o.name == *name) => {
+                out.push(Arc::clone(p))
+            }
+            Some(_) => errors.push(format!("{field}: {name:?} is listed twice")),
+            // With a broken profile directory the registry is empty: that error is enough.
+            None if registry.is_empty() => {}
+            None => errors.push(format!(
+                "{field}: unknown profile {name:?} (known: {}; more from profile_dirs)",
+                registry.keys().cloned().collect::<Vec<_>>().join(", ")
+            )),
+        }
+    }
+    out
 }
 
 fn v3_credentials(d: &DeviceConfig, at: &str, errors: &mut Vec<String>) -> Option<Credentials> {

@@ -1,7 +1,7 @@
 //! Operator-defined OIDs (`[[probe.custom]]`) turned into samples.
 
 use super::config::{CustomKind, CustomSettings};
-use super::profiles::Out;
+use super::profile::Out;
 use super::rates::{Counters, Width};
 use super::table::{Poll, Val, dotted};
 

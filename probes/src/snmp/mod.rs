@@ -15,9 +15,9 @@
 
 mod config;
 mod custom;
-mod profiles;
+pub mod profile;
 mod rates;
-mod session;
+pub(crate) mod session;
 mod table;
 
 use std::collections::BTreeSet;
@@ -28,14 +28,13 @@ use futures::future::join_all;
 use patrol_proto::Sample;
 
 use crate::{CollectContext, Probe, ProbeError};
-pub use config::{
-    AuthProto, CustomKind, CustomOid, DeviceConfig, PrivProto, Profile, SnmpConfig, Version,
-};
+pub use config::parse_oid;
+pub use config::{AuthProto, CustomKind, CustomOid, DeviceConfig, PrivProto, SnmpConfig, Version};
 pub use session::DeviceError;
-pub use table::{Val, clean_text, parse_snmprec};
+pub use table::{Val, clean_text, dotted, parse_snmprec};
 
 use config::{CustomSettings, DeviceSettings, Settings};
-use profiles::Out;
+use profile::Out;
 use rates::Counters;
 use session::Session;
 use table::Poll;
@@ -101,16 +100,23 @@ impl SnmpProbe {
     }
 }
 
+/// SNMPv2-MIB sysUpTime.0, read from every device: whether it answers, and whether it
+/// restarted (counters reset).
+pub const SYS_UPTIME: &[u32] = &[1, 3, 6, 1, 2, 1, 1, 3, 0];
+
 /// Everything one device's poll reads: scalars by GET, columns by walk.
 fn plan(device: &DeviceSettings, custom: &[CustomSettings]) -> (Vec<Vec<u32>>, Vec<Vec<u32>>) {
-    let mut scalars: Vec<Vec<u32>> = profiles::scalars(&device.profiles)
-        .into_iter()
-        .map(<[u32]>::to_vec)
-        .collect();
+    let mut scalars: BTreeSet<Vec<u32>> = BTreeSet::new();
     let mut columns = BTreeSet::new();
     for p in &device.profiles {
-        columns.extend(profiles::columns(*p).iter().map(|c| c.to_vec()));
+        scalars.extend(p.scalar_oids().cloned());
+        columns.extend(p.columns().cloned());
     }
+    // sysUpTime first: the GET that tells whether the device answers at all.
+    scalars.remove(SYS_UPTIME);
+    let mut scalars: Vec<Vec<u32>> = std::iter::once(SYS_UPTIME.to_vec())
+        .chain(scalars)
+        .collect();
     for c in custom {
         if c.scalar {
             scalars.push(c.oid.clone());
@@ -192,21 +198,14 @@ impl DeviceState {
                     }
                     self.truncated = truncated;
                 }
-                let uptime = match poll.scalar(profiles::SYS_UPTIME) {
+                let uptime = match poll.scalar(SYS_UPTIME) {
                     Some(Val::Ticks(t)) => Some(*t),
                     _ => None,
                 };
                 self.counters.begin(now_s, uptime);
                 out.push("snmp_up", &[], 1.0);
                 for p in &self.settings.profiles {
-                    match p {
-                        Profile::System => profiles::system(&poll, &mut out),
-                        Profile::IfMib => profiles::if_mib(&poll, &mut self.counters, &mut out),
-                        Profile::HostResources => profiles::host_resources(&poll, &mut out),
-                        Profile::EntitySensor => profiles::entity_sensor(&poll, &mut out),
-                        Profile::CiscoEnvmon => profiles::cisco_envmon(&poll, &mut out),
-                        Profile::CiscoProcess => profiles::cisco_process(&poll, &mut out),
-                    }
+                    profile::emit(p, &poll, &mut self.counters, &mut out);
                 }
                 custom::emit(&settings.custom, &poll, &mut self.counters, &mut out);
                 self.counters.finish();

@@ -62,7 +62,7 @@ pub struct Session {
     walk: WalkOptions,
 }
 
-fn auth_protocol(p: AuthProto) -> AuthProtocol {
+pub(crate) fn auth_protocol(p: AuthProto) -> AuthProtocol {
     match p {
         AuthProto::Md5 => AuthProtocol::Md5,
         AuthProto::Sha => AuthProtocol::Sha1,
@@ -73,7 +73,7 @@ fn auth_protocol(p: AuthProto) -> AuthProtocol {
     }
 }
 
-fn priv_protocol(p: PrivProto) -> PrivProtocol {
+pub(crate) fn priv_protocol(p: PrivProto) -> PrivProtocol {
     match p {
         PrivProto::Des => PrivProtocol::Des,
         PrivProto::Des3 => PrivProtocol::Des3,
@@ -212,9 +212,7 @@ impl Session {
         let Ok(lenient) = connect(&self.device, auth, self.walk, true).await else {
             return explained;
         };
-        let probe = lenient
-            .get(&Oid::from_slice(super::profiles::SYS_UPTIME))
-            .await;
+        let probe = lenient.get(&Oid::from_slice(super::SYS_UPTIME)).await;
         match probe.map_err(|e| self.explain(&e)) {
             // The device answered this time: a transient loss, reported as what it was.
             Ok(_) => explained,
@@ -283,7 +281,7 @@ impl Session {
     }
 }
 
-fn val(v: &Value) -> Val {
+pub(crate) fn val(v: &Value) -> Val {
     match v {
         Value::Integer(i) => Val::Int(i64::from(*i)),
         Value::OctetString(b) | Value::Opaque(b) | Value::Nsap(b) => Val::Bytes(b.to_vec()),

@@ -75,30 +75,39 @@ fn chmod(path: &Path, mode: u32) {
 
 /// snmpsim serving the Cisco Catalyst 3750 recording it ships, on a free port.
 pub fn start_snmpsim() -> Peer {
-    require("snmpsimd", "snmpsim");
-    require("snmpget", "snmp");
     assert!(
         Path::new(CISCO_RECORDING).is_file(),
         "{CISCO_RECORDING} missing: install the Debian package snmpsim"
     );
-    let dir = tempfile::tempdir().expect("temp dir");
-    let data = dir.path().join("data");
-    let cache = dir.path().join("cache");
-    std::fs::create_dir_all(&data).expect("data dir");
-    std::fs::create_dir_all(&cache).expect("cache dir");
     let unzipped = Command::new("zcat")
         .arg(CISCO_RECORDING)
         .output()
         .expect("zcat runs");
     assert!(unzipped.status.success(), "zcat {CISCO_RECORDING} failed");
-    let file = data.join(format!("{CISCO_COMMUNITY}.snmprec"));
-    std::fs::write(&file, unzipped.stdout).expect("write recording");
+    let text = String::from_utf8(unzipped.stdout).expect("the recording is text");
+    start_snmpsim_serving(&[(CISCO_COMMUNITY, text)])
+}
+
+/// snmpsim serving each `(community, .snmprec text)` on one free port: a device per
+/// community, as snmpsim names a recording's community after its file.
+pub fn start_snmpsim_serving(recordings: &[(&str, String)]) -> Peer {
+    require("snmpsimd", "snmpsim");
+    require("snmpget", "snmp");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data = dir.path().join("data");
+    let cache = dir.path().join("cache");
+    std::fs::create_dir_all(&data).expect("data dir");
+    std::fs::create_dir_all(&cache).expect("cache dir");
     // snmpsimd refuses to run as root and drops to nobody, who must read the data and
     // write the index cache.
     chmod(dir.path(), 0o755);
     chmod(&data, 0o755);
-    chmod(&file, 0o644);
     chmod(&cache, 0o777);
+    for (community, text) in recordings {
+        let file = data.join(format!("{community}.snmprec"));
+        std::fs::write(&file, text).expect("write recording");
+        chmod(&file, 0o644);
+    }
     let port = free_udp_port();
     let log = dir.path().join("snmpsim.log");
     let mut cmd = Command::new("snmpsimd");
@@ -120,7 +129,9 @@ pub fn start_snmpsim() -> Peer {
         dir,
         log,
     };
-    wait_until_answers(&peer, &["-v2c", "-c", CISCO_COMMUNITY]);
+    for (community, _) in recordings {
+        wait_until_answers(&peer, &["-v2c", "-c", community]);
+    }
     peer
 }
 

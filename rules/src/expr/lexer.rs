@@ -3,8 +3,8 @@
 
 use super::ExprError;
 
-/// What a token is. Brackets and parentheses are lexed already so that `rate(m[5m])`-style
-/// forms only need parser work when they arrive.
+/// What a token is. A window's duration (`[5m]`) is not a token: the parser reads it raw with
+/// [`Lexer::duration_text`] right after the `[`.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Tok {
     /// A metric, label or (later) function name; may contain `:`, which the parser refuses in
@@ -23,6 +23,9 @@ pub(crate) enum Tok {
     Comma,
     Plus,
     Minus,
+    Star,
+    Slash,
+    Percent,
     /// `=`
     Assign,
     /// `=~`
@@ -108,6 +111,9 @@ impl<'a> Lexer<'a> {
             ',' => Tok::Comma,
             '+' => Tok::Plus,
             '-' => Tok::Minus,
+            '*' => Tok::Star,
+            '/' => Tok::Slash,
+            '%' => Tok::Percent,
             '=' => match next {
                 Some('~') => self.two(Tok::ReMatch),
                 Some('=') => self.two(Tok::EqEq),
@@ -147,6 +153,16 @@ impl<'a> Lexer<'a> {
             start,
             end: self.pos,
         })
+    }
+
+    /// The raw text of a window duration, read right after a `[`: letters and digits, spaces
+    /// around skipped. Returns the text and its byte range.
+    pub fn duration_text(&mut self) -> (String, usize, usize) {
+        self.eat_while(char::is_whitespace);
+        let start = self.pos;
+        self.eat_while(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-' || c == '+');
+        let end = self.pos;
+        (self.src[start..end].to_owned(), start, end)
     }
 
     fn two(&mut self, tok: Tok) -> Tok {
@@ -272,6 +288,27 @@ mod tests {
             toks(r#""a\"b\\c\nd" 'x\'y'"#),
             vec![Tok::Str("a\"b\\c\nd".into()), Tok::Str("x'y".into())]
         );
+    }
+
+    #[test]
+    fn lexes_arithmetic_and_reads_durations_raw() {
+        assert_eq!(
+            toks("a*b/c%d"),
+            vec![
+                Tok::Ident("a".into()),
+                Tok::Star,
+                Tok::Ident("b".into()),
+                Tok::Slash,
+                Tok::Ident("c".into()),
+                Tok::Percent,
+                Tok::Ident("d".into())
+            ]
+        );
+        let mut l = Lexer::new("m[ 1h30m ]");
+        assert_eq!(l.next_token().unwrap().tok, Tok::Ident("m".into()));
+        assert_eq!(l.next_token().unwrap().tok, Tok::LBracket);
+        assert_eq!(l.duration_text(), ("1h30m".to_owned(), 3, 8));
+        assert_eq!(l.next_token().unwrap().tok, Tok::RBracket);
     }
 
     #[test]

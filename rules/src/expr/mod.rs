@@ -1,6 +1,12 @@
 //! Rule expressions: the AST, its canonical `Display`, and how a selector matches a series.
-//! Lexing and parsing live in `lexer.rs` and `parser.rs`.
+//! Lexing and parsing live in `lexer.rs` and `parser.rs`, range durations in `duration.rs`.
+//!
+//! An expression is a *condition* about one series (or about several metrics of the same label
+//! set): comparisons of values, `absent(...)`, joined with `and`, `or`, `unless`. A *value* is a
+//! number, the latest sample of a series, a window function over a series, or arithmetic on
+//! those.
 
+mod duration;
 mod lexer;
 mod parser;
 #[cfg(test)]
@@ -11,9 +17,10 @@ use std::fmt;
 use patrol_proto::Labels;
 use regex::Regex;
 
+pub use duration::{format_duration_ms, parse_duration_ms, parse_duration_or_zero_ms};
 pub use parser::{parse, parse_matchers};
 
-/// A comparison between a sample value and a threshold.
+/// A comparison between two values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum CmpOp {
     /// `>`
@@ -66,6 +73,143 @@ impl fmt::Display for CmpOp {
     }
 }
 
+/// Arithmetic between values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ArithOp {
+    /// `+`
+    Add,
+    /// `-`
+    Sub,
+    /// `*`
+    Mul,
+    /// `/` (IEEE: `x / 0` is ±Inf, `0 / 0` NaN, as in PromQL)
+    Div,
+    /// `%` (remainder with the sign of the dividend, as Go's `math.Mod`)
+    Mod,
+}
+
+impl ArithOp {
+    /// The operator as written.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ArithOp::Add => "+",
+            ArithOp::Sub => "-",
+            ArithOp::Mul => "*",
+            ArithOp::Div => "/",
+            ArithOp::Mod => "%",
+        }
+    }
+
+    /// Applies the operator.
+    pub fn apply(self, a: f64, b: f64) -> f64 {
+        match self {
+            ArithOp::Add => a + b,
+            ArithOp::Sub => a - b,
+            ArithOp::Mul => a * b,
+            ArithOp::Div => a / b,
+            ArithOp::Mod => a % b,
+        }
+    }
+
+    fn precedence(self) -> u8 {
+        match self {
+            ArithOp::Add | ArithOp::Sub => 4,
+            ArithOp::Mul | ArithOp::Div | ArithOp::Mod => 5,
+        }
+    }
+}
+
+/// How two conditions about the same series combine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum LogicOp {
+    /// Both hold.
+    And,
+    /// Either holds.
+    Or,
+    /// The left holds and the right does not.
+    Unless,
+}
+
+impl LogicOp {
+    /// The keyword as written.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogicOp::And => "and",
+            LogicOp::Or => "or",
+            LogicOp::Unless => "unless",
+        }
+    }
+
+    fn precedence(self) -> u8 {
+        match self {
+            LogicOp::Or => 1,
+            LogicOp::And | LogicOp::Unless => 2,
+        }
+    }
+}
+
+/// A function over a window of one series' samples.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Func {
+    /// Mean of the samples in the window.
+    AvgOverTime,
+    /// Smallest sample.
+    MinOverTime,
+    /// Largest sample.
+    MaxOverTime,
+    /// Sum of the samples.
+    SumOverTime,
+    /// Number of samples.
+    CountOverTime,
+    /// The newest sample, if it is inside the window.
+    LastOverTime,
+    /// Per-second increase of a counter, resets handled, extrapolated as Prometheus does.
+    Rate,
+    /// Increase of a counter over the window, resets handled, extrapolated.
+    Increase,
+    /// Difference between the newest and oldest sample of a gauge, extrapolated.
+    Delta,
+    /// How many times the value changed.
+    Changes,
+}
+
+impl Func {
+    /// Every window function, in the order the docs list them.
+    pub const ALL: [Func; 10] = [
+        Func::AvgOverTime,
+        Func::MinOverTime,
+        Func::MaxOverTime,
+        Func::SumOverTime,
+        Func::CountOverTime,
+        Func::LastOverTime,
+        Func::Rate,
+        Func::Increase,
+        Func::Delta,
+        Func::Changes,
+    ];
+
+    /// The function's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Func::AvgOverTime => "avg_over_time",
+            Func::MinOverTime => "min_over_time",
+            Func::MaxOverTime => "max_over_time",
+            Func::SumOverTime => "sum_over_time",
+            Func::CountOverTime => "count_over_time",
+            Func::LastOverTime => "last_over_time",
+            Func::Rate => "rate",
+            Func::Increase => "increase",
+            Func::Delta => "delta",
+            Func::Changes => "changes",
+        }
+    }
+
+    /// The function called `name`.
+    pub fn from_name(name: &str) -> Option<Func> {
+        Func::ALL.into_iter().find(|f| f.name() == name)
+    }
+}
+
 /// How a label matcher compares the label value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum MatchOp {
@@ -113,7 +257,7 @@ impl Matcher {
     ) -> Result<Self, regex::Error> {
         let value = value.into();
         let re = match op {
-            MatchOp::Regex | MatchOp::NotRegex => Some(Regex::new(&format!("^(?:{value})$"))?),
+            MatchOp::Regex | MatchOp::NotRegex => Some(regex_cache::compile(&value)?),
             MatchOp::Equal | MatchOp::NotEqual => None,
         };
         Ok(Self {
@@ -134,6 +278,38 @@ impl Matcher {
             // `new` always compiles a regex for regex ops; fail closed if that ever changes.
             (MatchOp::Regex | MatchOp::NotRegex, None) => false,
         }
+    }
+}
+
+/// Compiled regexes shared by pattern: rule sets generated per host or per tablespace repeat the
+/// same few patterns thousands of times, and compiling one costs ~100 µs, which dominated loading
+/// 10 000 rules. `Regex` clones share the compiled program.
+mod regex_cache {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock, PoisonError};
+
+    use regex::Regex;
+
+    /// Bounded so a collector reloading ever-new patterns does not grow without end; past the
+    /// bound, patterns are compiled without caching.
+    const MAX: usize = 4096;
+
+    pub fn compile(pattern: &str) -> Result<Regex, regex::Error> {
+        static CACHE: OnceLock<Mutex<HashMap<String, Regex>>> = OnceLock::new();
+        let cache = CACHE.get_or_init(Default::default);
+        if let Some(re) = cache
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(pattern)
+        {
+            return Ok(re.clone());
+        }
+        let re = Regex::new(&format!("^(?:{pattern})$"))?;
+        let mut map = cache.lock().unwrap_or_else(PoisonError::into_inner);
+        if map.len() < MAX {
+            map.insert(pattern.to_owned(), re.clone());
+        }
+        Ok(re)
     }
 }
 
@@ -189,6 +365,17 @@ impl Selector {
             .iter()
             .all(|m| m.matches(labels.get(&m.name).unwrap_or("")))
     }
+
+    /// The labels its equality matchers with a non-empty value fix: what `absent(m{…})`
+    /// reports, as PromQL's `absent()` does.
+    pub fn fixed_labels(&self) -> Labels {
+        Labels::from_pairs(
+            self.matchers
+                .iter()
+                .filter(|m| m.op == MatchOp::Equal && !m.value.is_empty())
+                .map(|m| (m.name.clone(), m.value.clone())),
+        )
+    }
 }
 
 impl fmt::Display for Selector {
@@ -209,17 +396,97 @@ impl fmt::Display for Selector {
     }
 }
 
-/// A parsed rule expression.
+/// A numeric value of the series a rule looks at.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    /// A finite constant.
+    Number(f64),
+    /// The latest sample of the selected series.
+    Series(Selector),
+    /// A window function over the selected series' samples of the last `range_ms`.
+    Func {
+        /// Which function.
+        func: Func,
+        /// The series.
+        selector: Selector,
+        /// The window length, ms (> 0).
+        range_ms: i64,
+    },
+    /// `-value`.
+    Neg(Box<Value>),
+    /// `lhs OP rhs`.
+    Arith {
+        /// The operator.
+        op: ArithOp,
+        /// Left operand.
+        lhs: Box<Value>,
+        /// Right operand.
+        rhs: Box<Value>,
+    },
+}
+
+impl Value {
+    /// Whether a series is involved (a comparison of two constants is refused).
+    pub fn reads_series(&self) -> bool {
+        match self {
+            Value::Number(_) => false,
+            Value::Series(_) | Value::Func { .. } => true,
+            Value::Neg(v) => v.reads_series(),
+            Value::Arith { lhs, rhs, .. } => lhs.reads_series() || rhs.reads_series(),
+        }
+    }
+
+    fn precedence(&self) -> u8 {
+        match self {
+            Value::Arith { op, .. } => op.precedence(),
+            Value::Neg(_) => 6,
+            // A negative number literal binds like a unary minus.
+            Value::Number(n) if n.is_sign_negative() => 6,
+            _ => 7,
+        }
+    }
+
+    fn visit_selectors<'a>(&'a self, out: &mut impl FnMut(&'a Selector)) {
+        match self {
+            Value::Number(_) => {}
+            Value::Series(s) | Value::Func { selector: s, .. } => out(s),
+            Value::Neg(v) => v.visit_selectors(out),
+            Value::Arith { lhs, rhs, .. } => {
+                lhs.visit_selectors(out);
+                rhs.visit_selectors(out);
+            }
+        }
+    }
+}
+
+/// A parsed rule expression: a condition.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Expr {
-    /// `selector OP threshold`: breaches while a selected series' value compares true.
+    /// `lhs OP rhs`: holds while the comparison of the two values holds.
     Compare {
-        /// Which series the rule watches.
-        selector: Selector,
+        /// The value reported as `{{value}}`.
+        lhs: Value,
         /// The comparison.
         op: CmpOp,
-        /// A finite number.
-        threshold: f64,
+        /// What it is compared with; a number here is a threshold per-label overrides can change.
+        rhs: Value,
+    },
+    /// `absent(selector)` or `absent(selector[range])`.
+    Absent {
+        /// The series expected.
+        selector: Selector,
+        /// With a range: a series seen that has had no sample for this long (Zabbix `nodata`).
+        /// Without: no series matching the selector has appeared at all.
+        range_ms: Option<i64>,
+    },
+    /// `lhs and|or|unless rhs` over the same series.
+    Logic {
+        /// The operator.
+        op: LogicOp,
+        /// Left condition.
+        lhs: Box<Expr>,
+        /// Right condition.
+        rhs: Box<Expr>,
     },
 }
 
@@ -229,22 +496,122 @@ impl Expr {
         parse(src)
     }
 
-    /// The metric the expression reads.
+    /// Every selector, left to right (a metric may appear more than once).
+    pub fn selectors(&self) -> Vec<&Selector> {
+        let mut out = Vec::new();
+        self.visit_selectors(&mut |s| out.push(s));
+        out
+    }
+
+    fn visit_selectors<'a>(&'a self, out: &mut impl FnMut(&'a Selector)) {
+        match self {
+            Expr::Compare { lhs, rhs, .. } => {
+                lhs.visit_selectors(out);
+                rhs.visit_selectors(out);
+            }
+            Expr::Absent { selector, .. } => out(selector),
+            Expr::Logic { lhs, rhs, .. } => {
+                lhs.visit_selectors(out);
+                rhs.visit_selectors(out);
+            }
+        }
+    }
+
+    /// The metric the expression is first about: its incidents' fingerprints are computed with
+    /// this name, as they were when a rule could read only one metric.
     pub fn metric(&self) -> &str {
         &self.selector().metric
     }
 
-    /// The series selector.
+    /// The first selector of the expression.
     pub fn selector(&self) -> &Selector {
         match self {
-            Expr::Compare { selector, .. } => selector,
+            Expr::Compare { lhs, rhs, .. } => first_selector(lhs)
+                .or_else(|| first_selector(rhs))
+                // The parser refuses a comparison without a series.
+                .unwrap_or(&EMPTY_SELECTOR),
+            Expr::Absent { selector, .. } => selector,
+            Expr::Logic { lhs, .. } => lhs.selector(),
         }
     }
 
-    /// Whether `value` of a selected series breaches the condition. NaN never does.
-    pub fn is_breach(&self, value: f64) -> bool {
+    /// The threshold: the number on the right of the first comparison (left to right) that
+    /// has one, as written. Per-label overrides replace it.
+    pub fn threshold(&self) -> Option<f64> {
         match self {
-            Expr::Compare { op, threshold, .. } => op.holds(value, *threshold),
+            Expr::Compare {
+                rhs: Value::Number(n),
+                ..
+            } => Some(*n),
+            Expr::Compare { .. } | Expr::Absent { .. } => None,
+            Expr::Logic { lhs, rhs, .. } => lhs.threshold().or_else(|| rhs.threshold()),
+        }
+    }
+
+    fn precedence(&self) -> u8 {
+        match self {
+            Expr::Logic { op, .. } => op.precedence(),
+            Expr::Compare { .. } => 3,
+            Expr::Absent { .. } => 7,
+        }
+    }
+}
+
+static EMPTY_SELECTOR: Selector = Selector {
+    metric: String::new(),
+    matchers: Vec::new(),
+};
+
+fn first_selector(v: &Value) -> Option<&Selector> {
+    let mut first = None;
+    v.visit_selectors(&mut |s| {
+        if first.is_none() {
+            first = Some(s);
+        }
+    });
+    first
+}
+
+impl fmt::Display for Value {
+    /// The canonical form, with the parentheses precedence needs and no others.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Value::Number(n) => write!(f, "{n}"),
+            Value::Series(s) => write!(f, "{s}"),
+            Value::Func {
+                func,
+                selector,
+                range_ms,
+            } => write!(
+                f,
+                "{}({selector}[{}])",
+                func.name(),
+                format_duration_ms(*range_ms)
+            ),
+            Value::Neg(v) => {
+                f.write_str("-")?;
+                // `-5` would read back as the literal -5, not as the negation of 5.
+                if v.precedence() <= 6 || matches!(**v, Value::Number(_)) {
+                    write!(f, "({v})")
+                } else {
+                    write!(f, "{v}")
+                }
+            }
+            Value::Arith { op, lhs, rhs } => {
+                let p = op.precedence();
+                if lhs.precedence() < p {
+                    write!(f, "({lhs})")?;
+                } else {
+                    write!(f, "{lhs}")?;
+                }
+                write!(f, " {} ", op.as_str())?;
+                // Left-associative: an equal-precedence right operand needs parentheses.
+                if rhs.precedence() <= p {
+                    write!(f, "({rhs})")
+                } else {
+                    write!(f, "{rhs}")
+                }
+            }
         }
     }
 }
@@ -253,11 +620,25 @@ impl fmt::Display for Expr {
     /// The canonical form, which parses back to an equal `Expr`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Expr::Compare {
-                selector,
-                op,
-                threshold,
-            } => write!(f, "{selector} {op} {threshold}"),
+            Expr::Compare { lhs, op, rhs } => write!(f, "{lhs} {op} {rhs}"),
+            Expr::Absent { selector, range_ms } => match range_ms {
+                Some(r) => write!(f, "absent({selector}[{}])", format_duration_ms(*r)),
+                None => write!(f, "absent({selector})"),
+            },
+            Expr::Logic { op, lhs, rhs } => {
+                let p = op.precedence();
+                if lhs.precedence() < p {
+                    write!(f, "({lhs})")?;
+                } else {
+                    write!(f, "{lhs}")?;
+                }
+                write!(f, " {} ", op.as_str())?;
+                if rhs.precedence() <= p {
+                    write!(f, "({rhs})")
+                } else {
+                    write!(f, "{rhs}")
+                }
+            }
         }
     }
 }
@@ -327,5 +708,61 @@ mod tests {
         let e = parse("  m:x { a = 'v\"' , b=~\"x|y\" , } >=1e3 ").unwrap();
         assert_eq!(e.to_string(), r#"m:x{a="v\"", b=~"x|y"} >= 1000"#);
         assert_eq!(parse("m{} < -0.5").unwrap().to_string(), "m < -0.5");
+        assert_eq!(
+            parse("(a - (b - c)) * -(d + 1) > ((2))")
+                .unwrap()
+                .to_string(),
+            "(a - (b - c)) * -(d + 1) > 2"
+        );
+        assert_eq!(
+            parse("(a > 1 or b > 2) and absent(c[1h30m]) unless d < 0")
+                .unwrap()
+                .to_string(),
+            "(a > 1 or b > 2) and absent(c[1h30m]) unless d < 0"
+        );
+        assert_eq!(
+            parse("rate( x_total{a='b'}[300s] ) > 1")
+                .unwrap()
+                .to_string(),
+            r#"rate(x_total{a="b"}[5m]) > 1"#
+        );
+    }
+
+    #[test]
+    fn threshold_is_the_first_comparison_with_a_number() {
+        let t = |s: &str| parse(s).unwrap().threshold();
+        assert_eq!(t("m > 90"), Some(90.0));
+        assert_eq!(t("a / b > 0.9"), Some(0.9));
+        assert_eq!(t("m > n"), None);
+        assert_eq!(
+            t("m > n or avg_over_time(m[5m]) > 80 and m < 3"),
+            Some(80.0)
+        );
+        assert_eq!(t("absent(m[5m])"), None);
+    }
+
+    #[test]
+    fn selectors_and_metric_are_read_left_to_right() {
+        let e = parse("disk_used_bytes{mount='/'} / disk_total_bytes > 0.9").unwrap();
+        let metrics: Vec<_> = e.selectors().iter().map(|s| s.metric.as_str()).collect();
+        assert_eq!(metrics, ["disk_used_bytes", "disk_total_bytes"]);
+        assert_eq!(e.metric(), "disk_used_bytes");
+        assert_eq!(parse("2 < m").unwrap().metric(), "m");
+        assert_eq!(
+            parse(r#"absent(up{job="x", env!="", host=""})"#)
+                .unwrap()
+                .selector()
+                .fixed_labels(),
+            labels(&[("job", "x")])
+        );
+    }
+
+    #[test]
+    fn regexes_are_compiled_once_per_pattern() {
+        let a = Matcher::new("a", MatchOp::Regex, "x.*y").unwrap();
+        let b = Matcher::new("b", MatchOp::NotRegex, "x.*y").unwrap();
+        assert!(a.matches("xzzy") && !b.matches("xzzy"));
+        assert!(!a.matches("axzzy"));
+        assert!(Matcher::new("a", MatchOp::Regex, "(").is_err());
     }
 }

@@ -1,37 +1,48 @@
-//! Recursive-descent parser for rule expressions.
+//! Recursive-descent parser for rule expressions, with precedence climbing for the binary
+//! operators.
 //!
-//! Grammar today (see docs/rules.md):
+//! Grammar (see docs/rules.md); lower lines bind tighter:
 //! ```text
-//! expr     = selector cmp_op number
-//! selector = metric_name [ "{" [ matcher { "," matcher } [ "," ] ] "}" ]
-//! matcher  = label_name ( "=" | "!=" | "=~" | "!~" ) string
-//! number   = [ "+" | "-" ] unsigned_number
+//! expr      = expr "or" expr
+//!           | expr ("and" | "unless") expr
+//!           | expr cmp_op expr
+//!           | expr ("+" | "-") expr
+//!           | expr ("*" | "/" | "%") expr
+//!           | ("-" | "+") expr
+//!           | primary
+//! primary   = number | selector [ "[" duration "]" ] | name "(" [ expr { "," expr } ] ")"
+//!           | "(" expr ")"
+//! selector  = metric_name [ "{" [ matcher { "," matcher } [ "," ] ] "}" ]
+//! matcher   = label_name ( "=" | "!=" | "=~" | "!~" ) string
 //! ```
-//! `expr` is the entry point so that function calls (`absent(...)`, `rate(m[5m])`) can be
-//! added as further alternatives of a primary expression without touching the selector code.
+//! The syntax tree is parsed untyped first (so parentheses can hold a condition or a value) and
+//! then checked: the whole expression must be a condition, `and`/`or`/`unless` join conditions,
+//! comparisons and arithmetic take values, window functions take a range.
 
 use super::lexer::{Lexer, Tok, Token};
-use super::{CmpOp, Expr, ExprError, MatchOp, Matcher, Selector};
+use super::{
+    ArithOp, CmpOp, Expr, ExprError, Func, LogicOp, MatchOp, Matcher, Selector, Value,
+    parse_duration_ms,
+};
 
 /// Parses a rule expression such as `disk_used_percent{mount!~"/run.*"} > 90`.
 pub fn parse(src: &str) -> Result<Expr, ExprError> {
     let mut p = Parser::new(src)?;
-    let expr = p.compare()?;
-    let t = p.peek();
+    let node = p.expr(0)?;
+    let t = p.peek().clone();
     if t.tok != Tok::Eof {
-        return Err(ExprError::new(
-            t.start,
-            format!(
-                "unexpected '{}' after the threshold: the expression should end there",
-                p.text(t)
-            ),
-        ));
+        return Err(p.trailing(&node, &t));
     }
+    if !node.is_condition() {
+        return Err(ExprError::new(t.start, no_comparison(&node, &p.found(&t))));
+    }
+    let expr = cond(node)?;
+    check_absent_alone(&expr, true)?;
     Ok(expr)
 }
 
 /// Parses label matchers alone, `{host="db1", role=~"db.*"}`, as used outside rule expressions
-/// (maintenance windows, routes) so the syntax is the same everywhere.
+/// (maintenance windows, routes, overrides) so the syntax is the same everywhere.
 pub fn parse_matchers(src: &str) -> Result<Vec<Matcher>, ExprError> {
     let mut p = Parser::new(src)?;
     let t = p.peek().clone();
@@ -53,6 +64,88 @@ pub fn parse_matchers(src: &str) -> Result<Vec<Matcher>, ExprError> {
         ));
     }
     Ok(matchers)
+}
+
+/// An untyped syntax node with its byte range in the expression.
+#[derive(Debug)]
+struct Node {
+    kind: Kind,
+    start: usize,
+}
+
+#[derive(Debug)]
+enum Kind {
+    Num(f64),
+    Sel(Selector),
+    Range(Selector, i64),
+    Call(String, Vec<Node>),
+    Neg(Box<Node>),
+    Arith(ArithOp, Box<Node>, Box<Node>),
+    Cmp(CmpOp, Box<Node>, Box<Node>),
+    Logic(LogicOp, Box<Node>, Box<Node>),
+    Paren(Box<Node>),
+}
+
+impl Node {
+    /// Whether the node is a condition (as opposed to a value); decided by its outermost
+    /// operator, so checking can say precisely what is misplaced.
+    fn is_condition(&self) -> bool {
+        match &self.kind {
+            Kind::Cmp(..) | Kind::Logic(..) => true,
+            Kind::Call(name, _) => name == "absent",
+            Kind::Paren(inner) => inner.is_condition(),
+            _ => false,
+        }
+    }
+}
+
+/// A binary operator token: its kind and precedence (higher binds tighter).
+#[derive(Clone, Copy)]
+enum BinOp {
+    Logic(LogicOp),
+    Cmp(CmpOp),
+    Arith(ArithOp),
+}
+
+impl BinOp {
+    fn precedence(self) -> u8 {
+        match self {
+            BinOp::Logic(op) => op.precedence(),
+            BinOp::Cmp(_) => 3,
+            BinOp::Arith(op) => op.precedence(),
+        }
+    }
+}
+
+fn binop(t: &Tok) -> Option<BinOp> {
+    Some(match t {
+        Tok::Ident(w) if w == "or" => BinOp::Logic(LogicOp::Or),
+        Tok::Ident(w) if w == "and" => BinOp::Logic(LogicOp::And),
+        Tok::Ident(w) if w == "unless" => BinOp::Logic(LogicOp::Unless),
+        Tok::Gt => BinOp::Cmp(CmpOp::Gt),
+        Tok::Ge => BinOp::Cmp(CmpOp::Ge),
+        Tok::Lt => BinOp::Cmp(CmpOp::Lt),
+        Tok::Le => BinOp::Cmp(CmpOp::Le),
+        Tok::EqEq => BinOp::Cmp(CmpOp::Eq),
+        Tok::Ne => BinOp::Cmp(CmpOp::Ne),
+        Tok::Plus => BinOp::Arith(ArithOp::Add),
+        Tok::Minus => BinOp::Arith(ArithOp::Sub),
+        Tok::Star => BinOp::Arith(ArithOp::Mul),
+        Tok::Slash => BinOp::Arith(ArithOp::Div),
+        Tok::Percent => BinOp::Arith(ArithOp::Mod),
+        _ => return None,
+    })
+}
+
+const FUNCTIONS: &str = "avg_over_time, min_over_time, max_over_time, sum_over_time, \
+    count_over_time, last_over_time, rate, increase, delta, changes, absent";
+
+fn no_comparison(node: &Node, found: &str) -> String {
+    let what = match &node.kind {
+        Kind::Sel(_) => "the selector",
+        _ => "the expression",
+    };
+    format!("expected a comparison operator (> >= < <= == !=) after {what}, {found}")
 }
 
 struct Parser<'a> {
@@ -86,7 +179,7 @@ impl<'a> Parser<'a> {
         }
     }
 
-    /// `found 'x'` or `found end of expression`.
+    /// `found 'x'` or `found the end of the expression`.
     fn found(&self, t: &Token) -> String {
         if t.tok == Tok::Eof {
             "found the end of the expression".to_owned()
@@ -95,94 +188,182 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn compare(&mut self) -> Result<Expr, ExprError> {
-        let selector = self.selector()?;
+    /// What is wrong with a token left over after a complete expression.
+    fn trailing(&self, node: &Node, t: &Token) -> ExprError {
+        let message = if !node.is_condition() {
+            if t.tok == Tok::Assign {
+                "'=' is not a comparison: use '==' to compare with a number".to_owned()
+            } else {
+                no_comparison(node, &self.found(t))
+            }
+        } else if t.tok == Tok::RParen {
+            "unexpected ')': there is no '(' to close".to_owned()
+        } else if matches!(&node.kind, Kind::Cmp(_, _, rhs) if matches!(rhs.kind, Kind::Num(_))) {
+            format!(
+                "unexpected '{}' after the threshold: the expression should end there",
+                self.text(t)
+            )
+        } else {
+            format!(
+                "unexpected '{}': expected 'and', 'or', 'unless' or the end of the expression",
+                self.text(t)
+            )
+        };
+        ExprError::new(t.start, message)
+    }
+
+    /// Binary operators of at least `min` precedence, left-associative.
+    fn expr(&mut self, min: u8) -> Result<Node, ExprError> {
+        let mut lhs = self.unary()?;
+        loop {
+            let Some(op) = binop(&self.peek().tok) else {
+                return Ok(lhs);
+            };
+            let p = op.precedence();
+            if p < min {
+                return Ok(lhs);
+            }
+            self.advance()?;
+            let rhs = self.expr(p + 1)?;
+            let start = lhs.start;
+            let (l, r) = (Box::new(lhs), Box::new(rhs));
+            let kind = match op {
+                BinOp::Logic(op) => Kind::Logic(op, l, r),
+                BinOp::Cmp(op) => Kind::Cmp(op, l, r),
+                BinOp::Arith(op) => Kind::Arith(op, l, r),
+            };
+            lhs = Node { kind, start };
+        }
+    }
+
+    fn unary(&mut self) -> Result<Node, ExprError> {
         let t = self.peek().clone();
-        let op = match t.tok {
-            Tok::Gt => CmpOp::Gt,
-            Tok::Ge => CmpOp::Ge,
-            Tok::Lt => CmpOp::Lt,
-            Tok::Le => CmpOp::Le,
-            Tok::EqEq => CmpOp::Eq,
-            Tok::Ne => CmpOp::Ne,
-            Tok::Assign => {
+        let negative = match t.tok {
+            Tok::Minus => true,
+            Tok::Plus => false,
+            _ => return self.primary(),
+        };
+        self.advance()?;
+        // A sign directly on a number literal is part of the number (`-1`), as in PromQL.
+        let literal = matches!(self.peek().tok, Tok::Number(_));
+        let inner = self.unary()?;
+        if !negative {
+            return Ok(Node {
+                start: t.start,
+                ..inner
+            });
+        }
+        let kind = match inner.kind {
+            Kind::Num(v) if literal => Kind::Num(-v),
+            kind => Kind::Neg(Box::new(Node {
+                kind,
+                start: inner.start,
+            })),
+        };
+        Ok(Node {
+            kind,
+            start: t.start,
+        })
+    }
+
+    fn primary(&mut self) -> Result<Node, ExprError> {
+        let t = self.advance()?;
+        let start = t.start;
+        let kind = match t.tok {
+            Tok::Number(v) => Kind::Num(v),
+            Tok::LParen => {
+                let inner = self.expr(0)?;
+                let close = self.advance()?;
+                if close.tok != Tok::RParen {
+                    return Err(ExprError::new(
+                        close.start,
+                        format!(
+                            "expected ')' to close the '(' at offset {start}, {}",
+                            self.found(&close)
+                        ),
+                    ));
+                }
+                Kind::Paren(Box::new(inner))
+            }
+            Tok::Ident(w) if matches!(w.as_str(), "and" | "or" | "unless") => {
                 return Err(ExprError::new(
-                    t.start,
-                    "'=' is not a comparison: use '==' to compare with a number",
+                    start,
+                    format!("'{w}' joins two conditions and cannot start one"),
                 ));
+            }
+            Tok::Ident(name) if self.peek().tok == Tok::LParen => {
+                self.advance()?;
+                Kind::Call(name, self.args()?)
+            }
+            Tok::Ident(metric) => {
+                let matchers = if self.peek().tok == Tok::LBrace {
+                    self.braced_matchers()?
+                } else {
+                    Vec::new()
+                };
+                let selector = Selector { metric, matchers };
+                if self.peek().tok == Tok::LBracket {
+                    let range = self.range()?;
+                    Kind::Range(selector, range)
+                } else {
+                    Kind::Sel(selector)
+                }
             }
             _ => {
                 return Err(ExprError::new(
-                    t.start,
+                    start,
                     format!(
-                        "expected a comparison operator (> >= < <= == !=) after the selector, {}",
+                        "expected a number, a metric name, a function or '(', {}",
                         self.found(&t)
                     ),
                 ));
             }
         };
-        self.advance()?;
-        let threshold = self.number()?;
-        Ok(Expr::Compare {
-            selector,
-            op,
-            threshold,
-        })
+        Ok(Node { kind, start })
     }
 
-    fn number(&mut self) -> Result<f64, ExprError> {
-        let t = self.advance()?;
-        let (negative, t) = match t.tok {
-            Tok::Minus => (true, self.advance()?),
-            Tok::Plus => (false, self.advance()?),
-            _ => (false, t),
-        };
-        match t.tok {
-            Tok::Number(v) => Ok(if negative { -v } else { v }),
-            _ => Err(ExprError::new(
-                t.start,
+    /// A call's arguments, with the `(` consumed.
+    fn args(&mut self) -> Result<Vec<Node>, ExprError> {
+        let mut args = Vec::new();
+        if self.peek().tok == Tok::RParen {
+            self.advance()?;
+            return Ok(args);
+        }
+        loop {
+            args.push(self.expr(0)?);
+            let t = self.advance()?;
+            match t.tok {
+                Tok::Comma => continue,
+                Tok::RParen => return Ok(args),
+                _ => {
+                    return Err(ExprError::new(
+                        t.start,
+                        format!(
+                            "expected ',' or ')' after a function argument, {}",
+                            self.found(&t)
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+
+    /// `[duration]` with the `[` next: the duration is read raw, not as tokens.
+    fn range(&mut self) -> Result<i64, ExprError> {
+        let (text, at, _) = self.lexer.duration_text();
+        let close = self.lexer.next_token()?;
+        if close.tok != Tok::RBracket {
+            return Err(ExprError::new(
+                close.start,
                 format!(
-                    "expected a number after the comparison operator, {}",
-                    self.found(&t)
+                    "expected ']' after the window's duration, {}",
+                    self.found(&close)
                 ),
-            )),
+            ));
         }
-    }
-
-    fn selector(&mut self) -> Result<Selector, ExprError> {
-        let t = self.advance()?;
-        let metric = match t.tok {
-            Tok::Ident(name) => name,
-            _ => {
-                return Err(ExprError::new(
-                    t.start,
-                    format!("expected a metric name, {}", self.found(&t)),
-                ));
-            }
-        };
-        match self.peek().tok {
-            Tok::LParen => {
-                return Err(ExprError::new(
-                    t.start,
-                    format!("unknown function '{metric}': functions are not supported yet"),
-                ));
-            }
-            Tok::LBracket => {
-                return Err(ExprError::new(
-                    self.peek().start,
-                    "range selectors like [5m] are not supported yet",
-                ));
-            }
-            Tok::LBrace => {}
-            _ => {
-                return Ok(Selector {
-                    metric,
-                    matchers: Vec::new(),
-                });
-            }
-        }
-        let matchers = self.braced_matchers()?;
-        Ok(Selector { metric, matchers })
+        let range = parse_duration_ms(&text).map_err(|m| ExprError::new(at, m))?;
+        self.peeked = self.lexer.next_token()?;
+        Ok(range)
     }
 
     /// `{ matcher, ... }` with the `{` next.
@@ -278,6 +459,167 @@ impl<'a> Parser<'a> {
     }
 }
 
+/// Checks a node is a condition and builds it.
+fn cond(node: Node) -> Result<Expr, ExprError> {
+    let start = node.start;
+    match node.kind {
+        Kind::Paren(inner) => cond(*inner),
+        Kind::Logic(op, l, r) => Ok(Expr::Logic {
+            op,
+            lhs: Box::new(cond(*l)?),
+            rhs: Box::new(cond(*r)?),
+        }),
+        Kind::Cmp(op, l, r) => {
+            if l.is_condition() || r.is_condition() {
+                let side = if l.is_condition() { &l } else { &r };
+                return Err(ExprError::new(
+                    side.start,
+                    "a condition cannot be compared: join conditions with 'and', 'or' or 'unless'",
+                ));
+            }
+            let (lhs, rhs) = (value(*l)?, value(*r)?);
+            if !lhs.reads_series() && !rhs.reads_series() {
+                return Err(ExprError::new(
+                    start,
+                    "this compares two numbers, which is always true or always false: compare a metric, e.g. m > 90",
+                ));
+            }
+            Ok(Expr::Compare { lhs, op, rhs })
+        }
+        Kind::Call(name, args) if name == "absent" => {
+            let mut args = args.into_iter();
+            match (args.next(), args.next()) {
+                (Some(arg), None) => match arg.kind {
+                    Kind::Sel(selector) => Ok(Expr::Absent {
+                        selector,
+                        range_ms: None,
+                    }),
+                    Kind::Range(selector, range) => Ok(Expr::Absent {
+                        selector,
+                        range_ms: Some(range),
+                    }),
+                    _ => Err(ExprError::new(
+                        arg.start,
+                        "absent() takes a metric selector, such as m{db=\"ORCL\"}, or a range such as m{db=\"ORCL\"}[5m]",
+                    )),
+                },
+                _ => Err(ExprError::new(
+                    start,
+                    "absent() takes one argument: a metric selector or a range such as m[5m]",
+                )),
+            }
+        }
+        _ => Err(ExprError::new(
+            start,
+            "this is a value, not a condition: compare it (e.g. ... > 90) or use absent(...)",
+        )),
+    }
+}
+
+/// Checks a node is a value and builds it.
+fn value(node: Node) -> Result<Value, ExprError> {
+    let start = node.start;
+    match node.kind {
+        Kind::Num(v) => Ok(Value::Number(v)),
+        Kind::Sel(s) => Ok(Value::Series(s)),
+        Kind::Paren(inner) => value(*inner),
+        Kind::Neg(inner) => Ok(Value::Neg(Box::new(value(*inner)?))),
+        Kind::Arith(op, l, r) => {
+            for side in [&l, &r] {
+                if side.is_condition() {
+                    return Err(ExprError::new(
+                        side.start,
+                        format!(
+                            "'{}' needs numbers or series on both sides, not a condition",
+                            op.as_str()
+                        ),
+                    ));
+                }
+            }
+            Ok(Value::Arith {
+                op,
+                lhs: Box::new(value(*l)?),
+                rhs: Box::new(value(*r)?),
+            })
+        }
+        Kind::Range(s, _) => Err(ExprError::new(
+            start,
+            format!(
+                "a range such as {s}[5m] must be the argument of a window function, e.g. avg_over_time({s}[5m])"
+            ),
+        )),
+        Kind::Call(name, args) => {
+            let Some(func) = Func::from_name(&name) else {
+                let message = if name == "absent" {
+                    "absent(...) is a condition, not a number: use it alone or with 'and', 'or', 'unless'".to_owned()
+                } else {
+                    format!("unknown function '{name}': expected one of {FUNCTIONS}")
+                };
+                return Err(ExprError::new(start, message));
+            };
+            let mut args = args.into_iter();
+            let (Some(arg), None) = (args.next(), args.next()) else {
+                return Err(ExprError::new(
+                    start,
+                    format!(
+                        "{}() takes one argument: a range such as m[5m]",
+                        func.name()
+                    ),
+                ));
+            };
+            match arg.kind {
+                Kind::Range(selector, range_ms) => Ok(Value::Func {
+                    func,
+                    selector,
+                    range_ms,
+                }),
+                Kind::Sel(s) => Err(ExprError::new(
+                    arg.start,
+                    format!(
+                        "{}() needs a range, not the latest value: add a window, e.g. {}({s}[5m])",
+                        func.name(),
+                        func.name()
+                    ),
+                )),
+                Kind::Num(_) => Err(ExprError::new(
+                    arg.start,
+                    format!(
+                        "{}() needs a range such as m[5m], found a number",
+                        func.name()
+                    ),
+                )),
+                _ => Err(ExprError::new(
+                    arg.start,
+                    format!(
+                        "{}() needs a range of one metric such as m[5m], found an expression",
+                        func.name()
+                    ),
+                )),
+            }
+        }
+        Kind::Cmp(..) | Kind::Logic(..) => Err(ExprError::new(
+            start,
+            "expected a value here, found a condition",
+        )),
+    }
+}
+
+/// `absent(m{…})` without a range is about the whole selector, not one series: it cannot be
+/// joined with conditions about a series.
+fn check_absent_alone(expr: &Expr, top: bool) -> Result<(), ExprError> {
+    match expr {
+        Expr::Absent { range_ms: None, .. } if !top => Err(ExprError::new(
+            0,
+            "absent(...) without a range is about the whole selector, not one series: it must be the whole expression (absent(m[5m]) can be joined)",
+        )),
+        Expr::Logic { lhs, rhs, .. } => {
+            check_absent_alone(lhs, false)?;
+            check_absent_alone(rhs, false)
+        }
+        _ => Ok(()),
+    }
+}
+
 /// The regex crate's message is multi-line with a caret diagram that points into our anchored
 /// copy of the pattern, which would mislead; keep only its final sentence.
 fn regex_error_summary(e: &regex::Error) -> String {
@@ -290,144 +632,4 @@ fn regex_error_summary(e: &regex::Error) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn err(src: &str) -> (usize, String) {
-        let e = parse(src).unwrap_err();
-        (e.offset, e.message)
-    }
-
-    fn cmp(src: &str) -> (String, Vec<(String, MatchOp, String)>, CmpOp, f64) {
-        let Expr::Compare {
-            selector,
-            op,
-            threshold,
-        } = parse(src).unwrap();
-        let ms = selector
-            .matchers
-            .into_iter()
-            .map(|m| (m.name, m.op, m.value))
-            .collect();
-        (selector.metric, ms, op, threshold)
-    }
-
-    #[test]
-    fn parses_each_comparison_operator() {
-        for (s, op) in [
-            (">", CmpOp::Gt),
-            (">=", CmpOp::Ge),
-            ("<", CmpOp::Lt),
-            ("<=", CmpOp::Le),
-            ("==", CmpOp::Eq),
-            ("!=", CmpOp::Ne),
-        ] {
-            let (_, _, got, t) = cmp(&format!("m {s} 40"));
-            assert_eq!((got, t), (op, 40.0), "{s}");
-        }
-    }
-
-    #[test]
-    fn parses_all_matcher_kinds_and_trailing_comma() {
-        let (metric, ms, _, _) = cmp(r#"disk_used_percent{a="1", b!="2", c=~"x.*", d!~'y',} > 90"#);
-        assert_eq!(metric, "disk_used_percent");
-        let ops: Vec<_> = ms.iter().map(|m| m.1).collect();
-        assert_eq!(
-            ops,
-            vec![
-                MatchOp::Equal,
-                MatchOp::NotEqual,
-                MatchOp::Regex,
-                MatchOp::NotRegex
-            ]
-        );
-        assert_eq!(ms[3].2, "y");
-    }
-
-    #[test]
-    fn parses_without_braces_empty_braces_and_tight_spacing() {
-        assert_eq!(cmp("m>1").0, "m");
-        assert!(cmp("m{}>1").1.is_empty());
-        assert_eq!(cmp("\tm { a = \"b\" }\n>\n1 ").1.len(), 1);
-        assert_eq!(cmp("job:rate_5m:sum > 1").0, "job:rate_5m:sum");
-    }
-
-    #[test]
-    fn parses_signed_and_scientific_numbers() {
-        assert_eq!(cmp("m > -1").3, -1.0);
-        assert_eq!(cmp("m > +2").3, 2.0);
-        assert_eq!(cmp("m > 0.5").3, 0.5);
-        assert_eq!(cmp("m > 1e3").3, 1000.0);
-        assert_eq!(cmp("m > 1.5e-3").3, 0.0015);
-    }
-
-    #[test]
-    fn decodes_escapes_in_label_values() {
-        let (_, ms, _, _) = cmp(r#"m{a="q\"b\\s\nn"} > 1"#);
-        assert_eq!(ms[0].2, "q\"b\\s\nn");
-    }
-
-    #[test]
-    fn reports_errors_at_their_offset() {
-        assert_eq!(
-            err("m foo"),
-            (
-                2,
-                "expected a comparison operator (> >= < <= == !=) after the selector, found 'foo'"
-                    .into()
-            )
-        );
-        assert_eq!(
-            err("m"),
-            (
-                1,
-                "expected a comparison operator (> >= < <= == !=) after the selector, found the end of the expression".into()
-            )
-        );
-        assert_eq!(err(r#"m{a="x} > 1"#), (2 + 2, "unterminated string".into()));
-        assert_eq!(err("m > x").0, 4);
-        assert_eq!(err("m > 1 2").0, 6);
-        assert_eq!(err("> 1").0, 0);
-        assert_eq!(err("m{a=1} > 1").0, 4);
-        assert_eq!(err("m{a:b=\"1\"} > 1").0, 2);
-        assert_eq!(err("m{a=\"1\" b=\"2\"} > 1").0, 8);
-        assert_eq!(
-            err("m = 1").1,
-            "'=' is not a comparison: use '==' to compare with a number"
-        );
-        assert_eq!(err("m > 1e999").1, "number '1e999' is out of range");
-        assert!(
-            err("rate(m[5m]) > 1")
-                .1
-                .starts_with("unknown function 'rate'")
-        );
-    }
-
-    #[test]
-    fn bad_regex_names_the_label() {
-        let (off, msg) = err(r#"m{mount=~"(unclosed"} > 1"#);
-        assert_eq!(off, 9);
-        assert!(
-            msg.starts_with("invalid regular expression for label 'mount': "),
-            "{msg}"
-        );
-        assert!(!msg.contains('\n'), "{msg}");
-    }
-}
-
-#[cfg(test)]
-mod matcher_tests {
-    use super::*;
-
-    #[test]
-    fn matchers_alone() {
-        let m = parse_matchers(r#"{host="db1", role=~"db.*",}"#).unwrap();
-        assert_eq!(m.len(), 2);
-        assert_eq!(m[1].op, MatchOp::Regex);
-        assert!(parse_matchers("{}").unwrap().is_empty());
-        let e = parse_matchers(r#"host="db1""#).unwrap_err();
-        assert_eq!(e.offset, 0);
-        let e = parse_matchers(r#"{host="db1"} x"#).unwrap_err();
-        assert_eq!(e.offset, 13);
-    }
-}
+mod tests;

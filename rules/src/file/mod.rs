@@ -1,7 +1,10 @@
 //! Rule files: turns the TOML of one file into checked [`Rule`]s, reporting every problem of
-//! the file at once at `file:line:column`. Directory loading lives in `load.rs`.
+//! the file at once at `file:line:column`, and warnings (a metric no probe emits, an override
+//! that can never apply) beside them. Directory loading lives in `load.rs`, overrides in
+//! `overrides.rs`.
 
 mod load;
+mod overrides;
 mod span;
 
 use std::collections::HashMap;
@@ -11,13 +14,15 @@ use std::time::Duration;
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::diag::Diagnostic;
-use crate::expr::{CmpOp, Expr};
+use crate::catalog::Catalog;
+use crate::diag::{Diagnostic, LineIndex};
+use crate::expr::{CmpOp, Expr, Value};
 use crate::level::{Levels, Severity};
-use crate::rule::Rule;
+use crate::program::Program;
+use crate::rule::{DEFAULT_GRACE, Rule};
 use crate::template::Template;
 
-pub use load::{load_dir, load_path};
+pub use load::{Checked, check_path, load_dir, load_path};
 pub use span::value_offset;
 
 /// A rule file as written.
@@ -40,6 +45,8 @@ struct RawRule {
     clear: Option<Spanned<f64>>,
     severity: Option<Spanned<String>>,
     summary: Option<Spanned<String>>,
+    grace: Option<Spanned<String>>,
+    overrides: Option<Vec<Spanned<overrides::RawOverride>>>,
 }
 
 /// What one file yielded: its valid rules, and where every well-formed rule name is (also of
@@ -48,6 +55,7 @@ pub(crate) struct Parsed {
     pub rules: Vec<Rule>,
     pub names: Vec<NameAt>,
     pub diags: Vec<Diagnostic>,
+    pub warnings: Vec<Diagnostic>,
 }
 
 /// A rule name and the position of its value.
@@ -62,19 +70,31 @@ pub(crate) struct NameAt {
 /// Returns every problem of the file at once, ordered by position, including rule names used
 /// twice in the file. A TOML syntax error, an unknown key or a value of the wrong type stops
 /// the file early and yields one diagnostic, since the rest of the file cannot be trusted.
-/// A file with no rules is valid.
+/// A file with no rules is valid. Warnings are dropped; see [`check_rules`].
 pub fn parse_rules(file: &str, src: &str, levels: &Levels) -> Result<Vec<Rule>, Vec<Diagnostic>> {
+    check_rules(file, src, levels).0
+}
+
+/// [`parse_rules`] with the file's warnings (`file:line:column: warning: ...`), which never
+/// stop a rule from loading.
+#[allow(clippy::type_complexity)]
+pub fn check_rules(
+    file: &str,
+    src: &str,
+    levels: &Levels,
+) -> (Result<Vec<Rule>, Vec<Diagnostic>>, Vec<Diagnostic>) {
     let Parsed {
         rules,
         names,
         mut diags,
+        warnings,
     } = parse_file(file, src, levels);
     check_unique_names(file, &names, &mut HashMap::new(), &mut diags);
     if diags.is_empty() {
-        Ok(rules)
+        (Ok(rules), warnings)
     } else {
         sort(&mut diags);
-        Err(diags)
+        (Err(diags), warnings)
     }
 }
 
@@ -89,22 +109,28 @@ pub(crate) fn parse_file(file: &str, src: &str, levels: &Levels) -> Parsed {
                 rules: Vec::new(),
                 names: Vec::new(),
                 diags: vec![Diagnostic::at(file, src, offset, message)],
+                warnings: Vec::new(),
             };
         }
     };
     let mut cx = Checker {
         file,
         src,
+        lines: LineIndex::new(src),
         levels,
+        catalog: Catalog::shipped(),
         names: Vec::new(),
         diags: Vec::new(),
+        warnings: Vec::new(),
     };
     let rules = raw.rule.into_iter().filter_map(|r| cx.rule(r)).collect();
     sort(&mut cx.diags);
+    sort(&mut cx.warnings);
     Parsed {
         rules,
         names: cx.names,
         diags: cx.diags,
+        warnings: cx.warnings,
     }
 }
 
@@ -145,18 +171,49 @@ fn is_rule_name(s: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
+/// Parses a non-negative humantime duration for `key`.
+fn duration(text: &str, key: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    if text.starts_with('-') {
+        return Err(format!("'{key}' must not be negative"));
+    }
+    humantime::parse_duration(text).map_err(|e| {
+        format!(
+            "invalid duration '{text}' for '{key}': {e} (write e.g. \"30s\", \"5m\" or \"1m 30s\")"
+        )
+    })
+}
+
 struct Checker<'a> {
     file: &'a str,
     src: &'a str,
+    lines: LineIndex,
     levels: &'a Levels,
+    catalog: &'a Catalog,
     names: Vec<NameAt>,
     diags: Vec<Diagnostic>,
+    warnings: Vec<Diagnostic>,
 }
 
 impl Checker<'_> {
+    fn diag(&self, offset: usize, message: String) -> Diagnostic {
+        let (line, column) = self.lines.line_col(self.src, offset);
+        Diagnostic {
+            file: self.file.to_owned(),
+            line,
+            column,
+            message,
+        }
+    }
+
     fn error(&mut self, offset: usize, message: impl Into<String>) {
-        self.diags
-            .push(Diagnostic::at(self.file, self.src, offset, message));
+        let d = self.diag(offset, message.into());
+        self.diags.push(d);
+    }
+
+    fn warn(&mut self, offset: usize, message: impl Into<String>) {
+        let d = self.diag(offset, format!("warning: {}", message.into()));
+        self.warnings.push(d);
     }
 
     /// Checks one rule, recording every problem; `None` if any.
@@ -183,7 +240,7 @@ impl Checker<'_> {
 
         let name = self.name(raw.name.as_ref());
         let line = name.as_ref().map(|(n, span)| {
-            let (line, column) = crate::diag::line_col(self.src, span.start);
+            let (line, column) = self.lines.line_col(self.src, span.start);
             self.names.push(NameAt {
                 name: n.clone(),
                 line,
@@ -192,28 +249,45 @@ impl Checker<'_> {
             line
         });
         let expr = self.expr(raw.expr.as_ref());
-        let for_ = self.for_(raw.for_.as_ref());
+        let for_ = match &raw.for_ {
+            None => Some(Duration::ZERO),
+            Some(f) => self.duration(f, "for"),
+        };
         let severity = self.severity(raw.severity.as_ref());
         let summary = self.summary(raw.summary.as_ref());
         let clear = match (&raw.clear, &expr) {
-            (Some(clear), Some(expr)) => self.clear(clear, expr),
+            (Some(clear), Some((expr, program))) => self.clear(clear, expr, program),
             // Without a valid expr there is no threshold to check `clear` against.
             _ => raw.clear.as_ref().map(|c| *c.get_ref()),
+        };
+        let grace = self.grace(raw.grace.as_ref(), expr.as_ref().map(|e| &e.1));
+        let overrides = match (&raw.overrides, &expr) {
+            (Some(list), Some((expr, program))) => self.overrides(list, expr, program, clear),
+            _ => Vec::new(),
         };
 
         if self.diags.len() != before {
             return None;
         }
-        Some(Rule {
+        let (expr, program) = expr?;
+        let precedence = crate::rule::precedence(&overrides);
+        let mut rule = Rule {
             name: name?.0,
-            expr: expr?,
+            expr,
+            program,
             for_: for_?,
             clear,
             severity: severity?,
             summary: summary?,
+            overrides,
+            precedence,
+            grace: grace?,
             file: self.file.to_owned(),
             line: line?,
-        })
+            resolved: Vec::new(),
+        };
+        rule.resolved = rule.resolve_params();
+        Some(rule)
     }
 
     fn name(&mut self, field: Option<&Spanned<String>>) -> Option<(String, Range<usize>)> {
@@ -244,39 +318,70 @@ impl Checker<'_> {
         Some((name.clone(), field.span()))
     }
 
-    fn expr(&mut self, field: Option<&Spanned<String>>) -> Option<Expr> {
+    fn expr(&mut self, field: Option<&Spanned<String>>) -> Option<(Expr, Program)> {
         let field = field?;
-        match Expr::parse(field.get_ref()) {
-            Ok(e) => Some(e),
+        let e = match Expr::parse(field.get_ref()) {
+            Ok(e) => e,
             Err(e) => {
                 let at = span::value_offset(self.src, &field.span(), e.offset);
                 self.error(at, e.message);
+                return None;
+            }
+        };
+        let program = match Program::compile(&e) {
+            Ok(p) => p,
+            Err(err) => {
+                self.error(field.span().start, err.to_string());
+                return None;
+            }
+        };
+        // A metric no probe emits may come from a textfile or exec probe: a warning only.
+        let mut warned: Vec<&str> = Vec::new();
+        for s in e.selectors() {
+            if self.catalog.labels(&s.metric).is_none() && !warned.contains(&s.metric.as_str()) {
+                warned.push(&s.metric);
+                let at = word_offset(field.get_ref(), &s.metric).map_or(field.span().start, |o| {
+                    span::value_offset(self.src, &field.span(), o)
+                });
+                self.warn(
+                    at,
+                    format!(
+                        "no probe emits '{}' (docs/metrics.md): the rule never fires unless a textfile or exec probe reports it",
+                        s.metric
+                    ),
+                );
+            }
+        }
+        Some((e, program))
+    }
+
+    fn duration(&mut self, field: &Spanned<String>, key: &str) -> Option<Duration> {
+        match duration(field.get_ref(), key) {
+            Ok(d) => Some(d),
+            Err(message) => {
+                self.error(field.span().start, message);
                 None
             }
         }
     }
 
-    fn for_(&mut self, field: Option<&Spanned<String>>) -> Option<Duration> {
+    fn grace(
+        &mut self,
+        field: Option<&Spanned<String>>,
+        program: Option<&Program>,
+    ) -> Option<Duration> {
         let Some(field) = field else {
-            return Some(Duration::ZERO);
+            return Some(DEFAULT_GRACE);
         };
-        let text = field.get_ref().trim();
-        if text.starts_with('-') {
-            self.error(field.span().start, "'for' must not be negative");
+        let d = self.duration(field, "grace")?;
+        if program.is_some_and(|p| !p.is_absent_once()) {
+            self.error(
+                field.span().start,
+                "'grace' applies only to absent(...) without a range (how long a series has to appear after the rule is loaded)",
+            );
             return None;
         }
-        match humantime::parse_duration(text) {
-            Ok(d) => Some(d),
-            Err(e) => {
-                self.error(
-                    field.span().start,
-                    format!(
-                        "invalid duration '{text}' for 'for': {e} (write e.g. \"30s\", \"5m\" or \"1m 30s\")"
-                    ),
-                );
-                None
-            }
-        }
+        Some(d)
     }
 
     fn severity(&mut self, field: Option<&Spanned<String>>) -> Option<Severity> {
@@ -307,36 +412,82 @@ impl Checker<'_> {
         }
     }
 
-    fn clear(&mut self, field: &Spanned<f64>, expr: &Expr) -> Option<f64> {
+    fn clear(&mut self, field: &Spanned<f64>, expr: &Expr, program: &Program) -> Option<f64> {
         let clear = *field.get_ref();
         let at = field.span().start;
-        let Expr::Compare { op, threshold, .. } = expr;
         if !clear.is_finite() {
             self.error(at, "'clear' must be a finite number");
             return None;
         }
-        let (ok, side) = match op {
-            CmpOp::Gt | CmpOp::Ge => (clear < *threshold, "below"),
-            CmpOp::Lt | CmpOp::Le => (clear > *threshold, "above"),
-            CmpOp::Eq | CmpOp::Ne => {
-                self.error(
-                    at,
-                    format!(
-                        "'clear' cannot be used with '{op}': hysteresis needs one of > >= < <="
-                    ),
-                );
-                return None;
-            }
-        };
-        if !ok {
+        if let Expr::Compare {
+            op: op @ (CmpOp::Eq | CmpOp::Ne),
+            rhs: Value::Number(_),
+            ..
+        } = expr
+        {
             self.error(
                 at,
-                format!("'clear' ({clear}) must be {side} the threshold {threshold} of '{op}'"),
+                format!("'clear' cannot be used with '{op}': hysteresis needs one of > >= < <="),
             );
+            return None;
+        }
+        let (Some(op), Some(threshold)) = (program.hysteresis_op(), expr.threshold()) else {
+            self.error(
+                at,
+                "'clear' needs an expression that is one comparison with a number (like m > 90): there is no threshold to apply hysteresis to",
+            );
+            return None;
+        };
+        if let Err(message) = clear_side(clear, op, threshold) {
+            self.error(at, message);
             return None;
         }
         Some(clear)
     }
+}
+
+/// Checks `clear` is on the resolving side of `threshold` for `op`.
+fn clear_side(clear: f64, op: CmpOp, threshold: f64) -> Result<(), String> {
+    let (ok, side) = match op {
+        CmpOp::Gt | CmpOp::Ge => (clear < threshold, "below"),
+        CmpOp::Lt | CmpOp::Le => (clear > threshold, "above"),
+        CmpOp::Eq | CmpOp::Ne => (false, "away from"),
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "'clear' ({clear}) must be {side} the threshold {threshold} of '{op}'"
+        ))
+    }
+}
+
+/// The byte offset of `word` in `text` where it stands as a whole name (not inside a longer
+/// identifier or a quoted value).
+fn word_offset(text: &str, word: &str) -> Option<usize> {
+    let is_ident = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == ':';
+    let mut in_quote: Option<char> = None;
+    let mut prev: Option<char> = None;
+    for (i, c) in text.char_indices() {
+        match in_quote {
+            Some(q) => {
+                if c == q && prev != Some('\\') {
+                    in_quote = None;
+                }
+            }
+            None if c == '"' || c == '\'' => in_quote = Some(c),
+            None => {
+                if text[i..].starts_with(word)
+                    && !prev.is_some_and(is_ident)
+                    && !text[i + word.len()..].starts_with(is_ident)
+                {
+                    return Some(i);
+                }
+            }
+        }
+        prev = Some(c);
+    }
+    None
 }
 
 #[cfg(test)]

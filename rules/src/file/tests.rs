@@ -41,7 +41,7 @@ fn parses_a_complete_rule() {
     assert_eq!((r.file.as_str(), r.line), ("rules.toml", 3));
     let l = Labels::from_pairs([("host", "db1"), ("db", "ORCL")]);
     assert_eq!(
-        r.summary.render(r.metric(), 41.256, &l),
+        r.summary.render(r.metric(), 41.256, &l, None),
         "Archive log at 41.26% on db1/ORCL (limit 40%)"
     );
 }
@@ -317,6 +317,19 @@ fn shipped_default_rules_load_cleanly() {
         names,
         vec![
             "agent_silent",
+            // gear.toml
+            "ups_on_battery",
+            "ups_on_battery_prolonged",
+            "ups_battery_low",
+            "ups_runtime_low",
+            "ups_alarm_present",
+            "entity_sensor_not_ok",
+            "fc_port_down",
+            "trap_link_down",
+            "trap_device_restarted",
+            "ipmi_sensor_critical",
+            "ipmi_sensor_warning",
+            "ipmi_unreachable",
             "cpu_high",
             "memory_high",
             "disk_full",
@@ -338,6 +351,14 @@ fn shipped_default_rules_load_cleanly() {
             "oracle_processes_high",
             "oracle_backup_stale",
             "oracle_backup_missing",
+            "oracle_dataguard_apply_lag_high",
+            "oracle_dataguard_transport_lag_high",
+            "oracle_blocking_locks",
+            "oracle_deadlocks",
+            "oracle_long_running_sql",
+            "oracle_scheduler_job_failed",
+            "oracle_scheduler_job_broken",
+            "oracle_recovery_area_high",
             // services.toml
             "http_check_failed",
             "tcp_check_failed",
@@ -362,7 +383,7 @@ fn shipped_default_rules_load_cleanly() {
     let disk = &set.rules()[set.for_metric("disk_used_percent")[0]];
     let l = Labels::from_pairs([("host", "web1"), ("mount", "/var")]);
     assert_eq!(
-        disk.summary.render(disk.metric(), 93.456, &l),
+        disk.summary.render(disk.metric(), 93.456, &l, None),
         "Disk /var on web1 is 93.46% full (limit 90%, resolves below 85%)"
     );
 }
@@ -414,5 +435,226 @@ fn shipped_rules_are_all_documented() {
         missing.is_empty(),
         "add these rows to docs/rules.md's Shipped rules table:\n{}",
         missing.join("\n")
+    );
+}
+
+fn warnings(src: &str) -> Vec<String> {
+    let (result, warnings) = check_rules("rules.toml", src, &Levels::default());
+    if let Err(d) = result {
+        panic!("{d:#?}");
+    }
+    warnings.iter().map(ToString::to_string).collect()
+}
+
+const TABLESPACE: &str = r#"[[rule]]
+name     = "tablespace_high"
+expr     = 'oracle_tablespace_used_percent > 90'
+for      = "5m"
+clear    = 85
+severity = "P2"
+summary  = "{{tablespace}} at {{value}}% (limit {{threshold}}%)"
+overrides = [
+  { match = '{host=~"batch-.*"}', threshold = 98, clear = 95, for = "30m" },
+  { match = '{tablespace="UNDOTBS1"}', threshold = 97 },
+  { match = '{db="ORCL", tablespace="UNDOTBS1"}', for = "0s" },
+]
+"#;
+
+#[test]
+fn overrides_load_with_their_precedence() {
+    let r = one(TABLESPACE);
+    assert_eq!(r.overrides.len(), 3);
+    let l = |pairs: &[(&str, &str)]| Labels::from_pairs(pairs.iter().copied());
+    // Two equalities beat one, one beats a regex.
+    let both = l(&[
+        ("host", "batch-1"),
+        ("db", "ORCL"),
+        ("tablespace", "UNDOTBS1"),
+    ]);
+    assert_eq!(r.override_for(&both), Some(2));
+    let p = r.params(Some(2));
+    assert_eq!(
+        (p.threshold, p.clear, p.for_ms),
+        (Some(90.0), Some(85.0), 0)
+    );
+    let undo = l(&[
+        ("host", "batch-1"),
+        ("db", "TEST"),
+        ("tablespace", "UNDOTBS1"),
+    ]);
+    assert_eq!(r.override_for(&undo), Some(1));
+    assert_eq!(r.params(Some(1)).threshold, Some(97.0));
+    assert_eq!(r.params(Some(1)).for_ms, 300_000);
+    let batch = l(&[("host", "batch-1"), ("tablespace", "USERS")]);
+    assert_eq!(r.override_for(&batch), Some(0));
+    let p = r.params(Some(0));
+    assert_eq!(
+        (p.threshold, p.clear, p.for_ms),
+        (Some(98.0), Some(95.0), 1_800_000)
+    );
+    assert_eq!(r.override_for(&l(&[("host", "db1")])), None);
+    assert_eq!(
+        r.threshold_detail(Some(1)).as_deref(),
+        Some(r#"97 (override {tablespace="UNDOTBS1"} at rules.toml:10)"#)
+    );
+    assert_eq!(r.threshold_detail(None).as_deref(), Some("90 (rule)"));
+}
+
+#[test]
+fn bad_overrides_are_each_reported_at_their_place() {
+    let src = r#"[[rule]]
+name = "t"
+expr = 'oracle_tablespace_used_percent > 90'
+clear = 85
+severity = "P2"
+summary = "s"
+overrides = [
+  { threshold = 97 },
+  { match = '{tablespace="X"', threshold = 97 },
+  { match = '{tablespace=~"(x"}', threshold = 97 },
+  { match = '{tablespace="X"}' },
+  { match = '{tablespace="X"}', threshold = 80 },
+  { match = '{mount="/"}', threshold = 95 },
+  { match = '{tablespace="X"}', for = "-1m" },
+  { match = '{tablespace="X"}', treshold = 1 },
+]
+"#;
+    let got = diags(src);
+    // An unknown key stops the file (the rest of it cannot be trusted).
+    assert_eq!(got.len(), 1, "{got:#?}");
+    assert!(got[0].contains("unknown field `treshold`"), "{got:?}");
+    let got = diags(&src.replace("  { match = '{tablespace=\"X\"}', treshold = 1 },\n", ""));
+    let expected = [
+        "rules.toml:8:3: this override is missing 'match'",
+        "rules.toml:9:29: expected ',' or '}' after a label matcher, found the end of the expression",
+        "rules.toml:10:27: invalid regular expression for label 'tablespace': ",
+        "rules.toml:11:3: this override changes nothing: give it 'threshold', 'clear' or 'for'",
+        "rules.toml:12:45: with this threshold the rule's 'clear' (85) is on the wrong side",
+        "rules.toml:13:15: 'oracle_tablespace_used_percent' never has a label 'mount' (its labels: 'db', 'tablespace', 'contents', 'host' and the agents' static labels): this override could never apply",
+        "rules.toml:14:39: 'for' must not be negative",
+    ];
+    assert_eq!(got.len(), expected.len(), "{got:#?}");
+    for (g, e) in got.iter().zip(expected) {
+        assert!(g.starts_with(e), "got {g:?}, expected prefix {e:?}");
+    }
+}
+
+#[test]
+fn overrides_on_static_labels_and_undocumented_metrics_are_allowed() {
+    let src = r#"[[rule]]
+name = "t"
+expr = 'cpu_usage_percent > 90'
+severity = "P2"
+summary = "s"
+overrides = [{ match = '{site="dc2", role=~"batch.*"}', threshold = 99 }]
+"#;
+    assert!(warnings(src).is_empty());
+    let src = src.replace("cpu_usage_percent", "my_app_queue_depth");
+    let w = warnings(&src.replace("site=", "tablespace="));
+    assert_eq!(w.len(), 1, "{w:?}");
+    assert!(
+        w[0].starts_with("rules.toml:3:9: warning: no probe emits 'my_app_queue_depth'"),
+        "{w:?}"
+    );
+}
+
+#[test]
+fn threshold_and_clear_need_a_comparison_with_a_number() {
+    let src = r#"[[rule]]
+name = "t"
+expr = 'disk_used_bytes > disk_total_bytes'
+clear = 3
+severity = "P2"
+summary = "s"
+overrides = [{ match = '{mount="/"}', threshold = 1 }]
+"#;
+    let got = diags(src);
+    assert_eq!(got.len(), 2, "{got:#?}");
+    assert!(got[0].starts_with(
+        "rules.toml:4:9: 'clear' needs an expression that is one comparison with a number"
+    ));
+    assert!(got[1].starts_with(
+        "rules.toml:7:51: 'threshold' needs a rule whose expression compares with a number"
+    ));
+}
+
+#[test]
+fn overrides_that_never_apply_are_warnings() {
+    let src = r#"[[rule]]
+name = "t"
+expr = 'disk_used_percent{mount="/"} > 90'
+severity = "P2"
+summary = "s"
+overrides = [
+  { match = '{mount="/var"}', threshold = 95 },
+  { match = '{host="a"}', threshold = 95 },
+  { match = '{host="a"}', threshold = 99 },
+]
+"#;
+    assert_eq!(
+        warnings(src),
+        [
+            r#"rules.toml:7:3: warning: the override {mount="/var"} never applies: the rule's selector never selects such a series"#,
+            r#"rules.toml:9:3: warning: the override {host="a"} never applies: the override at line 8 has the same match and comes first"#,
+        ]
+    );
+}
+
+#[test]
+fn grace_only_with_absent_without_range() {
+    let ok = "[[rule]]\nname='a'\nexpr='absent(oracle_up{db=\"X\"})'\ngrace='30m'\nseverity='P1'\nsummary='s'\n";
+    assert_eq!(one(ok).grace, Duration::from_secs(1800));
+    let bad = ok.replace("absent(oracle_up{db=\"X\"})", "absent(oracle_up[5m])");
+    assert_eq!(
+        diags(&bad),
+        [
+            "rules.toml:4:7: 'grace' applies only to absent(...) without a range (how long a series has to appear after the rule is loaded)"
+        ]
+    );
+}
+
+/// The issue's bad-input list, in one file: every problem in one pass, each at its place.
+#[test]
+fn every_bad_input_of_a_file_is_reported_in_one_pass() {
+    let src = r#"[[rule]]
+name = "a"
+expr = 'frobnicate(cpu_usage_percent[5m]) > 1'
+severity = "P2"
+summary = "s"
+
+[[rule]]
+name = "b"
+expr = 'rate(cpu_usage_percent) > 1'
+severity = "P2"
+summary = "s"
+
+[[rule]]
+name = "c"
+expr = 'avg_over_time(cpu_usage_percent[]) > 1'
+severity = "P2"
+summary = "s"
+
+[[rule]]
+name = "d"
+expr = 'cpu_usage_percent{host=~"db[0-9"} > 1'
+severity = "P2"
+summary = "s"
+
+[[rule]]
+name = "e"
+expr = 'disk_used_percent > 1'
+severity = "P2"
+summary = "s"
+overrides = [{ match = '{tablespace="UNDOTBS1"}', threshold = 97 }]
+"#;
+    assert_eq!(
+        diags(src),
+        [
+            "rules.toml:3:9: unknown function 'frobnicate': expected one of avg_over_time, min_over_time, max_over_time, sum_over_time, count_over_time, last_over_time, rate, increase, delta, changes, absent",
+            "rules.toml:9:14: rate() needs a range, not the latest value: add a window, e.g. rate(cpu_usage_percent[5m])",
+            "rules.toml:15:41: a window needs a duration, e.g. [5m]",
+            "rules.toml:21:33: invalid regular expression for label 'host': unclosed character class",
+            "rules.toml:30:26: 'disk_used_percent' never has a label 'tablespace' (its labels: 'mount', 'host' and the agents' static labels): this override could never apply",
+        ]
     );
 }

@@ -25,6 +25,7 @@ fn open_change(rule: &str, fp: u64, at_ms: i64) -> Change {
         host: "db1".into(),
         labels: Labels::from_pairs([("host", "db1"), ("mount", "/u01")]),
         summary: "disk above 90%".into(),
+        threshold: None,
         value: 93.5,
         at_ms,
     }

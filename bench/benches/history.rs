@@ -1,0 +1,228 @@
+//! Sample history: bytes per sample on disk and memory per series (printed once, from the
+//! setup), then query times with criterion. Figures in docs/benchmarks.md ("Sample history").
+//!
+//! - Real host metrics: this machine's host probe (the agent's, on sysinfo and /proc) run once
+//!   a second for `HOST_ROUNDS` rounds; its samples are stored 10 s apart, the agent's default
+//!   interval, as `HOST_COPIES` hosts (the copies are the same values under another `host`).
+//! - Loadgen series: what `patrol-loadgen` sends — uniformly random values with full f64
+//!   precision, the worst case for XOR compression.
+//! - Queries: one series over a day at 1 s (86 400 samples, `max_over_time(m[1d])` and the raw
+//!   range), and the daily max of 10 000 series each holding a day at 60 s.
+//!
+//! `cargo bench -p patrol-bench --bench history`
+
+use std::time::{Duration, Instant};
+
+use criterion::{Criterion, criterion_group};
+use patrol_history::query::{Answer, parse};
+use patrol_history::{History, HistoryConfig, Sample};
+use patrol_probes::{BuildContext, CollectContext, ProbeConfig};
+use patrol_proto::Labels;
+use rand::Rng;
+
+const HOST_ROUNDS: usize = 90;
+const HOST_COPIES: usize = 20;
+const DAY_MS: i64 = 86_400_000;
+
+fn cfg() -> HistoryConfig {
+    HistoryConfig {
+        // Durability does not change the bytes; the bench measures layout and reads.
+        fsync: false,
+        ..HistoryConfig::default()
+    }
+}
+
+fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|n| n.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// Appends `samples` in batches of `batch`.
+fn append(rt: &tokio::runtime::Runtime, h: &History, samples: Vec<Sample>, batch: usize) {
+    for part in samples.chunks(batch) {
+        rt.block_on(h.append(part.to_vec())).expect("append");
+    }
+}
+
+/// Bytes per raw sample in the chunk database after a checkpoint.
+fn per_sample(h: &History) -> (u64, u64, f64) {
+    h.checkpoint().expect("checkpoint");
+    let s = h.stats();
+    let (n, b) = (s.stored_raw_samples.get(), s.stored_raw_bytes.get());
+    (n, b, b as f64 / n.max(1) as f64)
+}
+
+fn host_metrics(rt: &tokio::runtime::Runtime) {
+    let config: ProbeConfig = toml::from_str("type = \"host\"\n").expect("host config");
+    let mut probe = config
+        .build(&BuildContext::new(std::env::temp_dir()))
+        .expect("host probe builds");
+    let mut rounds = Vec::new();
+    for _ in 0..HOST_ROUNDS {
+        let mut out = Vec::new();
+        rt.block_on(probe.collect(CollectContext { now_ms: 0 }, &mut out))
+            .expect("host probe collects");
+        rounds.push(out);
+        std::thread::sleep(Duration::from_secs(1));
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let h = History::open(dir.path(), cfg()).expect("history opens");
+    let start = patrol_proto::model::now_ms() - HOST_ROUNDS as i64 * 10_000;
+    let mut samples = Vec::new();
+    let mut series = 0;
+    for copy in 0..HOST_COPIES {
+        let host = format!("host-{copy:02}");
+        for (r, round) in rounds.iter().enumerate() {
+            for s in round {
+                let mut labels = s.labels.clone();
+                labels.insert("host", host.as_str());
+                let id = h.series(&s.name, &labels);
+                series = series.max(id + 1);
+                samples.push(Sample {
+                    series: id,
+                    ts: start + r as i64 * 10_000,
+                    value: s.value,
+                });
+            }
+        }
+    }
+    samples.sort_by_key(|s| s.ts);
+    append(rt, &h, samples, 5_000);
+    let (n, b, per) = per_sample(&h);
+    println!(
+        "history/host: {series} series ({} per host) x {HOST_ROUNDS} rounds of this machine's host probe: {n} raw samples in {b} bytes = {per:.2} B/sample",
+        series as usize / HOST_COPIES
+    );
+}
+
+fn loadgen_series(rt: &tokio::runtime::Runtime) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let h = History::open(dir.path(), cfg()).expect("history opens");
+    let mut rng = rand::rng();
+    let ids: Vec<u32> = (0..1000)
+        .map(|i| {
+            h.series(
+                "disk_used_percent",
+                &Labels::from_pairs([("i", i.to_string())]),
+            )
+        })
+        .collect();
+    let start = patrol_proto::model::now_ms() - 360 * 10_000;
+    let mut samples = Vec::new();
+    for r in 0..360i64 {
+        for &id in &ids {
+            samples.push(Sample {
+                series: id,
+                ts: start + r * 10_000,
+                value: rng.random_range(10.0..80.0),
+            });
+        }
+    }
+    append(rt, &h, samples, 5_000);
+    let (n, b, per) = per_sample(&h);
+    println!(
+        "history/loadgen: 1000 series x 360 rounds of uniform random f64 (patrol-loadgen's values): {n} raw samples in {b} bytes = {per:.2} B/sample"
+    );
+}
+
+/// A history with one series at 1 s over a day and 10 000 series at 60 s over a day.
+fn day(rt: &tokio::runtime::Runtime) -> (tempfile::TempDir, History, i64) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let h = History::open(dir.path(), cfg()).expect("history opens");
+    let now = patrol_proto::model::now_ms() / 1000 * 1000;
+    let start = now - DAY_MS;
+    let one = h.series("cpu_usage_percent", &Labels::from_pairs([("host", "db01")]));
+    let samples: Vec<Sample> = (0..86_400i64)
+        .map(|i| Sample {
+            series: one,
+            ts: start + i * 1000,
+            value: 20.0 + (i % 600) as f64 / 10.0,
+        })
+        .collect();
+    append(rt, &h, samples, 10_000);
+    let rss0 = rss_kib();
+    let ids: Vec<u32> = (0..10_000)
+        .map(|i| {
+            h.series(
+                "disk_used_percent",
+                &Labels::from_pairs([
+                    ("host", format!("h{}", i / 10)),
+                    ("mount", format!("/m{i}")),
+                ]),
+            )
+        })
+        .collect();
+    let t = Instant::now();
+    let mut total = 0usize;
+    for r in 0..1440i64 {
+        let batch: Vec<Sample> = ids
+            .iter()
+            .map(|&id| Sample {
+                series: id,
+                ts: start + r * 60_000,
+                value: 50.0 + ((id as i64 + r) % 40) as f64,
+            })
+            .collect();
+        total += batch.len();
+        rt.block_on(h.append(batch)).expect("append");
+    }
+    let took = t.elapsed();
+    let rss1 = rss_kib();
+    h.checkpoint().expect("checkpoint");
+    println!(
+        "history/append: {total} samples of 10 000 series in {:.2} s = {:.0} samples/s (one caller, batches of 10 000, fsync off)",
+        took.as_secs_f64(),
+        total as f64 / took.as_secs_f64()
+    );
+    println!(
+        "history/memory: RSS grew {} KiB for 10 000 series with open chunks = {:.0} B per active series",
+        rss1.saturating_sub(rss0),
+        rss1.saturating_sub(rss0) as f64 * 1024.0 / 10_000.0
+    );
+    (dir, h, now)
+}
+
+fn queries(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .build()
+        .expect("runtime");
+    host_metrics(&rt);
+    loadgen_series(&rt);
+    let (_dir, h, now) = day(&rt);
+    let mut g = c.benchmark_group("history");
+    g.sample_size(10);
+    let one_raw = parse(r#"cpu_usage_percent{host="db01"}[1d]"#).expect("parses");
+    g.bench_function("one series, a day at 1 s, raw samples", |b| {
+        b.iter(|| match h.instant(&one_raw, now, 300_000, now) {
+            Ok(Answer::Matrix(m)) => assert_eq!(m[0].points.len(), 86_400),
+            other => panic!("{other:?}"),
+        })
+    });
+    let one_max = parse(r#"max_over_time(cpu_usage_percent{host="db01"}[1d])"#).expect("parses");
+    g.bench_function("one series, a day at 1 s, max_over_time [1d]", |b| {
+        b.iter(|| h.instant(&one_max, now, 300_000, now).expect("answers"))
+    });
+    let daily = parse("max_over_time(disk_used_percent[1d])").expect("parses");
+    g.bench_function("daily max of 10 000 series (a day at 60 s each)", |b| {
+        b.iter(|| match h.instant(&daily, now, 300_000, now) {
+            Ok(Answer::Vector(v)) => assert_eq!(v.len(), 10_000),
+            other => panic!("{other:?}"),
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, queries);
+
+fn main() {
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

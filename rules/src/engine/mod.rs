@@ -1,0 +1,679 @@
+//! The rule engine: the latest-value series table and event-driven evaluation.
+//!
+//! A series is interned once (name + full label set) and then referred to by a [`SeriesId`].
+//! When a series is first seen, the rules that can read it (indexed by metric, matched by
+//! selector) each get an *instance* for its label set — one per series, or one shared by the
+//! series of different metrics with the same labels for rules such as
+//! `disk_used_bytes / disk_total_bytes > 0.9` — holding the alert state and the state of each
+//! leaf (latest value, window, silence). A sample then costs only the instances it feeds:
+//! windows updated in place, the expression evaluated, the state machine stepped.
+//!
+//! Time only drives two things: pending alerts whose `for` runs out (a set of pending instances,
+//! swept by [`Engine::tick`]) and `absent(...)` (a timer wheel, advanced by the same tick), so no
+//! periodic scan of every series happens. Time is an argument everywhere.
+//!
+//! What a decision means (an incident opened or resolved, flap detection) is the caller's: the
+//! engine reports every evaluation to a [`Sink`], with a per-instance slot `E` the caller owns.
+
+mod instance;
+#[cfg(test)]
+mod tests;
+mod warm;
+mod wheel;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use patrol_proto::model::fingerprint;
+use patrol_proto::{Labels, Sample};
+
+use crate::rule::Rule;
+use crate::set::RuleSet;
+use crate::state::{AlertState, Transition};
+
+use instance::{Instance, LabelsOf, LeafState, Slot};
+pub use warm::{NoHistory, WindowSource};
+pub use wheel::Wheel;
+
+/// Index of a series in the table.
+pub type SeriesId = u32;
+/// Index of an alert instance.
+pub type InstanceId = u32;
+
+/// Why the engine evaluated an instance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cause {
+    /// A sample of one of its series arrived.
+    Sample,
+    /// The periodic sweep: a pending alert's `for` ran out.
+    Sweep,
+    /// A timer: a series fell silent, or a grace period ended.
+    Timer,
+    /// The rules were reloaded and every instance re-evaluated at once.
+    Reload,
+    /// Its rule is gone from the reloaded set; a firing one resolves.
+    Removed,
+}
+
+/// One evaluation, as the sink sees it.
+pub struct Event<'a, E> {
+    /// Why.
+    pub cause: Cause,
+    /// What changed.
+    pub transition: Transition,
+    /// Whether the instance is firing after this evaluation.
+    pub firing: bool,
+    /// The rule.
+    pub rule: &'a Rule,
+    /// The instance's labels (the series' full label set).
+    pub labels: &'a Labels,
+    /// Incident identity: `fingerprint(rule's first metric, labels)`.
+    pub fingerprint: u64,
+    /// The value `{{value}}` shows.
+    pub value: f64,
+    /// The override in force, if any.
+    pub override_index: Option<u16>,
+    /// When, ms.
+    pub now_ms: i64,
+    /// The caller's per-instance data.
+    pub ext: &'a mut E,
+}
+
+impl<E> Event<'_, E> {
+    /// The threshold in force for this series.
+    pub fn threshold(&self) -> Option<f64> {
+        self.rule.params(self.override_index).threshold
+    }
+
+    /// The rule's summary, rendered for this series now.
+    pub fn summary(&self) -> String {
+        self.rule.summary.render(
+            self.rule.metric(),
+            self.value,
+            self.labels,
+            self.threshold(),
+        )
+    }
+
+    /// Which threshold applied and where it comes from, for the incident's journal.
+    pub fn threshold_detail(&self) -> Option<String> {
+        self.rule.threshold_detail(self.override_index)
+    }
+}
+
+/// Receives every evaluation.
+pub trait Sink<E> {
+    /// One evaluation.
+    fn event(&mut self, ev: Event<'_, E>);
+}
+
+impl<E, F: FnMut(Event<'_, E>)> Sink<E> for F {
+    fn event(&mut self, ev: Event<'_, E>) {
+        self(ev)
+    }
+}
+
+/// Work counters of an `observe` or `tick`.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Stats {
+    /// Samples accepted (late ones are not).
+    pub samples: u64,
+    /// Instance evaluations.
+    pub evaluations: u64,
+}
+
+/// How many instances of a rule are in each state.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct StateCounts {
+    /// No breach.
+    pub inactive: u64,
+    /// Breaching, `for` not elapsed.
+    pub pending: u64,
+    /// Incident open.
+    pub firing: u64,
+}
+
+/// A series in the latest-value table.
+#[derive(Debug)]
+struct Series {
+    name: String,
+    labels: Labels,
+    value: f64,
+    timestamp_ms: i64,
+    has_value: bool,
+    slots: Vec<Slot>,
+}
+
+/// The engine. `E` is the caller's per-instance data, carried across reloads with the state.
+pub struct Engine<E = ()> {
+    rules: Arc<RuleSet>,
+    ids: HashMap<String, HashMap<Labels, SeriesId>>,
+    series: Vec<Series>,
+    instances: Vec<Instance<E>>,
+    /// Instances of rules reading several selectors, by (rule, labels), so the series of each
+    /// metric with the same labels share one.
+    joins: HashMap<(u32, Labels), InstanceId>,
+    /// The rule-level instance of each `absent(m)` rule.
+    once: HashMap<u32, InstanceId>,
+    /// `absent(m)` instances whose grace has not started (it starts at the next tick).
+    unstarted: Vec<InstanceId>,
+    /// Instances in `Pending`, so the sweep that promotes them does not scan every series.
+    pending: HashSet<InstanceId>,
+    wheel: Wheel,
+    /// Firing states restored from the store's open incidents, claimed as instances appear.
+    restored: HashMap<(String, u64), i64>,
+}
+
+impl<E: Default> Engine<E> {
+    /// An engine running `rules`.
+    pub fn new(rules: Arc<RuleSet>) -> Self {
+        let mut e = Engine {
+            rules,
+            ids: HashMap::new(),
+            series: Vec::new(),
+            instances: Vec::new(),
+            joins: HashMap::new(),
+            once: HashMap::new(),
+            unstarted: Vec::new(),
+            pending: HashSet::new(),
+            wheel: Wheel::new(),
+            restored: HashMap::new(),
+        };
+        e.create_once_instances(&mut HashMap::new());
+        e
+    }
+
+    /// Marks (rule, fingerprint) pairs as already firing since `since_ms`, so a restart
+    /// continues the open incidents instead of opening them again.
+    pub fn restore_firing(&mut self, rule: &str, fingerprint: u64, since_ms: i64) {
+        if let Some(inst) = self
+            .once
+            .values()
+            .copied()
+            .find(|&i| self.is(i, rule, fingerprint))
+        {
+            self.instances[inst as usize].state = AlertState::Firing { since_ms };
+            return;
+        }
+        self.restored
+            .insert((rule.to_owned(), fingerprint), since_ms);
+    }
+
+    fn is(&self, inst: InstanceId, rule: &str, fp: u64) -> bool {
+        let i = &self.instances[inst as usize];
+        i.fingerprint == fp && self.rule(i.rule).is_some_and(|r| r.name == rule)
+    }
+
+    fn rule(&self, idx: u32) -> Option<&Arc<Rule>> {
+        self.rules.get(idx as usize)
+    }
+
+    /// The rules in force.
+    pub fn rules(&self) -> &Arc<RuleSet> {
+        &self.rules
+    }
+
+    /// Series in the table.
+    pub fn series_count(&self) -> usize {
+        self.series.len()
+    }
+
+    /// Alert instances (rule × label set).
+    pub fn instance_count(&self) -> usize {
+        self.instances.len()
+    }
+
+    /// The id of a series, creating it (and linking it to the rules that read it) on first
+    /// sight.
+    pub fn intern(&mut self, name: &str, labels: &Labels) -> SeriesId {
+        if let Some(id) = self.ids.get(name).and_then(|m| m.get(labels)) {
+            return *id;
+        }
+        let id = SeriesId::try_from(self.series.len()).unwrap_or(SeriesId::MAX);
+        self.series.push(Series {
+            name: name.to_owned(),
+            labels: labels.clone(),
+            value: f64::NAN,
+            timestamp_ms: 0,
+            has_value: false,
+            slots: Vec::new(),
+        });
+        self.ids
+            .entry(name.to_owned())
+            .or_default()
+            .insert(labels.clone(), id);
+        let slots = self.link(id, &mut HashMap::new());
+        self.series[id as usize].slots = slots;
+        id
+    }
+
+    /// The instances series `id` feeds under the current rules, created (or taken over from
+    /// `old`, by rule name and fingerprint, on a reload) as needed.
+    fn link(&mut self, id: SeriesId, old: &mut HashMap<(String, u64), Instance<E>>) -> Vec<Slot> {
+        let rules = Arc::clone(&self.rules);
+        let (name, labels) = {
+            let s = &self.series[id as usize];
+            (s.name.clone(), s.labels.clone())
+        };
+        let mut slots = Vec::new();
+        let mut buf = Vec::new();
+        for &idx in rules.candidates(&name, &labels, &mut buf) {
+            let Some(rule) = rules.get(idx) else { continue };
+            let p = &rule.program;
+            let mut mask = 0u32;
+            for (i, leaf) in p.leaves.iter().enumerate() {
+                let sel = &p.selectors[leaf.selector];
+                if sel.metric == name && sel.matches_labels(&labels) {
+                    mask |= 1 << i;
+                }
+            }
+            if mask == 0 {
+                continue;
+            }
+            let rule_idx = u32::try_from(idx).unwrap_or(u32::MAX);
+            let inst = if p.is_absent_once() {
+                match self.once.get(&rule_idx) {
+                    Some(&i) => i,
+                    None => continue,
+                }
+            } else if p.selectors.len() > 1 {
+                match self.joins.get(&(rule_idx, labels.clone())) {
+                    Some(&i) => i,
+                    None => {
+                        let i =
+                            self.new_instance(rule_idx, rule, LabelsOf::Series(id), &labels, old);
+                        self.joins.insert((rule_idx, labels.clone()), i);
+                        i
+                    }
+                }
+            } else {
+                self.new_instance(rule_idx, rule, LabelsOf::Series(id), &labels, old)
+            };
+            // Latest leaves read this series directly; an instance created for a series that
+            // already has a value (a rule added by a reload) is evaluated on it at once.
+            let (has_value, ts) = {
+                let s = &self.series[id as usize];
+                (s.has_value, s.timestamp_ms)
+            };
+            let instance = &mut self.instances[inst as usize];
+            if has_value {
+                instance.last_ts = instance.last_ts.max(ts);
+            }
+            for (i, leaf) in instance.leaves.iter_mut().enumerate() {
+                if mask & (1 << i) != 0
+                    && let LeafState::Latest(slot) = leaf
+                {
+                    *slot = Some(id);
+                }
+            }
+            slots.push(Slot {
+                instance: inst,
+                leaves: mask,
+            });
+        }
+        slots
+    }
+
+    fn new_instance(
+        &mut self,
+        rule_idx: u32,
+        rule: &Rule,
+        labels_of: LabelsOf,
+        labels: &Labels,
+        old: &mut HashMap<(String, u64), Instance<E>>,
+    ) -> InstanceId {
+        let fp = fingerprint(rule.metric(), labels);
+        let mut inst = Instance {
+            rule: rule_idx,
+            labels: labels_of,
+            fingerprint: fp,
+            ov: rule.override_for(labels),
+            state: AlertState::Inactive,
+            leaves: rule
+                .program
+                .leaves
+                .iter()
+                .map(|l| LeafState::new(l.kind))
+                .collect(),
+            last_ts: i64::MIN,
+            value: f64::NAN,
+            armed: false,
+            ext: E::default(),
+        };
+        let key = (rule.name.clone(), fp);
+        if let Some(prev) = old.remove(&key) {
+            // A rule keeps its state across a reload when its name stays, so editing a
+            // threshold re-evaluates an open incident instead of opening a second one; windows
+            // are kept too when the expression reads the same leaves.
+            inst.state = prev.state;
+            inst.ext = prev.ext;
+            inst.value = prev.value;
+            inst.last_ts = prev.last_ts;
+            if prev.leaves.len() == inst.leaves.len()
+                && prev
+                    .leaves
+                    .iter()
+                    .zip(inst.leaves.iter())
+                    .all(|(a, b)| same_kind(a, b))
+            {
+                inst.leaves = prev.leaves;
+            }
+        } else if let Some(since_ms) = self.restored.remove(&key) {
+            inst.state = AlertState::Firing { since_ms };
+        }
+        let id = InstanceId::try_from(self.instances.len()).unwrap_or(InstanceId::MAX);
+        if matches!(inst.state, AlertState::Pending { .. }) {
+            self.pending.insert(id);
+        }
+        self.instances.push(inst);
+        id
+    }
+
+    /// Creates the rule-level instances of `absent(m)` rules.
+    fn create_once_instances(&mut self, old: &mut HashMap<(String, u64), Instance<E>>) {
+        let rules = Arc::clone(&self.rules);
+        for (idx, rule) in rules.rules().iter().enumerate() {
+            if !rule.program.is_absent_once() {
+                continue;
+            }
+            let labels = rule.program.selectors[0].fixed_labels();
+            let rule_idx = u32::try_from(idx).unwrap_or(u32::MAX);
+            let had = old.contains_key(&(rule.name.clone(), fingerprint(rule.metric(), &labels)));
+            let id = self.new_instance(
+                rule_idx,
+                rule,
+                LabelsOf::Own(Box::new(labels.clone())),
+                &labels,
+                old,
+            );
+            self.once.insert(rule_idx, id);
+            if !had {
+                self.unstarted.push(id);
+            }
+        }
+    }
+
+    /// Records a sample of a known series and evaluates the instances it feeds.
+    ///
+    /// A late sample (older than the series' newest) is ignored. A NaN sample is recorded as
+    /// the latest value but evaluates nothing: it enters no window and does not count as the
+    /// series reporting, since probes send NaN when a reading failed.
+    pub fn observe(
+        &mut self,
+        id: SeriesId,
+        value: f64,
+        timestamp_ms: i64,
+        now_ms: i64,
+        sink: &mut impl Sink<E>,
+    ) -> Stats {
+        let mut stats = Stats::default();
+        let Some(series) = self.series.get_mut(id as usize) else {
+            return stats;
+        };
+        if series.has_value && timestamp_ms < series.timestamp_ms {
+            return stats;
+        }
+        series.value = value;
+        series.timestamp_ms = timestamp_ms;
+        series.has_value = true;
+        stats.samples = 1;
+        if value.is_nan() {
+            return stats;
+        }
+        for k in 0..self.series[id as usize].slots.len() {
+            let slot = self.series[id as usize].slots[k];
+            let Some(inst) = self.instances.get_mut(slot.instance as usize) else {
+                continue;
+            };
+            let mut arm = false;
+            for (i, leaf) in inst.leaves.iter_mut().enumerate() {
+                if slot.leaves & (1 << i) == 0 {
+                    continue;
+                }
+                match leaf {
+                    LeafState::Latest(_) => {}
+                    LeafState::Window(w) => w.insert(timestamp_ms, value),
+                    LeafState::Silent { last_ms, .. } => {
+                        *last_ms = Some(now_ms);
+                        arm = true;
+                    }
+                    LeafState::Appeared { seen, .. } => *seen = true,
+                }
+            }
+            inst.last_ts = inst.last_ts.max(timestamp_ms);
+            stats.evaluations += 1;
+            let Some(rule) = self.rules.get(inst.rule as usize) else {
+                continue;
+            };
+            if arm && !inst.armed {
+                // Lazily: a later sample only moves `last_ms`; the timer re-checks when it
+                // comes back and re-inserts itself at the real deadline.
+                if let Some(d) = inst.next_deadline(rule, now_ms) {
+                    self.wheel.insert(now_ms, d, slot.instance);
+                    inst.armed = true;
+                }
+            }
+            let verdict = inst.verdict(rule, &self.series, now_ms);
+            let for_ms = rule.params(inst.ov).for_ms;
+            let t = inst.state.step(verdict, for_ms, now_ms);
+            track_pending(&mut self.pending, slot.instance, t);
+            emit(sink, Cause::Sample, t, rule, inst, &self.series, now_ms);
+        }
+        stats
+    }
+
+    /// Promotes pending alerts whose `for` has elapsed, and wakes instances whose silence or
+    /// grace period ran out, at `now_ms`.
+    pub fn tick(&mut self, now_ms: i64, sink: &mut impl Sink<E>) -> Stats {
+        let mut stats = Stats::default();
+        for id in std::mem::take(&mut self.unstarted) {
+            if let Some(inst) = self.instances.get_mut(id as usize) {
+                for leaf in inst.leaves.iter_mut() {
+                    if let LeafState::Appeared { since_ms, .. } = leaf {
+                        since_ms.get_or_insert(now_ms);
+                    }
+                }
+                if let Some(rule) = self.rules.get(inst.rule as usize)
+                    && let Some(d) = inst.next_deadline(rule, now_ms)
+                {
+                    self.wheel.insert(now_ms, d, id);
+                    inst.armed = true;
+                }
+            }
+        }
+        let pending: Vec<InstanceId> = self.pending.iter().copied().collect();
+        for id in pending {
+            let Some(inst) = self.instances.get_mut(id as usize) else {
+                continue;
+            };
+            let Some(rule) = self.rules.get(inst.rule as usize) else {
+                continue;
+            };
+            let t = inst.state.tick(rule.params(inst.ov).for_ms, now_ms);
+            if t == Transition::Fired {
+                self.pending.remove(&id);
+                emit(sink, Cause::Sweep, t, rule, inst, &self.series, now_ms);
+            }
+        }
+        let mut due = Vec::new();
+        self.wheel.advance(now_ms, &mut due);
+        for id in due {
+            let Some(inst) = self.instances.get_mut(id as usize) else {
+                continue;
+            };
+            let Some(rule) = self.rules.get(inst.rule as usize) else {
+                continue;
+            };
+            inst.armed = false;
+            stats.evaluations += 1;
+            let verdict = inst.verdict(rule, &self.series, now_ms);
+            let t = inst
+                .state
+                .step(verdict, rule.params(inst.ov).for_ms, now_ms);
+            track_pending(&mut self.pending, id, t);
+            emit(sink, Cause::Timer, t, rule, inst, &self.series, now_ms);
+            if let Some(d) = inst.next_deadline(rule, now_ms) {
+                self.wheel.insert(now_ms, d, id);
+                inst.armed = true;
+            }
+        }
+        stats
+    }
+
+    /// Swaps in a new rule set: instances of rules that kept their name keep their state (and
+    /// their windows, when the expression reads the same leaves), incidents of rules that are
+    /// gone are resolved, and every instance is re-evaluated at once on what it holds.
+    pub fn replace_rules(&mut self, rules: Arc<RuleSet>, now_ms: i64, sink: &mut impl Sink<E>) {
+        let old_rules = std::mem::replace(&mut self.rules, rules);
+        let mut old: HashMap<(String, u64), Instance<E>> = HashMap::new();
+        for inst in std::mem::take(&mut self.instances) {
+            if let Some(r) = old_rules.get(inst.rule as usize) {
+                old.insert((r.name.clone(), inst.fingerprint), inst);
+            }
+        }
+        self.joins.clear();
+        self.once.clear();
+        self.unstarted.clear();
+        self.pending.clear();
+        self.wheel = Wheel::new();
+        self.create_once_instances(&mut old);
+        for id in 0..self.series.len() {
+            let id = SeriesId::try_from(id).unwrap_or(SeriesId::MAX);
+            let slots = self.link(id, &mut old);
+            self.series[id as usize].slots = slots;
+        }
+        // Rules that are gone (or no longer select the series): their incidents resolve.
+        let mut gone: Vec<_> = old.into_iter().collect();
+        gone.sort_by(|a, b| a.0.cmp(&b.0));
+        for ((_, _), mut inst) in gone {
+            if !inst.state.is_firing() {
+                continue;
+            }
+            let Some(rule) = old_rules.get(inst.rule as usize) else {
+                continue;
+            };
+            inst.state = AlertState::Inactive;
+            emit(
+                sink,
+                Cause::Removed,
+                Transition::Resolved,
+                rule,
+                &mut inst,
+                &self.series,
+                now_ms,
+            );
+        }
+        for id in 0..self.instances.len() {
+            let inst = &mut self.instances[id];
+            let Some(rule) = self.rules.get(inst.rule as usize) else {
+                continue;
+            };
+            let iid = InstanceId::try_from(id).unwrap_or(InstanceId::MAX);
+            // Only what has been seen is re-evaluated: a kept `absent(m)` instance waits for
+            // its grace as before.
+            let verdict = if inst.last_ts == i64::MIN && !rule.program.is_absent_once() {
+                None
+            } else {
+                inst.verdict(rule, &self.series, now_ms)
+            };
+            let t = inst
+                .state
+                .step(verdict, rule.params(inst.ov).for_ms, now_ms);
+            track_pending(&mut self.pending, iid, t);
+            if t != Transition::None {
+                emit(sink, Cause::Reload, t, rule, inst, &self.series, now_ms);
+            }
+            if let Some(d) = inst.next_deadline(rule, now_ms) {
+                self.wheel.insert(now_ms, d, iid);
+                inst.armed = true;
+            }
+        }
+    }
+
+    /// The latest value of every series that has one.
+    pub fn latest(&self) -> Vec<Sample> {
+        self.series
+            .iter()
+            .filter(|s| s.has_value)
+            .map(|s| Sample::new(s.name.clone(), s.labels.clone(), s.value, s.timestamp_ms))
+            .collect()
+    }
+
+    /// How many instances of each rule (by index in [`Engine::rules`]) are in each state.
+    pub fn state_counts(&self) -> Vec<StateCounts> {
+        let mut counts = vec![StateCounts::default(); self.rules.len()];
+        for inst in &self.instances {
+            if let Some(c) = counts.get_mut(inst.rule as usize) {
+                match inst.state {
+                    AlertState::Inactive => c.inactive += 1,
+                    AlertState::Pending { .. } => c.pending += 1,
+                    AlertState::Firing { .. } => c.firing += 1,
+                }
+            }
+        }
+        counts
+    }
+
+    /// Every instance of rule `name` with its labels and state.
+    pub fn alerts(&self, name: &str) -> Vec<(Labels, AlertState)> {
+        self.instances
+            .iter()
+            .filter(|i| self.rule(i.rule).is_some_and(|r| r.name == name))
+            .map(|i| (i.labels(&self.series).clone(), i.state))
+            .collect()
+    }
+}
+
+/// Whether two leaf states keep the same thing (same window function and range, ...), so a
+/// reloaded rule can take the old state over.
+fn same_kind(a: &LeafState, b: &LeafState) -> bool {
+    match (a, b) {
+        (LeafState::Latest(_), LeafState::Latest(_)) => true,
+        (LeafState::Window(x), LeafState::Window(y)) => {
+            x.func() == y.func() && x.range_ms() == y.range_ms()
+        }
+        (LeafState::Silent { range_ms: x, .. }, LeafState::Silent { range_ms: y, .. }) => x == y,
+        (LeafState::Appeared { .. }, LeafState::Appeared { .. }) => true,
+        _ => false,
+    }
+}
+
+fn track_pending(pending: &mut HashSet<InstanceId>, id: InstanceId, t: Transition) {
+    match t {
+        Transition::Pending => {
+            pending.insert(id);
+        }
+        Transition::Cancelled | Transition::Fired => {
+            pending.remove(&id);
+        }
+        Transition::None | Transition::Resolved => {}
+    }
+}
+
+fn emit<E>(
+    sink: &mut impl Sink<E>,
+    cause: Cause,
+    transition: Transition,
+    rule: &Rule,
+    inst: &mut Instance<E>,
+    series: &[Series],
+    now_ms: i64,
+) {
+    let firing = inst.state.is_firing();
+    let labels = match &inst.labels {
+        LabelsOf::Series(id) => &series[*id as usize].labels,
+        LabelsOf::Own(l) => &**l,
+    };
+    sink.event(Event {
+        cause,
+        transition,
+        firing,
+        rule,
+        labels,
+        fingerprint: inst.fingerprint,
+        value: inst.value,
+        override_index: inst.ov,
+        now_ms,
+        ext: &mut inst.ext,
+    });
+}
