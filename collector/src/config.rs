@@ -39,6 +39,10 @@ pub struct CollectorConfig {
     pub agent: Option<AgentConfig>,
     /// `[tls]`: serve gRPC over TLS (mutual TLS with `client_ca_file`). Unset: plaintext.
     pub tls: Option<TlsSection>,
+    /// `[limits]`: series per agent and in all, new series per minute, labels (docs/operations.md).
+    pub limits: Option<crate::limits::LimitsSection>,
+    /// `[connections]`: the connection budget, hello deadline and watchers (docs/operations.md).
+    pub connections: Option<crate::conn::ConnectionsSection>,
 }
 
 /// Checked settings the collector runs on.
@@ -57,6 +61,8 @@ pub struct Settings {
     pub tls: Option<TlsSection>,
     /// How long an agent may send nothing before `patrol_agent_up` turns 0.
     pub agent_silence: std::time::Duration,
+    pub limits: crate::limits::Limits,
+    pub connections: crate::conn::Connections,
 }
 
 impl Default for Settings {
@@ -74,6 +80,8 @@ impl Default for Settings {
             local_agent: None,
             tls: None,
             agent_silence: crate::core::DEFAULT_AGENT_SILENCE,
+            limits: Default::default(),
+            connections: Default::default(),
         }
     }
 }
@@ -114,6 +122,31 @@ impl CollectorConfig {
                 message: "token_file is empty".into(),
             });
         }
+        let check = |message: String| ConfigError::Check {
+            path: "collector configuration".into(),
+            message,
+        };
+        let limits = self.limits.unwrap_or_default().settle().map_err(check)?;
+        let connections = self
+            .connections
+            .unwrap_or_default()
+            .settle()
+            .map_err(check)?;
+        let agent_silence = self
+            .agent_silence
+            .unwrap_or(crate::core::DEFAULT_AGENT_SILENCE);
+        if agent_silence < std::time::Duration::from_secs(1) {
+            return Err(check(format!(
+                "agent_silence {} would call every agent silent between two batches: give it \
+                 more than the longest probe interval (default 2m)",
+                humantime_serde::re::humantime::format_duration(agent_silence)
+            )));
+        }
+        if self.max_batch_points == Some(0) {
+            return Err(check(
+                "max_batch_points 0 would refuse every batch: leave it out (default 50000)".into(),
+            ));
+        }
         let local_agent = if self.local_agent {
             Some(self.agent.unwrap_or_else(default_local_agent))
         } else {
@@ -129,9 +162,9 @@ impl CollectorConfig {
             max_batch_points: self.max_batch_points.unwrap_or(DEFAULT_MAX_BATCH_POINTS),
             local_agent,
             tls: self.tls,
-            agent_silence: self
-                .agent_silence
-                .unwrap_or(crate::core::DEFAULT_AGENT_SILENCE),
+            agent_silence,
+            limits,
+            connections,
         })
     }
 }
@@ -152,7 +185,7 @@ mod tests {
         let p = dir.path().join("c.toml");
         std::fs::write(&p, "listen = \"127.0.0.1:1\"\nrule = \"x\"\n").unwrap();
         let err = CollectorConfig::load(&p).unwrap_err().to_string();
-        assert!(err.ends_with("c.toml:2:1: unknown field `rule`, expected one of `listen`, `http`, `rules`, `data`, `site`, `token_file`, `max_batch_points`, `agent_silence`, `local_agent`, `agent`, `tls`"), "{err}");
+        assert!(err.ends_with("c.toml:2:1: unknown field `rule`, expected one of `listen`, `http`, `rules`, `data`, `site`, `token_file`, `max_batch_points`, `agent_silence`, `local_agent`, `agent`, `tls`, `limits`, `connections`"), "{err}");
     }
 
     #[test]

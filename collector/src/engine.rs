@@ -57,6 +57,8 @@ pub struct Engine {
     restored: HashMap<(String, u64), i64>,
     /// Flap detection thresholds (percent): start above the first, stop below the second.
     flap_thresholds: (f64, f64),
+    /// Ids of forgotten series, reused by the next new series (see [`Engine::forget`]).
+    free: Vec<SeriesId>,
 }
 
 impl Engine {
@@ -68,6 +70,7 @@ impl Engine {
             pending: HashSet::new(),
             restored: HashMap::new(),
             flap_thresholds: (flap::DEFAULT_HIGH, flap::DEFAULT_LOW),
+            free: Vec::new(),
         }
     }
 
@@ -88,7 +91,52 @@ impl Engine {
     }
 
     pub fn series_count(&self) -> usize {
-        self.series.len()
+        self.series.len() - self.free.len()
+    }
+
+    /// The id of a series if it exists; creates nothing.
+    pub fn lookup(&self, name: &str, labels: &Labels) -> Option<SeriesId> {
+        self.ids.get(name).and_then(|m| m.get(labels)).copied()
+    }
+
+    /// Frees a series (its agent is long gone): its value and rule states go, and its id is
+    /// reused. A firing or held state is kept aside as restored, so a series that comes back
+    /// continues its open incident instead of opening a second one. The caller makes sure
+    /// nothing still refers to `id` (ingest streams map wire ids to series ids).
+    pub fn forget(&mut self, id: SeriesId) -> bool {
+        let Some(s) = self.series.get_mut(id as usize) else {
+            return false;
+        };
+        // Metric names are never empty, so an empty name marks a freed slot.
+        if s.name.is_empty() {
+            return false;
+        }
+        let name = std::mem::take(&mut s.name);
+        let labels = std::mem::take(&mut s.labels);
+        let slots = std::mem::take(&mut s.slots);
+        s.has_value = false;
+        for (i, slot) in slots.iter().enumerate() {
+            self.pending.remove(&(id, i));
+            match slot.state {
+                AlertState::Firing { since_ms } => {
+                    self.restored
+                        .insert((slot.rule.name.clone(), s.fingerprint), since_ms);
+                }
+                _ if slot.held => {
+                    self.restored
+                        .insert((slot.rule.name.clone(), s.fingerprint), 0);
+                }
+                _ => {}
+            }
+        }
+        if let Some(m) = self.ids.get_mut(&name) {
+            m.remove(&labels);
+            if m.is_empty() {
+                self.ids.remove(&name);
+            }
+        }
+        self.free.push(id);
+        true
     }
 
     /// Returns the id of a series, creating it (and its rule slots) on first sight.
@@ -96,10 +144,9 @@ impl Engine {
         if let Some(id) = self.ids.get(name).and_then(|m| m.get(labels)) {
             return *id;
         }
-        let id = self.series.len() as SeriesId;
         let fp = fingerprint(name, labels);
         let slots = self.slots_for(name, labels, fp, &[]);
-        self.series.push(Series {
+        let series = Series {
             name: name.to_owned(),
             labels: labels.clone(),
             fingerprint: fp,
@@ -107,7 +154,17 @@ impl Engine {
             timestamp_ms: 0,
             has_value: false,
             slots,
-        });
+        };
+        let id = match self.free.pop() {
+            Some(id) => {
+                self.series[id as usize] = series;
+                id
+            }
+            None => {
+                self.series.push(series);
+                (self.series.len() - 1) as SeriesId
+            }
+        };
         self.ids
             .entry(name.to_owned())
             .or_default()
@@ -504,6 +561,30 @@ summary = "Disk {{mount}} at {{value}}% on {{host}}"
         assert_eq!(a, b);
         assert_ne!(a, c);
         assert_eq!(e.series_count(), 2);
+    }
+
+    #[test]
+    fn a_forgotten_series_frees_its_id_and_keeps_its_open_incident() {
+        let mut e = Engine::new(rules(DISK));
+        let root = e.intern("disk_used_percent", &disk("/"));
+        let other = e.intern("disk_used_percent", &disk("/data"));
+        let (mut out, mut st) = (Vec::new(), Evaluated::default());
+        e.observe(root, 95.0, 1, 1, &mut out, &mut st);
+        assert_eq!(out.len(), 1);
+        out.clear();
+        assert!(e.forget(root));
+        assert!(!e.forget(root), "forgotten once");
+        assert_eq!(e.series_count(), 1);
+        assert_eq!(e.lookup("disk_used_percent", &disk("/")), None);
+        assert_eq!(e.lookup("disk_used_percent", &disk("/data")), Some(other));
+        assert!(e.latest().is_empty(), "no value is left of it");
+        // It comes back (its id reused): still firing, no second incident; it resolves later.
+        let back = e.intern("disk_used_percent", &disk("/"));
+        assert_eq!(back, root);
+        e.observe(back, 96.0, 2, 2, &mut out, &mut st);
+        assert!(out.is_empty(), "{:?}", kinds(&out));
+        e.observe(back, 10.0, 3, 3, &mut out, &mut st);
+        assert_eq!(kinds(&out), vec!["resolve disk_full"]);
     }
 
     #[test]

@@ -43,19 +43,24 @@ async fn metrics(State(core): State<Arc<Core>>) -> impl IntoResponse {
     if let Ok(Ok(backlog)) = tokio::task::spawn_blocking(move || store.outbox_backlog()).await {
         write_backlog(&mut text, &backlog);
     }
-    let latest = core.engine.lock().map(|e| e.latest()).unwrap_or_default();
-    if let Err(e) = patrol_proto::exposition::write_samples(
-        &mut text,
-        &latest,
-        patrol_probes::catalog::help,
-        false,
-    ) {
-        return (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            [(header::CONTENT_TYPE, "text/plain")],
-            e.to_string(),
-        );
-    }
+    // From the published view, never the engine: a scrape must not hold ingest back
+    // (crate::latest). Rendering a million series is CPU work: off the async workers.
+    let view = Arc::clone(&core);
+    let text = match tokio::task::spawn_blocking(move || {
+        view.latest.render(&mut text, patrol_probes::catalog::help);
+        text
+    })
+    .await
+    {
+        Ok(text) => text,
+        Err(e) => {
+            return (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                [(header::CONTENT_TYPE, "text/plain")],
+                e.to_string(),
+            );
+        }
+    };
     (
         StatusCode::OK,
         [(

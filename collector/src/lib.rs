@@ -14,10 +14,15 @@
 pub mod agents;
 pub mod api;
 pub mod config;
+pub mod conn;
 pub mod core;
+pub mod datalock;
 pub mod engine;
 pub mod http;
 pub mod ingest;
+pub mod latest;
+pub mod limits;
+pub mod ratelog;
 pub mod reload;
 pub mod server;
 pub mod telemetry;

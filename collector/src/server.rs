@@ -28,6 +28,8 @@ use patrol_store::Store;
 const MAX_MESSAGE_BYTES: usize = 8 * 1024 * 1024;
 /// How often pending alerts are checked for an elapsed `for`.
 const SWEEP_EVERY: Duration = Duration::from_millis(500);
+/// Sweeps between two looks for agents gone longer than `forget_agent_after` (30 s).
+const FORGET_EVERY_ROUNDS: u64 = 60;
 /// How often deadlines and escalation steps are checked; also the most a step fires late.
 const CLOCKS_EVERY: Duration = Duration::from_millis(500);
 
@@ -47,6 +49,8 @@ pub enum StartError {
     Tls(String),
     #[error("local agent: {0}")]
     Agent(String),
+    #[error("{0}")]
+    Lock(#[from] crate::datalock::LockError),
 }
 
 /// A running collector.
@@ -57,6 +61,8 @@ pub struct Running {
     shutdown: watch::Sender<bool>,
     agent: Option<Agent>,
     _watcher: Option<notify::RecommendedWatcher>,
+    /// Held until the collector is dropped.
+    _lock: crate::datalock::DataLock,
     servers: Vec<tokio::task::JoinHandle<()>>,
 }
 
@@ -68,6 +74,9 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
     };
     std::fs::create_dir_all(&settings.data)
         .map_err(|e| StartError::DataDir(settings.data.display().to_string(), e))?;
+    // Before anything reads or writes the directory: two collectors on one store would apply
+    // every batch twice between them.
+    let lock = crate::datalock::lock(&settings.data)?;
     let (bus, _) = broadcast::channel(BUS_CAPACITY);
     // At start there is no last good site or rule set to fall back on: errors stop the start.
     let site = match &settings.site {
@@ -115,7 +124,14 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
         agent_silence: settings.agent_silence,
         channels: Default::default(),
         shutdown: shutdown_rx.clone(),
+        limits: settings.limits,
+        book: Mutex::default(),
+        latest: Default::default(),
+        connections: settings.connections,
+        watchers: Default::default(),
+        log: Default::default(),
     });
+    crate::conn::check_descriptors(&settings.connections);
 
     let grpc = TcpListener::bind(settings.listen)
         .await
@@ -130,9 +146,16 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
         .local_addr()
         .map_err(|e| StartError::Listen(settings.http, e))?;
 
-    // `Server::tcp_nodelay` applies only to listeners tonic binds itself; on our own listener
-    // Nagle would hold small acks back ~40 ms behind delayed ACKs (measured in bench/).
-    let incoming = tonic::transport::server::TcpIncoming::from(grpc).with_nodelay(Some(true));
+    // The budget sets TCP_NODELAY on every accepted socket: `Server::tcp_nodelay` applies only
+    // to listeners tonic binds itself, and Nagle would hold small acks back ~40 ms behind
+    // delayed ACKs (measured in bench/).
+    let telemetry = Arc::clone(&core.telemetry);
+    let incoming =
+        crate::conn::Budget::grpc(&settings.connections, Arc::clone(&telemetry)).incoming(grpc);
+    let http = crate::conn::HttpListener {
+        listener: http,
+        budget: crate::conn::Budget::http(&settings.connections, telemetry),
+    };
     let mut servers = Vec::new();
     let api = || Api::new(Arc::clone(&core));
     let mut builder =
@@ -147,10 +170,23 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
             IngestServer::new(IngestService::new(Arc::clone(&core)))
                 .max_decoding_message_size(MAX_MESSAGE_BYTES),
         )
-        .add_service(IncidentsServer::new(api()))
-        .add_service(AgentsServer::new(api()))
-        .add_service(RulesServer::new(api()))
-        .add_service(ChannelsServer::new(api()));
+        // Any call of these marks its connection a client's (not subject to the hello deadline).
+        .add_service(IncidentsServer::with_interceptor(
+            api(),
+            crate::conn::client_call,
+        ))
+        .add_service(AgentsServer::with_interceptor(
+            api(),
+            crate::conn::client_call,
+        ))
+        .add_service(RulesServer::with_interceptor(
+            api(),
+            crate::conn::client_call,
+        ))
+        .add_service(ChannelsServer::with_interceptor(
+            api(),
+            crate::conn::client_call,
+        ));
     let mut rx = shutdown_rx.clone();
     servers.push(tokio::spawn(async move {
         let stop = async move {
@@ -219,6 +255,7 @@ pub async fn start(settings: Settings) -> Result<Running, StartError> {
         shutdown,
         agent,
         _watcher: watcher,
+        _lock: lock,
         servers,
     })
 }
@@ -243,10 +280,17 @@ impl Running {
 
 async fn sweep(core: Arc<Core>, mut shutdown: watch::Receiver<bool>) {
     let mut every = tokio::time::interval(SWEEP_EVERY);
+    let mut rounds = 0u64;
     loop {
         tokio::select! {
             _ = every.tick() => {}
             _ = shutdown.changed() => return,
+        }
+        rounds += 1;
+        // Keeps the /metrics log short between scrapes (a scrape publishes too).
+        core.latest.publish();
+        if rounds.is_multiple_of(FORGET_EVERY_ROUNDS) {
+            core.forget_gone_agents(now_ms());
         }
         let mut changes = Vec::new();
         let mut stats = Evaluated::default();

@@ -50,7 +50,7 @@ use patrol_site::{Site, SiteHandle};
 pub use escalate::ESCALATION_ACTOR;
 pub use outbox::{Backlog, Delivery, Due, Notification, OutboxItem, Router};
 pub use schema::{SCHEMA_VERSION, SYNCHRONOUS};
-pub use writer::{GROUP_MAX, RULE_ACTOR};
+pub use writer::{EPOCHS_KEPT, GROUP_MAX, RULE_ACTOR};
 
 pub use create::{MANUAL_RULE, NewIncident, SOURCES};
 pub use seam::IncidentStore;
@@ -577,11 +577,13 @@ impl Store {
         })
     }
 
-    /// The highest batch applied per agent, by agent id.
+    /// The highest batch applied per agent and epoch (a few recent epochs per agent), by agent
+    /// id, each agent's epochs in the order they were first seen (the current one last).
     pub fn applied_seqs(&self) -> Result<Vec<AppliedSeq>, StoreError> {
         self.read(|c| {
-            let mut stmt =
-                c.prepare_cached("SELECT agent_id, epoch, seq FROM agent_seq ORDER BY agent_id")?;
+            let mut stmt = c.prepare_cached(
+                "SELECT agent_id, epoch, seq FROM agent_seq ORDER BY agent_id, rowid",
+            )?;
             let rows = stmt.query_map([], |r| {
                 Ok(AppliedSeq {
                     agent_id: r.get(0)?,
