@@ -47,3 +47,178 @@ fn a_second_collector_on_the_same_data_directory_is_refused_naming_the_holder() 
     let (status, _) = procs::http_get(&http, "/healthz");
     assert_eq!(status, 200, "the first collector keeps running");
 }
+
+mod limits {
+    use std::time::Duration;
+
+    use patrol_collector::server::Running;
+    use tokio::io::AsyncReadExt;
+    use tonic::Code;
+
+    use super::support::inproc;
+    use super::support::wire::{ScriptedAgent, def, hello, point};
+
+    async fn collector(dir: &std::path::Path, rules: &str) -> Running {
+        std::fs::create_dir_all(dir.join("rules")).expect("rules dir");
+        std::fs::write(dir.join("rules/t.toml"), rules).expect("rules");
+        inproc::collector(dir, |s| {
+            s.limits.max_series = 5_000;
+            s.limits.max_series_per_agent = 1_000;
+            s.limits.max_new_series_per_minute = 100_000;
+            s.connections.max_connections = 40;
+            s.connections.connection_reserve = 4;
+            s.connections.max_http_connections = 16;
+            s.connections.hello_timeout = Duration::from_secs(2);
+        })
+        .await
+    }
+
+    const RULE: &str = r#"
+[[rule]]
+name = "full"
+expr = 'fill_percent > 90'
+severity = "P2"
+summary = "{{value}}% full"
+"#;
+
+    /// The stream's end status after sending `series` definitions in batch 1.
+    async fn refusal(
+        grpc: &str,
+        agent: &str,
+        series: Vec<patrol_proto::v1::SeriesDef>,
+    ) -> tonic::Status {
+        let mut a = ScriptedAgent::connect(grpc, hello(agent, 1))
+            .await
+            .expect("welcome");
+        a.send(1, series, vec![point(0, 1.0, 1)]).await;
+        a.next_ack(Duration::from_secs(10))
+            .await
+            .expect_err("the batch must be refused")
+    }
+
+    /// 2,000 series from one agent over a limit of 1,000: refused whole with a status naming the
+    /// limit, counted for that agent; the table does not grow; another agent goes on.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_label_explosion_is_refused_naming_the_limit_and_other_agents_go_on() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let c = collector(dir.path(), RULE).await;
+        let grpc = c.grpc_addr.to_string();
+        let series: Vec<_> = (0..2_000)
+            .map(|i| def(i, "fill_percent", &[("request_id", &i.to_string())]))
+            .collect();
+        let s = refusal(&grpc, "boom", series).await;
+        assert_eq!(s.code(), Code::ResourceExhausted, "{s:?}");
+        assert!(s.message().starts_with("max_series_per_agent: "), "{s:?}");
+        let t = &c.core.telemetry;
+        assert_eq!(t.refused.get("boom", "max_series_per_agent"), 1);
+        assert_eq!(c.core.engine.lock().expect("engine").series_count(), 0);
+
+        // 40 labels on one series, and an overlong value.
+        let many: Vec<(String, String)> = (0..40).map(|i| (format!("l{i}"), "v".into())).collect();
+        let many: Vec<(&str, &str)> = many.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+        let s = refusal(&grpc, "wide", vec![def(0, "fill_percent", &many)]).await;
+        assert!(s.message().starts_with("max_labels: "), "{s:?}");
+        assert_eq!(t.refused.get("wide", "max_labels"), 1);
+        let long = "x".repeat(2_000);
+        let s = refusal(
+            &grpc,
+            "long",
+            vec![def(0, "fill_percent", &[("path", &long)])],
+        )
+        .await;
+        assert!(s.message().starts_with("max_label_value_bytes: "), "{s:?}");
+
+        // A well-behaved agent is not held back.
+        let mut good = ScriptedAgent::connect(&grpc, hello("good", 1))
+            .await
+            .expect("welcome");
+        good.send_and_ack("fill_percent", 1..=3).await;
+        assert_eq!(c.core.engine.lock().expect("engine").series_count(), 1);
+        c.stop().await;
+    }
+
+    /// A +Inf sample (a probe that divided by zero) opens no "+Inf% full" incident: it is
+    /// dropped and counted, and the rest of its batch is applied.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn non_finite_samples_are_dropped_and_counted_not_turned_into_incidents() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let c = collector(dir.path(), RULE).await;
+        let mut a = ScriptedAgent::connect(&c.grpc_addr.to_string(), hello("a", 1))
+            .await
+            .expect("welcome");
+        a.send(
+            1,
+            vec![
+                def(0, "fill_percent", &[("mount", "/inf")]),
+                def(1, "fill_percent", &[("mount", "/nan")]),
+                def(2, "fill_percent", &[("mount", "/real")]),
+            ],
+            vec![
+                point(0, f64::INFINITY, 1),
+                point(1, f64::NAN, 1),
+                point(2, 95.0, 1),
+            ],
+        )
+        .await;
+        assert_eq!(a.next_ack(Duration::from_secs(10)).await.expect("ack"), 1);
+        let open = c.core.store.open_incidents().expect("store");
+        let summaries: Vec<&str> = open.iter().map(|i| i.summary.as_str()).collect();
+        assert_eq!(summaries, ["95% full"]);
+        assert_eq!(c.core.telemetry.samples_dropped.get("non_finite"), 2);
+        c.stop().await;
+    }
+
+    /// Idle sockets (no hello, no request) beyond the budget cannot lock out an agent or
+    /// `/healthz`: the oldest idle one makes room, the rest are closed after hello_timeout, and
+    /// both are counted.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn idle_connections_cannot_lock_out_agents_or_healthz() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let c = collector(dir.path(), RULE).await;
+        let mut idle = Vec::new();
+        for _ in 0..60 {
+            idle.push(
+                tokio::net::TcpStream::connect(c.grpc_addr)
+                    .await
+                    .expect("connect"),
+            );
+        }
+        for _ in 0..30 {
+            idle.push(
+                tokio::net::TcpStream::connect(c.http_addr)
+                    .await
+                    .expect("connect"),
+            );
+        }
+        let mut a = ScriptedAgent::connect(&c.grpc_addr.to_string(), hello("late", 1))
+            .await
+            .expect("an agent gets in past the idle sockets");
+        a.send_and_ack("fill_percent", 1..=1).await;
+        let http = c.http_addr.to_string();
+        let (status, body) =
+            tokio::task::spawn_blocking(move || super::support::procs::http_get(&http, "/healthz"))
+                .await
+                .expect("join");
+        assert_eq!(status, 200, "{body}");
+        let t = &c.core.telemetry;
+        assert!(t.connections_refused.get("grpc", "evicted_idle") >= 20);
+        assert!(t.connections_refused.get("http", "evicted_idle") >= 14);
+        // The idle ones still open are closed by the deadline: each reaches its end (after
+        // the server's HTTP/2 preface, on the gRPC port).
+        for mut s in idle {
+            let closed = tokio::time::timeout(Duration::from_secs(10), async {
+                let mut buf = [0u8; 256];
+                while let Ok(n) = s.read(&mut buf).await {
+                    if n == 0 {
+                        break;
+                    }
+                }
+            })
+            .await;
+            assert!(closed.is_ok(), "an idle connection outlived hello_timeout");
+        }
+        // The agent, identified, is not closed by the deadline.
+        a.send_and_ack("fill_percent", 2..=2).await;
+        c.stop().await;
+    }
+}
