@@ -49,7 +49,7 @@ pub enum StartError {
     Tls(String),
     #[error("local agent: {0}")]
     Agent(String),
-    #[error("{0}")]
+    #[error(transparent)]
     Lock(#[from] crate::datalock::LockError),
 }
 

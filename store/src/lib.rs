@@ -525,6 +525,26 @@ impl Store {
         })
     }
 
+    /// Live incidents with an id above `after`, oldest first, at most `limit`.
+    pub fn open_incidents_after(
+        &self,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<Incident>, StoreError> {
+        let sql = format!(
+            "SELECT {INCIDENT_COLUMNS} FROM incidents \
+             WHERE state IN ('open', 'acknowledged', 'assigned', 'waiting') AND id > ?1 \
+             ORDER BY id ASC LIMIT ?2"
+        );
+        let after = i64::try_from(after).unwrap_or(i64::MAX);
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(&sql)?;
+            let rows = stmt.query_map(params![after, limit], incident_from_row)?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+    }
+
     /// The id of the newest committed event (0 when there is none).
     pub fn last_event_id(&self) -> Result<u64, StoreError> {
         self.read(|c| {

@@ -42,7 +42,7 @@ fn a_second_collector_on_the_same_data_directory_is_refused_naming_the_holder() 
         );
         l.contains(&want).then_some(())
     });
-    let status = second.stop(Duration::from_secs(10));
+    let status = second.wait_exit(Duration::from_secs(10));
     assert_eq!(status.code(), Some(1), "{}", second.tail(10));
     let (status, _) = procs::http_get(&http, "/healthz");
     assert_eq!(status, 200, "the first collector keeps running");
@@ -219,6 +219,62 @@ summary = "{{value}}% full"
         }
         // The agent, identified, is not closed by the deadline.
         a.send_and_ack("fill_percent", 2..=2).await;
+        c.stop().await;
+    }
+}
+
+mod watchers {
+    use std::time::Duration;
+
+    use patrol_proto::v1::{self, incidents_client::IncidentsClient};
+    use tonic::Code;
+
+    use super::support::inproc;
+
+    async fn watch(
+        addr: std::net::SocketAddr,
+    ) -> Result<tonic::Streaming<v1::IncidentEvent>, tonic::Status> {
+        let mut client = IncidentsClient::connect(format!("http://{addr}"))
+            .await
+            .expect("connect");
+        let mut stream = client
+            .watch(v1::WatchRequest::default())
+            .await?
+            .into_inner();
+        // The status of a refused watch may come with the first message.
+        match tokio::time::timeout(Duration::from_millis(300), stream.message()).await {
+            Ok(Err(status)) => Err(status),
+            _ => Ok(stream),
+        }
+    }
+
+    /// Watchers are bounded: past `max_watchers` a watch is refused naming the limit, and a
+    /// watcher that hangs up gives its place back.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn watchers_past_the_limit_are_refused_and_a_closed_one_frees_its_place() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let c = inproc::collector(dir.path(), |s| s.connections.max_watchers = 2).await;
+        let first = watch(c.grpc_addr).await.expect("first watcher");
+        let _second = watch(c.grpc_addr).await.expect("second watcher");
+        let refused = watch(c.grpc_addr).await.expect_err("a third is refused");
+        assert_eq!(refused.code(), Code::ResourceExhausted, "{refused:?}");
+        assert!(
+            refused.message().starts_with("max_watchers: "),
+            "{refused:?}"
+        );
+        assert_eq!(c.core.telemetry.watchers_refused.get(), 1);
+        drop(first);
+        let mut again = None;
+        for _ in 0..100 {
+            if let Ok(w) = watch(c.grpc_addr).await {
+                again = Some(w);
+                break;
+            }
+        }
+        assert!(
+            again.is_some(),
+            "the closed watcher's place was not given back"
+        );
         c.stop().await;
     }
 }
