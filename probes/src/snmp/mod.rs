@@ -31,7 +31,7 @@ use crate::{CollectContext, Probe, ProbeError};
 pub use config::{
     AuthProto, CustomKind, CustomOid, DeviceConfig, PrivProto, Profile, SnmpConfig, Version,
 };
-pub use session::DeviceError;
+pub use session::{DeviceError, val as wire_value};
 pub use table::{Val, clean_text, parse_snmprec};
 
 use config::{CustomSettings, DeviceSettings, Settings};
