@@ -91,6 +91,25 @@ impl ScriptedAgent {
             .expect("stream open");
     }
 
+    /// Queues batch `seq`; false when the stream is gone (the collector died).
+    pub async fn try_send(
+        &self,
+        seq: u64,
+        series: Vec<v1::SeriesDef>,
+        points: Vec<v1::Point>,
+    ) -> bool {
+        self.tx
+            .send(v1::AgentMessage {
+                msg: Some(agent_message::Msg::Batch(v1::Batch {
+                    seq,
+                    series,
+                    points,
+                })),
+            })
+            .await
+            .is_ok()
+    }
+
     /// The next acknowledged sequence number, or the status that ended the stream.
     pub async fn next_ack(&mut self, within: Duration) -> Result<u64, Status> {
         loop {
