@@ -189,6 +189,14 @@ mod tests {
     }
 
     #[test]
+    fn the_packaged_config_loads_and_settles() {
+        let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../packaging/config/collector.toml");
+        let s = CollectorConfig::load(&p).unwrap().settle().unwrap();
+        assert_eq!(s.limits, crate::limits::Limits::default());
+        assert_eq!(s.connections, crate::conn::Connections::default());
+    }
+
+    #[test]
     fn default_local_agent_has_the_host_probe() {
         assert_eq!(default_local_agent().probes.len(), 1);
     }

@@ -278,3 +278,72 @@ mod watchers {
         c.stop().await;
     }
 }
+
+mod forgetting {
+    use std::time::Duration;
+
+    use patrol_proto::model::now_ms;
+
+    use super::support::inproc;
+    use super::support::wire::{ScriptedAgent, def, hello, point};
+
+    /// The series of an agent gone longer than forget_agent_after are freed (and leave
+    /// /metrics); its open incident stays open and continues, not doubled, when it returns.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_gone_agent_s_series_are_freed_and_its_incident_continues_when_it_returns() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir_all(dir.path().join("rules")).expect("rules dir");
+        std::fs::write(
+            dir.path().join("rules/t.toml"),
+            "[[rule]]\nname = \"full\"\nexpr = 'fill_percent > 90'\nseverity = \"P2\"\nsummary = \"{{mount}} full\"\n",
+        )
+        .expect("rules");
+        let c = inproc::collector(dir.path(), |_| {}).await;
+        let grpc = c.grpc_addr.to_string();
+        let series = || {
+            vec![
+                def(0, "fill_percent", &[("mount", "/a")]),
+                def(1, "fill_percent", &[("mount", "/b")]),
+            ]
+        };
+        let mut a = ScriptedAgent::connect(&grpc, hello("gone", 1))
+            .await
+            .expect("welcome");
+        a.send(1, series(), vec![point(0, 95.0, 1), point(1, 10.0, 1)])
+            .await;
+        assert_eq!(a.next_ack(Duration::from_secs(10)).await.expect("ack"), 1);
+        drop(a);
+        let series_now = || c.core.engine.lock().expect("engine").series_count();
+        let before = series_now();
+        // Two hours on (the time is an argument); the stream's end is noticed asynchronously,
+        // so ask until the agent counts as disconnected.
+        let mut freed = 0;
+        for _ in 0..100 {
+            freed = c.core.forget_gone_agents(now_ms() + 2 * 3_600_000);
+            if freed > 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(freed, 2, "both series of the gone agent");
+        assert_eq!(series_now(), before - 2);
+        let mut text = String::new();
+        c.core.latest.render(&mut text, |_| None);
+        assert!(!text.contains("fill_percent"), "{text}");
+        assert_eq!(c.core.telemetry.series_freed.get(), 2);
+
+        // Back: the incident on /a is still the same one.
+        let mut a = ScriptedAgent::connect(&grpc, hello("gone", 1))
+            .await
+            .expect("welcome");
+        a.send(2, series(), vec![point(0, 96.0, 2)]).await;
+        assert_eq!(a.next_ack(Duration::from_secs(10)).await.expect("ack"), 2);
+        let all = c
+            .core
+            .store
+            .list(&patrol_incident::IncidentState::ALL, 0)
+            .expect("store");
+        assert_eq!(all.len(), 1, "{all:?}");
+        c.stop().await;
+    }
+}
