@@ -11,8 +11,16 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 WHAT=${1:-all}
 DURATION=${DURATION:-60s}
+# PROFILE=debug measures the debug build (slower in absolute terms; the comparison with and
+# without scrapes still holds).
+PROFILE=${PROFILE:-release}
+BIN=target/$PROFILE
 if [ -z "${NO_BUILD:-}" ]; then
-    cargo build --release -p patrol-bench -p patrol-collector -p patrolctl >&2
+    if [ "$PROFILE" = release ]; then
+        cargo build --release -p patrol-bench -p patrol-collector -p patrolctl >&2
+    else
+        cargo build -p patrol-bench -p patrol-collector -p patrolctl >&2
+    fi
 fi
 TMP=$(mktemp -d)
 CPID=""
@@ -33,7 +41,7 @@ start_collector() {
     data=$(mktemp -d -p "$TMP"); out="$TMP/collector.out"; cfg="$TMP/collector.toml"
     printf '%s\n' "$1" >"$cfg"
     : >"$out"
-    target/release/patrol-collector --config "$cfg" --listen 127.0.0.1:0 --http 127.0.0.1:0 \
+    $BIN/patrol-collector --config "$cfg" --listen 127.0.0.1:0 --http 127.0.0.1:0 \
         --rules rules/default --data "$data" >"$out" 2>>"$TMP/collector.log" &
     CPID=$!
     for _ in $(seq 200); do
@@ -72,7 +80,7 @@ if [ "$WHAT" = all ] || [ "$WHAT" = scrape ]; then
             ) &
             SCRAPER=$!
         fi
-        out=$(target/release/patrol-loadgen --collector "http://$GRPC" --agents 4 --series 250000 \
+        out=$($BIN/patrol-loadgen --collector "http://$GRPC" --agents 4 --series 250000 \
             --batch-points 5000 --window 8 --duration "$DURATION" --breach-ratio 0.001 \
             --agent-prefix "s$scraping" | grep '^SUMMARY') || true
         series=$(metric patrol_series)
@@ -88,12 +96,42 @@ if [ "$WHAT" = all ] || [ "$WHAT" = scrape ]; then
     done
 fi
 
+if [ "$WHAT" = steady ]; then
+    # One collector: define 1 M series first, then the same series' values for STEADY
+    # seconds without scrapes, then as long with /metrics scraped back to back.
+    STEADY=${STEADY:-20s}
+    start_collector "$BIG"
+    $BIN/patrol-loadgen --collector "http://$GRPC" --agents 4 --series 250000 --batch-points 5000 \
+        --window 8 --duration 30s --breach-ratio 0.001 --agent-prefix steady >/dev/null || true
+    echo "| phase | series | acked samples/s | ack p50 ms | p90 ms | p99 ms | max ms | scrapes done | scrape mean s | RSS MB |"
+    echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    for scraping in no yes; do
+        if [ "$scraping" = yes ]; then
+            ( while kill -0 "$CPID" 2>/dev/null; do
+                s=$(date +%s.%N); curl -s -o /dev/null --max-time 120 "http://$HTTP/metrics" || true
+                echo "$s $(date +%s.%N)" >>"$TMP/scrapes"; done ) &
+            SCRAPER=$!
+        fi
+        out=$($BIN/patrol-loadgen --collector "http://$GRPC" --agents 4 --series 250000 \
+            --batch-points 5000 --window 8 --duration "$STEADY" --breach-ratio 0.001 \
+            --agent-prefix steady | grep '^SUMMARY') || true
+        n=0; total=0
+        if [ "$scraping" = yes ]; then
+            kill "$SCRAPER" 2>/dev/null || true; wait "$SCRAPER" 2>/dev/null || true
+            n=$(wc -l <"$TMP/scrapes")
+            total=$(awk '{t += $2 - $1} END {printf "%.2f", (NR ? t / NR : 0)}' "$TMP/scrapes")
+        fi
+        echo "| scrapes: $scraping | $(metric patrol_series) | $(field samples_per_s "$out") | $(field p50_ms "$out") | $(field p90_ms "$out") | $(field p99_ms "$out") | $(field max_ms "$out") | $n | $total | $(rss_mb "$CPID") |"
+    done
+    stop_collector
+fi
+
 if [ "$WHAT" = all ] || [ "$WHAT" = explosion ]; then
     start_collector '[limits]
 max_series = 250000'
     base=$(rss_mb "$CPID")
     for i in $(seq 50); do
-        target/release/patrol-loadgen --collector "http://$GRPC" --agents 1 --series 20000 \
+        $BIN/patrol-loadgen --collector "http://$GRPC" --agents 1 --series 20000 \
             --batch-points 5000 --window 4 --duration 2s --agent-prefix "boom$i" >/dev/null 2>&1 || true
     done
     curl -s "http://$HTTP/metrics" >"$TMP/m"
@@ -107,20 +145,21 @@ fi
 if [ "$WHAT" = all ] || [ "$WHAT" = tails ]; then
     start_collector "$BIG"
     # 12 000 series all breaching disk_used_percent > 90: 12 000 open incidents.
-    target/release/patrol-loadgen --collector "http://$GRPC" --agents 1 --series 12000 \
+    $BIN/patrol-loadgen --collector "http://$GRPC" --agents 1 --series 12000 \
         --batch-points 4000 --window 4 --duration 5s --breach-ratio 1 --agent-prefix open >/dev/null || true
     sleep 2
-    open=$(target/release/patrolctl --collector "http://$GRPC" incidents list --limit 20000 --json | grep -c '"id"' || true)
+    open=$($BIN/patrolctl --collector "http://$GRPC" incidents list --limit 20000 --json | grep -o '"id"' | wc -l)
     before=$(rss_mb "$CPID")
     for i in $(seq 20); do
-        target/release/patrolctl --collector "http://$GRPC" tail --json >/dev/null 2>&1 &
-        p=$!; PIDS+=("$p")
-        # Stalled: it stops reading at once.
-        kill -STOP "$p"
+        $BIN/patrolctl --collector "http://$GRPC" tail --json >/dev/null 2>&1 &
+        PIDS+=("$!")
     done
+    # Connected and reading their snapshots, then stalled: they stop reading.
+    sleep 1
+    for p in "${PIDS[@]}"; do kill -STOP "$p"; done
     sleep 5
     # Changes keep flowing to the bus meanwhile (the same series, values flipping).
-    target/release/patrol-loadgen --collector "http://$GRPC" --agents 1 --series 12000 \
+    $BIN/patrol-loadgen --collector "http://$GRPC" --agents 1 --series 12000 \
         --batch-points 4000 --window 4 --duration 10s --breach-ratio 0.5 --agent-prefix open >/dev/null || true
     sleep 2
     echo "| open incidents | stalled tails | RSS before MB | RSS with them MB | peak MB | watchers | lagged |"
