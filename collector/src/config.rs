@@ -45,6 +45,10 @@ pub struct CollectorConfig {
     pub stale_after: Option<std::time::Duration>,
     /// `[history]`: sample history, its retention, disk cap and remote-write (docs/history.md).
     pub history: Option<patrol_history::HistoryConfig>,
+    /// `[limits]`: series per agent and in all, new series per minute, labels (docs/operations.md).
+    pub limits: Option<crate::limits::LimitsSection>,
+    /// `[connections]`: the connection budget, hello deadline and watchers (docs/operations.md).
+    pub connections: Option<crate::conn::ConnectionsSection>,
 }
 
 /// Checked settings the collector runs on.
@@ -67,6 +71,8 @@ pub struct Settings {
     pub stale_after: std::time::Duration,
     /// Sample history (kept in `data/history`).
     pub history: patrol_history::HistoryConfig,
+    pub limits: crate::limits::Limits,
+    pub connections: crate::conn::Connections,
 }
 
 impl Default for Settings {
@@ -86,6 +92,8 @@ impl Default for Settings {
             agent_silence: crate::core::DEFAULT_AGENT_SILENCE,
             stale_after: DEFAULT_STALE_AFTER,
             history: patrol_history::HistoryConfig::default(),
+            limits: Default::default(),
+            connections: Default::default(),
         }
     }
 }
@@ -129,21 +137,40 @@ impl CollectorConfig {
                 message: "token_file is empty".into(),
             });
         }
+        let check = |message: String| ConfigError::Check {
+            path: "collector configuration".into(),
+            message,
+        };
+        let limits = self.limits.unwrap_or_default().settle().map_err(check)?;
+        let connections = self
+            .connections
+            .unwrap_or_default()
+            .settle()
+            .map_err(check)?;
+        let agent_silence = self
+            .agent_silence
+            .unwrap_or(crate::core::DEFAULT_AGENT_SILENCE);
+        if agent_silence < std::time::Duration::from_secs(1) {
+            return Err(check(format!(
+                "agent_silence {} would call every agent silent between two batches: give it \
+                 more than the longest probe interval (default 2m)",
+                humantime_serde::re::humantime::format_duration(agent_silence)
+            )));
+        }
+        if self.max_batch_points == Some(0) {
+            return Err(check(
+                "max_batch_points 0 would refuse every batch: leave it out (default 50000)".into(),
+            ));
+        }
         let history = self.history.unwrap_or_default();
         let problems = history.check();
         if !problems.is_empty() {
             let text: Vec<String> = problems.iter().map(|p| p.to_string()).collect();
-            return Err(ConfigError::Check {
-                path: "collector config".into(),
-                message: text.join("; "),
-            });
+            return Err(check(text.join("; ")));
         }
         let stale_after = self.stale_after.unwrap_or(DEFAULT_STALE_AFTER);
         if stale_after < std::time::Duration::from_secs(1) {
-            return Err(ConfigError::Check {
-                path: "collector config".into(),
-                message: "stale_after must be at least 1s".into(),
-            });
+            return Err(check("stale_after must be at least 1s".into()));
         }
         let local_agent = if self.local_agent {
             Some(self.agent.unwrap_or_else(default_local_agent))
@@ -160,11 +187,11 @@ impl CollectorConfig {
             max_batch_points: self.max_batch_points.unwrap_or(DEFAULT_MAX_BATCH_POINTS),
             local_agent,
             tls: self.tls,
-            agent_silence: self
-                .agent_silence
-                .unwrap_or(crate::core::DEFAULT_AGENT_SILENCE),
+            agent_silence,
             stale_after,
             history,
+            limits,
+            connections,
         })
     }
 }
@@ -185,7 +212,15 @@ mod tests {
         let p = dir.path().join("c.toml");
         std::fs::write(&p, "listen = \"127.0.0.1:1\"\nrule = \"x\"\n").unwrap();
         let err = CollectorConfig::load(&p).unwrap_err().to_string();
-        assert!(err.ends_with("c.toml:2:1: unknown field `rule`, expected one of `listen`, `http`, `rules`, `data`, `site`, `token_file`, `max_batch_points`, `agent_silence`, `local_agent`, `agent`, `tls`, `stale_after`, `history`"), "{err}");
+        assert!(err.ends_with("c.toml:2:1: unknown field `rule`, expected one of `listen`, `http`, `rules`, `data`, `site`, `token_file`, `max_batch_points`, `agent_silence`, `local_agent`, `agent`, `tls`, `stale_after`, `history`, `limits`, `connections`"), "{err}");
+    }
+
+    #[test]
+    fn the_packaged_config_loads_and_settles() {
+        let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../packaging/config/collector.toml");
+        let s = CollectorConfig::load(&p).unwrap().settle().unwrap();
+        assert_eq!(s.limits, crate::limits::Limits::default());
+        assert_eq!(s.connections, crate::conn::Connections::default());
     }
 
     #[test]

@@ -48,6 +48,19 @@ pub struct Core {
     pub remote: patrol_history::remote::RemoteStats,
     /// How long a series may send nothing before it is no longer shown as current.
     pub stale_after: std::time::Duration,
+    /// What agents may define (`[limits]`).
+    pub limits: crate::limits::Limits,
+    /// Which agent defined which series, and each agent's new-series budget. Locked inside
+    /// the engine lock, never the other way round.
+    pub book: Mutex<crate::limits::Book>,
+    /// The series table as `/metrics` shows it, fed beside the engine (see [`crate::latest`]).
+    pub latest: crate::latest::Latest,
+    /// `[connections]`: hello deadline, budgets, watchers.
+    pub connections: crate::conn::Connections,
+    /// Watchers connected now (bounded by `connections.max_watchers`).
+    pub watchers: std::sync::atomic::AtomicUsize,
+    /// Refusals and drops logged once per cause, rate-limited.
+    pub log: crate::ratelog::RateLog,
 }
 
 impl Core {
@@ -79,8 +92,9 @@ impl Core {
             if !l.up {
                 tracing::warn!(agent_id = %l.agent_id, silence = ?self.agent_silence, "agent silent");
             }
-            let id = engine.intern(AGENT_UP, &l.labels);
+            let id = self.intern(&mut engine, AGENT_UP, &l.labels);
             let value = if l.up { 1.0 } else { 0.0 };
+            self.latest.values([(id, value, now_ms)]);
             // Rule work counts as usual; the sample is the collector's own, not ingested.
             let mut own = Evaluated::default();
             engine.observe(id, value, now_ms, now_ms, out, &mut own);
@@ -88,6 +102,58 @@ impl Core {
             stats.fired += own.fired;
             stats.resolved += own.resolved;
         }
+    }
+
+    /// Interns a series and tells the `/metrics` view when it is new. The caller holds the
+    /// engine lock.
+    pub fn intern(
+        &self,
+        engine: &mut Engine,
+        name: &str,
+        labels: &patrol_proto::Labels,
+    ) -> crate::engine::SeriesId {
+        if let Some(id) = engine.lookup(name, labels) {
+            return id;
+        }
+        let id = engine.intern(name, labels);
+        self.latest.created(id, name, labels);
+        id
+    }
+
+    /// Frees the series of agents disconnected longer than `forget_agent_after` that no
+    /// connected agent shares; returns how many were freed.
+    pub fn forget_gone_agents(&self, now_ms: i64) -> usize {
+        let after_ms = self.limits.forget_agent_after.as_millis() as i64;
+        let Ok(mut engine) = self.engine.lock() else {
+            return 0;
+        };
+        let mut book = self
+            .book
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let gone: Vec<String> = book
+            .agents()
+            .filter(|a| self.agents.gone_longer_than(a, now_ms, after_ms))
+            .map(str::to_owned)
+            .collect();
+        let mut freed = 0;
+        for agent in gone {
+            let ids = book.release(&agent);
+            let n = ids.len();
+            for id in ids {
+                if engine.forget(id) {
+                    self.latest.freed(id);
+                    freed += 1;
+                }
+            }
+            tracing::info!(agent_id = %agent, series = n,
+                "agent gone longer than forget_agent_after: its series freed");
+        }
+        if freed > 0 {
+            self.telemetry.series_freed.inc_by(freed as u64);
+            self.telemetry.series.set(engine.series_count() as i64);
+        }
+        freed
     }
 
     /// Commits rule decisions that belong to no batch (sweeps, reloads).
