@@ -204,7 +204,7 @@ impl Core {
             Err(diags) => return refused(diags.iter().map(|d| d.to_string()).collect()),
         };
         // A level the rules use may be gone: the rules must check against the new scale.
-        let rules = match patrol_rules::load_dir(&self.rules_dir, &site.scale()) {
+        let rules = match load_rules(&self.rules_dir, &site.scale()) {
             Ok(rules) => rules,
             Err(diags) => {
                 let mut errors = vec![format!(
@@ -238,7 +238,7 @@ impl Core {
     /// Loads the rules directory; on success swaps the rule set in and returns its size, on
     /// failure keeps the running rules and returns every problem.
     pub async fn reload_rules(&self) -> Result<usize, Vec<String>> {
-        let loaded = patrol_rules::load_dir(&self.rules_dir, &self.levels());
+        let loaded = load_rules(&self.rules_dir, &self.levels());
         match loaded {
             Ok(set) => {
                 let n = set.len();
@@ -281,4 +281,18 @@ impl Core {
             .map(|e| Arc::clone(e.rules()))
             .unwrap_or_else(|_| Arc::new(RuleSet::from_rules(Vec::new())))
     }
+}
+
+/// Loads the rules directory as `patrolctl rules check` does and logs its warnings (a metric
+/// no probe emits, an override that never matches) at every load, so an operator who edits
+/// rules without checking them still hears of it; errors are the caller's to report.
+pub fn load_rules(
+    dir: &std::path::Path,
+    levels: &Levels,
+) -> Result<patrol_rules::RuleSet, Vec<patrol_rules::Diagnostic>> {
+    let checked = patrol_rules::file::check_path(dir, levels);
+    for w in &checked.warnings {
+        tracing::warn!("{w}");
+    }
+    checked.result
 }

@@ -109,7 +109,7 @@ async fn start_inner(
     };
     let levels = site.scale();
     let rules =
-        patrol_rules::load_dir(&settings.rules, &levels).map_err(|d| StartError::Rules {
+        crate::core::load_rules(&settings.rules, &levels).map_err(|d| StartError::Rules {
             dir: settings.rules.display().to_string(),
             errors: d.iter().map(|d| d.to_string()).collect(),
         })?;
