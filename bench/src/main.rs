@@ -266,7 +266,8 @@ async fn agent(
     let epoch = rand::rng().random_range(1..=i64::MAX as u64);
     let hello = v1::Hello {
         agent_id: format!("{}-{n}", cli.agent_prefix),
-        host: format!("bench-host-{n}"),
+        // Named after the agent, so runs with different prefixes define different series.
+        host: format!("{}-host-{n}", cli.agent_prefix),
         version: env!("CARGO_PKG_VERSION").to_owned(),
         labels: vec![v1::Label {
             name: "role".into(),

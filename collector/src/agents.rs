@@ -22,15 +22,50 @@ struct Entry {
     last_seen_ms: i64,
     batches: u64,
     samples: u64,
+    /// How far each recent epoch got, the current one (the last hello's) last. Epochs carry no
+    /// order — old agents pick them at random, newer ones from a clock that may step back — so
+    /// an agent that returns to an earlier epoch (two streams racing, a restored spool) finds
+    /// its numbers again instead of having its batches applied a second time.
+    epochs: Vec<EpochSeq>,
+    /// What `patrol_agent_up` last said for this agent, so it is published only on change.
+    reported_up: Option<bool>,
+}
+
+/// Epochs remembered per agent, as many as the store keeps.
+const EPOCHS_KEPT: usize = patrol_store::EPOCHS_KEPT;
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct EpochSeq {
     epoch: u64,
     /// Highest batch applied to the engine (its commit may still be in flight). Kept across
     /// reconnects: the engine already holds what it changed, so a resend of it is a duplicate;
     /// its ack waits behind the in-flight commit (the store commits in order).
-    applied_seq: u64,
+    applied: u64,
     /// Highest batch whose changes are durable (acknowledged).
-    durable_seq: u64,
-    /// What `patrol_agent_up` last said for this agent, so it is published only on change.
-    reported_up: Option<bool>,
+    durable: u64,
+}
+
+impl Entry {
+    /// The numbers of `epoch`, made the current one (created at 0 when unknown).
+    fn enter(&mut self, epoch: u64) -> &mut EpochSeq {
+        let seq = match self.epochs.iter().position(|e| e.epoch == epoch) {
+            Some(i) => self.epochs.remove(i),
+            None => EpochSeq {
+                epoch,
+                ..EpochSeq::default()
+            },
+        };
+        self.epochs.push(seq);
+        if self.epochs.len() > EPOCHS_KEPT {
+            self.epochs.remove(0);
+        }
+        let last = self.epochs.len() - 1;
+        &mut self.epochs[last]
+    }
+
+    fn epoch_mut(&mut self, epoch: u64) -> Option<&mut EpochSeq> {
+        self.epochs.iter_mut().find(|e| e.epoch == epoch)
+    }
 }
 
 /// A change of an agent's `patrol_agent_up`, with the labels of its series.
@@ -55,14 +90,15 @@ pub struct Registered {
 }
 
 impl Registry {
-    /// Seeds the applied sequence numbers persisted by the store.
+    /// Seeds the applied sequence numbers persisted by the store (each agent's epochs in the
+    /// order they were first seen).
     pub fn restore(&self, applied: Vec<AppliedSeq>) {
         let Ok(mut m) = self.inner.lock() else { return };
         for a in applied {
             let e = m.entry(a.agent_id).or_default();
-            e.epoch = a.epoch;
-            e.applied_seq = a.seq;
-            e.durable_seq = a.seq;
+            let seq = e.enter(a.epoch);
+            seq.applied = seq.applied.max(a.seq);
+            seq.durable = seq.durable.max(a.seq);
         }
     }
 
@@ -73,14 +109,19 @@ impl Registry {
     pub fn limit_to_history(&self, marks: &[patrol_history::Mark]) {
         let Ok(mut m) = self.inner.lock() else { return };
         for (id, e) in m.iter_mut() {
-            let held = marks
-                .iter()
-                .find(|k| &k.source == id && k.epoch == e.epoch)
-                .map_or(0, |k| k.seq);
-            if held < e.durable_seq {
-                tracing::info!(agent_id = %id, store = e.durable_seq, history = held,
-                    "the history lacks batches the store applied; the agent is asked to send them again");
-                e.durable_seq = held;
+            for es in &mut e.epochs {
+                let held = marks
+                    .iter()
+                    .find(|k| &k.source == id && k.epoch == es.epoch)
+                    .map_or(0, |k| k.seq);
+                // Only the welcome goes back: what the engine applied stays applied, so the
+                // resent batches are duplicates to it and samples to the history.
+                if held < es.durable {
+                    tracing::info!(agent_id = %id, epoch = es.epoch, store = es.durable,
+                        history = held,
+                        "the history lacks batches the store applied; the agent is asked to send them again");
+                    es.durable = held;
+                }
             }
         }
     }
@@ -99,12 +140,8 @@ impl Registry {
             };
         };
         let e = m.entry(hello.agent_id.clone()).or_default();
-        if e.epoch != hello.epoch {
-            // A restarted agent numbers its batches afresh.
-            e.epoch = hello.epoch;
-            e.applied_seq = 0;
-            e.durable_seq = 0;
-        }
+        // A restarted agent numbers its batches afresh in a new epoch; a known one goes on.
+        let durable_seq = e.enter(hello.epoch).durable;
         e.host = hello.host.clone();
         e.version = hello.version.clone();
         e.labels = labels;
@@ -115,7 +152,7 @@ impl Registry {
         e.last_seen_ms = now_ms;
         Registered {
             generation: e.generation,
-            durable_seq: e.durable_seq,
+            durable_seq,
         }
     }
 
@@ -135,20 +172,25 @@ impl Registry {
             return None;
         }
         e.last_seen_ms = now_ms;
-        if seq <= e.applied_seq {
+        // The stream's epoch is the current one: a newer stream would have replaced it.
+        let current = e.epochs.last_mut()?;
+        if seq <= current.applied {
             return Some(false);
         }
-        e.applied_seq = seq;
+        current.applied = seq;
         e.batches += 1;
         e.samples += points;
         Some(true)
     }
 
-    pub fn durable(&self, agent_id: &str, seq: u64) {
+    /// Batch `seq` of `epoch` is durable. By epoch: the commit of a replaced stream may finish
+    /// after the agent came back in another epoch.
+    pub fn durable(&self, agent_id: &str, epoch: u64, seq: u64) {
         if let Ok(mut m) = self.inner.lock()
             && let Some(e) = m.get_mut(agent_id)
+            && let Some(s) = e.epoch_mut(epoch)
         {
-            e.durable_seq = e.durable_seq.max(seq);
+            s.durable = s.durable.max(seq);
         }
     }
 
@@ -200,6 +242,14 @@ impl Registry {
             .filter(|e| !e.connected && e.reported_up == Some(false))
             .map(|e| e.labels.clone())
             .collect()
+    }
+
+    /// Whether `agent_id` is disconnected and was last heard of more than `after_ms` ago.
+    pub fn gone_longer_than(&self, agent_id: &str, now_ms: i64, after_ms: i64) -> bool {
+        self.inner.lock().is_ok_and(|m| {
+            m.get(agent_id)
+                .is_some_and(|e| !e.connected && now_ms - e.last_seen_ms > after_ms)
+        })
     }
 
     pub fn connected_count(&self) -> usize {
@@ -302,5 +352,34 @@ mod tests {
         let g3 = r.connect(&hello("a", 2), Labels::new(), String::new(), 0);
         assert_eq!(g3.durable_seq, 0);
         assert_eq!(r.begin_batch("a", g3.generation, 1, 1, 0), Some(true));
+    }
+
+    #[test]
+    fn epochs_are_remembered_apart_whatever_their_order() {
+        let r = Registry::default();
+        // Restored from the store: epoch 9000 first, then the smaller 4000 (current).
+        r.restore(vec![
+            AppliedSeq {
+                agent_id: "a".into(),
+                epoch: 9_000,
+                seq: 5,
+            },
+            AppliedSeq {
+                agent_id: "a".into(),
+                epoch: 4_000,
+                seq: 3,
+            },
+        ]);
+        let g = r.connect(&hello("a", 4_000), Labels::new(), String::new(), 0);
+        assert_eq!(g.durable_seq, 3);
+        assert_eq!(r.begin_batch("a", g.generation, 3, 1, 0), Some(false));
+        assert_eq!(r.begin_batch("a", g.generation, 4, 1, 0), Some(true));
+        // A late commit of the older epoch lands after the agent moved on: it moves only its own.
+        r.durable("a", 9_000, 6);
+        r.durable("a", 4_000, 4);
+        let back = r.connect(&hello("a", 9_000), Labels::new(), String::new(), 0);
+        assert_eq!(back.durable_seq, 6);
+        let again = r.connect(&hello("a", 4_000), Labels::new(), String::new(), 0);
+        assert_eq!(again.durable_seq, 4);
     }
 }

@@ -51,6 +51,10 @@ pub struct CollectorConfig {
     pub stale_after: Option<std::time::Duration>,
     /// `[history]`: sample history, its retention, disk cap and remote-write (docs/history.md).
     pub history: Option<patrol_history::HistoryConfig>,
+    /// `[limits]`: series per agent and in all, new series per minute, labels (docs/operations.md).
+    pub limits: Option<crate::limits::LimitsSection>,
+    /// `[connections]`: the connection budget, hello deadline and watchers (docs/operations.md).
+    pub connections: Option<crate::conn::ConnectionsSection>,
 }
 
 /// Checked settings the collector runs on.
@@ -75,6 +79,8 @@ pub struct Settings {
     pub stale_after: std::time::Duration,
     /// Sample history (kept in `data/history`).
     pub history: patrol_history::HistoryConfig,
+    pub limits: crate::limits::Limits,
+    pub connections: crate::conn::Connections,
 }
 
 impl Default for Settings {
@@ -95,6 +101,8 @@ impl Default for Settings {
             agent_silence: crate::core::DEFAULT_AGENT_SILENCE,
             stale_after: DEFAULT_STALE_AFTER,
             history: patrol_history::HistoryConfig::default(),
+            limits: Default::default(),
+            connections: Default::default(),
         }
     }
 }
@@ -131,6 +139,27 @@ impl CollectorConfig {
                 ..Auth::default()
             },
         };
+        let limits = self.limits.unwrap_or_default().settle().map_err(check)?;
+        let connections = self
+            .connections
+            .unwrap_or_default()
+            .settle()
+            .map_err(check)?;
+        let agent_silence = self
+            .agent_silence
+            .unwrap_or(crate::core::DEFAULT_AGENT_SILENCE);
+        if agent_silence < std::time::Duration::from_secs(1) {
+            return Err(check(format!(
+                "agent_silence {} would call every agent silent between two batches: give it \
+                 more than the longest probe interval (default 2m)",
+                humantime_serde::re::humantime::format_duration(agent_silence)
+            )));
+        }
+        if self.max_batch_points == Some(0) {
+            return Err(check(
+                "max_batch_points 0 would refuse every batch: leave it out (default 50000)".into(),
+            ));
+        }
         let history = self.history.unwrap_or_default();
         let problems = history.check();
         if !problems.is_empty() {
@@ -157,11 +186,11 @@ impl CollectorConfig {
             local_agent,
             tls: self.tls,
             auth,
-            agent_silence: self
-                .agent_silence
-                .unwrap_or(crate::core::DEFAULT_AGENT_SILENCE),
+            agent_silence,
             stale_after,
             history,
+            limits,
+            connections,
         })
     }
 }
@@ -182,7 +211,23 @@ mod tests {
         let p = dir.path().join("c.toml");
         std::fs::write(&p, "listen = \"127.0.0.1:1\"\nrule = \"x\"\n").unwrap();
         let err = CollectorConfig::load(&p).unwrap_err().to_string();
-        assert!(err.ends_with("c.toml:2:1: unknown field `rule`, expected one of `listen`, `http`, `rules`, `data`, `site`, `token_file`, `max_batch_points`, `agent_silence`, `local_agent`, `agent`, `tls`, `auth`, `stale_after`, `history`"), "{err}");
+        assert!(err.ends_with("c.toml:2:1: unknown field `rule`, expected one of `listen`, `http`, `rules`, `data`, `site`, `token_file`, `max_batch_points`, `agent_silence`, `local_agent`, `agent`, `tls`, `auth`, `stale_after`, `history`, `limits`, `connections`"), "{err}");
+    }
+
+    #[test]
+    fn the_packaged_config_loads_and_settles() {
+        let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../packaging/config/collector.toml");
+        let s = CollectorConfig::load(&p)
+            .unwrap()
+            .settle("collector.toml")
+            .unwrap();
+        assert_eq!(s.limits, crate::limits::Limits::default());
+        assert_eq!(s.connections, crate::conn::Connections::default());
+        assert!(s.auth.configured);
+        assert_eq!(
+            s.auth.operator_socket.as_deref(),
+            Some(Path::new("/run/patrol/ctl.sock"))
+        );
     }
 
     #[test]

@@ -51,6 +51,19 @@ pub struct Core {
     pub remote: patrol_history::remote::RemoteStats,
     /// How long a series may send nothing before it is no longer shown as current.
     pub stale_after: std::time::Duration,
+    /// What agents may define (`[limits]`).
+    pub limits: crate::limits::Limits,
+    /// Which agent defined which series, and each agent's new-series budget. Locked inside
+    /// the engine lock, never the other way round.
+    pub book: Mutex<crate::limits::Book>,
+    /// The series table as `/metrics` shows it, fed beside the engine (see [`crate::latest`]).
+    pub latest: crate::latest::Latest,
+    /// `[connections]`: hello deadline, budgets, watchers.
+    pub connections: crate::conn::Connections,
+    /// Watchers connected now (bounded by `connections.max_watchers`).
+    pub watchers: std::sync::atomic::AtomicUsize,
+    /// Refusals and drops logged once per cause, rate-limited.
+    pub log: crate::ratelog::RateLog,
 }
 
 impl Core {
@@ -82,8 +95,9 @@ impl Core {
             if !l.up {
                 tracing::warn!(agent_id = %l.agent_id, silence = ?self.agent_silence, "agent silent");
             }
-            let id = engine.intern(AGENT_UP, &l.labels);
+            let id = self.intern(&mut engine, AGENT_UP, &l.labels);
             let value = if l.up { 1.0 } else { 0.0 };
+            self.latest.values([(id, value, now_ms)]);
             // Rule work counts as usual; the sample is the collector's own, not ingested.
             let mut own = Evaluated::default();
             engine.observe(id, value, now_ms, now_ms, out, &mut own);
@@ -91,6 +105,58 @@ impl Core {
             stats.fired += own.fired;
             stats.resolved += own.resolved;
         }
+    }
+
+    /// Interns a series and tells the `/metrics` view when it is new. The caller holds the
+    /// engine lock.
+    pub fn intern(
+        &self,
+        engine: &mut Engine,
+        name: &str,
+        labels: &patrol_proto::Labels,
+    ) -> crate::engine::SeriesId {
+        if let Some(id) = engine.lookup(name, labels) {
+            return id;
+        }
+        let id = engine.intern(name, labels);
+        self.latest.created(id, name, labels);
+        id
+    }
+
+    /// Frees the series of agents disconnected longer than `forget_agent_after` that no
+    /// connected agent shares; returns how many were freed.
+    pub fn forget_gone_agents(&self, now_ms: i64) -> usize {
+        let after_ms = self.limits.forget_agent_after.as_millis() as i64;
+        let Ok(mut engine) = self.engine.lock() else {
+            return 0;
+        };
+        let mut book = self
+            .book
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let gone: Vec<String> = book
+            .agents()
+            .filter(|a| self.agents.gone_longer_than(a, now_ms, after_ms))
+            .map(str::to_owned)
+            .collect();
+        let mut freed = 0;
+        for agent in gone {
+            let ids = book.release(&agent);
+            let n = ids.len();
+            for id in ids {
+                if engine.forget(id) {
+                    self.latest.freed(id);
+                    freed += 1;
+                }
+            }
+            tracing::info!(agent_id = %agent, series = n,
+                "agent gone longer than forget_agent_after: its series freed");
+        }
+        if freed > 0 {
+            self.telemetry.series_freed.inc_by(freed as u64);
+            self.telemetry.series.set(engine.series_count() as i64);
+        }
+        freed
     }
 
     /// Commits rule decisions that belong to no batch (sweeps, reloads).
@@ -141,7 +207,7 @@ impl Core {
             Err(diags) => return refused(diags.iter().map(|d| d.to_string()).collect()),
         };
         // A level the rules use may be gone: the rules must check against the new scale.
-        let rules = match patrol_rules::load_dir(&self.rules_dir, &site.scale()) {
+        let rules = match load_rules(&self.rules_dir, &site.scale()) {
             Ok(rules) => rules,
             Err(diags) => {
                 let mut errors = vec![format!(
@@ -175,7 +241,7 @@ impl Core {
     /// Loads the rules directory; on success swaps the rule set in and returns its size, on
     /// failure keeps the running rules and returns every problem.
     pub async fn reload_rules(&self) -> Result<usize, Vec<String>> {
-        let loaded = patrol_rules::load_dir(&self.rules_dir, &self.levels());
+        let loaded = load_rules(&self.rules_dir, &self.levels());
         match loaded {
             Ok(set) => {
                 let n = set.len();
@@ -218,4 +284,18 @@ impl Core {
             .map(|e| Arc::clone(e.rules()))
             .unwrap_or_else(|_| Arc::new(RuleSet::from_rules(Vec::new())))
     }
+}
+
+/// Loads the rules directory as `patrolctl rules check` does and logs its warnings (a metric
+/// no probe emits, an override that never matches) at every load, so an operator who edits
+/// rules without checking them still hears of it; errors are the caller's to report.
+pub fn load_rules(
+    dir: &std::path::Path,
+    levels: &Levels,
+) -> Result<patrol_rules::RuleSet, Vec<patrol_rules::Diagnostic>> {
+    let checked = patrol_rules::file::check_path(dir, levels);
+    for w in &checked.warnings {
+        tracing::warn!("{w}");
+    }
+    checked.result
 }

@@ -79,6 +79,17 @@ impl Engine {
         self.inner.series_count()
     }
 
+    /// The id of a series if it exists; creates nothing.
+    pub fn lookup(&self, name: &str, labels: &Labels) -> Option<SeriesId> {
+        self.inner.lookup(name, labels)
+    }
+
+    /// Frees a series whose agent is long gone (see [`patrol_rules::engine::Engine::forget`]);
+    /// a firing incident of its is continued, not reopened, if the series comes back.
+    pub fn forget(&mut self, id: SeriesId) -> bool {
+        self.inner.forget(id)
+    }
+
     /// How many (rule, series) of each rule are inactive, pending and firing.
     pub fn state_counts(&self) -> Vec<StateCounts> {
         self.inner.state_counts()

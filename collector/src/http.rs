@@ -13,7 +13,7 @@ use axum::routing::get;
 use std::time::Duration;
 
 use patrol_proto::Labels;
-use patrol_proto::model::{Sample, now_ms};
+use patrol_proto::model::now_ms;
 
 use crate::core::{AGENT_UP, Core};
 
@@ -53,25 +53,29 @@ async fn metrics(State(core): State<Arc<Core>>) -> impl IntoResponse {
     if let Some(h) = &core.history {
         let _ = crate::history_metrics::write(&mut text, h, &core.remote, now_ms());
     }
-    let latest = core.engine.lock().map(|e| e.latest()).unwrap_or_default();
-    let latest = current(
-        latest,
-        now_ms(),
-        core.stale_after,
-        &core.agents.silent_labels(),
-    );
-    if let Err(e) = patrol_proto::exposition::write_samples(
-        &mut text,
-        &latest,
-        patrol_probes::catalog::help,
-        false,
-    ) {
-        return (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            [(header::CONTENT_TYPE, "text/plain")],
-            e.to_string(),
+    // From the published view, never the engine: a scrape must not hold ingest back
+    // (crate::latest). Rendering a million series is CPU work: off the async workers.
+    let view = Arc::clone(&core);
+    let text = match tokio::task::spawn_blocking(move || {
+        let current = Current::new(now_ms(), view.stale_after, &view.agents.silent_labels());
+        view.latest.render_where(
+            &mut text,
+            patrol_probes::catalog::help,
+            |name, labels, ts| current.keeps(name, labels, ts),
         );
-    }
+        text
+    })
+    .await
+    {
+        Ok(text) => text,
+        Err(e) => {
+            return (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                [(header::CONTENT_TYPE, "text/plain")],
+                e.to_string(),
+            );
+        }
+    };
     (
         StatusCode::OK,
         [(
@@ -82,25 +86,58 @@ async fn metrics(State(core): State<Arc<Core>>) -> impl IntoResponse {
     )
 }
 
-/// The samples still current: a series that sent nothing for `stale_after`, or whose agent's
-/// stream is gone and whose silence is confirmed, is left out, so a scraper records a gap
-/// instead of a stopped agent's last value as fresh. `patrol_agent_up` always stays: it is
+/// Which series are still current: a series that sent nothing for `stale_after`, or whose
+/// agent's stream is gone and whose silence is confirmed, is left out, so a scraper records a
+/// gap instead of a stopped agent's last value as fresh. `patrol_agent_up` always stays: it is
 /// the collector's own verdict on the agent.
-pub fn current(
-    mut samples: Vec<Sample>,
+pub struct Current {
     now_ms: i64,
-    stale_after: Duration,
-    silent: &[Labels],
-) -> Vec<Sample> {
-    let stale_ms = i64::try_from(stale_after.as_millis()).unwrap_or(i64::MAX);
-    samples.retain(|s| {
-        s.name == AGENT_UP
-            || (now_ms.saturating_sub(s.timestamp_ms) <= stale_ms
-                && !silent
+    stale_ms: i64,
+    /// Each silent agent's labels as `k="v"` pairs, written as the exposition writes them.
+    silent: Vec<Vec<String>>,
+}
+
+impl Current {
+    pub fn new(now_ms: i64, stale_after: Duration, silent: &[Labels]) -> Self {
+        let silent = silent
+            .iter()
+            .map(|l| {
+                l.iter()
+                    .map(|(k, v)| {
+                        let one = Labels::from_pairs([(k, v)]).to_string();
+                        one.trim_start_matches('{').trim_end_matches('}').to_owned()
+                    })
+                    .collect()
+            })
+            .collect();
+        Current {
+            now_ms,
+            stale_ms: i64::try_from(stale_after.as_millis()).unwrap_or(i64::MAX),
+            silent,
+        }
+    }
+
+    /// Whether the series `name` with the label text `labels` (`{a="b",...}`, as
+    /// [`Labels`]' `Display` writes it) and newest sample at `ts` is current.
+    pub fn keeps(&self, name: &str, labels: &str, ts: i64) -> bool {
+        name == AGENT_UP
+            || (self.now_ms.saturating_sub(ts) <= self.stale_ms
+                && !self
+                    .silent
                     .iter()
-                    .any(|l| l.iter().all(|(k, v)| s.labels.get(k) == Some(v))))
-    });
-    samples
+                    .any(|pairs| pairs.iter().all(|p| has_pair(labels, p))))
+    }
+}
+
+/// Whether the label text `{a="1",b="2"}` holds the pair `p` (`b="2"`) whole. Quotes inside
+/// values are escaped, so a match starting after `{` or `,` and ending before `,` or `}` is a
+/// pair, never part of a value.
+fn has_pair(labels: &str, p: &str) -> bool {
+    labels.match_indices(p).any(|(i, _)| {
+        let before = labels[..i].chars().next_back();
+        let after = labels[i + p.len()..].chars().next();
+        matches!(before, Some('{' | ',')) && matches!(after, Some(',' | '}'))
+    })
 }
 
 /// `patrol_notify_backlog{channel}`, `patrol_notify_oldest_pending_seconds{channel}` and
@@ -148,29 +185,28 @@ fn write_backlog(out: &mut String, backlog: &[patrol_store::Backlog]) {
 mod tests {
     use super::*;
 
-    fn sample(name: &str, host: &str, ts: i64) -> Sample {
-        Sample::new(name, Labels::from_pairs([("host", host)]), 1.0, ts)
-    }
-
     #[test]
     fn stale_and_silent_series_are_not_current() {
         let now = 1_000_000;
-        let all = vec![
-            sample("cpu_usage_percent", "a", now - 1_000),
-            sample("cpu_usage_percent", "b", now - 301_000),
-            sample("cpu_usage_percent", "c", now - 1_000),
-            sample(AGENT_UP, "c", now - 500_000),
-        ];
         let silent = vec![Labels::from_pairs([("host", "c")])];
-        let kept = current(all, now, Duration::from_secs(300), &silent);
-        let hosts: Vec<_> = kept
-            .iter()
-            .map(|s| (s.name.as_str(), s.labels.get("host").unwrap_or("")))
-            .collect();
-        assert_eq!(
-            hosts,
-            vec![("cpu_usage_percent", "a"), (AGENT_UP, "c")],
-            "b is stale, c's agent is silent, its patrol_agent_up stays"
+        let c = Current::new(now, Duration::from_secs(300), &silent);
+        let text = |host: &str| Labels::from_pairs([("host", host), ("mount", "/")]).to_string();
+        assert!(c.keeps("cpu_usage_percent", &text("a"), now - 1_000));
+        assert!(
+            !c.keeps("cpu_usage_percent", &text("b"), now - 301_000),
+            "stale"
         );
+        assert!(
+            !c.keeps("cpu_usage_percent", &text("c"), now - 1_000),
+            "agent silent"
+        );
+        assert!(
+            c.keeps(AGENT_UP, &text("c"), now - 500_000),
+            "the verdict stays"
+        );
+        // A value that merely contains the pair is not the pair.
+        assert!(c.keeps("x", &text("c\",host=\"c"), now));
+        assert!(c.keeps("x", &text("cc"), now));
+        assert!(!c.keeps("x", "{host=\"c\"}", now));
     }
 }

@@ -2,21 +2,23 @@
 //! with the gRPC port's `[tls]` files: the same certificate, and under mutual TLS the same
 //! client CA. A listener wrapper, so the HTTP router does not know whether it is behind TLS.
 //!
-//! Handshakes run beside each other, each with a deadline, so a client that connects and
-//! says nothing holds up no one.
+//! Connections come from the HTTP port's connection budget (`crate::conn::HttpListener`), so
+//! the budget and its idle timeout count TLS connections too. Handshakes run beside each
+//! other, each with a deadline, so a client that connects and says nothing holds up no one.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::serve::Listener;
 use patrol_proto::tls::{Pem, read_pem};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
 
+use crate::conn::{Guarded, HttpListener};
 use crate::tls::TlsSection;
 
 /// A client gets this long to finish its handshake.
@@ -71,55 +73,47 @@ fn certs(key: &str, path: &std::path::Path) -> Result<Vec<CertificateDer<'static
         .map_err(|e| format!("{key} {}: {e}", path.display()))
 }
 
-/// A TCP listener whose connections are TLS streams, for `axum::serve`.
+/// The budgeted HTTP listener whose connections are TLS streams, for `axum::serve`.
 pub struct TlsListener {
-    tcp: TcpListener,
+    inner: HttpListener,
     acceptor: TlsAcceptor,
-    handshakes: JoinSet<Option<(TlsStream<TcpStream>, SocketAddr)>>,
+    handshakes: JoinSet<Option<(TlsStream<Guarded>, SocketAddr)>>,
 }
 
 impl TlsListener {
-    pub fn new(tcp: TcpListener, acceptor: TlsAcceptor) -> Self {
+    pub fn new(inner: HttpListener, acceptor: TlsAcceptor) -> Self {
         Self {
-            tcp,
+            inner,
             acceptor,
             handshakes: JoinSet::new(),
         }
     }
 }
 
-impl axum::serve::Listener for TlsListener {
-    type Io = TlsStream<TcpStream>;
+impl Listener for TlsListener {
+    type Io = TlsStream<Guarded>;
     type Addr = SocketAddr;
 
     async fn accept(&mut self) -> (Self::Io, Self::Addr) {
         loop {
             tokio::select! {
-                accepted = self.tcp.accept(), if self.handshakes.len() < MAX_HANDSHAKES => {
-                    match accepted {
-                        Ok((tcp, peer)) => {
-                            let _ = tcp.set_nodelay(true);
-                            let acceptor = self.acceptor.clone();
-                            self.handshakes.spawn(async move {
-                                match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
-                                    Ok(Ok(tls)) => Some((tls, peer)),
-                                    Ok(Err(e)) => {
-                                        tracing::debug!(%peer, error = %e, "HTTP TLS handshake failed");
-                                        None
-                                    }
-                                    Err(_) => {
-                                        tracing::debug!(%peer, "HTTP TLS handshake timed out");
-                                        None
-                                    }
-                                }
-                            });
+                // The budgeted accept refuses, counts and retries by itself; it is cancel-safe
+                // (a connection it admitted is returned without a further await).
+                (tcp, peer) = self.inner.accept(), if self.handshakes.len() < MAX_HANDSHAKES => {
+                    let acceptor = self.acceptor.clone();
+                    self.handshakes.spawn(async move {
+                        match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+                            Ok(Ok(tls)) => Some((tls, peer)),
+                            Ok(Err(e)) => {
+                                tracing::debug!(%peer, error = %e, "HTTP TLS handshake failed");
+                                None
+                            }
+                            Err(_) => {
+                                tracing::debug!(%peer, "HTTP TLS handshake timed out");
+                                None
+                            }
                         }
-                        Err(e) => {
-                            // Out of file descriptors and the like: wait instead of spinning.
-                            tracing::warn!(error = %e, "HTTP accept failed");
-                            tokio::time::sleep(Duration::from_millis(100)).await;
-                        }
-                    }
+                    });
                 }
                 Some(done) = self.handshakes.join_next(), if !self.handshakes.is_empty() => {
                     if let Ok(Some(ready)) = done {
@@ -131,6 +125,6 @@ impl axum::serve::Listener for TlsListener {
     }
 
     fn local_addr(&self) -> std::io::Result<Self::Addr> {
-        self.tcp.local_addr()
+        self.inner.local_addr()
     }
 }

@@ -22,12 +22,12 @@ use crate::core::Core;
 use crate::engine::{Evaluated, SeriesId};
 use patrol_store::{AppliedSeq, WriteBatch};
 
-const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
-/// Limits on what one agent may define, so a hostile agent cannot exhaust memory.
-const MAX_SERIES_PER_STREAM: usize = 1_000_000;
-const MAX_LABELS: usize = 32;
+/// Longest metric, label and agent name; the configurable limits are in [`crate::limits`].
 const MAX_NAME_LEN: usize = 200;
+/// Longest host name and static label value in a hello.
 const MAX_VALUE_LEN: usize = 1024;
+/// Most static labels in a hello.
+const MAX_LABELS: usize = 32;
 /// Commits in flight per stream before the stream stops reading (backpressure to the agent).
 const MAX_IN_FLIGHT: usize = 64;
 
@@ -51,14 +51,18 @@ impl Ingest for IngestService {
         &self,
         request: Request<Streaming<v1::AgentMessage>>,
     ) -> Result<Response<Outbound>, Status> {
-        let peer = request
-            .remote_addr()
+        let conn = crate::conn::info(&request).cloned();
+        let peer = conn
+            .as_ref()
+            .and_then(|c| c.remote)
+            .or_else(|| request.remote_addr())
             .map(|a| a.to_string())
             .unwrap_or_default();
         let caller = crate::auth::caller(&request);
         let mut inbound = request.into_inner();
         let core = Arc::clone(&self.core);
-        let hello = match tokio::time::timeout(HELLO_TIMEOUT, inbound.message()).await {
+        let hello_timeout = core.connections.hello_timeout;
+        let hello = match tokio::time::timeout(hello_timeout, inbound.message()).await {
             Ok(Ok(Some(v1::AgentMessage {
                 msg: Some(agent_message::Msg::Hello(h)),
             }))) => h,
@@ -74,7 +78,10 @@ impl Ingest for IngestService {
             }
             Err(_) => {
                 core.telemetry.reject("no_hello");
-                return Err(Status::deadline_exceeded("no hello within 10s"));
+                return Err(Status::deadline_exceeded(format!(
+                    "no hello within {} (hello_timeout)",
+                    humantime_serde::re::humantime::format_duration(hello_timeout)
+                )));
             }
         };
         // The agent's credential must be its own (docs/security.md); refusals are counted in
@@ -96,6 +103,10 @@ impl Ingest for IngestService {
             return Err(status);
         }
         let labels = check_hello(&hello).inspect_err(|_| core.telemetry.reject("bad_hello"))?;
+        if let Some(c) = &conn {
+            c.identify_agent()
+                .inspect_err(|_| core.telemetry.refuse(&hello.agent_id, "max_connections"))?;
+        }
         let now = now_ms();
         let reg = core
             .agents
@@ -228,11 +239,86 @@ impl Session {
             tracing::error!(error = %e, "batch not durable; dropping the stream so the agent resends");
             return false;
         }
-        self.core.agents.durable(&self.agent_id, seq);
+        self.core.agents.durable(&self.agent_id, self.epoch, seq);
         let ack = v1::CollectorMessage {
             msg: Some(collector_message::Msg::Ack(v1::Ack { seq })),
         };
         tx.send(Ok(ack)).await.is_ok()
+    }
+
+    /// Counts and logs (rate-limited) a refused batch of this agent.
+    fn refused(&self, reason: &str, status: &Status) {
+        self.core.telemetry.refuse(&self.agent_id, reason);
+        self.core
+            .log
+            .warn(&format!("{reason} {}", self.agent_id), || {
+                format!(
+                    "agent {}: batch refused: {}",
+                    self.agent_id,
+                    status.message()
+                )
+            });
+    }
+
+    /// Checks the batch's new series against the limits (per agent, in all, per minute),
+    /// taking them from the agent's budget when admitted.
+    fn admit(
+        &self,
+        engine: &crate::engine::Engine,
+        series: &[v1::SeriesDef],
+        defs: &[(u32, Labels)],
+        now: i64,
+    ) -> Result<(), Status> {
+        let core = &self.core;
+        let limits = &core.limits;
+        // A stream may map many wire ids to the same series: bound the map too.
+        let fresh_wire = defs
+            .iter()
+            .filter(|(w, _)| !self.series.contains_key(w))
+            .count();
+        if self.series.len() + fresh_wire > limits.max_series_per_agent {
+            let status = Status::resource_exhausted(format!(
+                "max_series_per_agent: this stream defined {} series ids and the batch adds \
+                 {fresh_wire}, over the limit of {}",
+                self.series.len(),
+                limits.max_series_per_agent
+            ));
+            self.refused("max_series_per_agent", &status);
+            return Err(status);
+        }
+        let mut book = core
+            .book
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut seen = std::collections::HashSet::new();
+        let (mut new_for_agent, mut new_in_table) = (0, 0);
+        for ((_, labels), def) in defs.iter().zip(series) {
+            if !seen.insert((def.name.as_str(), labels)) {
+                continue;
+            }
+            match engine.lookup(&def.name, labels) {
+                Some(id) if book.owns(&self.agent_id, id) => {}
+                Some(_) => new_for_agent += 1,
+                None => {
+                    new_for_agent += 1;
+                    new_in_table += 1;
+                }
+            }
+        }
+        book.admit(
+            &self.agent_id,
+            new_for_agent,
+            new_in_table,
+            engine.series_count(),
+            limits,
+            now,
+        )
+        .map_err(|r| {
+            let status = r.status();
+            drop(book);
+            self.refused(r.reason(), &status);
+            status
+        })
     }
 
     /// Applies one batch and returns the commit to wait for before acknowledging it.
@@ -245,9 +331,18 @@ impl Session {
             ));
         }
         if b.points.len() > core.max_batch_points as usize {
-            core.telemetry.reject("oversized");
+            core.telemetry.refuse(&self.agent_id, "oversized");
+            core.log.warn(&format!("oversized {}", self.agent_id), || {
+                format!(
+                    "agent {}: batch of {} points refused, over max_batch_points {}",
+                    self.agent_id,
+                    b.points.len(),
+                    core.max_batch_points
+                )
+            });
             return Err(Status::resource_exhausted(format!(
-                "batch of {} points exceeds the limit of {}",
+                "max_batch_points: batch of {} points exceeds the limit of {}; the agent must \
+                 send smaller batches (it learns the limit from the welcome)",
                 b.points.len(),
                 core.max_batch_points
             )));
@@ -265,29 +360,41 @@ impl Session {
         };
         let mut changes = Vec::new();
         let mut stats = Evaluated::default();
+        // Checked before the engine lock: a refused batch costs ingest nothing.
+        let mut defs = Vec::with_capacity(b.series.len());
+        for def in &b.series {
+            let labels = check_series(def, &self.labels, &core.limits).inspect_err(|s| {
+                // Limit refusals name the limit first ("max_labels: ...").
+                let reason = match s.message().split_once(':') {
+                    Some((limit, _)) if limit.starts_with("max_") => limit,
+                    _ => "bad_series",
+                };
+                self.refused(reason, s);
+            })?;
+            defs.push((def.id, labels));
+        }
         {
             let Ok(mut engine) = core.engine.lock() else {
                 return Err(Status::internal("engine unavailable"));
             };
             // Definitions are registered even for a duplicate batch: later batches of this
-            // stream refer to them.
-            for def in &b.series {
-                let labels =
-                    check_series(def).inspect_err(|_| core.telemetry.reject("bad_series"))?;
-                if self.series.len() >= MAX_SERIES_PER_STREAM && !self.series.contains_key(&def.id)
-                {
-                    core.telemetry.reject("too_many_series");
-                    return Err(Status::resource_exhausted("too many series on one stream"));
-                }
-                let mut full = labels;
-                full.merge_missing(&self.labels);
-                let id = engine.intern(&def.name, &full);
+            // stream refer to them. Every limit is checked before any is, so a refused batch
+            // changes nothing.
+            self.admit(&engine, &b.series, &defs, now)?;
+            let mut book = core
+                .book
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            for ((wire, labels), def) in defs.iter().zip(&b.series) {
+                let id = core.intern(&mut engine, &def.name, labels);
+                book.record(&self.agent_id, id);
                 let hid = core
                     .history
                     .as_ref()
-                    .map_or(0, |h| h.series(&def.name, &full));
-                self.series.insert(def.id, (id, hid));
+                    .map_or(0, |h| h.series(&def.name, labels));
+                self.series.insert(*wire, (id, hid));
             }
+            drop(book);
             if new {
                 // Check every reference before applying any point, so a bad batch changes nothing.
                 if let Some(p) = b
@@ -301,10 +408,32 @@ impl Session {
                         p.series
                     )));
                 }
+                let mut values = Vec::with_capacity(b.points.len());
+                let mut non_finite = 0u64;
                 for p in &b.points {
+                    // NaN and infinities are no measurement: a +Inf once opened a
+                    // "+Inf% full" incident. Dropped and counted, the rest of the batch stands.
+                    if !p.value.is_finite() {
+                        non_finite += 1;
+                        continue;
+                    }
                     if let Some(&(id, _)) = self.series.get(&p.series) {
                         engine.observe(id, p.value, p.timestamp_ms, now, &mut changes, &mut stats);
+                        values.push((id, p.value, p.timestamp_ms));
                     }
+                }
+                core.latest.values(values);
+                if non_finite > 0 {
+                    core.telemetry
+                        .samples_dropped
+                        .inc_by("non_finite", non_finite);
+                    core.log.warn(&format!("non_finite {}", self.agent_id), || {
+                        format!(
+                            "agent {}: {non_finite} NaN or infinite value(s) dropped from batch \
+                             {} (a probe divided by zero?); the rest of the batch was applied",
+                            self.agent_id, b.seq
+                        )
+                    });
                 }
             }
             core.telemetry.series.set(engine.series_count() as i64);
@@ -363,6 +492,8 @@ impl Session {
     fn history_samples(&self, points: &[v1::Point]) -> Vec<patrol_history::Sample> {
         points
             .iter()
+            // What the engine drops (NaN, infinities) is no measurement for the history either.
+            .filter(|p| p.value.is_finite())
             .filter_map(|p| {
                 self.series
                     .get(&p.series)
@@ -431,20 +562,34 @@ fn check_hello(h: &v1::Hello) -> Result<Labels, Status> {
     Ok(labels)
 }
 
-fn check_series(def: &v1::SeriesDef) -> Result<Labels, Status> {
+/// A series definition checked against the limits, with the agent's labels added.
+fn check_series(
+    def: &v1::SeriesDef,
+    agent_labels: &Labels,
+    limits: &crate::limits::Limits,
+) -> Result<Labels, Status> {
     if !valid_metric_name(&def.name) {
         return Err(Status::invalid_argument(format!(
             "invalid metric name '{}'",
             def.name.chars().take(64).collect::<String>()
         )));
     }
-    if def.labels.len() > MAX_LABELS {
-        return Err(Status::invalid_argument("too many labels on a series"));
-    }
+    // Checked on the wire first: the count must not be taken after a huge set was built.
+    crate::limits::check_labels(def.labels.len(), 0, limits)?;
+    let mut longest = 0;
     for l in &def.labels {
-        check_label(l)?;
+        if !patrol_agent::config::valid_label_name(&l.name) || l.name.len() > MAX_NAME_LEN {
+            return Err(Status::invalid_argument(format!(
+                "invalid label name '{}'",
+                l.name.chars().take(64).collect::<String>()
+            )));
+        }
+        longest = longest.max(l.value.len());
     }
-    Ok(labels_from_wire(&def.labels))
+    let mut full = labels_from_wire(&def.labels);
+    full.merge_missing(agent_labels);
+    crate::limits::check_labels(full.len(), longest, limits)?;
+    Ok(full)
 }
 
 fn check_label(l: &v1::Label) -> Result<(), Status> {

@@ -28,6 +28,8 @@ use patrol_store::Store;
 const MAX_MESSAGE_BYTES: usize = 8 * 1024 * 1024;
 /// How often pending alerts are checked for an elapsed `for`.
 const SWEEP_EVERY: Duration = Duration::from_millis(500);
+/// Sweeps between two looks for agents gone longer than `forget_agent_after` (30 s).
+const FORGET_EVERY_ROUNDS: u64 = 60;
 /// How often deadlines and escalation steps are checked; also the most a step fires late.
 const CLOCKS_EVERY: Duration = Duration::from_millis(500);
 
@@ -49,6 +51,8 @@ pub enum StartError {
     Agent(String),
     #[error("{0}")]
     History(#[from] patrol_history::HistoryError),
+    #[error(transparent)]
+    Lock(#[from] crate::datalock::LockError),
     #[error("auth.operator_socket {0}: {1}")]
     Socket(String, std::io::Error),
 }
@@ -71,19 +75,30 @@ pub struct Running {
     shutdown: watch::Sender<bool>,
     agent: Option<Agent>,
     _watcher: Option<notify::RecommendedWatcher>,
+    /// Held until the collector is dropped.
+    _lock: crate::datalock::DataLock,
     servers: Vec<tokio::task::JoinHandle<()>>,
 }
 
-/// Starts a collector whose windows start empty (no sample history yet).
+/// Starts a collector. Its rule windows are refilled at start-up from its own sample history
+/// (when `[history]` is on), so a restart in the middle of a window neither opens nor resolves
+/// anything by itself.
 pub async fn start(settings: Settings) -> Result<Running, StartError> {
-    start_with(settings, Arc::new(NoHistory)).await
+    start_inner(settings, None).await
 }
 
-/// Starts a collector whose rule windows are refilled from `history` at start-up, so a restart
-/// in the middle of a window neither opens nor resolves anything by itself.
+/// Starts a collector whose rule windows are refilled from `windows` instead of its own
+/// history (tests, and a collector that keeps its samples elsewhere).
 pub async fn start_with(
     settings: Settings,
-    history: Arc<dyn WindowSource>,
+    windows: Arc<dyn WindowSource>,
+) -> Result<Running, StartError> {
+    start_inner(settings, Some(windows)).await
+}
+
+async fn start_inner(
+    settings: Settings,
+    windows: Option<Arc<dyn WindowSource>>,
 ) -> Result<Running, StartError> {
     // First of all: a broken [tls] must stop the start, never fall back to plaintext.
     let tls = match &settings.tls {
@@ -96,6 +111,9 @@ pub async fn start_with(
     };
     std::fs::create_dir_all(&settings.data)
         .map_err(|e| StartError::DataDir(settings.data.display().to_string(), e))?;
+    // Before anything reads or writes the directory: two collectors on one store would apply
+    // every batch twice between them.
+    let lock = crate::datalock::lock(&settings.data)?;
     let (bus, _) = broadcast::channel(BUS_CAPACITY);
     // At start there is no last good site or rule set to fall back on: errors stop the start.
     let site = match &settings.site {
@@ -107,7 +125,7 @@ pub async fn start_with(
     };
     let levels = site.scale();
     let rules =
-        patrol_rules::load_dir(&settings.rules, &levels).map_err(|d| StartError::Rules {
+        crate::core::load_rules(&settings.rules, &levels).map_err(|d| StartError::Rules {
             dir: settings.rules.display().to_string(),
             errors: d.iter().map(|d| d.to_string()).collect(),
         })?;
@@ -119,6 +137,17 @@ pub async fn start_with(
         site.clone(),
         Some(patrol_notify::router::router()),
     )?;
+    let history = if settings.history.enabled {
+        let dir = settings.data.join("history");
+        let cfg = settings.history.clone();
+        // Opening replays the log: blocking work, kept off the runtime's threads.
+        let h = tokio::task::spawn_blocking(move || patrol_history::History::open(&dir, cfg))
+            .await
+            .map_err(|e| StartError::DataDir("history".into(), std::io::Error::other(e)))??;
+        Some(h)
+    } else {
+        None
+    };
     let telemetry = Telemetry::default();
     telemetry.rules_loaded.set(rules.len() as i64);
     let mut engine = Engine::new(Arc::new(rules));
@@ -128,7 +157,12 @@ pub async fn start_with(
         engine.restore_firing(&i.rule, i.fingerprint, i.opened_ms);
     }
     let open: Vec<_> = open.into_iter().map(|i| (i.rule, i.labels)).collect();
-    let refilled = engine.warm_up(history.as_ref(), &open, now_ms());
+    let windows: Arc<dyn WindowSource> = match (windows, &history) {
+        (Some(w), _) => w,
+        (None, Some(h)) => Arc::new(crate::history_windows::HistoryWindows::new(h.clone())),
+        (None, None) => Arc::new(NoHistory),
+    };
+    let refilled = engine.warm_up(windows.as_ref(), &open, now_ms());
     if refilled > 0 {
         tracing::info!(series = refilled, "rule windows refilled from history");
     }
@@ -141,17 +175,6 @@ pub async fn start_with(
     for warning in crate::auth::start_warnings(&auth, settings.listen) {
         tracing::warn!("{warning}");
     }
-    let history = if settings.history.enabled {
-        let dir = settings.data.join("history");
-        let cfg = settings.history.clone();
-        // Opening replays the log: blocking work, kept off the runtime's threads.
-        let h = tokio::task::spawn_blocking(move || patrol_history::History::open(&dir, cfg))
-            .await
-            .map_err(|e| StartError::DataDir("history".into(), std::io::Error::other(e)))??;
-        Some(h)
-    } else {
-        None
-    };
     let remote = match &history {
         Some(h) => patrol_history::remote::start(h, shutdown_rx.clone()),
         None => Default::default(),
@@ -179,7 +202,14 @@ pub async fn start_with(
         history,
         remote,
         stale_after: settings.stale_after,
+        limits: settings.limits,
+        book: Mutex::default(),
+        latest: Default::default(),
+        connections: settings.connections,
+        watchers: Default::default(),
+        log: Default::default(),
     });
+    crate::conn::check_descriptors(&settings.connections);
 
     let grpc = TcpListener::bind(settings.listen)
         .await
@@ -194,9 +224,16 @@ pub async fn start_with(
         .local_addr()
         .map_err(|e| StartError::Listen(settings.http, e))?;
 
-    // `Server::tcp_nodelay` applies only to listeners tonic binds itself; on our own listener
-    // Nagle would hold small acks back ~40 ms behind delayed ACKs (measured in bench/).
-    let incoming = tonic::transport::server::TcpIncoming::from(grpc).with_nodelay(Some(true));
+    // The budget sets TCP_NODELAY on every accepted socket: `Server::tcp_nodelay` applies only
+    // to listeners tonic binds itself, and Nagle would hold small acks back ~40 ms behind
+    // delayed ACKs (measured in bench/).
+    let telemetry = Arc::clone(&core.telemetry);
+    let incoming =
+        crate::conn::Budget::grpc(&settings.connections, Arc::clone(&telemetry)).incoming(grpc);
+    let http = crate::conn::HttpListener {
+        listener: http,
+        budget: crate::conn::Budget::http(&settings.connections, telemetry),
+    };
     let mut servers = Vec::new();
     let auth_layer = crate::auth::layer::AuthLayer {
         auth: Arc::clone(&core.auth),
@@ -304,6 +341,7 @@ pub async fn start_with(
         shutdown,
         agent,
         _watcher: watcher,
+        _lock: lock,
         servers,
     })
 }
@@ -337,21 +375,42 @@ fn services<L: Clone>(
             IngestServer::new(IngestService::new(Arc::clone(core)))
                 .max_decoding_message_size(MAX_MESSAGE_BYTES),
         )
-        .add_service(IncidentsServer::new(api()))
-        .add_service(AgentsServer::new(api()))
-        .add_service(RulesServer::new(api()))
-        .add_service(ChannelsServer::new(api()))
-        .add_service(HistoryServer::new(crate::history_api::HistoryService::new(
-            Arc::clone(core),
-        )))
+        // Any call of these marks its connection a client's (not subject to the hello deadline).
+        .add_service(IncidentsServer::with_interceptor(
+            api(),
+            crate::conn::client_call,
+        ))
+        .add_service(AgentsServer::with_interceptor(
+            api(),
+            crate::conn::client_call,
+        ))
+        .add_service(RulesServer::with_interceptor(
+            api(),
+            crate::conn::client_call,
+        ))
+        .add_service(ChannelsServer::with_interceptor(
+            api(),
+            crate::conn::client_call,
+        ))
+        .add_service(HistoryServer::with_interceptor(
+            crate::history_api::HistoryService::new(Arc::clone(core)),
+            crate::conn::client_call,
+        ))
 }
 
 async fn sweep(core: Arc<Core>, mut shutdown: watch::Receiver<bool>) {
     let mut every = tokio::time::interval(SWEEP_EVERY);
+    let mut rounds = 0u64;
     loop {
         tokio::select! {
             _ = every.tick() => {}
             _ = shutdown.changed() => return,
+        }
+        rounds += 1;
+        // Keeps the /metrics log short between scrapes (a scrape publishes too).
+        core.latest.publish();
+        if rounds.is_multiple_of(FORGET_EVERY_ROUNDS) {
+            core.forget_gone_agents(now_ms());
         }
         let mut changes = Vec::new();
         let mut stats = Evaluated::default();

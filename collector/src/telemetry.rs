@@ -59,6 +59,59 @@ impl LabeledCounter {
     }
 }
 
+/// A counter per pair of label values, with a bound on distinct pairs: the first label may
+/// come from a peer (an agent id), so past [`PAIRS_MAX`] new first values count as `_other`.
+#[derive(Debug, Default)]
+pub struct PairCounter(Mutex<BTreeMap<(String, String), u64>>);
+
+/// Distinct label pairs a [`PairCounter`] keeps.
+pub const PAIRS_MAX: usize = 4096;
+
+impl PairCounter {
+    pub fn inc(&self, first: &str, second: &str) {
+        if let Ok(mut m) = self.0.lock() {
+            let key = (first.to_owned(), second.to_owned());
+            if m.len() >= PAIRS_MAX && !m.contains_key(&key) {
+                *m.entry(("_other".into(), second.to_owned())).or_default() += 1;
+            } else {
+                *m.entry(key).or_default() += 1;
+            }
+        }
+    }
+    pub fn get(&self, first: &str, second: &str) -> u64 {
+        self.0
+            .lock()
+            .ok()
+            .and_then(|m| m.get(&(first.to_owned(), second.to_owned())).copied())
+            .unwrap_or(0)
+    }
+    fn snapshot(&self) -> Vec<((String, String), u64)> {
+        self.0
+            .lock()
+            .map(|m| m.iter().map(|(k, v)| (k.clone(), *v)).collect())
+            .unwrap_or_default()
+    }
+}
+
+/// A gauge per value of one label.
+#[derive(Debug, Default)]
+pub struct LabeledGauge(Mutex<BTreeMap<String, i64>>);
+
+impl LabeledGauge {
+    pub fn set(&self, label: &str, v: i64) {
+        if let Ok(mut m) = self.0.lock() {
+            m.insert(label.to_owned(), v);
+        }
+    }
+    pub fn get(&self, label: &str) -> i64 {
+        self.0
+            .lock()
+            .ok()
+            .and_then(|m| m.get(label).copied())
+            .unwrap_or(0)
+    }
+}
+
 /// Notification outcomes, exported as `patrol_notify_*_total` by channel.
 impl patrol_notify::dispatch::Counters for Telemetry {
     fn sent(&self, channel: &str) {
@@ -107,11 +160,39 @@ pub struct Telemetry {
     pub notify_dead: LabeledCounter,
     /// Refused credentials and requests, by reason, with their rate-limited log.
     pub auth_refused: crate::auth::refusals::Refusals,
+    /// Batches refused over a limit, by (`agent`, `reason`).
+    pub refused: PairCounter,
+    /// Points dropped from accepted batches, by `reason` (`non_finite`).
+    pub samples_dropped: LabeledCounter,
+    /// Series freed because their agents were gone longer than `forget_agent_after`.
+    pub series_freed: Counter,
+    /// Open connections by `listener` (grpc, http).
+    pub connections: LabeledGauge,
+    /// Connections refused or closed by the budget, by (`listener`, `reason`).
+    pub connections_refused: PairCounter,
+    /// Incident watchers (`patrolctl tail`, `Incidents.Watch`) connected.
+    pub watchers: Gauge,
+    /// Watch requests refused because `max_watchers` were connected.
+    pub watchers_refused: Counter,
 }
 
 impl Telemetry {
     pub fn reject(&self, reason: &str) {
         self.rejected.inc_by(reason, 1);
+    }
+
+    /// A batch of `agent` refused over a limit: counted by agent and by reason.
+    pub fn refuse(&self, agent: &str, reason: &str) {
+        self.rejected.inc_by(reason, 1);
+        self.refused.inc(agent, reason);
+    }
+
+    pub fn connection_refused(&self, listener: &str, reason: &str) {
+        self.connections_refused.inc(listener, reason);
+    }
+
+    pub fn connections_open(&self, listener: &str, n: usize) {
+        self.connections.set(listener, n as i64);
     }
 
     /// Writes every metric with its HELP and TYPE lines.
@@ -137,6 +218,23 @@ impl Telemetry {
             for (value, n) in c.snapshot() {
                 write!(out, "{name}{{{label}=\"")?;
                 patrol_proto::exposition::write_escaped(out, &value)?;
+                writeln!(out, "\"}} {n}")?;
+            }
+            Ok(())
+        };
+        let pairs = |out: &mut dyn Write,
+                     name: &str,
+                     help: &str,
+                     labels: (&str, &str),
+                     c: &PairCounter|
+         -> fmt::Result {
+            writeln!(out, "# HELP {name} {help}")?;
+            writeln!(out, "# TYPE {name} counter")?;
+            for ((a, b), n) in c.snapshot() {
+                write!(out, "{name}{{{}=\"", labels.0)?;
+                patrol_proto::exposition::write_escaped(out, &a)?;
+                write!(out, "\",{}=\"", labels.1)?;
+                patrol_proto::exposition::write_escaped(out, &b)?;
                 writeln!(out, "\"}} {n}")?;
             }
             Ok(())
@@ -273,6 +371,56 @@ impl Telemetry {
             "patrol_watchers_lagged_total",
             "Incident watchers that fell behind and were resynchronised.",
             self.watchers_lagged.get(),
+        )?;
+        gauge(
+            out,
+            "patrol_watchers",
+            "Incident watchers connected.",
+            self.watchers.get(),
+        )?;
+        counter(
+            out,
+            "patrol_watchers_refused_total",
+            "Watch requests refused because max_watchers were connected.",
+            self.watchers_refused.get(),
+        )?;
+        pairs(
+            out,
+            "patrol_ingest_refused_total",
+            "Batches refused over a limit, by agent and limit (agents past the 4096th counted as _other).",
+            ("agent", "reason"),
+            &self.refused,
+        )?;
+        labeled(
+            out,
+            "patrol_ingest_samples_dropped_total",
+            "Points dropped from accepted batches, by reason (non_finite: NaN or infinite values).",
+            "reason",
+            &self.samples_dropped,
+        )?;
+        counter(
+            out,
+            "patrol_series_freed_total",
+            "Series freed because their agents were gone longer than forget_agent_after.",
+            self.series_freed.get(),
+        )?;
+        writeln!(
+            out,
+            "# HELP patrol_connections Open connections, by listener.\n# TYPE patrol_connections gauge"
+        )?;
+        for listener in ["grpc", "http"] {
+            writeln!(
+                out,
+                "patrol_connections{{listener=\"{listener}\"}} {}",
+                self.connections.get(listener)
+            )?;
+        }
+        pairs(
+            out,
+            "patrol_connections_refused_total",
+            "Connections refused or closed by the connection budget, by listener and reason.",
+            ("listener", "reason"),
+            &self.connections_refused,
         )
     }
 }

@@ -117,6 +117,7 @@ raise_to = "P0"
         errs,
         [
             "site.toml:2:12: unknown time zone 'Asia/Shangai': use an IANA name such as \"Asia/Shanghai\" or \"UTC\"",
+            "site.toml:3:33: calendar 'office': window 11:00-13:00 overlaps window 08:00-12:00 on Monday",
             "site.toml:7:33: calendar 'shop': window 11:30-14:00 overlaps window 08:00-12:00 on Tuesday",
             "site.toml:11:12: level 'P1' uses calendar 'offise', which is not defined (defined: 24x7)",
             "site.toml:18:11: invalid duration '10 mins please': expected number at 8 (write e.g. \"10m\", \"4h\", \"1h 30m\")",
@@ -124,6 +125,44 @@ raise_to = "P0"
             "site.toml:28:11: step 'late' notifies 'duty_manager', which is not a defined target (add a [target.duty_manager] table)",
             "site.toml:32:8: unknown condition 'whenever': expected one of unacknowledged, unresolved, respond_breached, fix_plan_breached, resolve_breached",
             "site.toml:33:12: step 'raise' raises to level 'P0', which is not defined",
+        ],
+        "{errs:#?}"
+    );
+}
+
+#[test]
+fn a_level_on_a_broken_calendar_still_reports_its_own_errors() {
+    let src = r#"[calendar.office]
+timezone = "UTC"
+hours = ["mon 08:00-12:00", "mon 11:00-13:00"]
+
+[[level]]
+name = "P1"
+calendar = "office"
+respond = "soon"
+resolve = "4h"
+escalation = "nope"
+"#;
+    let errs = errors(src);
+    assert_eq!(
+        errs,
+        [
+            "site.toml:3:29: calendar 'office': window 11:00-13:00 overlaps window 08:00-12:00 on Monday",
+            "site.toml:8:11: invalid duration 'soon': expected number at 0 (write e.g. \"10m\", \"4h\", \"1h 30m\")",
+            "site.toml:10:14: level 'P1' uses escalation policy 'nope', which is not defined",
+        ],
+        "{errs:#?}"
+    );
+}
+
+#[test]
+fn deadlines_too_long_to_ever_fall_due_are_refused() {
+    let src = "[[level]]\nname = \"P1\"\nrespond = \"10m\"\nresolve = \"500000years\"\n";
+    let errs = errors(src);
+    assert_eq!(
+        errs,
+        [
+            "site.toml:4:11: '500000years' is longer than any deadline can run (at most 10 years): write e.g. \"4h\" or \"30d\""
         ],
         "{errs:#?}"
     );

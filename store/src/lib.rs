@@ -50,7 +50,7 @@ use patrol_site::{Site, SiteHandle};
 pub use escalate::ESCALATION_ACTOR;
 pub use outbox::{Backlog, Delivery, Due, Notification, OutboxItem, Router};
 pub use schema::{SCHEMA_VERSION, SYNCHRONOUS};
-pub use writer::{GROUP_MAX, RULE_ACTOR};
+pub use writer::{EPOCHS_KEPT, GROUP_MAX, RULE_ACTOR};
 
 pub use create::{MANUAL_RULE, NewIncident, SOURCES};
 pub use seam::IncidentStore;
@@ -529,6 +529,26 @@ impl Store {
         })
     }
 
+    /// Live incidents with an id above `after`, oldest first, at most `limit`.
+    pub fn open_incidents_after(
+        &self,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<Incident>, StoreError> {
+        let sql = format!(
+            "SELECT {INCIDENT_COLUMNS} FROM incidents \
+             WHERE state IN ('open', 'acknowledged', 'assigned', 'waiting') AND id > ?1 \
+             ORDER BY id ASC LIMIT ?2"
+        );
+        let after = i64::try_from(after).unwrap_or(i64::MAX);
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(&sql)?;
+            let rows = stmt.query_map(params![after, limit], incident_from_row)?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+    }
+
     /// The id of the newest committed event (0 when there is none).
     pub fn last_event_id(&self) -> Result<u64, StoreError> {
         self.read(|c| {
@@ -581,11 +601,13 @@ impl Store {
         })
     }
 
-    /// The highest batch applied per agent, by agent id.
+    /// The highest batch applied per agent and epoch (a few recent epochs per agent), by agent
+    /// id, each agent's epochs in the order they were first seen (the current one last).
     pub fn applied_seqs(&self) -> Result<Vec<AppliedSeq>, StoreError> {
         self.read(|c| {
-            let mut stmt =
-                c.prepare_cached("SELECT agent_id, epoch, seq FROM agent_seq ORDER BY agent_id")?;
+            let mut stmt = c.prepare_cached(
+                "SELECT agent_id, epoch, seq FROM agent_seq ORDER BY agent_id, rowid",
+            )?;
             let rows = stmt.query_map([], |r| {
                 Ok(AppliedSeq {
                     agent_id: r.get(0)?,

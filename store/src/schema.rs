@@ -220,6 +220,22 @@ pub(super) const MIGRATIONS: &[&str] = &[
         WHERE channel = OLD.channel;
     END;
     ",
+    // Version 7: the applied batch number per agent *and epoch*. One row per agent kept only
+    // the larger (epoch, seq), but epochs carry no order (old agents pick them at random), so
+    // an agent restarted with a smaller epoch had its numbering unsaved and, after a collector
+    // restart, its resent batches were applied a second time. A few recent epochs per agent
+    // are kept (see writer.rs), so a late commit of an older epoch cannot hide the newer one.
+    "
+    CREATE TABLE agent_epoch_seq (
+        agent_id TEXT NOT NULL,
+        epoch    INTEGER NOT NULL,
+        seq      INTEGER NOT NULL,
+        PRIMARY KEY (agent_id, epoch)
+    );
+    INSERT INTO agent_epoch_seq (agent_id, epoch, seq) SELECT agent_id, epoch, seq FROM agent_seq;
+    DROP TABLE agent_seq;
+    ALTER TABLE agent_epoch_seq RENAME TO agent_seq;
+    ",
 ];
 
 /// The schema version this build writes.

@@ -114,6 +114,15 @@ pub trait IncidentStore: Send + Sync {
     /// Live incidents, oldest first.
     fn open_incidents(&self) -> Result<Vec<Incident>, StoreError>;
 
+    /// Live incidents with an id above `after`, oldest first, at most `limit`: a page, so a
+    /// reader of thousands holds one page at a time.
+    fn open_incidents_after(&self, after: u64, limit: usize) -> Result<Vec<Incident>, StoreError> {
+        let mut all = self.open_incidents()?;
+        all.retain(|i| i.id > after);
+        all.truncate(limit);
+        Ok(all)
+    }
+
     /// The id of the newest committed event (0 when there is none).
     fn last_event_id(&self) -> Result<u64, StoreError>;
 
@@ -206,6 +215,10 @@ impl IncidentStore for Store {
 
     fn open_incidents(&self) -> Result<Vec<Incident>, StoreError> {
         Store::open_incidents(self)
+    }
+
+    fn open_incidents_after(&self, after: u64, limit: usize) -> Result<Vec<Incident>, StoreError> {
+        Store::open_incidents_after(self, after, limit)
     }
 
     fn last_event_id(&self) -> Result<u64, StoreError> {

@@ -562,13 +562,32 @@ pub(super) fn journal(
     })
 }
 
+/// Epochs remembered per agent: the current one and a few before it, in case two streams of
+/// the agent (a restart racing its old connection) commit out of order.
+pub const EPOCHS_KEPT: usize = 4;
+
 fn upsert_applied(tx: &Connection, a: &AppliedSeq) -> Result<(), StoreError> {
-    // Keep the newest (epoch, seq): a late, older batch number must not move it back.
-    tx.prepare_cached(
-        "INSERT INTO agent_seq (agent_id, epoch, seq) VALUES (?1, ?2, ?3) \
-         ON CONFLICT (agent_id) DO UPDATE SET epoch = excluded.epoch, seq = excluded.seq \
-         WHERE (excluded.epoch, excluded.seq) > (agent_seq.epoch, agent_seq.seq)",
-    )?
-    .execute(params![a.agent_id, to_i64(a.epoch)?, to_i64(a.seq)?])?;
+    let (epoch, seq) = (to_i64(a.epoch)?, to_i64(a.seq)?);
+    let inserted = tx
+        .prepare_cached(
+            "INSERT INTO agent_seq (agent_id, epoch, seq) VALUES (?1, ?2, ?3) \
+             ON CONFLICT (agent_id, epoch) DO NOTHING",
+        )?
+        .execute(params![a.agent_id, epoch, seq])?;
+    if inserted == 0 {
+        // Within an epoch numbers only grow: a late, older batch must not move it back.
+        tx.prepare_cached(
+            "UPDATE agent_seq SET seq = ?3 WHERE agent_id = ?1 AND epoch = ?2 AND seq < ?3",
+        )?
+        .execute(params![a.agent_id, epoch, seq])?;
+    } else {
+        // A new epoch: forget all but the most recently begun ones (rowid order is the order
+        // epochs were first seen, whatever their values).
+        tx.prepare_cached(
+            "DELETE FROM agent_seq WHERE agent_id = ?1 AND rowid NOT IN \
+             (SELECT rowid FROM agent_seq WHERE agent_id = ?1 ORDER BY rowid DESC LIMIT ?2)",
+        )?
+        .execute(params![a.agent_id, EPOCHS_KEPT as i64])?;
+    }
     Ok(())
 }

@@ -8,12 +8,11 @@ mod support;
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+
 use std::time::Duration;
 
-use patrol_collector::engine::WindowSource;
-use patrol_collector::server::{self, Running};
-use patrol_proto::Labels;
+use patrol_collector::server::Running;
+
 use patrol_proto::v1::{self, agent_message, collector_message, ingest_client::IngestClient};
 use serde_json::Value;
 use support::daemon::Daemon;
@@ -323,47 +322,32 @@ async fn a_rule_edited_under_a_running_collector_is_picked_up_without_restart_or
         !all.iter().any(|i| i["labels"]["tablespace"] == "UNDOTBS1"),
         "{all:#?}"
     );
+    // 4. A rule that loads but reads a metric no probe emits: the collector logs the warning
+    // `patrolctl rules check` prints, at the same file:line:column, and loads the rule.
+    let odd = rules.join("queue.toml");
+    save(
+        &odd,
+        "[[rule]]\nname = 'queue_deep'\nexpr = 'app_queue_depth > 100'\nseverity = 'P3'\nsummary = 'queue at {{value}}'\n",
+    );
+    let (code, _, check) = run(
+        "patrolctl",
+        &["rules", "check", odd.to_str().expect("utf-8")],
+    );
+    assert_eq!(code, 0, "{check}");
+    let warning = check
+        .lines()
+        .find(|l| l.contains("warning:"))
+        .expect("a warning line")
+        .to_owned();
+    collector.wait_line(Duration::from_secs(30), |l| {
+        l.contains(&warning).then_some(())
+    });
+    collector.wait_line(Duration::from_secs(10), |l| {
+        l.contains("rules loaded").then_some(())
+    });
     // No restart: the same process all along.
     assert!(collector.running());
     assert_eq!(collector.pid(), pid);
-}
-
-/// Sample history in memory: what the lead's `history/` crate answers in production.
-#[derive(Default)]
-struct MemoryHistory(Mutex<Vec<(String, Labels, i64, f64)>>);
-
-impl MemoryHistory {
-    fn record(&self, metric: &str, labels: &Labels, ts: i64, v: f64) {
-        self.0
-            .lock()
-            .expect("history")
-            .push((metric.to_owned(), labels.clone(), ts, v));
-    }
-}
-
-impl WindowSource for MemoryHistory {
-    fn series(&self, metric: &str, from_ms: i64, to_ms: i64) -> Vec<Labels> {
-        let mut out: Vec<Labels> = Vec::new();
-        for (m, l, ts, _) in self.0.lock().expect("history").iter() {
-            if m == metric && (from_ms..=to_ms).contains(ts) && !out.contains(l) {
-                out.push(l.clone());
-            }
-        }
-        out
-    }
-
-    fn samples(&self, metric: &str, labels: &Labels, from_ms: i64, to_ms: i64) -> Vec<(i64, f64)> {
-        let mut out: Vec<(i64, f64)> = self
-            .0
-            .lock()
-            .expect("history")
-            .iter()
-            .filter(|(m, l, ts, _)| m == metric && l == labels && (from_ms..=to_ms).contains(ts))
-            .map(|(_, _, ts, v)| (*ts, *v))
-            .collect();
-        out.sort_by_key(|s| s.0);
-        out
-    }
 }
 
 const WINDOW_RULE: &str = r#"[[rule]]
@@ -373,24 +357,12 @@ severity = "P2"
 summary  = "CPU at {{value}}% over 10m on {{host}}"
 "#;
 
-async fn start(dir: &Path, history: Option<Arc<MemoryHistory>>) -> Running {
+/// A collector on `dir`, with its own sample history on or off.
+async fn start(dir: &Path, history: bool) -> Running {
     let rules = dir.join("rules");
     std::fs::create_dir_all(&rules).expect("rules dir");
     save(&rules.join("cpu.toml"), WINDOW_RULE);
-    let settings = |s: &mut patrol_collector::config::Settings| {
-        s.listen = "127.0.0.1:0".parse().expect("addr");
-        s.http = "127.0.0.1:0".parse().expect("addr");
-        s.rules = rules.clone();
-        s.data = dir.join("data");
-    };
-    match history {
-        Some(h) => {
-            let mut s = patrol_collector::config::Settings::default();
-            settings(&mut s);
-            server::start_with(s, h).await.expect("collector starts")
-        }
-        None => inproc::collector(dir, settings).await,
-    }
+    inproc::collector(dir, |s| s.history.enabled = history).await
 }
 
 /// The window rule's firing count, and the hosts of its open incidents.
@@ -416,12 +388,11 @@ fn window_state(c: &Running) -> (u64, Vec<String>) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restart_in_the_middle_of_a_window_neither_opens_nor_resolves() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let history = Arc::new(MemoryHistory::default());
     let t0 = patrol_proto::model::now_ms() - 9 * MIN;
-    let cpu = |host: &str| Labels::from_pairs([("host", host)]);
 
-    // Ten minutes of samples, a minute apart: host a busy (95), host b not (80).
-    let first = start(dir.path(), Some(Arc::clone(&history))).await;
+    // Ten minutes of samples, a minute apart: host a busy (95), host b not (80). Each
+    // acknowledged batch is durable in the collector's own history.
+    let first = start(dir.path(), true).await;
     let grpc = first.grpc_addr.to_string();
     let mut a = WireAgent::connect(&grpc, "a").await;
     let mut b = WireAgent::connect(&grpc, "b").await;
@@ -429,33 +400,30 @@ async fn a_restart_in_the_middle_of_a_window_neither_opens_nor_resolves() {
         let ts = t0 + k * MIN;
         a.send(&[("cpu_usage_percent", &[], 95.0, ts)]).await;
         b.send(&[("cpu_usage_percent", &[], 80.0, ts)]).await;
-        history.record("cpu_usage_percent", &cpu("a"), ts, 95.0);
-        history.record("cpu_usage_percent", &cpu("b"), ts, 80.0);
     }
     assert_eq!(window_state(&first), (1, vec!["a".to_owned()]));
     drop((a, b));
     first.stop().await;
 
-    // Restarted with the history: a's window still holds nine 95s, so a 60 keeps the mean at
-    // 91.5 (no resolve); b's holds nine 80s, so a 100 makes it 82 (no incident).
-    let second = start(dir.path(), Some(Arc::clone(&history))).await;
+    // Restarted: the windows are refilled from the history. a's still holds nine 95s, so a 60
+    // keeps the mean at 91.5 (no resolve); b's holds nine 80s, so a 100 makes it 82 (no
+    // incident).
+    let second = start(dir.path(), true).await;
     let grpc = second.grpc_addr.to_string();
     let t1 = t0 + 10 * MIN;
     let mut a = WireAgent::connect(&grpc, "a").await;
     let mut b = WireAgent::connect(&grpc, "b").await;
     a.send(&[("cpu_usage_percent", &[], 60.0, t1)]).await;
     b.send(&[("cpu_usage_percent", &[], 100.0, t1)]).await;
-    history.record("cpu_usage_percent", &cpu("a"), t1, 60.0);
-    history.record("cpu_usage_percent", &cpu("b"), t1, 100.0);
     let evaluations = second.core.telemetry.rule_evaluations.get();
     assert!(evaluations >= 2, "both samples evaluated: {evaluations}");
     assert_eq!(window_state(&second), (1, vec!["a".to_owned()]));
     drop((a, b));
     second.stop().await;
 
-    // The control: restarted without history, the same kind of samples decide on a window of
-    // one sample — a resolves and b opens. This is what the refill prevents.
-    let third = start(dir.path(), None).await;
+    // The control: restarted with the history off, the same kind of samples decide on a window
+    // of one sample — a resolves and b opens. This is what the refill prevents.
+    let third = start(dir.path(), false).await;
     let grpc = third.grpc_addr.to_string();
     let t2 = t1 + MIN;
     let mut a = WireAgent::connect(&grpc, "a").await;

@@ -4,7 +4,9 @@
 use std::net::SocketAddr;
 
 use tonic::Status;
-use tonic::transport::server::{TcpConnectInfo, TlsConnectInfo, UdsConnectInfo};
+use tonic::transport::server::{TlsConnectInfo, UdsConnectInfo};
+
+use crate::conn::ConnInfo;
 
 use super::refusals::Reason;
 use super::{Auth, Caller, How, Role, constant_time_eq};
@@ -17,21 +19,21 @@ pub(super) enum Peer<'a> {
 }
 
 impl<'a> Peer<'a> {
+    /// The peer of a request on the operator socket or on the gRPC port, whose connections
+    /// come through the connection budget (`crate::conn`), plaintext or TLS.
     pub(super) fn of(ext: &'a http::Extensions) -> Peer<'a> {
         if let Some(uds) = ext.get::<UdsConnectInfo>() {
             return Peer::Socket(uds);
         }
-        if let Some(tls) = ext.get::<TlsConnectInfo<TcpConnectInfo>>() {
+        if let Some(tls) = ext.get::<TlsConnectInfo<ConnInfo>>() {
             let names = tls
                 .peer_certs()
                 .and_then(|certs| certs.first().map(|c| cert_names(c.as_ref())))
                 .unwrap_or_default();
-            return Peer::Tls(tls.get_ref().remote_addr(), names);
+            return Peer::Tls(tls.get_ref().remote, names);
         }
-        Peer::Tcp(
-            ext.get::<TcpConnectInfo>()
-                .and_then(TcpConnectInfo::remote_addr),
-        )
+        // No connection info at all is not loopback: such a caller gets no role without [auth].
+        Peer::Tcp(ext.get::<ConnInfo>().and_then(|c| c.remote))
     }
 
     pub(super) fn shown(&self) -> String {

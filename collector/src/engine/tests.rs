@@ -257,3 +257,27 @@ summary = "no data from {{host}}"
     assert_eq!(kinds(&out), ["open nodata: no data from db1"]);
     assert_eq!(st.fired, 1);
 }
+
+#[test]
+fn a_forgotten_series_frees_its_id_and_keeps_its_open_incident() {
+    let mut e = Engine::new(rules(DISK));
+    let root = e.intern("disk_used_percent", &disk("/"));
+    let other = e.intern("disk_used_percent", &disk("/data"));
+    let (mut out, mut st) = (Vec::new(), Evaluated::default());
+    e.observe(root, 95.0, 1, 1, &mut out, &mut st);
+    assert_eq!(out.len(), 1);
+    out.clear();
+    assert!(e.forget(root));
+    assert!(!e.forget(root), "forgotten once");
+    assert_eq!(e.series_count(), 1);
+    assert_eq!(e.lookup("disk_used_percent", &disk("/")), None);
+    assert_eq!(e.lookup("disk_used_percent", &disk("/data")), Some(other));
+    assert!(e.latest().is_empty(), "no value is left of it");
+    // It comes back (its id reused): still firing, no second incident; it resolves later.
+    let back = e.intern("disk_used_percent", &disk("/"));
+    assert_eq!(back, root);
+    e.observe(back, 96.0, 2, 2, &mut out, &mut st);
+    assert!(out.is_empty(), "{:?}", kinds(&out));
+    e.observe(back, 10.0, 3, 3, &mut out, &mut st);
+    assert_eq!(kinds(&out), vec!["resolve disk_full"]);
+}

@@ -30,7 +30,7 @@ use patrol_proto::Sample;
 use crate::{CollectContext, Probe, ProbeError};
 pub use config::parse_oid;
 pub use config::{AuthProto, CustomKind, CustomOid, DeviceConfig, PrivProto, SnmpConfig, Version};
-pub use session::DeviceError;
+pub use session::{DeviceError, val as wire_value};
 pub use table::{Val, clean_text, dotted, parse_snmprec};
 
 use config::{CustomSettings, DeviceSettings, Settings};

@@ -281,7 +281,8 @@ impl Session {
     }
 }
 
-pub(crate) fn val(v: &Value) -> Val {
+/// An SNMP value as the profiles read it (public for the fuzz target over decoded messages).
+pub fn val(v: &Value) -> Val {
     match v {
         Value::Integer(i) => Val::Int(i64::from(*i)),
         Value::OctetString(b) | Value::Opaque(b) | Value::Nsap(b) => Val::Bytes(b.to_vec()),

@@ -31,7 +31,7 @@ use crate::rule::Rule;
 use crate::set::RuleSet;
 use crate::state::{AlertState, Transition};
 
-use instance::{Instance, LabelsOf, LeafState, Slot};
+use instance::{Instance, LabelsOf, LeafState, Leaves, Slot};
 pub use warm::{NoHistory, WindowSource};
 pub use wheel::Wheel;
 
@@ -162,7 +162,14 @@ pub struct Engine<E = ()> {
     wheel: Wheel,
     /// Firing states restored from the store's open incidents, claimed as instances appear.
     restored: HashMap<(String, u64), i64>,
+    /// Ids of forgotten series, reused by the next new series (see [`Engine::forget`]).
+    free_series: Vec<SeriesId>,
+    /// Ids of retired instances whose slot can be reused (no timer of theirs is in the wheel).
+    free_instances: Vec<InstanceId>,
 }
+
+/// The rule index of a retired instance: no rule has it, so sweeps, timers and counts skip it.
+const RETIRED: u32 = u32::MAX;
 
 impl<E: Default> Engine<E> {
     /// An engine running `rules`.
@@ -178,6 +185,8 @@ impl<E: Default> Engine<E> {
             pending: HashSet::new(),
             wheel: Wheel::new(),
             restored: HashMap::new(),
+            free_series: Vec::new(),
+            free_instances: Vec::new(),
         };
         e.create_once_instances(&mut HashMap::new());
         e
@@ -215,12 +224,94 @@ impl<E: Default> Engine<E> {
 
     /// Series in the table.
     pub fn series_count(&self) -> usize {
-        self.series.len()
+        self.series.len() - self.free_series.len()
     }
 
     /// Alert instances (rule × label set).
     pub fn instance_count(&self) -> usize {
-        self.instances.len()
+        self.instances.len() - self.free_instances.len()
+    }
+
+    /// The id of a series if it exists; creates nothing.
+    pub fn lookup(&self, name: &str, labels: &Labels) -> Option<SeriesId> {
+        self.ids.get(name).and_then(|m| m.get(labels)).copied()
+    }
+
+    /// Frees a series (its agent is long gone): its latest value, its link to the rules and
+    /// the instances only it fed (windows included) go, and its id is reused by the next new
+    /// series. A firing instance is kept aside as restored, so a series that comes back
+    /// continues its open incident instead of opening a second one. The caller makes sure
+    /// nothing still refers to `id`. Returns whether there was such a series.
+    pub fn forget(&mut self, id: SeriesId) -> bool {
+        let Some(s) = self.series.get_mut(id as usize) else {
+            return false;
+        };
+        // Metric names are never empty, so an empty name marks a freed slot.
+        if s.name.is_empty() {
+            return false;
+        }
+        let name = std::mem::take(&mut s.name);
+        let labels = std::mem::take(&mut s.labels);
+        let slots = std::mem::take(&mut s.slots);
+        s.has_value = false;
+        s.value = f64::NAN;
+        s.timestamp_ms = 0;
+        if let Some(m) = self.ids.get_mut(&name) {
+            m.remove(&labels);
+            if m.is_empty() {
+                self.ids.remove(&name);
+            }
+        }
+        let rules = Arc::clone(&self.rules);
+        for slot in slots {
+            let iid = slot.instance;
+            let Some(inst) = self.instances.get_mut(iid as usize) else {
+                continue;
+            };
+            let Some(rule) = rules.get(inst.rule as usize) else {
+                continue;
+            };
+            for leaf in inst.leaves.iter_mut() {
+                if matches!(leaf, LeafState::Latest(Some(x)) if *x == id) {
+                    *leaf = LeafState::Latest(None);
+                }
+            }
+            if matches!(inst.labels, LabelsOf::Series(x) if x == id) {
+                inst.labels = LabelsOf::Own(Box::new(labels.clone()));
+            }
+            let p = &rule.program;
+            // `absent(m)` instances belong to the rule, not to a series; a join instance lives
+            // on while another series with these labels feeds it.
+            if p.is_absent_once()
+                || (p.selectors.len() > 1
+                    && p.selectors.iter().any(|sel| {
+                        self.ids
+                            .get(&sel.metric)
+                            .is_some_and(|m| m.contains_key(&labels))
+                    }))
+            {
+                continue;
+            }
+            if let AlertState::Firing { since_ms } = inst.state {
+                self.restored
+                    .insert((rule.name.clone(), inst.fingerprint), since_ms);
+            }
+            self.pending.remove(&iid);
+            if p.selectors.len() > 1 {
+                self.joins.remove(&(inst.rule, labels.clone()));
+            }
+            inst.rule = RETIRED;
+            inst.state = AlertState::Inactive;
+            inst.leaves = Leaves::Many(Box::new([]));
+            inst.labels = LabelsOf::Own(Box::default());
+            inst.ext = E::default();
+            // A timer of its may still be in the wheel: the slot is reused once it came back.
+            if !inst.armed {
+                self.free_instances.push(iid);
+            }
+        }
+        self.free_series.push(id);
+        true
     }
 
     /// The id of a series, creating it (and linking it to the rules that read it) on first
@@ -229,15 +320,24 @@ impl<E: Default> Engine<E> {
         if let Some(id) = self.ids.get(name).and_then(|m| m.get(labels)) {
             return *id;
         }
-        let id = SeriesId::try_from(self.series.len()).unwrap_or(SeriesId::MAX);
-        self.series.push(Series {
+        let series = Series {
             name: name.to_owned(),
             labels: labels.clone(),
             value: f64::NAN,
             timestamp_ms: 0,
             has_value: false,
             slots: Vec::new(),
-        });
+        };
+        let id = match self.free_series.pop() {
+            Some(id) => {
+                self.series[id as usize] = series;
+                id
+            }
+            None => {
+                self.series.push(series);
+                SeriesId::try_from(self.series.len() - 1).unwrap_or(SeriesId::MAX)
+            }
+        };
         self.ids
             .entry(name.to_owned())
             .or_default()
@@ -361,11 +461,20 @@ impl<E: Default> Engine<E> {
         } else if let Some(since_ms) = self.restored.remove(&key) {
             inst.state = AlertState::Firing { since_ms };
         }
-        let id = InstanceId::try_from(self.instances.len()).unwrap_or(InstanceId::MAX);
-        if matches!(inst.state, AlertState::Pending { .. }) {
+        let pending = matches!(inst.state, AlertState::Pending { .. });
+        let id = match self.free_instances.pop() {
+            Some(id) => {
+                self.instances[id as usize] = inst;
+                id
+            }
+            None => {
+                self.instances.push(inst);
+                InstanceId::try_from(self.instances.len() - 1).unwrap_or(InstanceId::MAX)
+            }
+        };
+        if pending {
             self.pending.insert(id);
         }
-        self.instances.push(inst);
         id
     }
 
@@ -501,6 +610,11 @@ impl<E: Default> Engine<E> {
             let Some(inst) = self.instances.get_mut(id as usize) else {
                 continue;
             };
+            if inst.rule == RETIRED && inst.armed {
+                inst.armed = false;
+                self.free_instances.push(id);
+                continue;
+            }
             let Some(rule) = self.rules.get(inst.rule as usize) else {
                 continue;
             };
@@ -535,9 +649,13 @@ impl<E: Default> Engine<E> {
         self.once.clear();
         self.unstarted.clear();
         self.pending.clear();
+        self.free_instances.clear();
         self.wheel = Wheel::new();
         self.create_once_instances(&mut old);
         for id in 0..self.series.len() {
+            if self.series[id].name.is_empty() {
+                continue;
+            }
             let id = SeriesId::try_from(id).unwrap_or(SeriesId::MAX);
             let slots = self.link(id, &mut old);
             self.series[id as usize].slots = slots;

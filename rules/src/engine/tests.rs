@@ -482,3 +482,55 @@ fn state_counts_per_rule() {
     assert_eq!((c[0].inactive, c[0].pending, c[0].firing), (1, 0, 2));
     assert_eq!((c[1].inactive, c[1].pending, c[1].firing), (2, 1, 0));
 }
+
+#[test]
+fn forgetting_series_retires_what_only_they_fed_and_keeps_firing_incidents() {
+    let src = rule("disk", "disk_used_bytes / disk_total_bytes > 0.9", "");
+    let mut e = Engine::new(rules(&src));
+    let l = Labels::from_pairs([("host", "a"), ("mount", "/")]);
+    let used = e.intern("disk_used_bytes", &l);
+    let total = e.intern("disk_total_bytes", &l);
+    let mut log = Log::default();
+    feed(&mut e, &mut log, used, &[(0, 95.0)]);
+    feed(&mut e, &mut log, total, &[(1, 100.0)]);
+    assert_eq!(log.take(), ["fired disk a: 0.95 (limit 0.9) on a"]);
+    // One side of the join gone: the instance lives on, with its labels.
+    assert!(e.forget(used));
+    assert_eq!((e.series_count(), e.instance_count()), (1, 1));
+    assert!(
+        e.alerts("disk")
+            .iter()
+            .any(|(lab, s)| lab == &l && s.is_firing())
+    );
+    // Both gone: nothing is left but the firing state, kept for when they come back.
+    assert!(e.forget(total));
+    assert_eq!((e.series_count(), e.instance_count()), (0, 0));
+    assert!(e.alerts("disk").is_empty());
+    let used = e.intern("disk_used_bytes", &l);
+    let total = e.intern("disk_total_bytes", &l);
+    assert_eq!((e.series_count(), e.instance_count()), (2, 1), "ids reused");
+    feed(&mut e, &mut log, used, &[(10, 96.0)]);
+    feed(&mut e, &mut log, total, &[(11, 100.0)]);
+    assert!(log.take().is_empty(), "the open incident continues");
+    feed(&mut e, &mut log, used, &[(12, 10.0)]);
+    assert_eq!(log.take(), ["resolved disk a"]);
+}
+
+#[test]
+fn a_forgotten_series_with_a_timer_in_the_wheel_wakes_nothing() {
+    let mut e = Engine::new(rules(&rule("nodata", "absent(up[5m])", "")));
+    let mut log = Log::default();
+    let a = e.intern("up", &host("a"));
+    feed(&mut e, &mut log, a, &[(0, 1.0)]);
+    assert!(e.forget(a));
+    assert_eq!(e.instance_count(), 1, "its slot waits for its timer");
+    assert_eq!(e.tick(6 * M, &mut log).evaluations, 0);
+    assert!(log.take().is_empty(), "a forgotten series is not absent");
+    assert_eq!(e.instance_count(), 0);
+    // The freed slots serve the next series, which is watched as usual.
+    let b = e.intern("up", &host("b"));
+    assert_eq!(b, a);
+    feed(&mut e, &mut log, b, &[(400, 1.0)]);
+    e.tick(701 * S, &mut log);
+    assert_eq!(log.take(), ["fired nodata b: 1 (limit ) on b"]);
+}

@@ -14,6 +14,10 @@ use toml::Spanned;
 
 use super::*;
 
+/// Longest duration the site file accepts (a deadline, a step's delay, a reminder): beyond it a
+/// clock could never fall due in any calendar, and its arithmetic would leave the time range.
+const MAX_DEADLINE: Duration = Duration::from_secs(10 * 366 * 24 * 3600);
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawSite {
@@ -278,6 +282,15 @@ impl Checker<'_> {
     fn duration(&mut self, field: &Spanned<String>) -> Option<Duration> {
         let text = field.get_ref().trim();
         match humantime::parse_duration(text) {
+            Ok(d) if d > MAX_DEADLINE => {
+                self.error(
+                    field.span().start,
+                    format!(
+                        "'{text}' is longer than any deadline can run (at most 10 years): write e.g. \"4h\" or \"30d\""
+                    ),
+                );
+                None
+            }
             Ok(d) => Some(d),
             Err(e) => {
                 self.error(
@@ -328,6 +341,7 @@ impl Checker<'_> {
         let mut week: [Vec<Window>; 7] = Default::default();
         // Where each window was written, to point an overlap at the second one.
         let mut written: [Vec<(Window, Range<usize>)>; 7] = Default::default();
+        let mut hours_failed = false;
         for h in &raw.hours {
             match parse_weekly(h.get_ref()) {
                 Ok((days, window)) => {
@@ -338,7 +352,10 @@ impl Checker<'_> {
                         }
                     }
                 }
-                Err(msg) => self.error(h.span().start, msg),
+                Err(msg) => {
+                    hours_failed = true;
+                    self.error(h.span().start, msg);
+                }
             }
         }
         let holidays: BTreeSet<Date> = raw.holidays.iter().filter_map(|d| self.date(d)).collect();
@@ -355,11 +372,12 @@ impl Checker<'_> {
                 );
             }
         }
-        if self.diags.len() != before {
-            return None;
-        }
-        match Calendar::new(name, tz?, week, holidays, working, Weekday::Monday) {
-            Ok(c) => Some(c),
+        // The windows are checked whatever else failed: an unknown zone must not hide an
+        // overlap (every error in one pass, docs/noc.md).
+        let failed = self.diags.len() != before;
+        let zone = tz.clone().unwrap_or(TimeZone::UTC);
+        match Calendar::new(name, zone, week, holidays, working, Weekday::Monday) {
+            Ok(c) => (!failed).then_some(c).filter(|_| tz.is_some()),
             Err(CalendarError::Overlap { day, first, second }) => {
                 let offset = weekday_index(&day)
                     .and_then(|i| {
@@ -377,6 +395,8 @@ impl Checker<'_> {
                 );
                 None
             }
+            // Hours that did not parse are reported already; their absence is no news.
+            Err(CalendarError::Empty) if hours_failed => None,
             Err(CalendarError::Empty) => {
                 self.error(
                     at,
@@ -404,14 +424,15 @@ impl Checker<'_> {
         if name.trim().is_empty() {
             self.error(raw.name.span().start, "a level name must not be empty");
         }
+        let mut broken_calendar = false;
         let calendar = match &raw.calendar {
             None => ALWAYS.to_owned(),
             Some(c) => {
                 if written.contains(c.get_ref()) && !calendars.contains_key(c.get_ref()) {
-                    // Defined with errors, reported there: the level is not usable either.
-                    return None;
-                }
-                if !calendars.contains_key(c.get_ref()) {
+                    // Defined with errors, reported there: the level is not usable either,
+                    // but its own fields are still checked below.
+                    broken_calendar = true;
+                } else if !calendars.contains_key(c.get_ref()) {
                     let mut known: Vec<&str> = calendars.keys().map(String::as_str).collect();
                     known.sort();
                     self.error(
@@ -440,7 +461,7 @@ impl Checker<'_> {
                 ),
             );
         }
-        if self.diags.len() != before {
+        if self.diags.len() != before || broken_calendar {
             return None;
         }
         Some(Level {

@@ -369,7 +369,8 @@ async fn applied_seqs_keep_the_newest_and_survive_reopen() {
         store
             .commit(WriteBatch {
                 changes: Vec::new(),
-                // Older ones (a late resend) must not move it back; a new epoch wins.
+                // An older number (a late resend) must not move an epoch back; a new epoch
+                // is kept beside the old one whether its number is larger or smaller.
                 applied: vec![seq("a", 1, 9), seq("b", 4, 1), seq("a", 0, 99)],
             })
             .await
@@ -378,8 +379,42 @@ async fn applied_seqs_keep_the_newest_and_survive_reopen() {
     let store = Store::open(dir.path(), tx).unwrap();
     assert_eq!(
         store.applied_seqs().unwrap(),
-        [seq("a", 1, 10), seq("b", 4, 1)]
+        [
+            seq("a", 1, 10),
+            seq("a", 0, 99),
+            seq("b", 3, 5),
+            seq("b", 4, 1)
+        ]
     );
+}
+
+#[tokio::test]
+async fn an_agent_keeps_its_most_recent_epochs_whatever_their_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let (tx, _rx) = bus();
+    let store = Store::open(dir.path(), tx).unwrap();
+    // Random epochs, as old agents pick them: first seen order is what counts.
+    let epochs = [900_u64, 50, 7_000, 3, 600, 20];
+    for (i, e) in epochs.iter().enumerate() {
+        store
+            .commit(WriteBatch {
+                changes: Vec::new(),
+                applied: vec![AppliedSeq {
+                    agent_id: "c".into(),
+                    epoch: *e,
+                    seq: i as u64 + 1,
+                }],
+            })
+            .await
+            .unwrap();
+    }
+    let kept: Vec<(u64, u64)> = store
+        .applied_seqs()
+        .unwrap()
+        .iter()
+        .map(|a| (a.epoch, a.seq))
+        .collect();
+    assert_eq!(kept, [(7_000, 3), (3, 4), (600, 5), (20, 6)]);
 }
 
 #[tokio::test]

@@ -120,6 +120,12 @@ impl Daemon {
     /// read to the end.
     pub fn stop(&mut self, within: Duration) -> ExitStatus {
         self.signal("TERM");
+        self.wait_exit(within)
+    }
+
+    /// Waits (up to `within`) for the process to exit by itself; returns the status with
+    /// every line read to the end.
+    pub fn wait_exit(&mut self, within: Duration) -> ExitStatus {
         let deadline = Instant::now() + within;
         loop {
             if let Ok(Some(status)) = self.child.try_wait() {
@@ -131,7 +137,7 @@ impl Daemon {
             }
             assert!(
                 Instant::now() < deadline,
-                "{} did not exit within {within:?} of SIGTERM; last lines:\n{}",
+                "{} did not exit within {within:?}; last lines:\n{}",
                 self.name,
                 self.tail(40)
             );

@@ -6,3 +6,4 @@ pub mod inproc;
 pub mod netns;
 pub mod procs;
 pub mod proxy;
+pub mod wire;
