@@ -26,10 +26,12 @@ pub enum Reason {
     OtherAgent,
     /// An agent id `[auth]` does not list.
     UnknownAgent,
+    /// A method the role table does not list (refused to every identity).
+    UnknownMethod,
 }
 
 impl Reason {
-    pub const ALL: [Reason; 7] = [
+    pub const ALL: [Reason; 8] = [
         Reason::NoCredential,
         Reason::UnknownToken,
         Reason::BadHeader,
@@ -37,6 +39,7 @@ impl Reason {
         Reason::AgentToken,
         Reason::OtherAgent,
         Reason::UnknownAgent,
+        Reason::UnknownMethod,
     ];
 
     /// The `reason` label value.
@@ -49,6 +52,7 @@ impl Reason {
             Reason::AgentToken => "agent_token",
             Reason::OtherAgent => "other_agent",
             Reason::UnknownAgent => "unknown_agent",
+            Reason::UnknownMethod => "unknown_method",
         }
     }
 }

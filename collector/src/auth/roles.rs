@@ -1,7 +1,8 @@
 //! What each gRPC method needs, in one table: the agent stream needs an agent credential
 //! (checked on its hello, which names the agent), every other method an operator role.
-//! A path the table does not know needs `admin`, so a method added to the proto without a line
-//! here is closed rather than open (and the test below fails until it has one).
+//! A path the table does not know is refused to everyone, admins included, so a method added to
+//! the proto without a line here is closed rather than open (and the test below fails until it
+//! has one).
 
 use serde::Deserialize;
 
@@ -35,6 +36,8 @@ pub enum Need {
     Agent,
     /// An operator identity with at least this role.
     Role(Role),
+    /// A path the table does not list: refused whoever calls.
+    Unlisted,
 }
 
 /// Every method of `patrol.v1` with what it needs and how it is named in messages.
@@ -138,14 +141,13 @@ pub const METHODS: &[(&str, Need, &str)] = &[
     ),
 ];
 
-/// What the method at `path` needs and its name for messages; unknown paths need `admin`.
+/// What the method at `path` needs and its name for messages; unknown paths are
+/// [`Need::Unlisted`].
 pub fn need(path: &str) -> (Need, &str) {
     METHODS
         .iter()
         .find(|(p, _, _)| *p == path)
-        .map_or((Need::Role(Role::Admin), path), |(_, need, what)| {
-            (*need, *what)
-        })
+        .map_or((Need::Unlisted, path), |(_, need, what)| (*need, *what))
 }
 
 #[cfg(test)]
@@ -200,7 +202,8 @@ mod tests {
         ] {
             assert_eq!(need(read).0, Need::Role(Role::Viewer), "{read}");
         }
-        assert_eq!(need("/grpc.reflection.v1.X/Y").0, Need::Role(Role::Admin));
+        assert_eq!(need("/grpc.reflection.v1.X/Y").0, Need::Unlisted);
+        assert_eq!(need("/patrol.v1.History/Delete").0, Need::Unlisted);
         assert!(Role::Viewer < Role::Operator && Role::Operator < Role::Admin);
     }
 }
