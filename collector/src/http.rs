@@ -1,6 +1,7 @@
 //! HTTP: `/healthz`, `/metrics` in the Prometheus text format (the collector's own counters,
 //! then the latest value of every series still reporting), and the Prometheus-compatible query
-//! API under `/api/v1/` ([`crate::query_api`]).
+//! API under `/api/v1/` ([`crate::query_api`]), which needs the viewer role
+//! ([`crate::auth::http`]).
 
 use std::sync::Arc;
 
@@ -21,7 +22,13 @@ pub fn router(core: Arc<Core>) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
-        .merge(crate::query_api::router())
+        // The query API is a read: the viewer role, as the History gRPC service.
+        .merge(
+            crate::query_api::router().route_layer(axum::middleware::from_fn_with_state(
+                Arc::clone(&core),
+                crate::auth::http::require_viewer,
+            )),
+        )
         .with_state(core)
 }
 

@@ -16,6 +16,7 @@ use tokio::sync::{broadcast, watch};
 
 use crate::agents::Registry;
 use crate::api::Api;
+use crate::auth::http::HttpPeer;
 use crate::config::Settings;
 use crate::core::{BUS_CAPACITY, Core};
 use crate::engine::{Engine, Evaluated, NoHistory, WindowSource};
@@ -277,14 +278,19 @@ async fn start_inner(
         let stop = async move {
             let _ = rx.wait_for(|s| *s).await;
         };
+        // The query API's auth needs the peer (address, client certificate).
         let served = match http_tls {
             Some(acceptor) => {
                 let listener = crate::http_tls::TlsListener::new(http, acceptor);
+                let app = app.into_make_service_with_connect_info::<HttpPeer>();
                 axum::serve(listener, app)
                     .with_graceful_shutdown(stop)
                     .await
             }
-            None => axum::serve(http, app).with_graceful_shutdown(stop).await,
+            None => {
+                let app = app.into_make_service_with_connect_info::<HttpPeer>();
+                axum::serve(http, app).with_graceful_shutdown(stop).await
+            }
         };
         if let Err(e) = served {
             tracing::error!(error = %e, "HTTP server failed");

@@ -565,6 +565,111 @@ fn patrolctl_refused_by_mutual_tls_says_which_option_fixes_it() {
         "a certificate from another CA must fail"
     );
     assert!(!curl(Some("ann"), "http").0, "plaintext HTTP must fail");
+
+    // The certificate's name is the operator's identity on the HTTP port too: the query API
+    // (viewer role) answers ann, identified by her certificate alone.
+    let out = Command::new("curl")
+        .args(["-sS", "--max-time", "10", "--cacert", &s(&d.join("ca.crt"))])
+        .args([
+            "--cert",
+            &s(&d.join("ann.crt")),
+            "--key",
+            &s(&d.join("ann.key")),
+        ])
+        .arg(format!("https://{http}/api/v1/status/buildinfo"))
+        .output()
+        .expect("curl not found: install Debian's curl package (scripts/setup.sh)");
+    let body: Value = serde_json::from_slice(&out.stdout).expect("json from the query API");
+    assert_eq!(body["status"], "success", "{body}");
+}
+
+/// `curl` on the plaintext HTTP port with an optional bearer token: (HTTP status, body).
+fn curl_bearer(http: &str, path: &str, token: Option<&str>) -> (u16, String) {
+    let mut c = Command::new("curl");
+    // -g: `match[]` is a parameter name, not a curl glob.
+    c.args(["-sS", "-g", "--max-time", "10", "-w", "\n%{http_code}"]);
+    if let Some(t) = token {
+        c.args(["-H", &format!("Authorization: Bearer {t}")]);
+    }
+    let out = c
+        .arg(format!("http://{http}{path}"))
+        .output()
+        .expect("curl not found: install Debian's curl package (scripts/setup.sh)");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (body, code) = text.rsplit_once('\n').unwrap_or(("", &text));
+    (code.trim().parse().unwrap_or(0), body.to_owned())
+}
+
+#[test]
+fn the_history_is_read_with_the_viewer_role_over_grpc_and_http() {
+    let (dir, _collector, url, http, socket) = start_with_auth();
+    let vic = dir.path().join("vic.token");
+
+    // patrolctl query, series and history status: the viewer role, on the same connection
+    // path (token, operator socket) and with the same exit codes as every other command.
+    let (code, _, err) = ctl(&url, None, &["query", "up"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.starts_with(
+            "patrolctl: query needs the viewer role and you presented no credential: present \
+             an operator token"
+        ),
+        "{err}"
+    );
+    let (code, _, err) = ctl(&url, None, &["history", "status"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("history status needs the viewer role"),
+        "{err}"
+    );
+    for args in [
+        &["query", "up", "--json"][..],
+        &["series", "up", "--json"],
+        &["history", "status"],
+    ] {
+        let (code, out, err) = ctl(&url, Some(&vic), args);
+        assert_eq!(code, 0, "{args:?}: {out}{err}");
+    }
+    let (code, out, err) = ctl(&url, Some(&vic), &["query", "up", "--json"]);
+    assert_eq!((code, out.trim()), (0, "[]"), "{err}");
+    let unix = format!("unix://{}", s(&socket));
+    let (code, out, err) = ctl(&unix, None, &["history", "status"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.starts_with("series "), "{out}");
+
+    // The Prometheus query API: the same role, refusals in Prometheus' error shape.
+    let (status, body) = curl_bearer(&http, "/api/v1/query?query=up", None);
+    assert_eq!(status, 401, "{body}");
+    let refused: Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(refused["status"], "error");
+    assert_eq!(refused["errorType"], "unauthorized");
+    assert!(
+        refused["error"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("the query API (/api/v1/query) needs the viewer role"),
+        "{body}"
+    );
+    let (status, body) = curl_bearer(&http, "/api/v1/labels", Some("not-a-known-token-0123"));
+    assert_eq!(status, 401, "{body}");
+    for path in [
+        "/api/v1/query?query=up",
+        "/api/v1/query_range?query=up&start=0&end=60&step=15",
+        "/api/v1/series?match[]=up",
+        "/api/v1/labels",
+        "/api/v1/label/host/values",
+        "/api/v1/status/buildinfo",
+    ] {
+        let (status, body) = curl_bearer(&http, path, Some(VIC));
+        assert_eq!(status, 200, "{path}: {body}");
+        let ok: Value = serde_json::from_str(&body).expect("json");
+        assert_eq!(ok["status"], "success", "{path}: {body}");
+    }
+    // /metrics and /healthz stay outside the role check (docs/security.md).
+    assert_eq!(http_get(&http, "/healthz").0, 200);
+    assert_eq!(http_get(&http, "/metrics").0, 200);
+    assert!(metric(&http, "patrol_auth_refused_total{reason=\"no_credential\"}") >= 3);
+    assert!(metric(&http, "patrol_auth_refused_total{reason=\"unknown_token\"}") >= 1);
 }
 
 #[test]

@@ -57,7 +57,7 @@ impl<'a> Peer<'a> {
 /// The subject's common name, then the DNS names of the certificate: the names it may
 /// identify as. A certificate reaches here only after rustls verified it against
 /// `client_ca_file`.
-fn cert_names(der: &[u8]) -> Vec<String> {
+pub(super) fn cert_names(der: &[u8]) -> Vec<String> {
     let Ok((_, cert)) = x509_parser::parse_x509_certificate(der) else {
         return Vec::new();
     };

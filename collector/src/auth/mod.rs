@@ -10,6 +10,7 @@
 //! checked on its hello ([`Auth::admit_agent`]), since the hello names the agent.
 
 pub mod config;
+pub mod http;
 mod identify;
 pub mod layer;
 pub mod refusals;
