@@ -84,6 +84,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         .map_or_else(|| "command line".to_owned(), |p| p.display().to_string());
     let settings = cfg.settle(&origin)?;
     let running = patrol_collector::server::start(settings).await?;
+    // Before the listening line: a TERM sent as soon as it appears must stop the collector
+    // cleanly, not meet the default action (killed before its logs are written).
+    let stop = shutdown_signal();
     // One machine-readable line on stdout, so scripts and tests that bind port 0 learn the
     // real addresses.
     println!(
@@ -91,26 +94,36 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         running.grpc_addr, running.http_addr
     );
     tracing::info!(grpc = %running.grpc_addr, http = %running.http_addr, "patrol-collector ready");
-    shutdown_signal().await;
+    stop.await;
     tracing::info!("shutting down");
     running.stop().await;
     Ok(())
 }
 
-async fn shutdown_signal() {
+/// Resolves on SIGTERM or SIGINT. The handlers are installed when this is called, not when
+/// it is first awaited.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
     {
-        let Ok(mut term) =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        else {
-            let _ = tokio::signal::ctrl_c().await;
-            return;
-        };
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
+        use tokio::signal::unix::{SignalKind, signal};
+        let term = signal(SignalKind::terminate());
+        let int = signal(SignalKind::interrupt());
+        async move {
+            match (term, int) {
+                (Ok(mut term), Ok(mut int)) => {
+                    tokio::select! {
+                        _ = term.recv() => {}
+                        _ = int.recv() => {}
+                    }
+                }
+                _ => {
+                    let _ = tokio::signal::ctrl_c().await;
+                }
+            }
         }
     }
     #[cfg(not(unix))]
-    let _ = tokio::signal::ctrl_c().await;
+    async {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }
