@@ -158,6 +158,15 @@ pub fn duration(lang: Language, ms: i64) -> String {
     if neg { format!("-{text}") } else { text }
 }
 
+/// A long span in hours, as service time is counted: `135 h` / `135小时`.
+pub fn hours(lang: Language, ms: i64) -> String {
+    let h = number(lang, ms as f64 / 3_600_000.0, 1);
+    match lang {
+        Language::En => format!("{h} h"),
+        Language::ZhCn => format!("{h}小时"),
+    }
+}
+
 /// `tz`'s IANA name, or its offset when it has none.
 pub fn zone_name(tz: &TimeZone) -> String {
     tz.iana_name().map_or_else(

@@ -134,7 +134,7 @@ pub fn doc(r: &SlaReport) -> Doc {
     blocks.push(Block::Facts(vec![
         (t(Text::ServiceCalendar), a.calendar.clone()),
         (t(Text::CountedLevels), a.levels.join(", ")),
-        (t(Text::ServiceTime), format::duration(lang, a.service_ms)),
+        (t(Text::ServiceTime), format::hours(lang, a.service_ms)),
     ]));
     let avail_head = |first: Text| {
         vec![
