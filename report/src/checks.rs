@@ -3,6 +3,7 @@
 //! renamed there cannot silently drop off the sheet. A metric not in the table that a rule
 //! watches goes to "other"; one that is neither is not an inspection check.
 
+use patrol_rules::catalog::Catalog;
 use serde::Serialize;
 
 use crate::format;
@@ -226,8 +227,8 @@ checks! {
     // hardware metrics with a `device` label and is listed under storage and power gear.
     "hw_fan_ok": Servers "fans" CheckFans ["device|host", "fan"] Ok Low;
     "hw_temperature_celsius": Servers "temperature" CheckTemperature ["device|host", "sensor"] Celsius High;
-    "hw_temperature_high": Servers "temperature" CheckTemperature ["device|host", "sensor"] Flag High;
-    "hw_temperature_critical": Servers "temperature" CheckTemperature ["device|host", "sensor"] Flag High;
+    "hw_temperature_high": Servers "temperature" CheckTemperatureHigh ["device|host", "sensor"] Flag High;
+    "hw_temperature_critical": Servers "temperature" CheckTemperatureCritical ["device|host", "sensor"] Flag High;
     "hw_psu_ok": Servers "power" CheckPower ["device|host", "psu"] Ok Low;
     "ipmi_up": Servers "power" CheckPower ["host", "bmc"] Up Low;
     "ipmi_sensor_severity": Servers "power" CheckPower ["host", "bmc", "sensor"] Count High;
@@ -265,7 +266,7 @@ checks! {
     // Network and links.
     "snmp_up": Network "device_up" CheckDeviceUp ["device"] Up Low;
     "snmp_if_down": Network "interfaces" CheckInterfaces ["device", "ifname"] Flag High;
-    "snmp_trap_if_oper_up": Network "interfaces" CheckInterfaces ["device", "ifindex"] Up Low;
+    "snmp_trap_if_oper_up": Network "interfaces" CheckInterfaceUp ["device", "ifindex"] Up Low;
     "ping_up": Network "reachable" CheckReachable ["host", "target"] Up Low;
     "ping_loss_percent": Network "loss" CheckLoss ["host", "target"] Percent High;
     "ping_rtt_ms": Network "latency" CheckLatency ["host", "target"] Ms High;
@@ -276,8 +277,8 @@ checks! {
     "tls_cert_expiry_days": Network "certificate" CheckCertificate ["host", "target"] Days Low;
     // Storage and power gear over SNMP.
     "ups_on_battery": Gear "ups" CheckUps ["device"] Flag High;
-    "ups_alarms_present": Gear "ups" CheckUps ["device"] Count High;
-    "ups_battery_low": Gear "ups_battery" CheckUpsBattery ["device"] Flag High;
+    "ups_alarms_present": Gear "ups" CheckUpsAlarms ["device"] Count High;
+    "ups_battery_low": Gear "ups_battery" CheckUpsBatteryLow ["device"] Flag High;
     "ups_battery_remaining_percent": Gear "ups_battery" CheckUpsBattery ["device"] Percent Low;
     "ups_battery_runtime_seconds": Gear "ups_battery" CheckUpsBattery ["device"] Seconds Low;
     "ups_load_percent": Gear "ups_load" CheckUpsLoad ["device", "line"] Percent High;
@@ -301,8 +302,12 @@ pub fn group_of(def: &CheckDef, labels: &patrol_proto::Labels) -> Group {
 }
 
 /// The object a series is about: the values of the check's object labels
-/// (`db1 /u01`, `sw1 Gi1/0/1`). Without a check: the host, then every other label.
-pub fn object_of(def: Option<&CheckDef>, labels: &patrol_proto::Labels) -> String {
+/// (`db1 /u01`, `sw1 Gi1/0/1`).
+pub fn object_of(
+    def: Option<&CheckDef>,
+    metric: Option<&str>,
+    labels: &patrol_proto::Labels,
+) -> String {
     let value = |name: &str| labels.get(name).filter(|v| !v.is_empty());
     let parts: Vec<&str> = match def {
         Some(d) => d
@@ -310,15 +315,21 @@ pub fn object_of(def: Option<&CheckDef>, labels: &patrol_proto::Labels) -> Strin
             .iter()
             .filter_map(|spec| spec.split('|').find_map(value))
             .collect(),
-        None => value("host")
-            .into_iter()
-            .chain(
-                labels
+        // Without a check: the host, then the metric's probe labels as docs/metrics.md lists
+        // them (an agent's static labels such as `role` name no object); every other label
+        // for a metric the catalogue does not know.
+        None => {
+            let probe = metric.and_then(|m| Catalog::shipped().labels(m));
+            let rest: Vec<&str> = match probe {
+                Some(names) => names.iter().filter_map(|n| value(n)).collect(),
+                None => labels
                     .iter()
                     .filter(|(k, v)| *k != "host" && !v.is_empty())
-                    .map(|(_, v)| v),
-            )
-            .collect(),
+                    .map(|(_, v)| v)
+                    .collect(),
+            };
+            value("host").into_iter().chain(rest).collect()
+        }
     };
     if parts.is_empty() {
         "-".to_owned()
@@ -400,14 +411,17 @@ mod tests {
     fn objects_and_groups() {
         let disk = Labels::from_pairs([("host", "db1"), ("mount", "/u01")]);
         let d = check_of("disk_used_percent");
-        assert_eq!(object_of(d, &disk), "db1 /u01");
+        assert_eq!(object_of(d, None, &disk), "db1 /u01");
         assert_eq!(d.map(|d| group_of(d, &disk)), Some(Group::Servers));
         let fan = Labels::from_pairs([("host", "a1"), ("device", "ups1"), ("fan", "f2")]);
         let f = check_of("hw_fan_ok");
-        assert_eq!(object_of(f, &fan), "ups1 f2");
+        assert_eq!(object_of(f, None, &fan), "ups1 f2");
         assert_eq!(f.map(|d| group_of(d, &fan)), Some(Group::Gear));
-        let other = Labels::from_pairs([("host", "h"), ("check", "nightly"), ("x", "")]);
-        assert_eq!(object_of(None, &other), "h nightly");
+        let other = Labels::from_pairs([("host", "h"), ("check", "nightly"), ("role", "app")]);
+        // exec_state's probe label is `check`; `role` is an agent's static label.
+        assert_eq!(object_of(None, Some("exec_state"), &other), "h nightly");
+        let unknown = Labels::from_pairs([("host", "h"), ("job", "x"), ("y", "")]);
+        assert_eq!(object_of(None, Some("my_metric"), &unknown), "h x");
         assert_eq!(machine_of(&fan), "ups1");
     }
 

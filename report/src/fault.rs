@@ -394,9 +394,9 @@ pub fn doc(r: &FaultReport) -> Doc {
         (t(Text::Labels), labels.join(", ")),
         (t(Text::Source), f.source.clone()),
         (t(Text::State), t(state_text(f.state))),
-        (t(Text::Opened), when(f.opened_ms)),
+        (t(Text::FactOpened), when(f.opened_ms)),
         (
-            t(Text::AcknowledgedBy),
+            t(Text::FactAcknowledged),
             match (&f.acked_by, f.acked_ms) {
                 (Some(who), Some(at)) => format!("{who} ({})", when(at)),
                 _ => "-".to_owned(),
@@ -404,7 +404,7 @@ pub fn doc(r: &FaultReport) -> Doc {
         ),
         (t(Text::Assignee), opt(&f.assignee)),
         (
-            t(Text::ResolvedAt),
+            t(Text::FactResolved),
             f.resolved_ms.map_or_else(|| t(Text::NotResolved), &when),
         ),
         (t(Text::Duration), format::duration(lang, f.duration_ms)),
@@ -413,7 +413,7 @@ pub fn doc(r: &FaultReport) -> Doc {
             f.business_to_resolve_ms
                 .map_or_else(|| "-".to_owned(), |ms| format::duration(lang, ms)),
         ),
-        (t(Text::Resolution), opt(&f.resolution)),
+        (t(Text::FactResolution), opt(&f.resolution)),
     ])];
     blocks.push(Block::Heading(t(Text::Deadlines)));
     blocks.push(Block::Table {

@@ -158,6 +158,22 @@ pub fn duration(lang: Language, ms: i64) -> String {
     if neg { format!("-{text}") } else { text }
 }
 
+/// A parenthesised aside after a value: ` (15:59)`, or full-width `（15:59）` in Chinese.
+pub fn aside(lang: Language, s: &str) -> String {
+    match lang {
+        Language::En => format!(" ({s})"),
+        Language::ZhCn => format!("（{s}）"),
+    }
+}
+
+/// Items of a short list: `a, b` / `a，b`.
+pub fn list(lang: Language, items: &[&str]) -> String {
+    items.join(match lang {
+        Language::En => ", ",
+        Language::ZhCn => "，",
+    })
+}
+
 /// A long span in hours, as service time is counted: `135 h` / `135小时`.
 pub fn hours(lang: Language, ms: i64) -> String {
     let h = number(lang, ms as f64 / 3_600_000.0, 1);

@@ -377,7 +377,7 @@ pub fn build(input: &SheetInput<'_>) -> Sheet {
                     .iter()
                     .map(|(k, v)| (k.to_owned(), v.to_owned()))
                     .collect(),
-                object: checks::object_of(def, &c.labels),
+                object: checks::object_of(def, Some(&c.metric), &c.labels),
                 machine: checks::machine_of(&c.labels),
                 unit,
                 value: c.value,

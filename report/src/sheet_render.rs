@@ -62,10 +62,10 @@ impl<'a> Cells<'a> {
             (
                 self.t(Text::Period),
                 format!(
-                    "{} – {} ({})",
+                    "{} – {}{}",
                     self.when(self.sheet.previous_ms),
                     self.when(self.sheet.at_ms),
-                    self.t(Text::PreviousInspection)
+                    format::aside(self.lang, self.t(Text::PreviousInspection))
                 ),
             ),
         ]
@@ -129,7 +129,7 @@ impl<'a> Cells<'a> {
                         format!("+{}", format::number(self.lang, w.value, 0))
                     }
                 };
-                format!("{v} ({})", self.near(w.at_ms))
+                format!("{v}{}", format::aside(self.lang, &self.near(w.at_ms)))
             }
         }
     }
@@ -142,14 +142,11 @@ impl<'a> Cells<'a> {
                 let t = w.threshold?;
                 let op = w.op.unwrap_or("");
                 let mut s = format!("{op} {}", r.unit.show_threshold(self.lang, t));
-                match &w.override_match {
-                    Some(_) => {
-                        let _ = write!(s, " ({}, {})", w.severity, self.t(Text::Override));
-                    }
-                    None => {
-                        let _ = write!(s, " ({})", w.severity);
-                    }
-                }
+                let why = match &w.override_match {
+                    Some(_) => format::list(self.lang, &[&w.severity, self.t(Text::Override)]),
+                    None => w.severity.clone(),
+                };
+                s.push_str(&format::aside(self.lang, &why));
                 Some(s)
             })
             .collect();

@@ -216,12 +216,13 @@ fn rendered_cells_in_both_languages() {
     assert!(en.contains("- Inspection time: 9 Oct 2026 16:00"), "{en}");
     let zh = sheet_render::markdown(&sheet(Language::ZhCn));
     assert!(
-        zh.contains("| db1 /u01 | 磁盘使用率 | 92.5% | 92.5% (15:59) | > 90% (P2) | **异常** | P2 #6 Disk /u01 on db1 is 91% full；发生于 15:40；待处理 |"),
+        zh.contains("| db1 /u01 | 磁盘使用率 | 92.5% | 92.5%（15:59） | > 90%（P2） | **异常** | P2 #6 Disk /u01 on db1 is 91% full；发生于 15:40；待处理 |"),
         "{zh}"
     );
     assert!(zh.contains("- 巡检时间: 2026年10月9日 16:00"), "{zh}");
+    assert!(zh.contains("| > 95%（P2，单独阈值） |"), "{zh}");
     assert!(
-        zh.contains("| ups1 | UPS 电池 | 100% | 96% (13:00) | - | 正常 |  |"),
+        zh.contains("| ups1 | UPS 电池 | 100% | 96%（13:00） | - | 正常 |  |"),
         "{zh}"
     );
 }
