@@ -100,29 +100,26 @@ pub fn build(input: &MonthlyInput<'_>) -> MonthlySummary {
     sheets.sort_by_key(|s| s.at_ms);
     let mut roll: BTreeMap<(Group, String, String, String), Rollup> = BTreeMap::new();
     for s in &sheets {
-        for r in s.rows().filter(|r| r.status == Status::Abnormal) {
-            let key = (
-                checks_group(s, r),
-                r.check.clone(),
-                r.object.clone(),
-                r.metric.clone(),
-            );
-            let e = roll.entry(key).or_insert_with(|| Rollup {
-                group: checks_group(s, r),
-                object: r.object.clone(),
-                check: r.check.clone(),
-                check_label: r.check_label(lang).to_owned(),
-                metric: r.metric.clone(),
-                sheets: 0,
-                first_ms: s.at_ms,
-                last_ms: s.at_ms,
-                incidents: Vec::new(),
-            });
-            e.sheets += 1;
-            e.last_ms = s.at_ms;
-            for m in &r.remarks {
-                if !e.incidents.contains(&m.incident) {
-                    e.incidents.push(m.incident);
+        for g in &s.groups {
+            for r in g.rows.iter().filter(|r| r.status == Status::Abnormal) {
+                let key = (g.group, r.check.clone(), r.object.clone(), r.metric.clone());
+                let e = roll.entry(key).or_insert_with(|| Rollup {
+                    group: g.group,
+                    object: r.object.clone(),
+                    check: r.check.clone(),
+                    check_label: r.check_label(lang).to_owned(),
+                    metric: r.metric.clone(),
+                    sheets: 0,
+                    first_ms: s.at_ms,
+                    last_ms: s.at_ms,
+                    incidents: Vec::new(),
+                });
+                e.sheets += 1;
+                e.last_ms = s.at_ms;
+                for m in &r.remarks {
+                    if !e.incidents.contains(&m.incident) {
+                        e.incidents.push(m.incident);
+                    }
                 }
             }
         }
@@ -147,15 +144,6 @@ pub fn build(input: &MonthlyInput<'_>) -> MonthlySummary {
             .collect(),
         sla: input.sla.clone(),
     }
-}
-
-/// The group a sheet put a row in.
-fn checks_group(sheet: &Sheet, row: &crate::sheet::Row) -> Group {
-    sheet
-        .groups
-        .iter()
-        .find(|g| g.rows.iter().any(|r| std::ptr::eq(r, row)))
-        .map_or(Group::Other, |g| g.group)
 }
 
 /// The summary as blocks.

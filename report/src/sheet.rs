@@ -2,13 +2,14 @@
 //! worst value per series since the previous inspection, the rules in force, the incidents of
 //! the period) and the sheet built from it, which the renderers in `sheet_render` print.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use jiff::tz::TimeZone;
 use patrol_incident::{Incident, IncidentState};
 use patrol_proto::Labels;
 use patrol_proto::model::fingerprint;
 use patrol_rules::{MANUAL_RULE, RuleSet};
+use patrol_site::{Inspection, Site};
 use serde::Serialize;
 
 use crate::checks::{self, Aggregate, Bad, Group, Unit};
@@ -59,6 +60,41 @@ where
     ) -> Option<(f64, i64)> {
         self(metric, labels, from_ms, to_ms, bad)
     }
+}
+
+/// When a scheduled sheet is and what it covers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Period {
+    /// The inspection time.
+    pub at_ms: i64,
+    /// The schedule's previous inspection (a day earlier when it has none in two years).
+    pub previous_ms: i64,
+    /// The schedule's language.
+    pub language: Language,
+    /// The zone of the schedule's calendar.
+    pub time_zone: TimeZone,
+}
+
+/// The period of the sheet `schedule` makes at `at_ms`; `None` when its calendar is not in
+/// the site (a checked site always has it).
+pub fn period(site: &Site, schedule: &Inspection, at_ms: i64) -> Option<Period> {
+    let cal = site.calendar_named(&schedule.calendar)?;
+    Some(Period {
+        at_ms,
+        previous_ms: schedule
+            .previous_before(&cal, at_ms)
+            .unwrap_or(at_ms - 86_400_000),
+        language: schedule.language,
+        time_zone: cal.time_zone().clone(),
+    })
+}
+
+/// The title of a site's sheets and reports: `[report] title`, else its `[notify] site`.
+pub fn site_title(site: &Site) -> String {
+    site.report
+        .title
+        .clone()
+        .unwrap_or_else(|| site.notify.site.clone())
 }
 
 /// Everything one sheet is made from.
@@ -322,6 +358,11 @@ pub fn build(input: &SheetInput<'_>) -> Sheet {
         .iter()
         .filter(|i| overlaps(i, from, to))
         .collect();
+    // Incidents by series: a rule's incident carries fingerprint(rule's metric, labels).
+    let mut by_series: HashMap<u64, Vec<&Incident>> = HashMap::new();
+    for i in period.iter().filter(|i| i.rule != MANUAL_RULE) {
+        by_series.entry(i.fingerprint).or_default().push(i);
+    }
     let mut matched: HashSet<u64> = HashSet::new();
     let mut rows: Vec<(Group, usize, Row)> = Vec::new();
     for c in input.current {
@@ -343,9 +384,10 @@ pub fn build(input: &SheetInput<'_>) -> Sheet {
         let aggregate = def.map_or(Aggregate::Worst, |d| d.aggregate);
         let worst = worst_value(input, c, bad, aggregate);
         let fp = fingerprint(&c.metric, &c.labels);
-        let remarks: Vec<Remark> = period
-            .iter()
-            .filter(|i| i.fingerprint == fp && i.rule != MANUAL_RULE)
+        let remarks: Vec<Remark> = by_series
+            .get(&fp)
+            .into_iter()
+            .flatten()
             .map(|i| {
                 matched.insert(i.id);
                 remark(i, to)

@@ -51,6 +51,50 @@ fn the_period_comes_from_the_schedule() {
 }
 
 #[test]
+fn the_scheduled_period_and_title_come_from_the_site() {
+    let site = site();
+    let daily = site.inspection("daily").unwrap();
+    // Thursday 8 October 09:00, the first round after the holiday, covers the time since
+    // Wednesday 30 September 16:00.
+    let p = sheet::period(&site, daily, at("2026-10-08T09:00:00+08:00")).unwrap();
+    assert_eq!(p.previous_ms, at("2026-09-30T16:00:00+08:00"));
+    assert_eq!(p.language, Language::ZhCn);
+    assert_eq!(p.time_zone.iana_name(), Some("Asia/Shanghai"));
+    assert_eq!(sheet::site_title(&site), "HQ data centre");
+    assert_eq!(sheet::site_title(&patrol_site::Site::default()), "default");
+}
+
+#[test]
+fn hostile_text_is_escaped_and_the_page_stays_well_formed() {
+    let samples = samples();
+    let cur = current(&samples, oct9("16:00"));
+    let worst = worst_of(&samples);
+    let rules = rules();
+    let mut incidents = incidents();
+    let six = incidents.iter_mut().find(|i| i.id == 6).unwrap();
+    six.summary = "<script>alert(1)</script> & \"quoted\" \u{7}".into();
+    let s = sheet::build(&SheetInput {
+        title: "<b>HQ</b>".into(),
+        schedule: "daily".into(),
+        at_ms: oct9("16:00"),
+        previous_ms: oct9("09:00"),
+        language: Language::En,
+        time_zone: jiff::tz::TimeZone::UTC,
+        current: &cur,
+        worst: &worst,
+        rules: &rules,
+        incidents: &incidents,
+    });
+    let html = sheet_render::html(&s);
+    let doc = roxmltree::Document::parse_with_options(&html, xml_options()).unwrap();
+    assert!(
+        !doc.descendants()
+            .any(|n| n.has_tag_name("script") || n.has_tag_name("b"))
+    );
+    assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt; &amp; &quot;quoted&quot;"));
+}
+
+#[test]
 fn summary_counts_by_hand() {
     let s = sheet(Language::En);
     // Machines: db1, app1, ups1 (the UPS is its own object, polled by app1).
