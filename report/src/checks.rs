@@ -4,13 +4,13 @@
 //! watches goes to "other"; one that is neither is not an inspection check.
 
 use patrol_rules::catalog::Catalog;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::format;
 use crate::lang::{Language, Text};
 
 /// Object groups, in the handbook's order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Group {
     /// Hardware (fans, temperatures, power, RAID), CPU, memory, disks.
@@ -52,7 +52,7 @@ impl Group {
 }
 
 /// Which end of a metric is bad: what "worst" means for it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Bad {
     /// High values are bad: the worst is the maximum.
@@ -62,7 +62,7 @@ pub enum Bad {
 }
 
 /// How a value is shown.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Unit {
     /// 0–100.
@@ -171,7 +171,7 @@ fn bytes(lang: Language, v: f64) -> String {
 }
 
 /// What the worst-since-previous column shows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Aggregate {
     /// The worst value (maximum or minimum by [`Bad`]).

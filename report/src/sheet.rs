@@ -10,7 +10,7 @@ use patrol_proto::Labels;
 use patrol_proto::model::fingerprint;
 use patrol_rules::{MANUAL_RULE, RuleSet};
 use patrol_site::{Inspection, Site};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::checks::{self, Aggregate, Bad, Group, Unit};
 use crate::format;
@@ -123,7 +123,7 @@ pub struct SheetInput<'a> {
 
 /// A sheet: a summary on top, rows per object group, the incidents that are about no row,
 /// and the sign-off block.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Sheet {
     /// Site title.
     pub title: String,
@@ -151,7 +151,7 @@ pub struct Sheet {
 }
 
 /// The counts on top of a sheet.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Summary {
     /// Distinct hosts and devices on the sheet.
     pub objects: usize,
@@ -168,7 +168,7 @@ pub struct Summary {
 }
 
 /// One group's rows.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GroupRows {
     /// Which group.
     pub group: Group,
@@ -177,7 +177,7 @@ pub struct GroupRows {
 }
 
 /// Normal or not.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     /// Nothing found.
@@ -187,7 +187,7 @@ pub enum Status {
 }
 
 /// Why a row is abnormal.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "kind")]
 pub enum Finding {
     /// An incident of the period is about this series.
@@ -203,12 +203,10 @@ pub enum Finding {
 }
 
 /// One check of one object.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Row {
     /// The check's key (`disk`), or the metric for a metric that is no inspection check.
     pub check: String,
-    #[serde(skip)]
-    text: Option<Text>,
     /// The metric.
     pub metric: String,
     /// The series' labels.
@@ -240,12 +238,12 @@ pub struct Row {
 impl Row {
     /// The check's name in `lang` (the metric name for a metric without one).
     pub fn check_label(&self, lang: Language) -> &str {
-        self.text.map_or(self.check.as_str(), |t| t.get(lang))
+        checks::check_of(&self.metric).map_or(self.check.as_str(), |d| d.text.get(lang))
     }
 }
 
 /// The worst value in the period.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct WorstValue {
     /// The value (the increase, for a counter).
     pub value: f64,
@@ -256,7 +254,7 @@ pub struct WorstValue {
 }
 
 /// An incident as the remarks column tells it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Remark {
     /// Incident id.
     pub incident: u64,
@@ -275,7 +273,7 @@ pub struct Remark {
     /// When.
     pub acked_ms: Option<i64>,
     /// Its state at inspection time.
-    pub state: &'static str,
+    pub state: String,
     /// When it was resolved (by inspection time).
     pub resolved_ms: Option<i64>,
     /// The resolution note.
@@ -283,7 +281,7 @@ pub struct Remark {
 }
 
 /// The reviewer's sign-off, as the paper form has it.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct SignOff {
     /// Who reviewed the sheet.
     pub reviewer: Option<String>,
@@ -332,7 +330,7 @@ fn remark(i: &Incident, at_ms: i64) -> Remark {
         opened_ms: i.opened_ms,
         acked_by: acked_ms.and(i.acked_by.clone()),
         acked_ms,
-        state: i.state_at(at_ms).as_str(),
+        state: i.state_at(at_ms).as_str().to_owned(),
         resolved_ms,
         resolution: resolved_ms.and(i.handling.resolution.clone()),
     }
@@ -412,7 +410,6 @@ pub fn build(input: &SheetInput<'_>) -> Sheet {
             order,
             Row {
                 check: def.map_or_else(|| c.metric.clone(), |d| d.key.to_owned()),
-                text: def.map(|d| d.text),
                 metric: c.metric.clone(),
                 labels: c
                     .labels

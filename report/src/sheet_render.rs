@@ -140,7 +140,7 @@ impl<'a> Cells<'a> {
             .iter()
             .filter_map(|w| {
                 let t = w.threshold?;
-                let op = w.op.unwrap_or("");
+                let op = w.op.as_deref().unwrap_or("");
                 let mut s = format!("{op} {}", r.unit.show_threshold(self.lang, t));
                 let why = match &w.override_match {
                     Some(_) => format::list(self.lang, &[&w.severity, self.t(Text::Override)]),
@@ -186,7 +186,7 @@ impl<'a> Cells<'a> {
         }
         match m.resolved_ms {
             Some(at) => parts.push(format!("{} {}", self.t(Text::ResolvedAt), self.near(at))),
-            None => parts.push(self.t(state_text(m.state)).to_owned()),
+            None => parts.push(self.t(state_text(&m.state)).to_owned()),
         }
         if let Some(note) = &m.resolution {
             parts.push(format!("{}{colon}{note}", self.t(Text::Resolution)));

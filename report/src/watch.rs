@@ -6,19 +6,19 @@
 use patrol_proto::Labels;
 use patrol_rules::expr::Value;
 use patrol_rules::{CmpOp, Expr, RuleSet};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::checks::Bad;
 
 /// One rule watching a series.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Watch {
     /// The rule's name.
     pub rule: String,
     /// Its level.
     pub severity: String,
     /// The comparison with the threshold (`>`), when the rule has one.
-    pub op: Option<&'static str>,
+    pub op: Option<String>,
     /// The threshold in force for this series.
     pub threshold: Option<f64>,
     /// The override that set it (its `match`), when one applies.
@@ -27,23 +27,36 @@ pub struct Watch {
     /// (`metric > 90`), so a value beyond it is itself a finding. A window function or
     /// arithmetic is judged by the rule alone (its incidents).
     pub compares_value: bool,
-    #[serde(skip)]
-    cmp: Option<CmpOp>,
 }
 
 impl Watch {
     /// Whether `value` is beyond the threshold, for a rule that compares it directly.
     pub fn breached_by(&self, value: f64) -> bool {
-        match (self.compares_value, self.cmp, self.threshold) {
+        match (self.compares_value, self.cmp(), self.threshold) {
             (true, Some(op), Some(t)) => op.holds(value, t),
             _ => false,
         }
     }
 
+    /// The comparison, from its symbol.
+    fn cmp(&self) -> Option<CmpOp> {
+        let op = self.op.as_deref()?;
+        [
+            CmpOp::Gt,
+            CmpOp::Ge,
+            CmpOp::Lt,
+            CmpOp::Le,
+            CmpOp::Eq,
+            CmpOp::Ne,
+        ]
+        .into_iter()
+        .find(|c| c.as_str() == op)
+    }
+
     /// Which end is bad by the comparison: `>`/`>=` high, `<`/`<=` low; `== 0` is a state that
     /// is bad when it reads 0, any other `==` bad when high; `!=` says nothing.
     pub fn bad(&self) -> Option<Bad> {
-        match (self.cmp?, self.threshold?) {
+        match (self.cmp()?, self.threshold?) {
             (CmpOp::Gt | CmpOp::Ge, _) => Some(Bad::High),
             (CmpOp::Lt | CmpOp::Le, _) => Some(Bad::Low),
             (CmpOp::Eq, 0.0) => Some(Bad::Low),
@@ -69,14 +82,13 @@ pub fn watches(rules: &RuleSet, metric: &str, labels: &Labels) -> Vec<Watch> {
             Watch {
                 rule: r.name.clone(),
                 severity: r.severity.name.clone(),
-                op: cmp.map(|(op, _)| op.as_str()),
+                op: cmp.map(|(op, _)| op.as_str().to_owned()),
                 threshold: params.threshold,
                 override_match: ov
                     .and_then(|i| r.overrides.get(usize::from(i)))
                     .filter(|o| o.threshold.is_some())
                     .map(|o| o.source.clone()),
                 compares_value: cmp.is_some_and(|(_, direct)| direct) && params.threshold.is_some(),
-                cmp: cmp.map(|(op, _)| op),
             }
         })
         .collect()

@@ -197,7 +197,12 @@ fn rows_by_hand() {
     assert_eq!(users.findings, [Finding::Incident { id: 2 }]);
     let m = &users.remarks[0];
     assert_eq!(
-        (m.level.as_str(), m.acked_by.as_deref(), m.acked_ms, m.state),
+        (
+            m.level.as_str(),
+            m.acked_by.as_deref(),
+            m.acked_ms,
+            m.state.as_str()
+        ),
         ("P2", Some("Li Na"), Some(oct9("11:26")), "resolved")
     );
     assert_eq!(m.resolved_ms, Some(oct9("11:58")));
@@ -363,6 +368,15 @@ fn a_date_with_no_data_says_so() {
     let html = sheet_render::html(&s);
     assert!(html.contains("<p class=\"nodata\">"), "{html}");
     assert!(roxmltree::Document::parse_with_options(&html, xml_options()).is_ok());
+}
+
+#[test]
+fn a_stored_sheet_reads_back_and_renders_the_same() {
+    // The collector stores a sheet as its JSON and renders it again later (after sign-off).
+    let s = sheet(Language::ZhCn);
+    let back: Sheet = serde_json::from_str(&sheet_render::json(&s)).unwrap();
+    assert_eq!(back, s);
+    assert_eq!(sheet_render::html(&back), sheet_render::html(&s));
 }
 
 #[test]
