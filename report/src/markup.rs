@@ -38,6 +38,9 @@ table { border-collapse: collapse; width: 100%; }
 th, td { border: 1px solid #888; padding: 3px 6px; text-align: left; vertical-align: top; }
 th { background: #e8e8e8; }
 td.num { text-align: right; white-space: nowrap; }
+table.rows { table-layout: fixed; }
+table.rows td { overflow-wrap: anywhere; }
+td.status-normal, td.status-abnormal { white-space: nowrap; }
 tr.abnormal td { background: #fde2e1; }
 td.status-abnormal { color: #a40000; font-weight: bold; }
 td.status-normal { color: #1e6b1e; }

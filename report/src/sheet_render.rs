@@ -208,6 +208,11 @@ impl<'a> Cells<'a> {
     }
 }
 
+/// Column widths shared by every group's table, so the groups line up on paper.
+const COLUMNS: &str = "<colgroup><col style=\"width:15%\" /><col style=\"width:12%\" />\
+    <col style=\"width:8%\" /><col style=\"width:12%\" /><col style=\"width:14%\" />\
+    <col style=\"width:6%\" /><col style=\"width:33%\" /></colgroup>";
+
 /// The sheet as a self-contained HTML page.
 pub fn html(sheet: &Sheet) -> String {
     let c = Cells::new(sheet);
@@ -236,7 +241,7 @@ pub fn html(sheet: &Sheet) -> String {
     for g in &sheet.groups {
         let _ = writeln!(
             b,
-            "<section>\n<h2>{}</h2>\n<table class=\"rows\">\n<thead>",
+            "<section>\n<h2>{}</h2>\n<table class=\"rows\">\n{COLUMNS}\n<thead>",
             esc(g.group.title().get(c.lang))
         );
         b.push_str(&tr("th", &esc_all(&c.row_head())));

@@ -119,7 +119,11 @@ pub fn doc(r: &SlaReport) -> Doc {
             t(Text::Incidents),
             t(Text::Respond),
             t(Text::FixPlan),
-            format!("{} ({})", t(Text::Resolve), t(Text::ResolutionRate)),
+            format!(
+                "{}{}",
+                t(Text::Resolve),
+                format::aside(lang, &t(Text::ResolutionRate))
+            ),
             t(Text::MeanRespond),
             t(Text::P95Respond),
             t(Text::MeanResolve),
