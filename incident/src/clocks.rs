@@ -167,20 +167,21 @@ impl Incident {
     }
 
     /// The state the incident was in at `at_ms`, as far as its record tells: resolved or
-    /// closed from their times, acknowledged once it was taken; a later assignment or wait is
-    /// not dated on the record, so a still-live incident shows its current state.
+    /// closed from their times, open until it was taken (acknowledged or assigned), then
+    /// acknowledged; an assignment or wait is not dated on the record, so a still-live incident
+    /// taken by then shows its current state.
     pub fn state_at(&self, at_ms: i64) -> IncidentState {
         let before = |t: Option<i64>| t.is_some_and(|t| t <= at_ms);
         if before(self.handling.closed_ms) {
             IncidentState::Closed
         } else if before(self.resolved_ms) {
             IncidentState::Resolved
+        } else if !before(self.acked_ms) {
+            IncidentState::Open
         } else if self.state.is_live() {
             self.state
-        } else if before(self.acked_ms) {
-            IncidentState::Acknowledged
         } else {
-            IncidentState::Open
+            IncidentState::Acknowledged
         }
     }
 }
@@ -303,5 +304,11 @@ mod tests {
         i.handling.closed_ms = Some(OPENED + 60 * MIN);
         assert_eq!(i.state_at(OPENED + 55 * MIN), IncidentState::Resolved);
         assert_eq!(i.state_at(OPENED + 61 * MIN), IncidentState::Closed);
+        // Still live and assigned now, but not yet taken at the time asked about.
+        let mut live = incident();
+        live.state = IncidentState::Assigned;
+        live.acked_ms = Some(OPENED + 5 * MIN);
+        assert_eq!(live.state_at(OPENED + MIN), IncidentState::Open);
+        assert_eq!(live.state_at(OPENED + 6 * MIN), IncidentState::Assigned);
     }
 }

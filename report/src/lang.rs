@@ -156,6 +156,8 @@ texts! {
     LateCount => ("late or missed", "超时"),
     PendingCount => ("still running", "进行中"),
     NotNeededCount => ("not needed", "无需"),
+    RatePercent => ("met %", "达成率 %"),
+    Minutes => ("min", "分钟"),
     MeanRespond => ("Mean time to respond", "平均响应时长"),
     P95Respond => ("95th percentile to respond", "响应时长 95 分位"),
     MeanResolve => ("Mean time to resolve", "平均解决时长"),

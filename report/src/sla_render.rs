@@ -4,6 +4,7 @@ use crate::availability::AvailabilityRow;
 use crate::doc::{Block, Doc, Line};
 use crate::format;
 use crate::lang::{Language, Text};
+use crate::markup::csv_record;
 use crate::sla::{Breakdown, ClockSla, LevelSla, SlaReport, TimeStats};
 
 /// `75% (3/4)`, or `-` when nothing was decided.
@@ -194,6 +195,69 @@ pub fn html(r: &SlaReport) -> String {
 /// As Markdown.
 pub fn markdown(r: &SlaReport) -> String {
     doc(r).markdown()
+}
+
+/// The per-level table as CSV (RFC 4180): per level and in total, each clock's met, late,
+/// still running and not needed counts and its rate in percent, and the business times in
+/// minutes; headers in the report's language.
+pub fn csv(r: &SlaReport) -> String {
+    let lang = r.language;
+    let t = |x: Text| x.get(lang);
+    let mut head = vec![t(Text::Level).to_owned(), t(Text::Incidents).to_owned()];
+    for clock in [Text::Respond, Text::FixPlan, Text::Resolve] {
+        for what in [
+            Text::MetCount,
+            Text::LateCount,
+            Text::PendingCount,
+            Text::NotNeededCount,
+            Text::RatePercent,
+        ] {
+            head.push(format!("{} {}", t(clock), t(what)));
+        }
+    }
+    for stat in [
+        Text::MeanRespond,
+        Text::P95Respond,
+        Text::MeanResolve,
+        Text::P95Resolve,
+    ] {
+        head.push(format!(
+            "{}{}",
+            t(stat),
+            format::aside(lang, t(Text::Minutes))
+        ));
+    }
+    let mut out = csv_record(&head);
+    let minutes =
+        |v: Option<i64>| v.map_or_else(String::new, |ms| format!("{:.1}", ms as f64 / 60_000.0));
+    for l in r.levels.iter().chain(std::iter::once(&r.total)) {
+        let mut rec = vec![
+            if l.level.is_empty() {
+                t(Text::Total).to_owned()
+            } else {
+                l.level.clone()
+            },
+            l.incidents.to_string(),
+        ];
+        for c in [&l.respond, &l.fix_plan, &l.resolve] {
+            rec.extend([
+                c.met.to_string(),
+                c.late.to_string(),
+                c.running.to_string(),
+                c.not_needed.to_string(),
+                c.rate
+                    .map_or_else(String::new, |x| format!("{:.1}", x * 100.0)),
+            ]);
+        }
+        rec.extend([
+            minutes(l.respond_time.mean_ms),
+            minutes(l.respond_time.p95_ms),
+            minutes(l.resolve_time.mean_ms),
+            minutes(l.resolve_time.p95_ms),
+        ]);
+        out.push_str(&csv_record(&rec));
+    }
+    out
 }
 
 /// As JSON: raw figures (milliseconds, ratios), keys in English.

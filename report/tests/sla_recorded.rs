@@ -310,6 +310,24 @@ fn a_huge_period_is_refused_with_the_limit_named() {
 }
 
 #[test]
+fn csv_per_level() {
+    let csv = sla_render::csv(&october(Language::En));
+    let records: Vec<&str> = csv.split_terminator("\r\n").collect();
+    assert_eq!(records.len(), 1 + 4 + 1);
+    assert!(records[0].starts_with("Level,Incidents,Respond met,Respond late or missed,Respond still running,Respond not needed,Respond met %,"));
+    // P2: respond 2 met 1 late (66.7 %); fix plan 2 met, 1 not needed; resolve 3 met;
+    // respond 12 / 25 min; resolve 129.3 / 210 min.
+    assert_eq!(
+        records[2],
+        "P2,3,2,1,0,0,66.7,2,0,0,1,100.0,3,0,0,0,100.0,12.0,25.0,129.3,210.0"
+    );
+    assert_eq!(
+        records[5],
+        "Total,5,3,2,0,0,60.0,2,1,0,1,66.7,4,1,0,0,80.0,16.2,25.0,217.6,520.0"
+    );
+}
+
+#[test]
 fn rendered_in_both_languages() {
     let md = sla_render::markdown(&october(Language::En));
     assert!(
