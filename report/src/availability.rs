@@ -151,6 +151,23 @@ pub(crate) fn compute(input: &SlaInput<'_>) -> Availability {
 mod tests {
     use super::*;
 
+    proptest::proptest! {
+        /// Merged intervals cover exactly the minutes some interval covers, and never overlap.
+        #[test]
+        fn merge_covers_the_union(spans in proptest::collection::vec((0i64..500, 0i64..60), 0..20)) {
+            let v: Vec<(i64, i64)> = spans.iter().map(|(s, len)| (*s, s + len)).collect();
+            let merged = merge(v.clone());
+            for m in 0..560 {
+                let covered = v.iter().any(|(s, e)| *s <= m && m < *e);
+                let in_merged = merged.iter().any(|(s, e)| *s <= m && m < *e);
+                proptest::prop_assert_eq!(covered, in_merged, "minute {}", m);
+            }
+            for w in merged.windows(2) {
+                proptest::prop_assert!(w[0].1 < w[1].0);
+            }
+        }
+    }
+
     #[test]
     fn merging_counts_overlaps_once() {
         assert_eq!(
