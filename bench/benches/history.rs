@@ -142,7 +142,7 @@ fn day(rt: &tokio::runtime::Runtime) -> (tempfile::TempDir, History, i64) {
     let samples: Vec<Sample> = (0..86_400i64)
         .map(|i| Sample {
             series: one,
-            ts: start + i * 1000,
+            ts: start + (i + 1) * 1000,
             value: 20.0 + (i % 600) as f64 / 10.0,
         })
         .collect();
@@ -192,6 +192,7 @@ fn day(rt: &tokio::runtime::Runtime) -> (tempfile::TempDir, History, i64) {
 fn queries(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
+        .enable_all()
         .build()
         .expect("runtime");
     host_metrics(&rt);

@@ -199,14 +199,15 @@ impl Head {
 
     fn seal_raw(&mut self) {
         if let Some(r) = self.raw.take() {
-            let first = crate::codec::xor::decode(r.bytes(), 1).next();
+            let data = r.bytes();
+            let first = crate::codec::xor::decode(&data, 1).next();
             self.sealed.push(Sealed {
                 tier: Tier::Raw,
                 min_ts: first.map_or(r.last_ts(), |(t, _)| t),
                 max_ts: r.last_ts(),
                 count: r.count(),
                 last_ts: r.last_ts(),
-                data: r.bytes().to_vec(),
+                data,
             });
         }
         self.raw_seg = u64::MAX;
@@ -214,14 +215,15 @@ impl Head {
 
     fn seal_agg(&mut self) {
         if let Some(a) = self.agg.take() {
-            let first = crate::codec::agg::decode(a.bytes(), 1).next();
+            let data = a.bytes();
+            let first = crate::codec::agg::decode(&data, 1).next();
             self.sealed.push(Sealed {
                 tier: Tier::Minute,
                 min_ts: first.map_or(a.last().minute_ms, |f| f.minute_ms),
                 max_ts: a.last().minute_ms,
                 count: a.count(),
                 last_ts: a.last().last_ts,
-                data: a.bytes().to_vec(),
+                data,
             });
         }
         if self.minute.is_none() {
@@ -245,17 +247,18 @@ impl Head {
     /// The open chunks as they are now, for a reader (raw, aggregate with the open minute).
     pub fn open_chunks(&self) -> Vec<Sealed> {
         let mut out = Vec::new();
-        if let Some(r) = &self.raw
-            && let Some((t, _)) = crate::codec::xor::decode(r.bytes(), 1).next()
-        {
-            out.push(Sealed {
-                tier: Tier::Raw,
-                min_ts: t,
-                max_ts: r.last_ts(),
-                count: r.count(),
-                last_ts: r.last_ts(),
-                data: r.bytes().to_vec(),
-            });
+        if let Some(r) = &self.raw {
+            let data = r.bytes();
+            if let Some((t, _)) = crate::codec::xor::decode(&data, 1).next() {
+                out.push(Sealed {
+                    tier: Tier::Raw,
+                    min_ts: t,
+                    max_ts: r.last_ts(),
+                    count: r.count(),
+                    last_ts: r.last_ts(),
+                    data,
+                });
+            }
         }
         let mut agg = self.agg.clone();
         if let Some(m) = self.minute {
@@ -264,17 +267,18 @@ impl Head {
                 None => agg = Some(AggAppender::new(m)),
             }
         }
-        if let Some(a) = agg
-            && let Some(f) = crate::codec::agg::decode(a.bytes(), 1).next()
-        {
-            out.push(Sealed {
-                tier: Tier::Minute,
-                min_ts: f.minute_ms,
-                max_ts: a.last().minute_ms,
-                count: a.count(),
-                last_ts: a.last().last_ts,
-                data: a.bytes().to_vec(),
-            });
+        if let Some(a) = agg {
+            let data = a.bytes();
+            if let Some(f) = crate::codec::agg::decode(&data, 1).next() {
+                out.push(Sealed {
+                    tier: Tier::Minute,
+                    min_ts: f.minute_ms,
+                    max_ts: a.last().minute_ms,
+                    count: a.count(),
+                    last_ts: a.last().last_ts,
+                    data,
+                });
+            }
         }
         out
     }
@@ -282,7 +286,7 @@ impl Head {
     /// Bytes held by this head's chunks.
     pub fn bytes(&self) -> usize {
         self.raw.as_ref().map_or(0, XorAppender::size)
-            + self.agg.as_ref().map_or(0, |a| a.bytes().len())
+            + self.agg.as_ref().map_or(0, |a| a.size())
             + self.sealed.iter().map(|s| s.data.len()).sum::<usize>()
     }
 

@@ -10,6 +10,10 @@
 use std::fmt;
 use std::str::FromStr;
 
+pub mod clocks;
+
+pub use clocks::{Clock, ClockKind, Standing};
+
 use patrol_proto::Labels;
 use patrol_proto::v1;
 

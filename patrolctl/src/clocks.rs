@@ -18,45 +18,8 @@ pub struct Clock {
     pub met_ms: Option<i64>,
 }
 
-/// Where a clock stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Standing {
-    /// Met by the deadline.
-    Met,
-    /// Met after the deadline, by this much.
-    MetLate { late_ms: i64 },
-    /// Never met, and the incident is over (resolved or closed) past the deadline.
-    Missed,
-    /// Never met, but the incident was over before the deadline: nothing was late.
-    NotNeeded,
-    /// Still running: this much left.
-    Running { left_ms: i64 },
-    /// Still unmet and past its deadline by this much.
-    Overdue { over_ms: i64 },
-}
-
-impl Standing {
-    /// The word scripts test in JSON.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Standing::Met => "met",
-            Standing::MetLate { .. } => "met_late",
-            Standing::Missed => "missed",
-            Standing::NotNeeded => "not_needed",
-            Standing::Running { .. } => "running",
-            Standing::Overdue { .. } => "overdue",
-        }
-    }
-
-    /// Milliseconds to the deadline while the clock runs (negative once overdue).
-    pub fn left_ms(self) -> Option<i64> {
-        match self {
-            Standing::Running { left_ms } => Some(left_ms),
-            Standing::Overdue { over_ms } => Some(over_ms.saturating_neg()),
-            _ => None,
-        }
-    }
-}
+/// Where a clock stands: the incident model's definition, which the SLA report counts too.
+pub use patrol_incident::Standing;
 
 /// The clocks the incident has (a level without a fix-plan target has no fix-plan clock).
 pub fn clocks(i: &v1::Incident) -> Vec<Clock> {
@@ -88,35 +51,20 @@ fn live(i: &v1::Incident) -> bool {
 }
 
 /// When the incident stopped needing anything (its resolution, else its closing, else its last
-/// change).
-fn ended_ms(i: &v1::Incident) -> i64 {
+/// change), once it is over.
+fn ended_ms(i: &v1::Incident) -> Option<i64> {
+    if live(i) {
+        return None;
+    }
     [i.resolved_ms, i.closed_ms, i.updated_ms]
         .into_iter()
         .find(|ms| *ms != 0)
-        .unwrap_or_default()
+        .or(Some(0))
 }
 
-/// Where `clock` of `i` stands at `now_ms`.
+/// Where `clock` of `i` stands at `now_ms` ([`Standing::of`] on the wire record's fields).
 pub fn standing(i: &v1::Incident, clock: &Clock, now_ms: i64) -> Standing {
-    match clock.met_ms {
-        Some(met) if met <= clock.due_ms => Standing::Met,
-        Some(met) => Standing::MetLate {
-            late_ms: met - clock.due_ms,
-        },
-        None if !live(i) => {
-            if ended_ms(i) <= clock.due_ms {
-                Standing::NotNeeded
-            } else {
-                Standing::Missed
-            }
-        }
-        None if now_ms <= clock.due_ms => Standing::Running {
-            left_ms: clock.due_ms - now_ms,
-        },
-        None => Standing::Overdue {
-            over_ms: now_ms.saturating_sub(clock.due_ms),
-        },
-    }
+    Standing::of(clock.due_ms, clock.met_ms, ended_ms(i), now_ms)
 }
 
 /// The unmet clock of a live incident whose deadline comes first, as `respond 4m left` or

@@ -19,7 +19,7 @@ use jiff::tz::TimeZone;
 
 /// How far ahead the arithmetic looks for working time before giving up (two years): a calendar
 /// whose every window is cancelled by holidays for that long has no deadline to offer.
-const MAX_DAYS: u32 = 2 * 366;
+pub(crate) const MAX_DAYS: u32 = 2 * 366;
 
 /// Minutes in a day; a window may end at 24:00 (= 1440).
 pub const DAY_MINUTES: u16 = 24 * 60;
@@ -190,6 +190,25 @@ impl Calendar {
         self.intervals_from(t_ms)
             .next()
             .is_some_and(|(s, _)| s <= t_ms)
+    }
+
+    /// Whether `date` (in the calendar's zone) is a working day: not a holiday, and a weekday
+    /// with working windows or an adjusted working day.
+    pub fn is_working_day(&self, date: Date) -> bool {
+        !self.windows_on(date).is_empty()
+    }
+
+    /// The local date of `t_ms` in the calendar's zone.
+    pub fn date_of(&self, t_ms: i64) -> Option<Date> {
+        Timestamp::from_millisecond(t_ms)
+            .ok()
+            .map(|t| t.to_zoned(self.tz.clone()).date())
+    }
+
+    /// `minutes` after local midnight of `date` in the calendar's zone, as ms since the epoch
+    /// (a wall time a daylight-saving jump skips maps to the instant after the jump).
+    pub fn instant_at(&self, date: Date, minutes: u16) -> Option<i64> {
+        self.local_ms(date, minutes)
     }
 
     /// The working intervals `[start, end)` in ms that end after `from_ms`, in order, the first

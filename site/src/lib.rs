@@ -1,6 +1,7 @@
 //! The site file as data: severity levels with their clock targets, service calendars and the
 //! working-time arithmetic on them, escalation policies and their schedule, maintenance
-//! windows, flap detection settings, and the notification part (`[notify]`, `[channel.<name>]`,
+//! windows, flap detection settings, the inspection schedule and report settings, and the
+//! notification part (`[notify]`, `[channel.<name>]`,
 //! `[[route]]`, templates and the payload they are written against), with the checker that
 //! reports every problem of a file at `file:line:column`.
 //!
@@ -15,9 +16,11 @@
 pub mod calendar;
 pub mod escalation;
 pub mod flap;
+pub mod inspection;
 mod model;
 pub mod notify;
 
+pub use inspection::{Inspection, Language, ReportSettings};
 pub use model::*;
 
 use std::sync::{Arc, PoisonError, RwLock};

@@ -183,6 +183,10 @@ pub struct Site {
     pub incidents: IncidentSettings,
     /// Notification channels (`[notify]`, `[channel.<name>]`): see crate::notify.
     pub notify: crate::notify::NotifySettings,
+    /// `[report]`: language, title, what counts against availability.
+    pub report: crate::inspection::ReportSettings,
+    /// `[[inspection]]` schedules, in file order.
+    pub inspections: Vec<crate::inspection::Inspection>,
     /// Where it came from (`built-in` for the default).
     pub source: String,
 }
@@ -236,6 +240,8 @@ impl Default for Site {
             maintenance: Vec::new(),
             incidents: IncidentSettings::default(),
             notify: crate::notify::NotifySettings::default(),
+            report: crate::inspection::ReportSettings::default(),
+            inspections: Vec::new(),
             source: "built-in".to_owned(),
         }
     }

@@ -32,6 +32,10 @@ fn the_shipped_example_is_valid() {
     assert_eq!(site.incidents.reopen_within, Duration::from_secs(1800));
     assert_eq!(site.maintenance.len(), 2);
     assert_eq!(site.scale().names(), ["P1", "P2", "P3", "P4"]);
+    let daily = site.inspection("daily").unwrap();
+    assert_eq!(daily.at, [9 * 60, 16 * 60]);
+    assert_eq!(daily.language, crate::Language::ZhCn);
+    assert_eq!(site.availability_levels(), ["P1", "P2"]);
 }
 
 #[test]

@@ -37,7 +37,21 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("patrol-history", &["patrol-proto", "patrol-rules"]),
     (
         "patrolctl",
-        &["patrol-proto", "patrol-rules", "patrol-site"],
+        &[
+            "patrol-proto",
+            "patrol-rules",
+            "patrol-incident",
+            "patrol-site",
+        ],
+    ),
+    (
+        "patrol-report",
+        &[
+            "patrol-proto",
+            "patrol-rules",
+            "patrol-incident",
+            "patrol-site",
+        ],
     ),
 ];
 
@@ -57,6 +71,21 @@ const NEVER: &[(&str, &[&str])] = &[
         ],
     ),
     ("patrol-site", &["rusqlite", "rumqttc", "reqwest", "lettre"]),
+    // The report library does no I/O of its own (tokio comes only through patrol-proto's
+    // generated gRPC code, which it does not call).
+    (
+        "patrol-report",
+        &[
+            "rusqlite",
+            "rumqttc",
+            "reqwest",
+            "lettre",
+            "patrol-store",
+            "patrol-history",
+            "patrol-notify",
+            "patrol-collector",
+        ],
+    ),
     (
         "patrol-incident",
         &["rusqlite", "rumqttc", "reqwest", "lettre"],

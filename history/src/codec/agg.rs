@@ -158,8 +158,13 @@ impl AggAppender {
     }
 
     /// The encoded bytes so far.
-    pub fn bytes(&self) -> &[u8] {
-        self.w.as_parts().0
+    pub fn bytes(&self) -> Vec<u8> {
+        self.w.to_bytes()
+    }
+
+    /// Bytes held (for memory accounting).
+    pub fn size(&self) -> usize {
+        self.w.len_bytes()
     }
 }
 
@@ -281,7 +286,7 @@ mod tests {
             for a in &all[1..] {
                 ap.append(*a);
             }
-            let back: Vec<Agg> = decode(ap.bytes(), ap.count()).collect();
+            let back: Vec<Agg> = decode(&ap.bytes(), ap.count()).collect();
             prop_assert_eq!(back.len(), all.len());
             for (x, y) in back.iter().zip(&all) {
                 prop_assert_eq!((x.minute_ms, x.count, x.last_ts), (y.minute_ms, y.count, y.last_ts));

@@ -173,13 +173,13 @@ impl XorAppender {
     }
 
     /// The encoded bytes so far.
-    pub fn bytes(&self) -> &[u8] {
-        self.w.as_parts().0
+    pub fn bytes(&self) -> Vec<u8> {
+        self.w.to_bytes()
     }
 
     /// Bytes held (for memory accounting).
     pub fn size(&self) -> usize {
-        self.bytes().len()
+        self.w.len_bytes()
     }
 }
 
@@ -244,7 +244,7 @@ mod tests {
         for &(t, v) in &samples[1..] {
             a.append(t, v);
         }
-        decode(a.bytes(), a.count()).collect()
+        decode(&a.bytes(), a.count()).collect()
     }
 
     fn same(a: &[(i64, f64)], b: &[(i64, f64)]) -> bool {
@@ -323,8 +323,8 @@ mod tests {
         ] {
             let mut w = BitWriter::new();
             write_dod(&mut w, dod);
-            let (bytes, _) = w.as_parts();
-            let mut r = BitReader::new(bytes, w.len_bits());
+            let bytes = w.to_bytes();
+            let mut r = BitReader::new(&bytes, w.len_bits());
             assert_eq!(read_dod(&mut r), Some(dod), "{dod}");
         }
     }

@@ -38,6 +38,10 @@ struct RawSite {
     channel: BTreeMap<String, Spanned<crate::notify::config::RawChannel>>,
     #[serde(default)]
     route: Vec<Spanned<crate::notify::route::RawRoute>>,
+    // Report settings and inspection schedules: checked by crate::inspection.
+    report: Option<crate::inspection::RawReport>,
+    #[serde(default)]
+    inspection: Vec<Spanned<crate::inspection::RawInspection>>,
 }
 
 #[derive(Deserialize)]
@@ -177,6 +181,14 @@ impl Checker<'_> {
                 .map(|l| l.get_ref().name.get_ref().clone())
                 .collect()
         };
+        // What inspection schedules may send through, as written (checked or not).
+        let channel_names: BTreeSet<String> = raw.channel.keys().cloned().collect();
+        let route_names: BTreeSet<String> = raw
+            .route
+            .iter()
+            .map(|r| r.get_ref().name().to_owned())
+            .collect();
+        let (raw_report, raw_inspections) = (raw.report, raw.inspection);
         let parts = crate::notify::config::RawParts {
             notify: raw.notify,
             channels: raw.channel,
@@ -243,6 +255,21 @@ impl Checker<'_> {
             .into_iter()
             .filter_map(|m| self.maintenance(m))
             .collect();
+        let known = crate::inspection::Known {
+            calendars: &site.calendars,
+            written_calendars: &written,
+            levels: &level_names,
+            channels: &channel_names,
+            routes: &route_names,
+        };
+        let mut report = |at: usize, msg: String| self.error(at, msg);
+        site.report = crate::inspection::check_report(raw_report, &known, &mut report);
+        site.inspections = crate::inspection::check_inspections(
+            raw_inspections,
+            &known,
+            site.report.language,
+            &mut report,
+        );
         site
     }
 

@@ -179,6 +179,13 @@ pub struct RawRoute {
     stop: bool,
 }
 
+impl RawRoute {
+    /// The route's name as written (inspection schedules may send through a route).
+    pub(crate) fn name(&self) -> &str {
+        self.name.get_ref()
+    }
+}
+
 /// What routes may refer to.
 pub struct Known<'a> {
     /// Defined channel names.
