@@ -143,19 +143,20 @@ impl<'a> BitReader<'a> {
         if n > 64 || self.pos + n > self.end {
             return None;
         }
-        let mut out = 0u64;
-        let mut left = n;
-        while left > 0 {
-            let byte = *self.bytes.get(self.pos / 8)?;
-            let offset = self.pos % 8;
-            let room = 8 - offset;
-            let take = room.min(left);
-            let chunk = (byte >> (room - take)) & ((1u16 << take) - 1) as u8;
-            out = (out << take) | u64::from(chunk);
-            self.pos += take;
-            left -= take;
+        if n == 0 {
+            return Some(0);
         }
-        Some(out)
+        // One 128-bit window from the byte holding the first bit: an offset of up to 7 bits
+        // plus up to 64 bits always fit, so a read is a copy and two shifts, not a loop.
+        let first = self.pos / 8;
+        let offset = (self.pos % 8) as u32;
+        let tail = self.bytes.get(first..)?;
+        let mut window = [0u8; 16];
+        let take = tail.len().min(16);
+        window[..take].copy_from_slice(&tail[..take]);
+        let bits = u128::from_be_bytes(window) << offset;
+        self.pos += n;
+        Some((bits >> (128 - n)) as u64)
     }
 
     /// Reads one bit.
