@@ -15,6 +15,7 @@ use tokio::task::JoinHandle;
 
 pub mod config;
 pub mod drops;
+pub mod inventory;
 pub mod outbox;
 mod probes;
 pub mod scheduler;
@@ -41,6 +42,8 @@ pub struct Shared {
     pub(crate) drops: Arc<Drops>,
     pub(crate) spool: Option<Spool>,
     pub(crate) reload_failures: AtomicU64,
+    /// The inventory's latest facts, for the stream to send.
+    pub(crate) facts: Mutex<inventory::Slot>,
 }
 
 #[derive(Default)]
@@ -182,6 +185,7 @@ pub struct Agent {
     probes: Mutex<probes::Running>,
     stream_task: Option<JoinHandle<()>>,
     telemetry_task: Option<JoinHandle<()>>,
+    inventory_task: Option<JoinHandle<()>>,
 }
 
 impl Agent {
@@ -220,12 +224,18 @@ impl Agent {
             drops,
             spool,
             reload_failures: AtomicU64::new(0),
+            facts: Mutex::default(),
         });
         let (shutdown, rx) = watch::channel(false);
         let running =
             probes::Running::start(settings.probes.iter().cloned().zip(built), &shared, &rx);
         let settings = Arc::new(settings);
         let (settings_tx, settings_rx) = watch::channel(Arc::clone(&settings));
+        let inventory_task = Some(tokio::spawn(inventory::run(
+            settings_rx.clone(),
+            Arc::clone(&shared),
+            rx.clone(),
+        )));
         let stream_task = tokio::spawn(stream::run(settings_rx, Arc::clone(&shared), rx.clone()));
         let telemetry_task = settings
             .self_metrics
@@ -237,6 +247,7 @@ impl Agent {
             probes: Mutex::new(running),
             stream_task: Some(stream_task),
             telemetry_task,
+            inventory_task,
         })
     }
 
@@ -377,6 +388,9 @@ impl Agent {
             running.stop_all();
         }
         if let Some(t) = self.telemetry_task.take() {
+            t.abort();
+        }
+        if let Some(t) = self.inventory_task.take() {
             t.abort();
         }
         let left = deadline.saturating_duration_since(tokio::time::Instant::now());

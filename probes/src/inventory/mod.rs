@@ -73,15 +73,27 @@ fn default_interval() -> Duration {
 /// Shortest `interval`: facts change on installs and reboots, not by the minute.
 pub const MIN_INTERVAL: Duration = Duration::from_secs(60);
 
+/// One problem of the section: the field (and list index) it is about, and a sentence.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub field: &'static str,
+    pub index: Option<usize>,
+    pub message: String,
+}
+
 impl InventoryConfig {
-    /// Checks the section; every problem at once, each naming its field.
-    pub fn validate(&self) -> Result<(), ProbeError> {
-        let mut errors = Vec::new();
+    /// Every problem of the section, each naming its field.
+    pub fn problems(&self) -> Vec<Problem> {
+        let mut problems = Vec::new();
         if self.interval < MIN_INTERVAL {
-            errors.push(format!(
-                "interval: {} is too short; facts are gathered again at most once a minute",
-                humantime_serde::re::humantime::format_duration(self.interval)
-            ));
+            problems.push(Problem {
+                field: "interval",
+                index: None,
+                message: format!(
+                    "[inventory] interval {} is too short: facts are gathered again at most once a minute",
+                    humantime_serde::re::humantime::format_duration(self.interval)
+                ),
+            });
         }
         for (field, list) in [
             ("oracle_homes", &self.oracle_homes),
@@ -89,21 +101,28 @@ impl InventoryConfig {
         ] {
             for (i, p) in list.iter().enumerate() {
                 if !p.is_absolute() {
-                    errors.push(format!(
-                        "{field}[{i}]: {:?} must be an absolute path",
-                        p.display().to_string()
-                    ));
+                    problems.push(Problem {
+                        field,
+                        index: Some(i),
+                        message: format!(
+                            "[inventory] {field}[{i}] {:?} must be an absolute path",
+                            p.display().to_string()
+                        ),
+                    });
                 }
             }
         }
-        if errors.is_empty() {
-            Ok(())
-        } else {
-            Err(ProbeError::Config(format!(
-                "inventory: {}",
-                errors.join("; ")
-            )))
+        problems
+    }
+
+    /// [`Self::problems`] as one error.
+    pub fn validate(&self) -> Result<(), ProbeError> {
+        let problems = self.problems();
+        if problems.is_empty() {
+            return Ok(());
         }
+        let text: Vec<String> = problems.into_iter().map(|p| p.message).collect();
+        Err(ProbeError::Config(text.join("; ")))
     }
 }
 

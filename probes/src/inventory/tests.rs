@@ -286,9 +286,9 @@ fn the_section_is_checked() {
     let c: InventoryConfig =
         toml::from_str("interval = \"30s\"\noracle_homes = [\"relative/home\"]\n").unwrap();
     let e = c.validate().unwrap_err().to_string();
-    assert!(e.contains("interval: 30s is too short"), "{e}");
+    assert!(e.contains("[inventory] interval 30s is too short"), "{e}");
     assert!(
-        e.contains("oracle_homes[0]: \"relative/home\" must be an absolute path"),
+        e.contains("[inventory] oracle_homes[0] \"relative/home\" must be an absolute path"),
         "{e}"
     );
     let e = toml::from_str::<InventoryConfig>("intervall = \"2h\"\n")
