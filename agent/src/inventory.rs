@@ -117,6 +117,7 @@ impl Shared {
             slot.facts = Some(Arc::new(facts));
         }
         self.notify.notify_one();
+        self.progress.notify_waiters();
     }
 
     /// The facts, when newer than generation `sent`.

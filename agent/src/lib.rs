@@ -145,6 +145,8 @@ pub struct AgentStats {
     pub spool_pending_batches: u64,
     /// Samples dropped for any reason (`patrol_agent_dropped_samples_total`, all reasons).
     pub dropped_samples: u64,
+    /// How many times the inventory's facts changed (0: none gathered yet).
+    pub facts_changes: u64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -262,6 +264,12 @@ impl Agent {
         self.shared.epoch
     }
 
+    /// The inventory's latest facts, as the stream sends them (`None` before the first
+    /// gathering, or with `[inventory] enabled = false`).
+    pub fn facts(&self) -> Option<Arc<patrol_proto::v1::Facts>> {
+        self.shared.facts_after(0).map(|(_, f)| f)
+    }
+
     /// Applies new settings without a restart: probes that changed are rebuilt (unchanged
     /// ones keep running, with their state), limits take effect, and the stream reconnects
     /// only when the connection settings changed. The backlog (memory and spool) is kept.
@@ -353,6 +361,7 @@ impl Agent {
                 .map(|s| s.state.pending_batches.load(Ordering::Relaxed))
                 .unwrap_or(0),
             dropped_samples: self.shared.drops.total(),
+            facts_changes: self.shared.facts.lock().map(|f| f.generation).unwrap_or(0),
         }
     }
 

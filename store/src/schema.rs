@@ -239,7 +239,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     // Version 8: the latest inventory facts per agent (docs/inventory.md), so what a box is
     // (model, serial, OS, addresses) is known after a restart, before its agent is back.
     "
-    CREATE TABLE agent_facts (
+    CREATE TABLE IF NOT EXISTS agent_facts (
         agent_id    TEXT PRIMARY KEY,
         host        TEXT NOT NULL,
         -- {\"host\": {key: value}, \"devices\": {device: {key: value}}}

@@ -297,3 +297,36 @@ fn the_section_is_checked() {
     assert!(e.contains("unknown field `intervall`"), "{e}");
     InventoryConfig::default().validate().unwrap();
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig { cases: 256, ..Default::default() })]
+
+    /// Any text as any of the inventory's files: facts or nothing, never a panic.
+    #[test]
+    fn any_text_is_parsed_without_panicking(text in "(?s).{0,400}") {
+        let _ = host::parse_os_release(&text);
+        let _ = oracle::parse_ora_inst_loc(&text);
+        let _ = oracle::parse_oratab(&text);
+        let _ = oracle::parse_central_inventory(&text);
+        let _ = oracle::parse_comps(&text);
+        let _ = weblogic::parse_registry(&text);
+        let _ = weblogic::parse_product_properties(&text);
+    }
+
+    /// XML-shaped text reaches the parsers' element handling, not only the XML errors.
+    #[test]
+    fn xml_shaped_text_is_parsed_without_panicking(
+        attrs in proptest::collection::vec("[A-Z_a-z]{1,8}=\"[^\"<&]{0,12}\"", 0..4),
+        body in "[^<&]{0,40}",
+    ) {
+        let a = attrs.join(" ");
+        let doc = format!(
+            "<PRD_LIST><TL_LIST><COMP {a}><EXT_NAME>{body}</EXT_NAME></COMP></TL_LIST>\
+             <ONEOFF_LIST><ONEOFF {a}><DESC>{body}</DESC></ONEOFF></ONEOFF_LIST>\
+             <HOME_LIST><HOME {a}/></HOME_LIST><distributions><distribution {a}/></distributions></PRD_LIST>"
+        );
+        let _ = oracle::parse_comps(&doc);
+        let _ = oracle::parse_central_inventory(&doc);
+        let _ = weblogic::parse_registry(&doc);
+    }
+}
