@@ -282,6 +282,17 @@ fn an_oracle_host_reports_every_home_once() {
 }
 
 #[test]
+fn sample_toml_parses_and_validates() {
+    #[derive(serde::Deserialize)]
+    struct File {
+        inventory: InventoryConfig,
+    }
+    let f: File = toml::from_str(include_str!("sample.toml")).unwrap();
+    f.inventory.validate().unwrap();
+    assert_eq!(f.inventory.weblogic_homes.len(), 2);
+}
+
+#[test]
 fn the_section_is_checked() {
     let c: InventoryConfig =
         toml::from_str("interval = \"30s\"\noracle_homes = [\"relative/home\"]\n").unwrap();
