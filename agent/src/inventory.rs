@@ -26,7 +26,8 @@ pub(crate) struct Slot {
 /// Gathers every fact once. A device that does not answer keeps its facts from `previous`
 /// (a device down for an hour is still the same box).
 pub async fn gather(settings: &Settings, previous: &Facts) -> Facts {
-    let config = settings.inventory.clone();
+    let mut config = settings.inventory.clone();
+    config.oracle_homes.extend(probe_homes(&settings.probes));
     let host = tokio::task::spawn_blocking(move || gather_host(&config, &Roots::system()))
         .await
         .unwrap_or_default();
@@ -52,6 +53,22 @@ pub async fn gather(settings: &Settings, previous: &Facts) -> Facts {
         }
     }
     Facts { host, devices }
+}
+
+/// Oracle homes the probes point at: an `oracle` probe whose `client_lib_dir` is a home's
+/// `lib` directory (a full client or database home rather than an Instant Client).
+fn probe_homes(probes: &[ProbeConfig]) -> Vec<std::path::PathBuf> {
+    probes
+        .iter()
+        .filter_map(|p| match p {
+            ProbeConfig::Oracle(c) => c.client_lib_dir.as_deref(),
+            _ => None,
+        })
+        .filter(|lib| lib.file_name().is_some_and(|n| n == "lib"))
+        .filter_map(|lib| lib.parent())
+        .filter(|home| home.is_absolute())
+        .map(std::path::Path::to_path_buf)
+        .collect()
 }
 
 /// Facts as `key = value` lines, each device's under a `[device NAME]` line
@@ -125,5 +142,31 @@ impl Shared {
         let slot = self.facts.lock().ok()?;
         let facts = slot.facts.as_ref()?;
         (slot.generation > sent).then(|| (slot.generation, Arc::clone(facts)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_oracle_probe_on_a_home_lib_names_that_home() {
+        let section = |lib: &str| -> ProbeConfig {
+            toml::from_str(&format!(
+                "type = \"oracle\"\ndb = \"ORCL\"\nconnect = \"x/ORCL\"\nuser = \"m\"\n\
+                 password_env = \"P\"\nclient_lib_dir = \"{lib}\"\n"
+            ))
+            .unwrap_or_else(|e| panic!("{e}"))
+        };
+        let homes = probe_homes(&[
+            section("/u01/app/oracle/product/19.0.0/dbhome_1/lib"),
+            section("/opt/oracle/instantclient_23_5"),
+        ]);
+        assert_eq!(
+            homes,
+            [std::path::PathBuf::from(
+                "/u01/app/oracle/product/19.0.0/dbhome_1"
+            )]
+        );
     }
 }

@@ -39,7 +39,13 @@ pub async fn show(
         .get(v1::AgentsGetRequest {
             agent_id: id.to_owned(),
         })
-        .await?
+        .await
+        .map_err(|s| match s.code() {
+            tonic::Code::Unimplemented => Failure::Status(tonic::Status::unimplemented(
+                "this collector predates `agents show`: upgrade patrol-collector",
+            )),
+            _ => Failure::from(s),
+        })?
         .into_inner();
     if as_json {
         output::line(&json::agent_show(&agent))
