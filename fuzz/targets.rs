@@ -18,6 +18,10 @@ pub fn wire_decode(data: &[u8]) {
                     let _ = patrol_proto::convert::labels_from_wire(&s.labels);
                 }
             }
+            // What ingest does with a facts message: the bounds check.
+            Some(v1::agent_message::Msg::Facts(f)) => {
+                let _ = patrol_proto::facts::check(&f);
+            }
             None => {}
         }
     }

@@ -3,7 +3,10 @@
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let fds = protox::compile(["patrol/v1/patrol.proto"], ["proto"])?;
-    tonic_prost_build::configure().compile_fds(fds)?;
+    tonic_prost_build::configure()
+        // Maps (facts) as BTreeMap: sorted keys print and compare the same every time.
+        .btree_map(".")
+        .compile_fds(fds)?;
     // compile_fds only sees a descriptor set, so cargo must be told which files matter.
     println!("cargo:rerun-if-changed=proto");
     Ok(())

@@ -16,6 +16,7 @@ use tokio::task::JoinHandle;
 pub mod config;
 pub mod docs;
 pub mod drops;
+pub mod inventory;
 pub mod logging;
 pub mod outbox;
 mod probes;
@@ -43,6 +44,8 @@ pub struct Shared {
     pub(crate) drops: Arc<Drops>,
     pub(crate) spool: Option<Spool>,
     pub(crate) reload_failures: AtomicU64,
+    /// The inventory's latest facts, for the stream to send.
+    pub(crate) facts: Mutex<inventory::Slot>,
 }
 
 #[derive(Default)]
@@ -144,6 +147,8 @@ pub struct AgentStats {
     pub spool_pending_batches: u64,
     /// Samples dropped for any reason (`patrol_agent_dropped_samples_total`, all reasons).
     pub dropped_samples: u64,
+    /// How many times the inventory's facts changed (0: none gathered yet).
+    pub facts_changes: u64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -184,6 +189,7 @@ pub struct Agent {
     probes: Mutex<probes::Running>,
     stream_task: Option<JoinHandle<()>>,
     telemetry_task: Option<JoinHandle<()>>,
+    inventory_task: Option<JoinHandle<()>>,
 }
 
 impl Agent {
@@ -222,12 +228,18 @@ impl Agent {
             drops,
             spool,
             reload_failures: AtomicU64::new(0),
+            facts: Mutex::default(),
         });
         let (shutdown, rx) = watch::channel(false);
         let running =
             probes::Running::start(settings.probes.iter().cloned().zip(built), &shared, &rx);
         let settings = Arc::new(settings);
         let (settings_tx, settings_rx) = watch::channel(Arc::clone(&settings));
+        let inventory_task = Some(tokio::spawn(inventory::run(
+            settings_rx.clone(),
+            Arc::clone(&shared),
+            rx.clone(),
+        )));
         let stream_task = tokio::spawn(stream::run(settings_rx, Arc::clone(&shared), rx.clone()));
         let telemetry_task = settings
             .self_metrics
@@ -239,6 +251,7 @@ impl Agent {
             probes: Mutex::new(running),
             stream_task: Some(stream_task),
             telemetry_task,
+            inventory_task,
         })
     }
 
@@ -251,6 +264,12 @@ impl Agent {
     /// The batch-numbering epoch (kept across restarts by the spool).
     pub fn epoch(&self) -> u64 {
         self.shared.epoch
+    }
+
+    /// The inventory's latest facts, as the stream sends them (`None` before the first
+    /// gathering, or with `[inventory] enabled = false`).
+    pub fn facts(&self) -> Option<Arc<patrol_proto::v1::Facts>> {
+        self.shared.facts_after(0).map(|(_, f)| f)
     }
 
     /// Applies new settings without a restart: probes that changed are rebuilt (unchanged
@@ -344,6 +363,7 @@ impl Agent {
                 .map(|s| s.state.pending_batches.load(Ordering::Relaxed))
                 .unwrap_or(0),
             dropped_samples: self.shared.drops.total(),
+            facts_changes: self.shared.facts.lock().map(|f| f.generation).unwrap_or(0),
         }
     }
 
@@ -379,6 +399,9 @@ impl Agent {
             running.stop_all();
         }
         if let Some(t) = self.telemetry_task.take() {
+            t.abort();
+        }
+        if let Some(t) = self.inventory_task.take() {
             t.abort();
         }
         let left = deadline.saturating_duration_since(tokio::time::Instant::now());

@@ -1,4 +1,4 @@
-//! `patrol-agent --config FILE [--once | --check]`. SIGHUP reloads the config file; SIGTERM
+//! `patrol-agent --config FILE [--once | --facts | --check]`. SIGHUP reloads the config file; SIGTERM
 //! and Ctrl-C stop the agent after a short drain (what is not acknowledged stays in the spool).
 
 use std::path::PathBuf;
@@ -27,6 +27,10 @@ struct Cli {
     /// Collect one round of every probe, print it in the Prometheus text format and exit.
     #[arg(long)]
     once: bool,
+    /// Gather the inventory's facts once (this host, the devices the snmp probes poll),
+    /// print them as `key = value` lines and exit.
+    #[arg(long)]
+    facts: bool,
     /// Check the configuration and exit.
     #[arg(long)]
     check: bool,
@@ -77,6 +81,13 @@ async fn main() -> anyhow::Result<()> {
             }
         }
         println!("{path}: ok ({} probes)", settings.probes.len());
+        return Ok(());
+    }
+    if cli.facts {
+        let facts =
+            patrol_agent::inventory::gather(&settings, &patrol_proto::facts::Facts::default())
+                .await;
+        print!("{}", patrol_agent::inventory::text(&facts));
         return Ok(());
     }
     if cli.once {

@@ -230,11 +230,29 @@ async fn connect_and_stream(
 
     let mut defined = Vec::<bool>::new();
     let max_points = welcome.max_batch_points as usize;
+    // Facts go to a collector that takes them, again on every connection (it may have
+    // restarted without them); an older one is never sent a message it does not know.
+    let mut facts_sent = 0;
     let result = loop {
         // Registered before looking, so a batch queued meanwhile is not missed.
         let queued = shared.notify.notified();
         tokio::pin!(queued);
         queued.as_mut().enable();
+        if welcome.accepts_facts
+            && let Some((generation, facts)) = shared.facts_after(facts_sent)
+        {
+            let msg = v1::AgentMessage {
+                msg: Some(agent_message::Msg::Facts(facts.as_ref().clone())),
+            };
+            tokio::select! {
+                r = tx.send(msg) => if r.is_err() {
+                    break Err(StreamError::Ended("send channel closed".into()));
+                },
+                e = &mut reader => break Err(e.unwrap_or_else(|j| StreamError::Ended(j.to_string()))),
+            }
+            facts_sent = generation;
+            tracing::debug!(generation, "facts sent");
+        }
         let (messages, skipped_through) = match next_chunk(shared, last_sent, &mut defined).await {
             Ok(c) => c,
             Err(e) => break Err(e),

@@ -1,12 +1,14 @@
-//! Which agents exist, which are connected, and how far each one's batches have been applied.
+//! Which agents exist, which are connected, how far each one's batches have been applied,
+//! and what each one's box is (its latest facts, docs/inventory.md).
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use patrol_proto::Labels;
+use patrol_proto::facts::{FactMap, Facts, key_device_facts, key_host_facts};
 use patrol_proto::v1;
 
-use patrol_store::AppliedSeq;
+use patrol_store::{AgentFacts, AppliedSeq};
 
 #[derive(Debug, Clone, Default)]
 struct Entry {
@@ -29,6 +31,17 @@ struct Entry {
     epochs: Vec<EpochSeq>,
     /// What `patrol_agent_up` last said for this agent, so it is published only on change.
     reported_up: Option<bool>,
+    /// Its latest facts (from a stream, or from the store until it is back).
+    facts: Option<Arc<KnownFacts>>,
+    /// Whether those facts are in the store (a failed write is retried when they come again).
+    facts_stored: bool,
+}
+
+/// An agent's facts and when it gathered them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct KnownFacts {
+    facts: Facts,
+    gathered_ms: i64,
 }
 
 /// Epochs remembered per agent, as many as the store keeps.
@@ -252,6 +265,101 @@ impl Registry {
         })
     }
 
+    /// Seeds the facts the store kept (agents not connected yet are known by them).
+    pub fn restore_facts(&self, stored: Vec<AgentFacts>) {
+        let Ok(mut m) = self.inner.lock() else { return };
+        for f in stored {
+            let e = m.entry(f.agent_id).or_default();
+            if e.host.is_empty() {
+                e.host = f.host;
+            }
+            e.facts = Some(Arc::new(KnownFacts {
+                facts: f.facts,
+                gathered_ms: f.gathered_ms,
+            }));
+            e.facts_stored = true;
+        }
+    }
+
+    /// Takes an agent's facts from its stream `generation`. `Some(true)` when they are to be
+    /// stored (they differ from what was known, or what was known never reached the store),
+    /// `None` when the stream has been replaced by a newer one.
+    pub fn set_facts(
+        &self,
+        agent_id: &str,
+        generation: u64,
+        facts: Facts,
+        gathered_ms: i64,
+    ) -> Option<bool> {
+        let mut m = self.inner.lock().ok()?;
+        let e = m.get_mut(agent_id)?;
+        if e.generation != generation {
+            return None;
+        }
+        if e.facts_stored && e.facts.as_ref().is_some_and(|k| k.facts == facts) {
+            return Some(false);
+        }
+        e.facts = Some(Arc::new(KnownFacts { facts, gathered_ms }));
+        e.facts_stored = false;
+        Some(true)
+    }
+
+    /// The facts gathered at `gathered_ms` are durable.
+    pub fn facts_stored(&self, agent_id: &str, gathered_ms: i64) {
+        if let Ok(mut m) = self.inner.lock()
+            && let Some(e) = m.get_mut(agent_id)
+            && e.facts
+                .as_ref()
+                .is_some_and(|k| k.gathered_ms == gathered_ms)
+        {
+            e.facts_stored = true;
+        }
+    }
+
+    /// Key facts (model, serial, OS, addresses) of `host`'s agent, and of `device` among the
+    /// devices it polls; the agent whose facts are newest when several share the host name.
+    pub fn key_facts(&self, host: &str, device: Option<&str>) -> (FactMap, FactMap) {
+        let Ok(m) = self.inner.lock() else {
+            return Default::default();
+        };
+        let newest = m
+            .values()
+            .filter(|e| e.host == host)
+            .filter_map(|e| e.facts.as_ref())
+            .max_by_key(|k| k.gathered_ms);
+        let Some(k) = newest else {
+            return Default::default();
+        };
+        let device = device
+            .and_then(|d| k.facts.devices.get(d))
+            .map(key_device_facts)
+            .unwrap_or_default();
+        (key_host_facts(&k.facts.host), device)
+    }
+
+    /// One agent with its facts: connected since the start, or known from the store.
+    pub fn get(&self, agent_id: &str) -> Option<v1::AgentInfo> {
+        let m = self.inner.lock().ok()?;
+        let e = m.get(agent_id)?;
+        if e.generation == 0 && e.facts.is_none() {
+            return None;
+        }
+        let mut info = info(agent_id, e);
+        if let Some(k) = &e.facts {
+            info.facts = k.facts.host.clone();
+            info.devices = k
+                .facts
+                .devices
+                .iter()
+                .map(|(device, facts)| v1::DeviceFacts {
+                    device: device.clone(),
+                    facts: facts.clone(),
+                })
+                .collect();
+        }
+        Some(info)
+    }
+
     pub fn connected_count(&self) -> usize {
         self.inner
             .lock()
@@ -266,21 +374,28 @@ impl Registry {
         let mut out: Vec<_> = m
             .iter()
             .filter(|(_, e)| e.generation > 0)
-            .map(|(id, e)| v1::AgentInfo {
-                agent_id: id.clone(),
-                host: e.host.clone(),
-                version: e.version.clone(),
-                labels: (&e.labels).into(),
-                connected: e.connected,
-                connected_ms: e.connected_ms,
-                last_seen_ms: e.last_seen_ms,
-                batches: e.batches,
-                samples: e.samples,
-                peer: e.peer.clone(),
-            })
+            .map(|(id, e)| info(id, e))
             .collect();
         out.sort_by(|a, b| a.agent_id.cmp(&b.agent_id));
         out
+    }
+}
+
+/// An agent as listed: its connection and counters, without its facts.
+fn info(agent_id: &str, e: &Entry) -> v1::AgentInfo {
+    v1::AgentInfo {
+        agent_id: agent_id.to_owned(),
+        host: e.host.clone(),
+        version: e.version.clone(),
+        labels: (&e.labels).into(),
+        connected: e.connected,
+        connected_ms: e.connected_ms,
+        last_seen_ms: e.last_seen_ms,
+        batches: e.batches,
+        samples: e.samples,
+        peer: e.peer.clone(),
+        facts_ms: e.facts.as_ref().map_or(0, |k| k.gathered_ms),
+        ..Default::default()
     }
 }
 
@@ -352,6 +467,67 @@ mod tests {
         let g3 = r.connect(&hello("a", 2), Labels::new(), String::new(), 0);
         assert_eq!(g3.durable_seq, 0);
         assert_eq!(r.begin_batch("a", g3.generation, 1, 1, 0), Some(true));
+    }
+
+    #[test]
+    fn facts_are_kept_per_agent_and_found_by_host_and_device() {
+        let r = Registry::default();
+        let f = |serial: &str| Facts {
+            host: [
+                ("hw.serial".to_owned(), serial.to_owned()),
+                ("memory.bytes".to_owned(), "1024".to_owned()),
+            ]
+            .into(),
+            devices: [(
+                "sw1".to_owned(),
+                [
+                    ("sys.name".to_owned(), "core-sw1".to_owned()),
+                    ("sys.object_id".to_owned(), "1.3.6.1.4.1.9.1.516".to_owned()),
+                ]
+                .into(),
+            )]
+            .into(),
+        };
+        // Known from the store before the agent is back: shown, not listed.
+        r.restore_facts(vec![AgentFacts {
+            agent_id: "a".into(),
+            host: "db1".into(),
+            facts: f("OLD"),
+            gathered_ms: 1,
+        }]);
+        assert!(r.list().is_empty());
+        let stored = r.get("a").expect("known from the store");
+        assert!(!stored.connected);
+        assert_eq!(stored.facts["hw.serial"], "OLD");
+        assert_eq!(stored.devices[0].device, "sw1");
+
+        let g = r
+            .connect(&hello("a", 1), Labels::new(), String::new(), 0)
+            .generation;
+        assert_eq!(r.set_facts("a", g, f("NEW"), 5), Some(true));
+        assert_eq!(
+            r.set_facts("a", g, f("NEW"), 5),
+            Some(true),
+            "not stored yet: to be stored when sent again"
+        );
+        r.facts_stored("a", 5);
+        assert_eq!(r.set_facts("a", g, f("NEW"), 6), Some(false), "unchanged");
+        assert_eq!(
+            r.set_facts("a", g + 1, f("X"), 7),
+            None,
+            "a replaced stream"
+        );
+        assert_eq!(r.list()[0].facts_ms, 5);
+        assert!(r.list()[0].facts.is_empty(), "list carries no facts");
+
+        let (host, device) = r.key_facts("db1", Some("sw1"));
+        assert_eq!(
+            host.into_iter().collect::<Vec<_>>(),
+            [("hw.serial".to_owned(), "NEW".to_owned())]
+        );
+        assert_eq!(device.keys().collect::<Vec<_>>(), ["sys.name"]);
+        assert_eq!(r.key_facts("db2", None), Default::default());
+        assert!(r.get("nobody").is_none());
     }
 
     #[test]

@@ -256,7 +256,14 @@ impl Incidents for Api {
             .map_err(|e| Status::internal(e.to_string()))?
             .map_err(status)?;
         match found {
-            Some(i) => Ok(Response::new((&i).into())),
+            Some(i) => {
+                let mut wire: v1::Incident = (&i).into();
+                // What the box is, for the person on duty: its agent's latest facts.
+                let (host, device) = self.core.agents.key_facts(&i.host, i.labels.get("device"));
+                wire.host_facts = host;
+                wire.device_facts = device;
+                Ok(Response::new(wire))
+            }
             None => Err(status(StoreError::NotFound(id))),
         }
     }
@@ -571,6 +578,21 @@ impl Agents for Api {
         Ok(Response::new(v1::AgentsListResponse {
             agents: self.core.agents.list(),
         }))
+    }
+
+    async fn get(
+        &self,
+        request: Request<v1::AgentsGetRequest>,
+    ) -> Result<Response<v1::AgentInfo>, Status> {
+        let id = request.into_inner().agent_id;
+        match self.core.agents.get(&id) {
+            Some(info) => Ok(Response::new(info)),
+            None => Err(Status::not_found(format!(
+                "no agent '{}' is known to this collector (`patrolctl agents list` shows those \
+                 connected since it started)",
+                id.chars().take(200).collect::<String>()
+            ))),
+        }
     }
 }
 

@@ -122,6 +122,7 @@ impl Ingest for IngestService {
             msg: Some(collector_message::Msg::Welcome(v1::Welcome {
                 applied_seq: reg.durable_seq,
                 max_batch_points: core.max_batch_points,
+                accepts_facts: true,
             })),
         };
         let _ = tx.send(Ok(welcome)).await;
@@ -184,6 +185,9 @@ impl Session {
                             Err(status) => break Some(status),
                         }
                     }
+                    Ok(Some(v1::AgentMessage { msg: Some(agent_message::Msg::Facts(f)) })) => {
+                        self.facts(f).await;
+                    }
                     Ok(Some(_)) => {
                         self.core.telemetry.reject("protocol");
                         break Some(Status::invalid_argument("expected a batch"));
@@ -244,6 +248,56 @@ impl Session {
             msg: Some(collector_message::Msg::Ack(v1::Ack { seq })),
         };
         tx.send(Ok(ack)).await.is_ok()
+    }
+
+    /// Takes the agent's facts and stores them when they changed. A refused message is
+    /// counted and logged, and the stream goes on: facts must never hold samples back (the
+    /// agent would send the same facts again on its next connection).
+    async fn facts(&self, wire: v1::Facts) {
+        let core = &self.core;
+        let facts = match patrol_proto::facts::check(&wire) {
+            Ok(f) => f,
+            Err(refusal) => {
+                let reason = refusal.reason();
+                core.telemetry.refuse(&self.agent_id, reason);
+                core.log.warn(&format!("{reason} {}", self.agent_id), || {
+                    format!(
+                        "agent {}: facts refused: {refusal} (docs/inventory.md); its samples go on",
+                        self.agent_id
+                    )
+                });
+                return;
+            }
+        };
+        let changed = core.agents.set_facts(
+            &self.agent_id,
+            self.generation,
+            facts.clone(),
+            wire.gathered_ms,
+        );
+        if changed != Some(true) {
+            return;
+        }
+        let Some(host) = self.labels.get("host").map(str::to_owned) else {
+            return;
+        };
+        let stored = patrol_store::AgentFacts {
+            agent_id: self.agent_id.clone(),
+            host,
+            facts,
+            gathered_ms: wire.gathered_ms,
+        };
+        match core.store.save_facts(stored).await {
+            Ok(()) => {
+                core.agents.facts_stored(&self.agent_id, wire.gathered_ms);
+                tracing::info!(agent_id = %self.agent_id, "agent facts updated");
+            }
+            Err(e) => {
+                core.telemetry.store_errors.inc();
+                tracing::error!(agent_id = %self.agent_id, error = %e,
+                    "agent facts not stored (kept in memory; stored when the agent sends them again)");
+            }
+        }
     }
 
     /// Counts and logs (rate-limited) a refused batch of this agent.

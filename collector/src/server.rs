@@ -182,6 +182,7 @@ async fn start_inner(
     };
     let agents = Registry::default();
     agents.restore(store.applied_seqs()?);
+    agents.restore_facts(store.agent_facts()?);
     if let Some(h) = &history {
         agents.limit_to_history(&h.marks());
     }

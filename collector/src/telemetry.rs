@@ -387,7 +387,7 @@ impl Telemetry {
         pairs(
             out,
             "patrol_ingest_refused_total",
-            "Batches refused over a limit, by agent and limit (agents past the 4096th counted as _other).",
+            "Batches (and facts messages) refused over a limit, by agent and limit (agents past the 4096th counted as _other).",
             ("agent", "reason"),
             &self.refused,
         )?;

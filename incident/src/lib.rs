@@ -455,6 +455,9 @@ impl From<&Incident> for v1::Incident {
             respond_due_ms: i.handling.respond_due_ms.unwrap_or_default(),
             fix_plan_due_ms: i.handling.fix_plan_due_ms.unwrap_or_default(),
             resolve_due_ms: i.handling.resolve_due_ms.unwrap_or_default(),
+            // Facts are the agent registry's, added by Incidents.Get.
+            host_facts: Default::default(),
+            device_facts: Default::default(),
         }
     }
 }

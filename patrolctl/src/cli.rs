@@ -331,6 +331,15 @@ pub enum AgentsCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Show one agent and what its box is: hardware, OS, CPU, memory, addresses, Oracle and
+    /// WebLogic versions, and the devices it polls (docs/inventory.md)
+    Show {
+        /// Agent id (as `agents list` prints it).
+        id: String,
+        /// A JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -72,6 +72,30 @@ pub struct AgentJson<'a> {
     batches: u64,
     samples: u64,
     peer: Option<&'a str>,
+    /// When its facts were gathered (null: none yet); `agents show` prints the facts.
+    facts_at: Option<String>,
+}
+
+/// `agents show --json`: the agent, its host's facts and each device's.
+#[derive(Debug, Serialize)]
+struct AgentShowJson<'a> {
+    #[serde(flatten)]
+    agent: AgentJson<'a>,
+    facts: &'a BTreeMap<String, String>,
+    devices: BTreeMap<&'a str, &'a BTreeMap<String, String>>,
+}
+
+/// One agent with its facts as JSON.
+pub fn agent_show(a: &v1::AgentInfo) -> String {
+    to_string(&AgentShowJson {
+        agent: AgentJson::new(a),
+        facts: &a.facts,
+        devices: a
+            .devices
+            .iter()
+            .map(|d| (d.device.as_str(), &d.facts))
+            .collect(),
+    })
 }
 
 impl<'a> AgentJson<'a> {
@@ -88,6 +112,7 @@ impl<'a> AgentJson<'a> {
             batches: a.batches,
             samples: a.samples,
             peer: non_empty(&a.peer),
+            facts_at: rfc3339(a.facts_ms),
         }
     }
 }
@@ -329,11 +354,28 @@ pub(crate) mod tests {
             batches: 2,
             samples: 80,
             peer: String::new(),
+            ..Default::default()
         };
         assert_eq!(
-            agents(&[a]),
-            r#"[{"agent_id":"db01","host":"db01","version":"0.1.0","labels":{"site":"bj"},"connected":true,"connected_at":"2026-11-23T09:12:01.123Z","last_seen_at":"2026-11-23T09:12:01.123Z","last_seen_ms":1795425121123,"batches":2,"samples":80,"peer":null}]"#
+            agents(std::slice::from_ref(&a)),
+            r#"[{"agent_id":"db01","host":"db01","version":"0.1.0","labels":{"site":"bj"},"connected":true,"connected_at":"2026-11-23T09:12:01.123Z","last_seen_at":"2026-11-23T09:12:01.123Z","last_seen_ms":1795425121123,"batches":2,"samples":80,"peer":null,"facts_at":null}]"#
         );
+        let mut shown = a;
+        shown.facts_ms = OPENED;
+        shown.facts = [(
+            "os.name".to_owned(),
+            "Debian GNU/Linux 12 (bookworm)".to_owned(),
+        )]
+        .into();
+        shown.devices = vec![v1::DeviceFacts {
+            device: "sw1".to_owned(),
+            facts: [("sys.name".to_owned(), "core-sw1".to_owned())].into(),
+        }];
+        let v: serde_json::Value = serde_json::from_str(&agent_show(&shown)).expect("JSON");
+        assert_eq!(v["agent_id"], "db01");
+        assert_eq!(v["facts_at"], "2026-11-23T09:12:01.123Z");
+        assert_eq!(v["facts"]["os.name"], "Debian GNU/Linux 12 (bookworm)");
+        assert_eq!(v["devices"]["sw1"]["sys.name"], "core-sw1");
     }
 
     #[test]

@@ -14,6 +14,7 @@ mod connect;
 mod detail;
 mod diagnose;
 mod docs;
+mod facts;
 mod failure;
 mod format;
 mod history;
@@ -84,6 +85,9 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Incidents(command) => incidents::run(url, command, &human, now_ms).await,
         Command::Agents(AgentsCommand::List { json }) => {
             agents::list(url, json, &human, now_ms).await
+        }
+        Command::Agents(AgentsCommand::Show { id, json }) => {
+            agents::show(url, &id, json, &human, now_ms).await
         }
         Command::Rules(RulesCommand::Check { paths, site }) => {
             rules::check_cmd(&paths, site.as_deref())

@@ -1,8 +1,13 @@
-//! `patrolctl incidents show ID`: the incident, its deadlines per clock and its journal, as text
-//! or as one JSON object `{"incident":…, "deadlines":[…], "journal":[…]}`.
+//! `patrolctl incidents show ID`: the incident, what its host (and device) is, its deadlines
+//! per clock and its journal, as text or as one JSON object `{"incident":…, "host_facts":{…},
+//! "device_facts":{…}, "deadlines":[…], "journal":[…]}`.
+
+use std::collections::BTreeMap;
 
 use crate::clocks;
 use crate::detail;
+use crate::facts;
+use crate::format::clean;
 use crate::format::{Human, quoted};
 use crate::json::{IncidentJson, detail as detail_json, non_empty, to_string};
 use crate::table::{self, Cell};
@@ -14,6 +19,7 @@ use serde_json::Value;
 /// The whole `show` output as text.
 pub fn text(i: &v1::Incident, journal: &v1::JournalResponse, human: &Human, now_ms: i64) -> String {
     let mut out = human.details(i);
+    out.push_str(&facts_text(i, human));
     out.push_str("\n\ndeadlines\n");
     let rows: Vec<Vec<Cell>> = clocks::clocks(i)
         .iter()
@@ -57,6 +63,22 @@ pub fn text(i: &v1::Incident, journal: &v1::JournalResponse, human: &Human, now_
     out.trim_end().to_owned()
 }
 
+/// The key facts of the incident's host and device (model, serial, OS, addresses), so the
+/// person on duty sees what the box is; one line when its agent has sent none.
+fn facts_text(i: &v1::Incident, human: &Human) -> String {
+    let mut out = format!("\n\nhost {}\n", clean(&i.host));
+    match facts::table(human, &i.host_facts) {
+        Some(t) => out.push_str(t.trim_end()),
+        None => out.push_str("(no facts: its agent has sent none)"),
+    }
+    let device = i.label_set().get("device").map(clean);
+    if let (Some(device), Some(t)) = (device, facts::table(human, &i.device_facts)) {
+        out.push_str(&format!("\n\ndevice {device}\n"));
+        out.push_str(t.trim_end());
+    }
+    out
+}
+
 /// Says so when the journal shown is not the whole journal.
 fn cut_note(journal: &v1::JournalResponse) -> Option<String> {
     let shown = journal.entries.len() as u64;
@@ -83,6 +105,9 @@ fn entry_text(e: &v1::JournalEntry, human: &Human) -> String {
 #[derive(Debug, Serialize)]
 struct ShowJson<'a> {
     incident: IncidentJson<'a>,
+    /// Key facts of the host and of the device (docs/inventory.md); `{}` when none came.
+    host_facts: &'a BTreeMap<String, String>,
+    device_facts: &'a BTreeMap<String, String>,
     deadlines: Vec<DeadlineJson>,
     journal: Vec<JournalJson<'a>>,
     /// Entries the incident has in all (`journal` holds the newest of them).
@@ -150,6 +175,8 @@ pub fn json(i: &v1::Incident, journal: &v1::JournalResponse, now_ms: i64) -> Str
         .collect();
     to_string(&ShowJson {
         incident: IncidentJson::new(i),
+        host_facts: &i.host_facts,
+        device_facts: &i.device_facts,
         deadlines,
         journal,
         journal_total,
@@ -254,6 +281,54 @@ mod tests {
         assert_eq!(v["journal"][1]["detail"]["assignee"], "bob");
         assert_eq!(v["journal"][0]["detail"], Value::Null);
         assert_eq!(v["journal_total"], 2);
+        assert_eq!(v["host_facts"], serde_json::json!({}));
+    }
+
+    #[test]
+    fn the_host_and_device_facts_come_before_the_deadlines() {
+        let (mut i, journal) = assigned();
+        let human = Human {
+            tz: TimeZone::UTC,
+            color: false,
+        };
+        let none = text(&i, &journal, &human, OPENED);
+        assert!(
+            none.contains("\n\nhost db01\n(no facts: its agent has sent none)\n\ndeadlines\n"),
+            "{none}"
+        );
+        i.labels.push(v1::Label {
+            name: "device".to_owned(),
+            value: "sw1".to_owned(),
+        });
+        i.host_facts = [
+            ("hw.serial".to_owned(), "7XK2S53".to_owned()),
+            ("ip[eth0]".to_owned(), "192.0.2.5/24".to_owned()),
+        ]
+        .into();
+        i.device_facts = [(
+            "chassis[3001].model".to_owned(),
+            "WS-C3750-48PS-S".to_owned(),
+        )]
+        .into();
+        let out = text(&i, &journal, &human, OPENED);
+        assert!(
+            out.contains(
+                "\n\nhost db01\n\
+                 FACT       VALUE\n\
+                 hw.serial  7XK2S53\n\
+                 ip[eth0]   192.0.2.5/24\n\
+                 \n\
+                 device sw1\n\
+                 FACT                 VALUE\n\
+                 chassis[3001].model  WS-C3750-48PS-S\n\
+                 \n\
+                 deadlines\n"
+            ),
+            "{out}"
+        );
+        let v: Value = serde_json::from_str(&json(&i, &journal, OPENED)).expect("JSON");
+        assert_eq!(v["host_facts"]["hw.serial"], "7XK2S53");
+        assert_eq!(v["device_facts"]["chassis[3001].model"], "WS-C3750-48PS-S");
     }
 
     #[test]

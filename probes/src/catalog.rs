@@ -606,13 +606,21 @@ pub const METRICS: &[(&str, &str)] = &[
     ),
     (
         "fc_port_up",
-        "1 = Fibre Channel port up (FCMGMT status ready, or IF-MIB oper up).",
+        "1 = Fibre Channel port up (FCMGMT status ready, FIBRE-CHANNEL-FE physical state online, or IF-MIB oper up).",
     ),
     (
         "fc_port_down",
-        "1 = Fibre Channel port meant to be online that is failed, offline-sequence, bypassed or down.",
+        "1 = Fibre Channel port meant to be online that is failed, offline-sequence, bypassed, in link failure or down.",
     ),
     ("fc_port_speed_bits_per_second", "Fibre Channel port speed."),
+    (
+        "fc_port_admin_up",
+        "1 = Fibre Channel Fx_Port administratively online (FIBRE-CHANNEL-FE-MIB fcFxPortPhysAdminStatus).",
+    ),
+    (
+        "fc_port_oper_mode",
+        "Fibre Channel Fx_Port operating mode as the MIB numbers it: 1 unknown, 2 F_Port, 3 FL_Port.",
+    ),
     // ipmi probe (probes/src/ipmi/README.md)
     (
         "ipmi_up",

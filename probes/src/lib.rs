@@ -14,6 +14,9 @@ use serde::Deserialize;
 
 pub mod catalog;
 pub mod host;
+/// Facts, not samples: what the host is (DMI, OS, CPU, memory, addresses, Oracle and WebLogic
+/// homes). Gathered by the agent beside the probes.
+pub mod inventory;
 pub mod oracle;
 pub mod snmp;
 // weblogic: log probes and the generic pieces under them (tail, dir, log_pattern).

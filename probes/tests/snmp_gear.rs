@@ -1,6 +1,7 @@
 //! The gear profiles against a real SNMP agent: snmpsim serving the recordings under
-//! `probes/src/snmp/testdata/` (written from UPS-MIB, ENTITY-SENSOR-MIB, FCMGMT-MIB, IF-MIB
-//! and LIEBERT-GP-ENVIRONMENTAL-MIB, since snmpsim ships none for such gear), one community
+//! `probes/src/snmp/testdata/` (written from UPS-MIB, ENTITY-SENSOR-MIB, FCMGMT-MIB, IF-MIB,
+//! FIBRE-CHANNEL-FE-MIB and LIEBERT-GP-ENVIRONMENTAL-MIB, since snmpsim ships none for such
+//! gear), one community
 //! per device, read over the network with GETBULK like any switch; values checked against
 //! net-snmp's snmpget/snmpbulkwalk on the same peer. The Liebert profile is the operator file
 //! shipped in `packaging/examples/snmp-profiles/`, loaded through `profile_dirs`.
@@ -60,6 +61,7 @@ async fn ups_entity_fc_and_a_vendor_profile_file_read_from_snmpsim() {
         ("fcsw", "fc_mgmt.snmprec"),
         ("mds", "fc_if_mib.snmprec"),
         ("crac", "liebert_env.snmprec"),
+        ("fcfe", "fc_fe.snmprec"),
     ];
     let recordings: Vec<(&str, String)> = devices
         .iter()
@@ -77,7 +79,7 @@ async fn ups_entity_fc_and_a_vendor_profile_file_read_from_snmpsim() {
         )
     };
     let section = format!(
-        "type = \"snmp\"\ninterval = \"30s\"\ntimeout = \"2s\"\nprofile_dirs = [{:?}]\n{}{}{}{}{}{}",
+        "type = \"snmp\"\ninterval = \"30s\"\ntimeout = \"2s\"\nprofile_dirs = [{:?}]\n{}{}{}{}{}{}{}",
         profiles_dir.display().to_string(),
         device("ups_mains", "\"system\", \"ups_mib\""),
         device("ups_battery", "\"ups_mib\""),
@@ -85,6 +87,7 @@ async fn ups_entity_fc_and_a_vendor_profile_file_read_from_snmpsim() {
         device("fcsw", "\"fc_mgmt\""),
         device("mds", "\"if_mib\", \"fc_if_mib\""),
         device("crac", "\"liebert_env\""),
+        device("fcfe", "\"fc_fe\""),
     );
     let config: ProbeConfig = toml::from_str(&section).expect("probe config parses");
     let mut probe = config
@@ -221,6 +224,67 @@ async fn ups_entity_fc_and_a_vendor_profile_file_read_from_snmpsim() {
         2e9
     );
 
+    // FIBRE-CHANNEL-FE-MIB: ports named <module>.<port>, each state against net-snmp.
+    let phys = "1.3.6.1.2.1.75.1.2.2.1";
+    let v2c = ["-v2c", "-c", "fcfe"];
+    let admin = net_snmp("snmpbulkwalk", &v2c, &address, &format!("{phys}.1"));
+    let oper = net_snmp("snmpbulkwalk", &v2c, &address, &format!("{phys}.2"));
+    let mode = net_snmp("snmpbulkwalk", &v2c, &address, "1.3.6.1.2.1.75.1.2.1.1.3");
+    assert_eq!(oper.len(), 4, "{oper:?}");
+    let mut want_up = BTreeMap::new();
+    let mut want_down = BTreeMap::new();
+    let mut want_admin = BTreeMap::new();
+    let mut want_mode = BTreeMap::new();
+    for (oid, v) in &oper {
+        let port = peers::index_of(oid, &format!("{phys}.2")).to_owned();
+        let admin_online = admin[&format!("{phys}.1.{port}")].number() == 1.0;
+        let state = v.number();
+        want_up.insert(port.clone(), if state == 1.0 { 1.0 } else { 0.0 });
+        // Down: admin online and oper offline(2) or linkFailure(4).
+        let down = admin_online && (state == 2.0 || state == 4.0);
+        want_down.insert(port.clone(), if down { 1.0 } else { 0.0 });
+        want_admin.insert(port.clone(), if admin_online { 1.0 } else { 0.0 });
+        want_mode.insert(
+            port.clone(),
+            mode[&format!("1.3.6.1.2.1.75.1.2.1.1.3.{port}")].number(),
+        );
+    }
+    assert_eq!(by_label(&samples, "fc_port_up", "fcfe", "port"), want_up);
+    assert_eq!(
+        by_label(&samples, "fc_port_down", "fcfe", "port"),
+        want_down
+    );
+    assert_eq!(
+        by_label(&samples, "fc_port_admin_up", "fcfe", "port"),
+        want_admin
+    );
+    assert_eq!(
+        by_label(&samples, "fc_port_oper_mode", "fcfe", "port"),
+        want_mode
+    );
+    // The recording's cases, spelled out: 1.2 in link failure is down, 1.3 offline by the
+    // operator's choice is not, 1.4 is up as an FL_Port.
+    assert_eq!(
+        by_label(&samples, "fc_port_down", "fcfe", "port"),
+        BTreeMap::from([
+            ("1.1".to_owned(), 0.0),
+            ("1.2".to_owned(), 1.0),
+            ("1.3".to_owned(), 0.0),
+            ("1.4".to_owned(), 0.0),
+        ])
+    );
+    assert_eq!(
+        value(&samples, "fc_port_oper_mode", "fcfe", &[("port", "1.4")]),
+        3.0
+    );
+    assert!(
+        !samples
+            .iter()
+            .any(|s| s.name == "fc_port_speed_bits_per_second"
+                && s.labels.get("device") == Some("fcfe")),
+        "FIBRE-CHANNEL-FE-MIB has no speed"
+    );
+
     // The operator's profile file: a precision air conditioner.
     let tenths = one_number("crac", &address, "1.3.6.1.4.1.476.1.42.3.4.1.3.3.1.50.1");
     assert_eq!(
@@ -279,4 +343,75 @@ fn a_broken_profile_file_stops_the_probe_at_its_line_and_column() {
         )),
         "{error}"
     );
+}
+
+/// The inventory's device facts read over the network from snmpsim: the real Catalyst 3750
+/// walk (sysDescr, sysObjectID, sysName, its chassis row) and the FC switch recording (no
+/// ENTITY-MIB: sys facts only), each value against net-snmp's snmpget on the same peer; a
+/// device that does not answer gives no facts (None), not an error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn device_facts_are_read_like_net_snmp_reads_them() {
+    let cisco = std::process::Command::new("zcat")
+        .arg(peers::CISCO_RECORDING)
+        .output()
+        .expect("zcat runs");
+    assert!(
+        cisco.status.success(),
+        "{} missing: install the Debian package snmpsim",
+        peers::CISCO_RECORDING
+    );
+    let recordings = [
+        ("c3750", String::from_utf8_lossy(&cisco.stdout).into_owned()),
+        ("fcfe", testdata("fc_fe.snmprec")),
+    ];
+    let sim = peers::start_snmpsim_serving(&recordings);
+    let address = sim.address();
+    let silent = format!("127.0.0.1:{}", peers::free_udp_port());
+    let section = format!(
+        "interval = \"30s\"\ntimeout = \"500ms\"\nretries = 0\n\
+         [[device]]\nname = \"c3750\"\naddress = \"{address}\"\ncommunity = \"c3750\"\n\
+         [[device]]\nname = \"fcfe\"\naddress = \"{address}\"\ncommunity = \"fcfe\"\n\
+         [[device]]\nname = \"gone\"\naddress = \"{silent}\"\ncommunity = \"x\"\n"
+    );
+    let config: patrol_probes::snmp::SnmpConfig = toml::from_str(&section).expect("parses");
+    let got: BTreeMap<String, Option<BTreeMap<String, String>>> =
+        patrol_probes::snmp::inventory::device_facts(&config)
+            .await
+            .expect("valid section")
+            .into_iter()
+            .collect();
+    assert_eq!(got["gone"], None);
+    let c3750 = got["c3750"].as_ref().expect("the switch answers");
+    let get = |community: &str, oid: &str| {
+        String::from_utf8_lossy(
+            &net_snmp("snmpget", &["-v2c", "-c", community], &address, oid)[oid].bytes(),
+        )
+        .into_owned()
+    };
+    let chassis = "1.3.6.1.2.1.47.1.1.1.1";
+    assert_eq!(c3750["sys.name"], get("c3750", "1.3.6.1.2.1.1.5.0"));
+    assert_eq!(
+        c3750["chassis[3001].model"],
+        get("c3750", &format!("{chassis}.13.3001"))
+    );
+    assert_eq!(
+        c3750["chassis[3001].serial"],
+        get("c3750", &format!("{chassis}.11.3001"))
+    );
+    assert_eq!(
+        c3750["chassis[3001].firmware"],
+        get("c3750", &format!("{chassis}.9.3001"))
+    );
+    assert_eq!(c3750["chassis[3001].model"], "WS-C3750-48PS-S");
+    assert_eq!(c3750["sys.object_id"], "1.3.6.1.4.1.9.1.516");
+    assert!(
+        c3750["sys.descr"].starts_with("Cisco IOS Software, C3750 Software"),
+        "{c3750:?}"
+    );
+    let fcfe = got["fcfe"].as_ref().expect("the FC switch answers");
+    assert_eq!(
+        fcfe.keys().map(String::as_str).collect::<Vec<_>>(),
+        ["sys.descr", "sys.name", "sys.object_id"]
+    );
+    assert_eq!(fcfe["sys.name"], "fabric-a-sw1");
 }

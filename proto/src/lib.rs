@@ -6,6 +6,7 @@
 
 pub mod convert;
 pub mod exposition;
+pub mod facts;
 pub mod model;
 pub mod secret;
 pub mod tls;

@@ -1,7 +1,7 @@
 //! The durable incident store: incidents and their lifecycle (the model and its transition
 //! table are `patrol-incident`'s, re-exported here as [`incident`]), the journal of every
-//! change, the clocks and escalation steps fired, the notification outbox, and the highest
-//! batch applied per agent — on SQLite (`<data_dir>/patrol.db`) today.
+//! change, the clocks and escalation steps fired, the notification outbox, the highest
+//! batch applied per agent and each agent's latest facts — on SQLite (`<data_dir>/patrol.db`) today.
 //!
 //! One writer thread owns the write connection ([`writer`]); every change — rule decisions,
 //! acknowledge and resolve by hand — goes through it, so they are ordered, and requests queued
@@ -21,6 +21,7 @@
 pub use patrol_incident as incident;
 
 mod escalate;
+mod facts;
 mod outbox;
 mod schema;
 mod writer;
@@ -48,6 +49,7 @@ use writer::Request;
 use patrol_site::{Site, SiteHandle};
 
 pub use escalate::ESCALATION_ACTOR;
+pub use facts::AgentFacts;
 pub use outbox::{Backlog, Delivery, Due, Notification, OutboxItem, Router};
 pub use schema::{SCHEMA_VERSION, SYNCHRONOUS};
 pub use writer::{EPOCHS_KEPT, GROUP_MAX, RULE_ACTOR};
@@ -617,6 +619,18 @@ impl Store {
             })?;
             Ok(rows.collect::<Result<Vec<_>, _>>()?)
         })
+    }
+
+    /// Keeps an agent's latest facts, replacing what it had; returns once durable.
+    pub async fn save_facts(&self, facts: AgentFacts) -> Result<(), StoreError> {
+        let (reply, rx) = oneshot::channel();
+        self.send(Request::Facts { facts, reply }).await?;
+        rx.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// Every agent's latest facts.
+    pub fn agent_facts(&self) -> Result<Vec<AgentFacts>, StoreError> {
+        self.read(facts::load)
     }
 
     fn read<T>(

@@ -236,6 +236,17 @@ pub(super) const MIGRATIONS: &[&str] = &[
     DROP TABLE agent_seq;
     ALTER TABLE agent_epoch_seq RENAME TO agent_seq;
     ",
+    // Version 8: the latest inventory facts per agent (docs/inventory.md), so what a box is
+    // (model, serial, OS, addresses) is known after a restart, before its agent is back.
+    "
+    CREATE TABLE IF NOT EXISTS agent_facts (
+        agent_id    TEXT PRIMARY KEY,
+        host        TEXT NOT NULL,
+        -- {\"host\": {key: value}, \"devices\": {device: {key: value}}}
+        facts_json  TEXT NOT NULL,
+        gathered_ms INTEGER NOT NULL
+    );
+    ",
 ];
 
 /// The schema version this build writes.

@@ -16,8 +16,8 @@ use async_trait::async_trait;
 
 use crate::incident::Incident;
 use crate::{
-    AppliedSeq, Backlog, Delivery, Due, JournalEntry, NewIncident, Op, OutboxItem, Store,
-    StoreError, WriteBatch,
+    AgentFacts, AppliedSeq, Backlog, Delivery, Due, JournalEntry, NewIncident, Op, OutboxItem,
+    Store, StoreError, WriteBatch,
 };
 
 /// What the collector and the dispatcher need of an incident store.
@@ -131,6 +131,12 @@ pub trait IncidentStore: Send + Sync {
 
     /// The highest batch applied per agent.
     fn applied_seqs(&self) -> Result<Vec<AppliedSeq>, StoreError>;
+
+    /// Keeps an agent's latest facts, replacing what it had; returns once durable.
+    async fn save_facts(&self, facts: AgentFacts) -> Result<(), StoreError>;
+
+    /// Every agent's latest facts.
+    fn agent_facts(&self) -> Result<Vec<AgentFacts>, StoreError>;
 }
 
 #[async_trait]
@@ -231,5 +237,13 @@ impl IncidentStore for Store {
 
     fn applied_seqs(&self) -> Result<Vec<AppliedSeq>, StoreError> {
         Store::applied_seqs(self)
+    }
+
+    async fn save_facts(&self, facts: AgentFacts) -> Result<(), StoreError> {
+        Store::save_facts(self, facts).await
+    }
+
+    fn agent_facts(&self) -> Result<Vec<AgentFacts>, StoreError> {
+        Store::agent_facts(self)
     }
 }

@@ -51,6 +51,11 @@ pub enum Request {
         now_ms: i64,
         reply: oneshot::Sender<Result<usize, StoreError>>,
     },
+    /// An agent's latest facts, replacing what it had.
+    Facts {
+        facts: super::AgentFacts,
+        reply: oneshot::Sender<Result<(), StoreError>>,
+    },
     /// A person reports an incident (phone, e-mail, inspection round).
     Create {
         new: NewIncident,
@@ -68,6 +73,7 @@ enum Outcome {
     Manual(Result<Incident, StoreError>),
     Clocks(Result<usize, StoreError>),
     Delivered(Result<(), StoreError>),
+    Saved(Result<(), StoreError>),
 }
 
 impl Outcome {
@@ -77,6 +83,7 @@ impl Outcome {
             Outcome::Manual(r) => r.is_ok(),
             Outcome::Clocks(r) => r.is_ok(),
             Outcome::Delivered(r) => r.is_ok(),
+            Outcome::Saved(r) => r.is_ok(),
         }
     }
 
@@ -87,6 +94,7 @@ impl Outcome {
             Outcome::Manual(_) => Outcome::Manual(Err(e)),
             Outcome::Clocks(_) => Outcome::Clocks(Err(e)),
             Outcome::Delivered(_) => Outcome::Delivered(Err(e)),
+            Outcome::Saved(_) => Outcome::Saved(Err(e)),
         }
     }
 }
@@ -162,6 +170,7 @@ fn process_group(
                 } => Outcome::Delivered(
                     super::outbox::record(&sp, *id, outcome, *at_ms).map(|ev| events.extend(ev)),
                 ),
+                Request::Facts { facts, .. } => Outcome::Saved(super::facts::save(&sp, facts)),
                 // Same result type as a person's operation: it is answered the same way.
                 Request::Create { new, by, at_ms, .. } => {
                     Outcome::Manual(apply_create(&sp, site, new, by, *at_ms, &mut events))
@@ -217,7 +226,7 @@ fn process_group(
                     Request::Clocks { reply, .. } => {
                         let _ = reply.send(Err(err));
                     }
-                    Request::Delivered { reply, .. } => {
+                    Request::Delivered { reply, .. } | Request::Facts { reply, .. } => {
                         let _ = reply.send(Err(err));
                     }
                 }
@@ -252,6 +261,12 @@ fn reply(req: Request, outcome: Outcome) {
         Request::Delivered { reply, .. } => {
             let _ = reply.send(match outcome {
                 Outcome::Delivered(r) => r,
+                _ => Err(StoreError::Closed),
+            });
+        }
+        Request::Facts { reply, .. } => {
+            let _ = reply.send(match outcome {
+                Outcome::Saved(r) => r,
                 _ => Err(StoreError::Closed),
             });
         }

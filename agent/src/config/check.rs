@@ -121,6 +121,11 @@ pub(super) fn settle(cfg: AgentConfig, path: &str) -> Result<Settings, ConfigErr
             );
         }
     }
+    for problem in cfg.inventory.problems() {
+        let mut at = vec![Step::Key("inventory"), Step::Key(problem.field)];
+        at.extend(problem.index.map(Step::Index));
+        found.at(&at, problem.message);
+    }
     let state_dir = cfg
         .state_dir
         .clone()
@@ -167,6 +172,7 @@ pub(super) fn settle(cfg: AgentConfig, path: &str) -> Result<Settings, ConfigErr
         spool,
         tls_files,
         self_metrics: cfg.self_metrics,
+        inventory: cfg.inventory,
     })
 }
 

@@ -47,6 +47,10 @@ pub struct AgentConfig {
     /// samples every 10 s. Default `true`.
     #[serde(default = "default_true")]
     pub self_metrics: bool,
+    /// `[inventory]`: facts about the host and the devices it polls, sent to the collector
+    /// when they change (docs/inventory.md). On by default.
+    #[serde(default)]
+    pub inventory: patrol_probes::inventory::InventoryConfig,
     /// The text this config was parsed from (set by [`AgentConfig::parse`] and
     /// [`AgentConfig::load`]), so checks can point at `file:line:column`.
     #[serde(skip)]
@@ -66,6 +70,7 @@ impl Default for AgentConfig {
             state_dir: None,
             spool: SpoolSection::default(),
             self_metrics: true,
+            inventory: Default::default(),
             source_text: None,
         }
     }
@@ -316,6 +321,8 @@ pub struct Settings {
     pub tls_files: Vec<u8>,
     /// Report the agent's own counters as samples.
     pub self_metrics: bool,
+    /// What the inventory gathers and how often.
+    pub inventory: patrol_probes::inventory::InventoryConfig,
 }
 
 impl Settings {
@@ -495,6 +502,29 @@ interval = "1s"
         assert_eq!(s.labels.get("host"), Some(s.host.as_str()));
         assert_eq!(s.collector.backoff_max, Duration::from_secs(60));
         assert_eq!(s.probes.len(), 1);
+    }
+
+    #[test]
+    fn inventory_problems_are_located() {
+        let src = "[inventory]\ninterval = \"10s\"\noracle_homes = [\"/u01/db\", \"db2\"]\n";
+        let cfg = AgentConfig::parse("agent.toml", src).unwrap();
+        let err = cfg.settle("agent.toml").unwrap_err().to_string();
+        assert!(
+            err.contains("agent.toml:2:12: [inventory] interval 10s is too short"),
+            "{err}"
+        );
+        assert!(
+            err.contains(
+                "agent.toml:3:28: [inventory] oracle_homes[1] \"db2\" must be an absolute path"
+            ),
+            "{err}"
+        );
+        let s = AgentConfig::parse("agent.toml", "")
+            .unwrap()
+            .settle("agent.toml")
+            .unwrap();
+        assert!(s.inventory.enabled, "on by default");
+        assert_eq!(s.inventory.interval, Duration::from_secs(3600));
     }
 
     #[test]

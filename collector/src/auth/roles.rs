@@ -109,6 +109,11 @@ pub const METHODS: &[(&str, Need, &str)] = &[
         "agents list",
     ),
     (
+        "/patrol.v1.Agents/Get",
+        Need::Role(Role::Viewer),
+        "agents show",
+    ),
+    (
         "/patrol.v1.Rules/List",
         Need::Role(Role::Viewer),
         "rules list",

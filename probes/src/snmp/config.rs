@@ -51,7 +51,8 @@ pub struct SnmpConfig {
     pub community_env: Option<String>,
     /// Profiles read from every device (a device may override the list): built-in ones
     /// (`system`, `if_mib`, `host_resources`, `entity_sensor`, `cisco_envmon`,
-    /// `cisco_process`, `ups_mib`, `fc_mgmt`, `fc_if_mib`) or ones from `profile_dirs`.
+    /// `cisco_process`, `ups_mib`, `fc_mgmt`, `fc_if_mib`, `fc_fe`) or ones from
+    /// `profile_dirs`.
     /// Default: the first six; a device without a MIB simply answers with an empty table.
     #[serde(default = "default_profiles")]
     pub profiles: Vec<String>,

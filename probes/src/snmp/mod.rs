@@ -15,6 +15,8 @@
 
 mod config;
 mod custom;
+/// Device facts (sysDescr, sysObjectID, sysName, chassis rows) for the agent's inventory.
+pub mod inventory;
 pub mod profile;
 mod rates;
 pub(crate) mod session;

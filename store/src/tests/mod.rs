@@ -604,3 +604,64 @@ async fn the_database_is_readable_by_its_owner_only() {
     assert_eq!(mode(&db), 0o600);
     assert_eq!(store.open_incidents().unwrap().len(), 1);
 }
+
+#[tokio::test]
+async fn facts_survive_a_reopen_and_a_newer_message_replaces_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let facts = |model: &str| patrol_proto::facts::Facts {
+        host: [("hw.model".to_owned(), model.to_owned())].into(),
+        devices: [(
+            "sw1".to_owned(),
+            [("chassis[1001].serial".to_owned(), "FOC1234".to_owned())].into(),
+        )]
+        .into(),
+    };
+    {
+        let (tx, _rx) = bus();
+        let store = Store::open(dir.path(), tx).unwrap();
+        for (model, at) in [("R730", 1_000), ("R740", 2_000)] {
+            store
+                .save_facts(AgentFacts {
+                    agent_id: "db1".into(),
+                    host: "db1".into(),
+                    facts: facts(model),
+                    gathered_ms: at,
+                })
+                .await
+                .unwrap();
+        }
+    }
+    let (tx, _rx) = bus();
+    let store = Store::open(dir.path(), tx).unwrap();
+    assert_eq!(
+        store.agent_facts().unwrap(),
+        [AgentFacts {
+            agent_id: "db1".into(),
+            host: "db1".into(),
+            facts: facts("R740"),
+            gathered_ms: 2_000,
+        }]
+    );
+}
+
+#[test]
+fn a_version_7_store_gains_the_facts_table() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let mut conn = Connection::open(dir.path().join(DB_FILE)).unwrap();
+        conn.execute_batch(
+            "CREATE TABLE schema_version (version INTEGER NOT NULL);
+             INSERT INTO schema_version VALUES (7);",
+        )
+        .unwrap();
+        let tx = conn.transaction().unwrap();
+        for sql in &schema::MIGRATIONS[..7] {
+            tx.execute_batch(sql).unwrap();
+        }
+        tx.commit().unwrap();
+    }
+    let (tx, _rx) = bus();
+    let store = Store::open(dir.path(), tx).unwrap();
+    assert!(store.agent_facts().unwrap().is_empty());
+    assert_eq!(SCHEMA_VERSION, 8);
+}

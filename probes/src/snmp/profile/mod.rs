@@ -38,10 +38,11 @@ const BUILTIN: &[(&str, &str)] = &[
     ("ups_mib.toml", include_str!("builtin/ups_mib.toml")),
     ("fc_mgmt.toml", include_str!("builtin/fc_mgmt.toml")),
     ("fc_if_mib.toml", include_str!("builtin/fc_if_mib.toml")),
+    ("fc_fe.toml", include_str!("builtin/fc_fe.toml")),
 ];
 
 /// The profiles read from every device of a section that names none: the six of the first
-/// release. The gear profiles (`ups_mib`, `fc_mgmt`, `fc_if_mib`) are asked for by name.
+/// release. The gear profiles (`ups_mib`, `fc_mgmt`, `fc_if_mib`, `fc_fe`) are asked for by name.
 pub const DEFAULT_PROFILES: &[&str] = &[
     "system",
     "if_mib",
