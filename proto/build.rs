@@ -2,7 +2,10 @@
 //! `protoc`.
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let fds = protox::compile(["patrol/v1/patrol.proto"], ["proto"])?;
+    let fds = protox::compile(
+        ["patrol/v1/patrol.proto", "patrol/v1/reports.proto"],
+        ["proto"],
+    )?;
     tonic_prost_build::configure().compile_fds(fds)?;
     // compile_fds only sees a descriptor set, so cargo must be told which files matter.
     println!("cargo:rerun-if-changed=proto");

@@ -9,7 +9,8 @@ use patrol_agent::Agent;
 use patrol_proto::model::now_ms;
 use patrol_proto::v1::{
     agents_server::AgentsServer, channels_server::ChannelsServer, history_server::HistoryServer,
-    incidents_server::IncidentsServer, ingest_server::IngestServer, rules_server::RulesServer,
+    incidents_server::IncidentsServer, ingest_server::IngestServer, reports_server::ReportsServer,
+    rules_server::RulesServer,
 };
 use tokio::net::TcpListener;
 use tokio::sync::{broadcast, watch};
@@ -210,6 +211,9 @@ async fn start_inner(
         budget: crate::conn::Budget::http(&settings.connections, telemetry),
     };
     let mut servers = Vec::new();
+    let (reports, scheduler) = crate::reports::start(Arc::clone(&core), &settings.data)
+        .map_err(|e| StartError::DataDir("reports.db".into(), std::io::Error::other(e)))?;
+    servers.push(scheduler);
     let api = || Api::new(Arc::clone(&core));
     let mut builder =
         tonic::transport::Server::builder().http2_keepalive_interval(Some(Duration::from_secs(30)));
@@ -243,6 +247,10 @@ async fn start_inner(
         .add_service(HistoryServer::with_interceptor(
             crate::history_api::HistoryService::new(Arc::clone(&core)),
             crate::conn::client_call,
+        ))
+        .add_service(ReportsServer::with_interceptor(
+            crate::reports::api::ReportsService::new(Arc::clone(&reports)),
+            crate::conn::client_call,
         ));
     let mut rx = shutdown_rx.clone();
     servers.push(tokio::spawn(async move {
@@ -253,7 +261,7 @@ async fn start_inner(
             tracing::error!(error = %e, "gRPC server failed");
         }
     }));
-    let app = crate::http::router(Arc::clone(&core));
+    let app = crate::http::router(Arc::clone(&core)).merge(crate::reports::http::router(reports));
     let mut rx = shutdown_rx.clone();
     servers.push(tokio::spawn(async move {
         let stop = async move {
