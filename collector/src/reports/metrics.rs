@@ -41,6 +41,8 @@ pub struct ReportCounters {
     pub archive_errors: Counter,
     /// Delivery tries by (channel, outcome). Channels come from the site file: bounded.
     sends: Mutex<BTreeMap<(String, Outcome), u64>>,
+    /// Each schedule's next inspection time (ms), as of the scheduler's last look.
+    next: Mutex<BTreeMap<String, i64>>,
 }
 
 impl ReportCounters {
@@ -54,6 +56,12 @@ impl ReportCounters {
     pub fn sends(&self, channel: &str, outcome: Outcome) -> u64 {
         let m = self.sends.lock().unwrap_or_else(PoisonError::into_inner);
         m.get(&(channel.to_owned(), outcome)).copied().unwrap_or(0)
+    }
+
+    /// Each schedule's next inspection time, as the scheduler just planned it (schedules the
+    /// site no longer has are dropped).
+    pub fn set_next(&self, next: BTreeMap<String, i64>) {
+        *self.next.lock().unwrap_or_else(PoisonError::into_inner) = next;
     }
 
     /// Writes the families in the Prometheus text format.
@@ -96,6 +104,24 @@ impl ReportCounters {
             patrol_proto::exposition::write_escaped(out, &channel)?;
             writeln!(out, "\",outcome=\"{}\"}} {n}", outcome.as_str())?;
         }
+        writeln!(
+            out,
+            "# HELP patrol_report_next_inspection_timestamp_seconds When each inspection schedule makes its next sheet (Unix time), as of the scheduler's last look.\n\
+             # TYPE patrol_report_next_inspection_timestamp_seconds gauge"
+        )?;
+        let next = self
+            .next
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        for (schedule, ms) in next {
+            write!(
+                out,
+                "patrol_report_next_inspection_timestamp_seconds{{schedule=\""
+            )?;
+            patrol_proto::exposition::write_escaped(out, &schedule)?;
+            writeln!(out, "\"}} {}", ms as f64 / 1000.0)?;
+        }
         Ok(())
     }
 }
@@ -110,6 +136,7 @@ mod tests {
         c.on_time.inc();
         c.send("mail", Outcome::Failed);
         c.send("mail", Outcome::Sent);
+        c.set_next(BTreeMap::from([("daily".to_owned(), 1_791_532_800_000)]));
         let mut out = String::new();
         c.encode(&mut out).unwrap_or_default();
         assert!(
@@ -119,6 +146,9 @@ mod tests {
         assert!(out.contains("patrol_report_sheets_total{when=\"caught_up\"} 0\n"));
         assert!(out.contains("patrol_report_sends_total{channel=\"mail\",outcome=\"failed\"} 1\n"));
         assert!(out.contains("patrol_report_sends_total{channel=\"mail\",outcome=\"sent\"} 1\n"));
+        assert!(out.contains(
+            "patrol_report_next_inspection_timestamp_seconds{schedule=\"daily\"} 1791532800\n"
+        ));
         assert_eq!(c.sends("mail", Outcome::Sent), 1);
     }
 }

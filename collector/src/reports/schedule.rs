@@ -89,6 +89,7 @@ fn round(reports: &Arc<Reports>) -> Duration {
     let site = patrol_site::current(&reports.core.site);
     let now = reports.clock.now_ms();
     let mut wake = now.saturating_add(LOOK_AGAIN.as_millis() as i64);
+    let mut next_of = std::collections::BTreeMap::new();
     for schedule in &site.inspections {
         let Some(cal) = site.calendar_named(&schedule.calendar) else {
             continue;
@@ -125,8 +126,11 @@ fn round(reports: &Arc<Reports>) -> Duration {
         }
         if let Some(n) = p.next {
             wake = wake.min(n);
+            next_of.insert(schedule.name.clone(), n);
         }
     }
+    // Published after the round's sheets are made: a reader that sees it knows they are.
+    reports.core.telemetry.reports.set_next(next_of);
     Duration::from_millis(u64::try_from(wake - now).unwrap_or(0))
 }
 

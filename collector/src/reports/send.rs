@@ -100,25 +100,26 @@ async fn deliver(reports: Arc<Reports>, id: u64, at_ms: i64, channel: String) {
             .map(|c| c.retry)
             .unwrap_or_default();
         match try_once(&reports, &site, id, &channel).await {
+            // Journaled before counted: a reader of the counter knows the journal has it.
             Ok(()) => {
+                record(&reports, id, &channel, true, attempt, None);
                 counters.send(&channel, Outcome::Sent);
                 tracing::info!(sheet = id, channel = %channel, attempts = attempt, "inspection sheet sent");
-                record(&reports, id, &channel, true, attempt, None);
                 break;
             }
             Err(DeliveryError::Permanent(why)) => {
+                record(&reports, id, &channel, false, attempt, Some(&why));
                 counters.send(&channel, Outcome::Dead);
                 tracing::warn!(sheet = id, channel = %channel, error = %why, "inspection sheet not sent");
-                record(&reports, id, &channel, false, attempt, Some(&why));
                 break;
             }
             Err(DeliveryError::Transient(why)) => {
                 counters.send(&channel, Outcome::Failed);
                 if reports.clock.now_ms() - at_ms > GIVE_UP_MS {
-                    counters.send(&channel, Outcome::Dead);
                     let why = format!("given up after {attempt} tries in a day: {why}");
-                    tracing::warn!(sheet = id, channel = %channel, error = %why, "inspection sheet not sent");
                     record(&reports, id, &channel, false, attempt, Some(&why));
+                    counters.send(&channel, Outcome::Dead);
+                    tracing::warn!(sheet = id, channel = %channel, error = %why, "inspection sheet not sent");
                     break;
                 }
                 let wait = retry.delay(attempt);
