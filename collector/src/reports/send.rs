@@ -66,6 +66,11 @@ pub fn resume(reports: &Arc<Reports>) {
                 0,
                 Some("not sent within a day of the inspection (the collector was down)"),
             );
+            reports
+                .core
+                .telemetry
+                .reports
+                .send(&o.channel, Outcome::Dead);
         } else {
             spawn(reports, o.sheet_id, o.at_ms, o.channel);
         }
