@@ -2,7 +2,10 @@
 //! `protoc`.
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let fds = protox::compile(["patrol/v1/patrol.proto"], ["proto"])?;
+    let fds = protox::compile(
+        ["patrol/v1/patrol.proto", "patrol/v1/reports.proto"],
+        ["proto"],
+    )?;
     tonic_prost_build::configure()
         // Maps (facts) as BTreeMap: sorted keys print and compare the same every time.
         .btree_map(".")

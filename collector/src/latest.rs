@@ -120,6 +120,30 @@ impl Latest {
         self.render_where(out, help, |_, _, _| true);
     }
 
+    /// Publishes, then copies out every series with a value that `keep(name, label text,
+    /// timestamp)` keeps, as (name, label text, value, timestamp): the inspection sheet's
+    /// values at inspection time, read like a scrape, never from the engine.
+    pub fn snapshot_where(
+        &self,
+        keep: impl Fn(&str, &str, i64) -> bool,
+    ) -> Vec<(Arc<str>, Arc<str>, f64, i64)> {
+        self.publish();
+        let view = lock(&self.view);
+        view.order
+            .values()
+            .filter_map(|id| view.by_id.get(*id as usize)?.as_ref())
+            .filter(|e| e.has_value && keep(&e.name, &e.labels, e.timestamp_ms))
+            .map(|e| {
+                (
+                    Arc::clone(&e.name),
+                    Arc::clone(&e.labels),
+                    e.value,
+                    e.timestamp_ms,
+                )
+            })
+            .collect()
+    }
+
     /// [`Latest::render`], writing only the series `keep(name, label text, timestamp)` keeps.
     pub fn render_where<'h>(
         &self,

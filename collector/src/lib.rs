@@ -30,6 +30,7 @@ pub mod limits;
 pub mod query_api;
 pub mod ratelog;
 pub mod reload;
+pub mod reports;
 pub mod server;
 pub mod telemetry;
 pub mod tls;

@@ -9,7 +9,8 @@ use patrol_agent::Agent;
 use patrol_proto::model::now_ms;
 use patrol_proto::v1::{
     agents_server::AgentsServer, channels_server::ChannelsServer, history_server::HistoryServer,
-    incidents_server::IncidentsServer, ingest_server::IngestServer, rules_server::RulesServer,
+    incidents_server::IncidentsServer, ingest_server::IngestServer, reports_server::ReportsServer,
+    rules_server::RulesServer,
 };
 use tokio::net::TcpListener;
 use tokio::sync::{broadcast, watch};
@@ -237,6 +238,9 @@ async fn start_inner(
         budget: crate::conn::Budget::http(&settings.connections, telemetry),
     };
     let mut servers = Vec::new();
+    let (reports, scheduler) = crate::reports::start(Arc::clone(&core), &settings.data)
+        .map_err(|e| StartError::DataDir("reports.db".into(), std::io::Error::other(e)))?;
+    servers.push(scheduler);
     let auth_layer = crate::auth::layer::AuthLayer {
         auth: Arc::clone(&core.auth),
         telemetry: Arc::clone(&core.telemetry),
@@ -248,7 +252,7 @@ async fn start_inner(
             .tls_config(tls)
             .map_err(|e| StartError::Tls(format!("tls: {e}")))?;
     }
-    let router = services(builder.layer(auth_layer.clone()), &core);
+    let router = services(builder.layer(auth_layer.clone()), &core, &reports);
     let mut rx = shutdown_rx.clone();
     servers.push(tokio::spawn(async move {
         let stop = async move {
@@ -261,7 +265,11 @@ async fn start_inner(
     if let Some(path) = &core.auth.operator_socket {
         let listener = crate::auth::socket::bind(path)
             .map_err(|e| StartError::Socket(path.display().to_string(), e))?;
-        let router = services(tonic::transport::Server::builder().layer(auth_layer), &core);
+        let router = services(
+            tonic::transport::Server::builder().layer(auth_layer),
+            &core,
+            &reports,
+        );
         let incoming = tokio_stream::wrappers::UnixListenerStream::new(listener);
         let mut rx = shutdown_rx.clone();
         servers.push(tokio::spawn(async move {
@@ -273,7 +281,13 @@ async fn start_inner(
             }
         }));
     }
-    let app = crate::http::router(Arc::clone(&core));
+    // The reports are reads: the viewer role, as the Reports service's reads.
+    let app = crate::http::router(Arc::clone(&core)).merge(
+        crate::reports::http::router(reports).route_layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&core),
+            crate::auth::http::require_viewer,
+        )),
+    );
     let mut rx = shutdown_rx.clone();
     servers.push(tokio::spawn(async move {
         let stop = async move {
@@ -375,6 +389,7 @@ impl Running {
 fn services<L: Clone>(
     mut builder: tonic::transport::Server<L>,
     core: &Arc<Core>,
+    reports: &Arc<crate::reports::Reports>,
 ) -> tonic::transport::server::Router<L> {
     let api = || Api::new(Arc::clone(core));
     builder
@@ -401,6 +416,10 @@ fn services<L: Clone>(
         ))
         .add_service(HistoryServer::with_interceptor(
             crate::history_api::HistoryService::new(Arc::clone(core)),
+            crate::conn::client_call,
+        ))
+        .add_service(ReportsServer::with_interceptor(
+            crate::reports::api::ReportsService::new(Arc::clone(reports)),
             crate::conn::client_call,
         ))
 }

@@ -174,6 +174,8 @@ pub struct Telemetry {
     pub watchers: Gauge,
     /// Watch requests refused because `max_watchers` were connected.
     pub watchers_refused: Counter,
+    /// Inspection sheets made, missed and sent (`patrol_report_*`).
+    pub reports: crate::reports::metrics::ReportCounters,
 }
 
 impl Telemetry {
@@ -421,7 +423,8 @@ impl Telemetry {
             "Connections refused or closed by the connection budget, by listener and reason.",
             ("listener", "reason"),
             &self.connections_refused,
-        )
+        )?;
+        self.reports.encode(out)
     }
 }
 

@@ -5,11 +5,17 @@
 //! left, how to acknowledge) unless the channel has `subject_template` / `body_template`.
 //! The Message-ID is derived from the event id, so a mail system that sees the same event
 //! twice can tell.
+//!
+//! Besides incident changes the channel carries [`Document`]s: an inspection sheet made on the
+//! site's schedule goes out as a short text with its HTML rendering attached, over the same
+//! transport, with the same outcome classification.
 
 use std::time::Duration;
 
 use lettre::message::header::ContentType;
-use lettre::message::{Mailbox, Message as Mail};
+use lettre::message::{
+    Attachment as MailAttachment, Mailbox, Message as Mail, MultiPart, SinglePart,
+};
 use lettre::transport::smtp::authentication::Credentials as SmtpCredentials;
 use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
@@ -29,6 +35,33 @@ pub struct EmailChannel {
     /// lettre applies its timeout to connecting only; a server that accepts and never greets
     /// (plain SMTP spoken to an SMTPS port) would hold a delivery until it hangs up.
     timeout: Duration,
+}
+
+/// A document sent by e-mail apart from incident changes (an inspection sheet).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Document {
+    /// The subject line.
+    pub subject: String,
+    /// The plain-text body.
+    pub text: String,
+    /// A file attached to it.
+    pub attachment: Option<Attachment>,
+    /// Unique per document and the same for every send of it, so a mail system that gets it
+    /// twice can tell (the Message-ID is `<patrol.{id}@{domain}>`).
+    pub id: String,
+    /// The Message-ID's domain part (the site).
+    pub domain: String,
+}
+
+/// A file attached to a [`Document`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attachment {
+    /// File name shown to the reader (`inspection-2026-10-09-1600.html`).
+    pub filename: String,
+    /// Its MIME type (`text/html; charset=utf-8`).
+    pub content_type: String,
+    /// Its content.
+    pub body: Vec<u8>,
 }
 
 /// An e-mail channel that cannot be set up.
@@ -118,6 +151,49 @@ impl EmailChannel {
             .body(body)
             .map_err(|e| DeliveryError::Permanent(format!("cannot build the mail: {e}")))
     }
+
+    /// The mail for `doc`: its text, and its attachment when it has one.
+    pub fn compose_document(&self, doc: &Document) -> Result<Mail, DeliveryError> {
+        let bad = |e: String| DeliveryError::Permanent(format!("cannot build the mail: {e}"));
+        let mut mail = Mail::builder()
+            .from(self.from.clone())
+            .subject(doc.subject.replace(['\r', '\n'], " "))
+            .message_id(Some(format!("<patrol.{}@{}>", doc.id, doc.domain)));
+        for to in &self.to {
+            mail = mail.to(to.clone());
+        }
+        let text = SinglePart::plain(doc.text.clone());
+        match &doc.attachment {
+            None => mail.singlepart(text),
+            Some(a) => {
+                let kind = ContentType::parse(&a.content_type).map_err(|e| bad(e.to_string()))?;
+                mail.multipart(
+                    MultiPart::mixed().singlepart(text).singlepart(
+                        MailAttachment::new(a.filename.clone()).body(a.body.clone(), kind),
+                    ),
+                )
+            }
+        }
+        .map_err(|e| bad(e.to_string()))
+    }
+
+    /// Sends `doc`. `Ok` only when the server answered 250 to the message.
+    pub async fn deliver_document(&self, doc: &Document) -> Result<(), DeliveryError> {
+        let mail = self.compose_document(doc)?;
+        self.send(mail).await
+    }
+
+    async fn send(&self, mail: Mail) -> Result<(), DeliveryError> {
+        let sent = tokio::time::timeout(self.timeout, self.transport.send(mail)).await;
+        match sent.map_err(|_| self.silent())? {
+            Ok(resp) if resp.is_positive() => Ok(()),
+            Ok(resp) => Err(DeliveryError::Transient(format!(
+                "SMTP server answered {}",
+                resp.code()
+            ))),
+            Err(e) => Err(classify(&e)),
+        }
+    }
 }
 
 #[async_trait::async_trait]
@@ -139,15 +215,7 @@ impl Channel for EmailChannel {
 
     async fn deliver(&self, msg: &Message) -> Result<(), DeliveryError> {
         let mail = self.compose(msg)?;
-        let sent = tokio::time::timeout(self.timeout, self.transport.send(mail)).await;
-        match sent.map_err(|_| self.silent())? {
-            Ok(resp) if resp.is_positive() => Ok(()),
-            Ok(resp) => Err(DeliveryError::Transient(format!(
-                "SMTP server answered {}",
-                resp.code()
-            ))),
-            Err(e) => Err(classify(&e)),
-        }
+        self.send(mail).await
     }
 }
 

@@ -9,7 +9,7 @@ mod notify_support;
 use std::path::Path;
 
 use notify_support::{SmtpTls, aiosmtpd, channel_config, message};
-use patrol_notify::email::EmailChannel;
+use patrol_notify::email::{Attachment, Document, EmailChannel};
 use patrol_notify::{Channel, ChannelKind, DeliveryError};
 
 fn channel(site_toml: &str) -> EmailChannel {
@@ -104,6 +104,88 @@ async fn the_server_receives_a_readable_plain_text_mail() {
     ] {
         assert!(text.contains(want), "missing {want:?} in:\n{text}");
     }
+}
+
+/// A document (an inspection sheet) arrives as one mail: its text, and its page as an
+/// attachment that decodes back to the bytes sent; the Message-ID is the document's.
+#[tokio::test]
+async fn a_document_arrives_with_its_page_attached() {
+    let dir = tempfile::tempdir().unwrap();
+    let maildir = dir.path().join("mail");
+    let port = notify_support::free_port();
+    let _smtp = aiosmtpd(&maildir, port, SmtpTls::None);
+    let ch = channel(&format!(
+        "[channel.mail]\nkind = \"email\"\nhost = \"127.0.0.1\"\nport = {port}\nfrom = \"Patrol <patrol@example.test>\"\nto = [\"noc@example.test\"]\n"
+    ));
+    let page = "<!DOCTYPE html>\n<html lang=\"zh-CN\"><body><h1>巡检记录表</h1></body></html>\n";
+    let doc = Document {
+        subject: "Inspection sheet: HQ daily 9 Oct 2026 16:00".to_owned(),
+        text: "Inspection sheet #7\n\nTo sign it off:\n  patrolctl report sign 7 --by NAME\n"
+            .to_owned(),
+        attachment: Some(Attachment {
+            filename: "inspection-2026-10-09-1600-daily.html".to_owned(),
+            content_type: "text/html; charset=utf-8".to_owned(),
+            body: page.as_bytes().to_vec(),
+        }),
+        id: "sheet.7.1791532800000".to_owned(),
+        domain: "hq".to_owned(),
+    };
+    assert_eq!(ch.deliver_document(&doc).await, Ok(()));
+
+    let mails = received(&maildir);
+    assert_eq!(mails.len(), 1, "{mails:#?}");
+    let mail = &mails[0];
+    assert_eq!(header(mail, "Subject"), doc.subject);
+    assert_eq!(
+        header(mail, "Message-ID"),
+        "<patrol.sheet.7.1791532800000@hq>"
+    );
+    assert!(header(mail, "Content-Type").starts_with("multipart/mixed"));
+    let flat = mail.replace("\r\n", "\n");
+    assert!(flat.contains("patrolctl report sign 7 --by NAME"), "{flat}");
+    // lettre folds the parameter RFC 2231-style (`filename*0="..."`); clients join it.
+    assert!(
+        flat.contains("attachment;") && flat.contains("\"inspection-2026-10-09-1600-daily.html\""),
+        "{flat}"
+    );
+    // The attachment is base64 (it is not ASCII): decoded, it is the page as sent.
+    let part = flat
+        .split("\"inspection-2026-10-09-1600-daily.html\"")
+        .nth(1)
+        .unwrap();
+    let encoded: String = part
+        .split("\n\n")
+        .nth(1)
+        .unwrap()
+        .lines()
+        .take_while(|l| !l.starts_with("--"))
+        .collect();
+    assert_eq!(base64_decode(&encoded), page.as_bytes());
+}
+
+/// Standard base64 (RFC 4648), padding optional.
+fn base64_decode(s: &str) -> Vec<u8> {
+    let value = |c: u8| match c {
+        b'A'..=b'Z' => c - b'A',
+        b'a'..=b'z' => c - b'a' + 26,
+        b'0'..=b'9' => c - b'0' + 52,
+        b'+' => 62,
+        b'/' => 63,
+        _ => panic!("not base64: {c}"),
+    };
+    let digits: Vec<u8> = s
+        .bytes()
+        .filter(|c| *c != b'=' && !c.is_ascii_whitespace())
+        .map(value)
+        .collect();
+    let mut out = Vec::new();
+    for chunk in digits.chunks(4) {
+        let n =
+            chunk.iter().fold(0u32, |acc, d| acc << 6 | u32::from(*d)) << (6 * (4 - chunk.len()));
+        let bytes = n.to_be_bytes();
+        out.extend_from_slice(&bytes[1..chunk.len()]);
+    }
+    out
 }
 
 #[tokio::test]

@@ -100,6 +100,9 @@ pub enum Command {
     /// The sample history's figures and its remote-write endpoints
     #[command(subcommand)]
     History(HistoryCommand),
+    /// Inspection sheets (print, list, sign off), SLA report, monthly summary, fault report
+    #[command(subcommand)]
+    Report(crate::report::ReportCommand),
     /// Write the man pages and shell completions into DIR (packaging)
     #[command(hide = true)]
     GenerateDocs {

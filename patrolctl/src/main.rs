@@ -21,6 +21,7 @@ mod history;
 mod incidents;
 mod json;
 mod output;
+mod report;
 mod rules;
 mod show;
 mod table;
@@ -119,6 +120,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         }
         Command::Series { selector, json } => history::series(url, &selector, json).await,
         Command::History(HistoryCommand::Status) => history::status(url, &human, now_ms).await,
+        Command::Report(command) => report::run(url, command, &human).await,
         Command::GenerateDocs { dir } => {
             use clap::CommandFactory;
             let files = docs::write(Cli::command(), &dir).map_err(|e| {

@@ -69,6 +69,12 @@ texts! {
     SignedAt => ("Time", "时间"),
     Note => ("Note", "意见"),
     Generated => ("Generated", "生成时间"),
+    // The mail a scheduled sheet is sent in.
+    MailAttached => (
+        "The sheet is attached as a page: open it in a browser to read or print it.",
+        "巡检记录表见附件（网页），可用浏览器打开查看或打印。"
+    ),
+    MailSignOff => ("To sign it off", "审核签字"),
     Site => ("Site", "站点"),
     // Object groups, in the handbook's order.
     GroupServers => ("Servers", "服务器"),

@@ -22,7 +22,7 @@ pub mod doc;
 pub mod fault;
 pub mod format;
 pub mod lang;
-mod markup;
+pub mod markup;
 pub mod monthly;
 pub mod sheet;
 pub mod sheet_render;

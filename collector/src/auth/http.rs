@@ -81,7 +81,12 @@ pub async fn require_viewer(
         .extensions()
         .get::<ConnectInfo<HttpPeer>>()
         .map_or(Peer::Tcp(None), |c| c.0.peer());
-    let what = format!("the query API ({})", request.uri().path());
+    let path = request.uri().path();
+    let what = if path.starts_with("/reports") {
+        format!("the reports ({path})")
+    } else {
+        format!("the query API ({path})")
+    };
     let gate = AuthLayer {
         auth: Arc::clone(&core.auth),
         telemetry: Arc::clone(&core.telemetry),

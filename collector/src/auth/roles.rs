@@ -144,6 +144,38 @@ pub const METHODS: &[(&str, Need, &str)] = &[
         Need::Role(Role::Viewer),
         "history status",
     ),
+    // The inspection round's records: reading them is a viewer's; a sign-off is an operator's
+    // (journaled under the authenticated name).
+    (
+        "/patrol.v1.Reports/ListSheets",
+        Need::Role(Role::Viewer),
+        "report list",
+    ),
+    (
+        "/patrol.v1.Reports/GetSheet",
+        Need::Role(Role::Viewer),
+        "report inspection",
+    ),
+    (
+        "/patrol.v1.Reports/Sign",
+        Need::Role(Role::Operator),
+        "report sign",
+    ),
+    (
+        "/patrol.v1.Reports/SlaReport",
+        Need::Role(Role::Viewer),
+        "report sla",
+    ),
+    (
+        "/patrol.v1.Reports/MonthlySummary",
+        Need::Role(Role::Viewer),
+        "report monthly",
+    ),
+    (
+        "/patrol.v1.Reports/FaultReport",
+        Need::Role(Role::Viewer),
+        "report fault",
+    ),
 ];
 
 /// What the method at `path` needs and its name for messages; unknown paths are
@@ -163,7 +195,10 @@ mod tests {
     /// Every `rpc` of every `service` in the proto file has its line in [`METHODS`].
     #[test]
     fn every_method_of_the_wire_contract_is_in_the_table() {
-        let proto = include_str!("../../../proto/proto/patrol/v1/patrol.proto");
+        let proto = concat!(
+            include_str!("../../../proto/proto/patrol/v1/patrol.proto"),
+            include_str!("../../../proto/proto/patrol/v1/reports.proto"),
+        );
         let mut service = "";
         let mut seen = Vec::new();
         for line in proto.lines().map(str::trim) {
