@@ -110,6 +110,21 @@ impl ScriptedAgent {
             .is_ok()
     }
 
+    /// Ends the stream from the agent's side and waits until the collector has ended its side,
+    /// which it does only after it marked the agent disconnected.
+    #[allow(dead_code)]
+    pub async fn close(self, within: Duration) {
+        let Self {
+            tx, mut inbound, ..
+        } = self;
+        drop(tx);
+        tokio::time::timeout(within, async {
+            while let Ok(Some(_)) = inbound.message().await {}
+        })
+        .await
+        .expect("the collector ends the stream");
+    }
+
     /// The next acknowledged sequence number, or the status that ended the stream.
     pub async fn next_ack(&mut self, within: Duration) -> Result<u64, Status> {
         loop {
