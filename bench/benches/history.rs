@@ -4,6 +4,10 @@
 //! - Real host metrics: this machine's host probe (the agent's, on sysinfo and /proc) run once
 //!   a second for `HOST_ROUNDS` rounds; its samples are stored 10 s apart, the agent's default
 //!   interval, as `HOST_COPIES` hosts (the copies are the same values under another `host`).
+//!   A day: `HISTORY_HOST_ROUNDS=8640 HISTORY_HOST_EVERY_MS=500
+//!   HISTORY_HOST_RECORDING=/path/host-day.tsv` reads 8,640 rounds (time-compressed: one
+//!   every 0.5 s, stored 10 s apart) and keeps them in the file; a later run with the same
+//!   `HISTORY_HOST_RECORDING` replays the file instead of reading the probe.
 //! - Loadgen series: what `patrol-loadgen` sends — uniformly random values with full f64
 //!   precision, the worst case for XOR compression.
 //! - Queries: one series over a day at 1 s (86 400 samples, `max_over_time(m[1d])` and the raw
@@ -59,36 +63,112 @@ fn per_sample(h: &History) -> (u64, u64, f64) {
     (n, b, b as f64 / n.max(1) as f64)
 }
 
-fn host_metrics(rt: &tokio::runtime::Runtime) {
+/// One round of the host probe: `(name, labels, value)`.
+type Round = Vec<(String, Labels, f64)>;
+
+fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// A recording line: round, name, labels (pairs split by 0x1e, name from value by 0x1f) and
+/// the value's bits, so a replay stores exactly what the probe read.
+fn record_line(round: usize, name: &str, labels: &Labels, value: f64) -> String {
+    let labels: Vec<String> = labels.iter().map(|(k, v)| format!("{k}\x1f{v}")).collect();
+    format!(
+        "{round}\t{name}\t{}\t{:016x}\n",
+        labels.join("\x1e"),
+        value.to_bits()
+    )
+}
+
+fn load_recording(text: &str) -> Vec<Round> {
+    let mut rounds: Vec<Round> = Vec::new();
+    for line in text.lines() {
+        let f: Vec<&str> = line.split('\t').collect();
+        let [round, name, labels, bits] = f[..] else {
+            panic!("recording line {line:?} has not 4 fields")
+        };
+        let round: usize = round.parse().expect("round number");
+        let labels = Labels::from_pairs(
+            labels
+                .split('\x1e')
+                .filter(|p| !p.is_empty())
+                .map(|p| p.split_once('\x1f').expect("label pair")),
+        );
+        let value = f64::from_bits(u64::from_str_radix(bits, 16).expect("value bits"));
+        if rounds.len() <= round {
+            rounds.resize_with(round + 1, Vec::new);
+        }
+        rounds[round].push((name.to_owned(), labels, value));
+    }
+    rounds
+}
+
+/// The host probe's rounds: from `HISTORY_HOST_RECORDING` when that file exists, else read
+/// live (`HISTORY_HOST_ROUNDS` rounds, one every `HISTORY_HOST_EVERY_MS`) and, when the
+/// variable names a file, written to it round by round so a long recording survives an
+/// interrupted bench.
+fn host_rounds(rt: &tokio::runtime::Runtime) -> Vec<Round> {
+    use std::io::Write;
+    let recording = std::env::var_os("HISTORY_HOST_RECORDING").map(std::path::PathBuf::from);
+    if let Some(path) = recording.as_ref().filter(|p| p.exists()) {
+        let text = std::fs::read_to_string(path).expect("recording readable");
+        return load_recording(&text);
+    }
+    let n = env_usize("HISTORY_HOST_ROUNDS", HOST_ROUNDS);
+    let every = Duration::from_millis(env_usize("HISTORY_HOST_EVERY_MS", 1000) as u64);
+    let mut file = recording.map(|p| std::fs::File::create(p).expect("recording file"));
     let config: ProbeConfig = toml::from_str("type = \"host\"\n").expect("host config");
     let mut probe = config
         .build(&BuildContext::new(std::env::temp_dir()))
         .expect("host probe builds");
     let mut rounds = Vec::new();
-    for _ in 0..HOST_ROUNDS {
+    let mut next = Instant::now();
+    for r in 0..n {
         let mut out = Vec::new();
         rt.block_on(probe.collect(CollectContext { now_ms: 0 }, &mut out))
             .expect("host probe collects");
-        rounds.push(out);
-        std::thread::sleep(Duration::from_secs(1));
+        let round: Round = out
+            .into_iter()
+            .map(|s| (s.name, s.labels, s.value))
+            .collect();
+        if let Some(f) = file.as_mut() {
+            let text: String = round
+                .iter()
+                .map(|(name, labels, v)| record_line(r, name, labels, *v))
+                .collect();
+            f.write_all(text.as_bytes()).expect("recording written");
+        }
+        rounds.push(round);
+        next += every;
+        std::thread::sleep(next.saturating_duration_since(Instant::now()));
     }
+    rounds
+}
+
+fn host_metrics(rt: &tokio::runtime::Runtime) {
+    let rounds = host_rounds(rt);
+    let host_rounds = rounds.len();
     let dir = tempfile::tempdir().expect("tempdir");
     let h = History::open(dir.path(), cfg()).expect("history opens");
-    let start = patrol_proto::model::now_ms() - HOST_ROUNDS as i64 * 10_000;
+    let start = patrol_proto::model::now_ms() - host_rounds as i64 * 10_000;
     let mut samples = Vec::new();
     let mut series = 0;
     for copy in 0..HOST_COPIES {
         let host = format!("host-{copy:02}");
         for (r, round) in rounds.iter().enumerate() {
-            for s in round {
-                let mut labels = s.labels.clone();
+            for (name, labels, value) in round {
+                let mut labels = labels.clone();
                 labels.insert("host", host.as_str());
-                let id = h.series(&s.name, &labels);
+                let id = h.series(name, &labels);
                 series = series.max(id + 1);
                 samples.push(Sample {
                     series: id,
                     ts: start + r as i64 * 10_000,
-                    value: s.value,
+                    value: *value,
                 });
             }
         }
@@ -97,7 +177,7 @@ fn host_metrics(rt: &tokio::runtime::Runtime) {
     append(rt, &h, samples, 5_000);
     let (n, b, per) = per_sample(&h);
     println!(
-        "history/host: {series} series ({} per host) x {HOST_ROUNDS} rounds of this machine's host probe: {n} raw samples in {b} bytes = {per:.2} B/sample",
+        "history/host: {series} series ({} per host) x {host_rounds} rounds of this machine's host probe: {n} raw samples in {b} bytes = {per:.2} B/sample",
         series as usize / HOST_COPIES
     );
 }

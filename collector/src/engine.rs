@@ -84,6 +84,11 @@ impl Engine {
         self.inner.lookup(name, labels)
     }
 
+    /// The name and labels of a series (`None` for a freed or unknown id).
+    pub fn key(&self, id: SeriesId) -> Option<(&str, &Labels)> {
+        self.inner.key(id)
+    }
+
     /// Frees a series whose agent is long gone (see [`patrol_rules::engine::Engine::forget`]);
     /// a firing incident of its is continued, not reopened, if the series comes back.
     pub fn forget(&mut self, id: SeriesId) -> bool {

@@ -68,6 +68,16 @@ const COUNTERS: &[(&str, &str, Field)] = &[
         |s| &s.checkpoints,
     ),
     (
+        "patrol_history_series_removed_total",
+        "Series removed from the history: retention or the disk cap took all their data and none came for longer than the raw retention.",
+        |s| &s.series_removed,
+    ),
+    (
+        "patrol_history_samples_removed_series_total",
+        "Samples not kept because their series had been removed for a whole checkpoint interval.",
+        |s| &s.samples_removed_series,
+    ),
+    (
         "patrol_history_queries_refused_total",
         "Queries refused for a limit.",
         |s| &s.queries_refused,

@@ -126,6 +126,7 @@ impl Ingest for IngestService {
             })),
         };
         let _ = tx.send(Ok(welcome)).await;
+        let history_removals = core_history_removals(&core);
         let session = Session {
             core,
             agent_id: hello.agent_id.clone(),
@@ -133,6 +134,7 @@ impl Ingest for IngestService {
             generation: reg.generation,
             labels,
             series: HashMap::new(),
+            history_removals,
         };
         tokio::spawn(session.run(inbound, tx));
         Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
@@ -148,6 +150,36 @@ struct Session {
     labels: Labels,
     /// Wire series id → (engine series id, history series id), for this stream only.
     series: HashMap<u32, (SeriesId, u32)>,
+    /// The history's removal count when the history ids above were looked up: when it moves,
+    /// they are looked up again (a removed series' id is dead).
+    history_removals: u64,
+}
+
+fn core_history_removals(core: &Core) -> u64 {
+    core.history
+        .as_ref()
+        .map_or(0, patrol_history::History::removals)
+}
+
+/// Looks a stream's history ids up again after the history removed series (ids of series
+/// with no data left are dead); a series that comes back gets a new id there.
+fn refresh_history_ids(
+    h: &patrol_history::History,
+    engine: &crate::engine::Engine,
+    series: &mut HashMap<u32, (SeriesId, u32)>,
+    seen: &mut u64,
+) {
+    // Read before the lookups: a removal during them is seen at the next batch.
+    let removals = h.removals();
+    if removals == *seen {
+        return;
+    }
+    for (id, hid) in series.values_mut() {
+        if let Some((name, labels)) = engine.key(*id) {
+            *hid = h.series(name, labels);
+        }
+    }
+    *seen = removals;
 }
 
 /// What acknowledging a batch waits for: its incident changes in the store and its samples in
@@ -449,6 +481,9 @@ impl Session {
                 self.series.insert(*wire, (id, hid));
             }
             drop(book);
+            if let Some(h) = core.history.as_ref() {
+                refresh_history_ids(h, &engine, &mut self.series, &mut self.history_removals);
+            }
             if new {
                 // Check every reference before applying any point, so a bad batch changes nothing.
                 if let Some(p) = b

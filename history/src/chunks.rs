@@ -67,6 +67,31 @@ CREATE INDEX IF NOT EXISTS chunks_by_series ON chunks (series, tier, max_ts);
 CREATE INDEX IF NOT EXISTS chunks_by_age ON chunks (tier, max_ts);
 ";
 
+/// Ids of the series that have at least one chunk.
+pub fn series_with_chunks(conn: &Connection) -> rusqlite::Result<std::collections::HashSet<u32>> {
+    let mut stmt = conn.prepare("SELECT DISTINCT series FROM chunks")?;
+    let rows = stmt.query_map([], |r| r.get::<_, u32>(0))?;
+    rows.collect()
+}
+
+/// Deletes series definitions and records the next id, so the removed ids are not reused
+/// after a restart. One transaction.
+pub fn remove_series(conn: &mut Connection, ids: &[u32], next: usize) -> rusqlite::Result<()> {
+    let tx = conn.transaction()?;
+    {
+        let mut stmt = tx.prepare("DELETE FROM series WHERE id = ?1")?;
+        for id in ids {
+            stmt.execute(params![id])?;
+        }
+    }
+    tx.execute(
+        "INSERT INTO meta (key, value) VALUES (?1, ?2)
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        params![crate::open::NEXT_ID_META, next.to_string()],
+    )?;
+    tx.commit()
+}
+
 /// Opens (creating) the database with the settings every connection needs.
 pub fn open(path: &Path) -> rusqlite::Result<Connection> {
     let conn = Connection::open(path)?;

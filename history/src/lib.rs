@@ -111,6 +111,12 @@ pub(crate) struct Shared {
     pub floors: Mutex<std::collections::BTreeMap<String, u64>>,
     /// The newest durable mark of each source.
     pub marks: Mutex<std::collections::BTreeMap<String, (u64, u64)>>,
+    /// Series removed by the last removal pass, kept until the next one: a sample that was
+    /// already on its way (its sender had not seen the removal yet) brings its series back
+    /// instead of being lost. Their definitions leave the database with the next pass.
+    pub limbo: Mutex<Vec<Arc<series::Entry>>>,
+    /// Bumped by every removal pass ([`History::removals`]).
+    pub removals: std::sync::atomic::AtomicU64,
 }
 
 /// Records a durable mark: a later sequence of the same epoch, or any mark of a new epoch.
@@ -239,7 +245,7 @@ impl History {
             return id;
         }
         let id = table.add(name, labels);
-        shared.stats.series.set(table.len() as u64);
+        shared.stats.series.set(table.live() as u64);
         // Pushed while the table is locked, so definitions reach the log in id order.
         shared
             .pending
@@ -320,10 +326,21 @@ impl History {
         &self.inner.shared.dir
     }
 
+    /// How many removal passes removed series so far. A caller that keeps series ids looks
+    /// them up again ([`History::series`]) when this changed since it got them: a removed
+    /// series' id is never reused, and samples sent with it are not kept once the series has
+    /// been gone for a whole checkpoint interval.
+    pub fn removals(&self) -> u64 {
+        self.inner
+            .shared
+            .removals
+            .load(std::sync::atomic::Ordering::Acquire)
+    }
+
     /// Series known, and the bytes their in-memory chunks hold.
     pub fn memory(&self) -> (usize, usize) {
         let table = self.inner.shared.table();
-        let bytes = table.all().iter().map(|e| e.head().bytes()).sum();
-        (table.len(), bytes)
+        let bytes = table.all().map(|e| e.head().bytes()).sum();
+        (table.live(), bytes)
     }
 }

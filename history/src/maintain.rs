@@ -37,7 +37,9 @@ pub(crate) fn run(
         persisted_series: 0,
         requests,
     };
-    if let Ok(n) = db.query_row("SELECT COUNT(*) FROM series", [], |r| r.get::<_, i64>(0)) {
+    if let Ok(n) = db.query_row("SELECT COALESCE(MAX(id) + 1, 0) FROM series", [], |r| {
+        r.get::<_, i64>(0)
+    }) {
         m.persisted_series = n as usize;
     }
     let mut last_checkpoint = Instant::now();
@@ -99,6 +101,10 @@ impl Maintainer {
                         let mut head = e.head();
                         let n = n.min(head.sealed.len());
                         head.sealed.drain(..n);
+                        if head.sealed.is_empty() {
+                            // An idle series keeps no buffer from its last chunks.
+                            head.sealed = Vec::new();
+                        }
                     }
                 }
             }
@@ -128,25 +134,21 @@ impl Maintainer {
         );
         chunks::set_meta(db, crate::open::MARKS_META, &marks)?;
         let sizes = self.shared.sizes();
-        let defs = {
+        let (defs, upto) = {
             let table = self.shared.table();
             for e in table.all() {
                 e.head().seal_before(cut, sizes);
             }
-            table.all()[self.persisted_series.min(table.len())..]
-                .iter()
+            let defs = table
+                .since(self.persisted_series)
                 .map(|e| chunks::def(e.id, &e.name, &e.labels))
-                .collect::<Vec<_>>()
+                .collect::<Vec<_>>();
+            (defs, table.len())
         };
         chunks::insert_series(db, &defs)?;
-        self.persisted_series += defs.len();
+        self.persisted_series = upto;
         self.flush(db);
-        let unflushed = self
-            .shared
-            .table()
-            .all()
-            .iter()
-            .any(|e| e.head().has_sealed());
+        let unflushed = self.shared.table().all().any(|e| e.head().has_sealed());
         if unflushed {
             return Err(HistoryError::Write(
                 "sealed chunks could not be written; the log is kept".into(),
@@ -155,6 +157,7 @@ impl Maintainer {
         self.remove_segments(cut);
         self.retention(db)?;
         self.cap(db)?;
+        self.remove_series(db)?;
         self.figures(db)?;
         self.shared.stats.checkpoints.add(1);
         tracing::debug!(took = ?started.elapsed(), cut, "history checkpoint");
@@ -263,6 +266,72 @@ impl Maintainer {
         Ok(())
     }
 
+    /// Removes series retention or the cap left without data: no chunk stored, nothing in
+    /// memory, and no sample for longer than the raw retention. Removed series wait in limbo until the next pass, so a sample already on
+    /// its way brings its series back; then their definitions leave the database. Their ids
+    /// stay taken.
+    fn remove_series(&mut self, db: &mut Connection) -> Result<(), HistoryError> {
+        let ms = |d: Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
+        let idle_before =
+            patrol_proto::model::now_ms().saturating_sub(ms(self.shared.cfg.raw_retention));
+        let stored = chunks::series_with_chunks(db)?;
+        let gone = |e: &crate::series::Entry| {
+            let h = e.head();
+            !stored.contains(&e.id) && h.last_ts < idle_before && h.is_empty()
+        };
+        let candidates: Vec<u32> = self
+            .shared
+            .table()
+            .all()
+            .filter(|e| gone(e))
+            .map(|e| e.id)
+            .collect();
+        let mut limbo = self
+            .shared
+            .limbo
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let (expired, next) = {
+            let mut table = self
+                .shared
+                .table
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            // Those a late sample brought back are in the table again.
+            let expired: Vec<u32> = limbo
+                .drain(..)
+                .filter(|e| table.get(e.id).is_none())
+                .map(|e| e.id)
+                .collect();
+            for id in candidates {
+                // Checked again under the write lock: no sample is being applied now.
+                if table.get(id).is_some_and(|e| gone(e))
+                    && let Some(e) = table.remove(id)
+                {
+                    limbo.push(e);
+                }
+            }
+            self.shared.stats.series.set(table.live() as u64);
+            (expired, table.len())
+        };
+        let removed = limbo.len();
+        drop(limbo);
+        if removed > 0 {
+            self.shared
+                .removals
+                .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+            self.shared.stats.series_removed.add(removed as u64);
+            tracing::info!(
+                series = removed,
+                "history: series without data for longer than the retention removed"
+            );
+        }
+        if removed > 0 || !expired.is_empty() {
+            chunks::remove_series(db, &expired, next)?;
+        }
+        Ok(())
+    }
+
     fn figures(&self, db: &Connection) -> Result<(), HistoryError> {
         let disk = wal::disk_bytes(&self.shared.wal_dir) + chunks::size(db, &self.shared.db_path)?;
         self.shared.stats.disk_bytes.set(disk);
@@ -270,7 +339,7 @@ impl Maintainer {
         self.shared.stats.stored_raw_samples.set(totals[0].1);
         self.shared.stats.stored_raw_bytes.set(totals[0].2);
         let table = self.shared.table();
-        let head: usize = table.all().iter().map(|e| e.head().bytes()).sum();
+        let head: usize = table.all().map(|e| e.head().bytes()).sum();
         self.shared.stats.head_bytes.set(head as u64);
         Ok(())
     }

@@ -18,6 +18,9 @@ use crate::{HistoryConfig, HistoryError, Shared};
 /// Name given to a series whose definition was lost, so ids stay dense.
 pub const LOST_SERIES: &str = "patrol_history_lost_series";
 
+/// The meta key holding the next series id, so ids of removed series are not reused.
+pub(crate) const NEXT_ID_META: &str = "next_series_id";
+
 /// Meta key of the marks whose log segments were removed.
 pub(crate) const MARKS_META: &str = "marks";
 
@@ -49,19 +52,12 @@ pub(crate) struct Opened {
     pub db: rusqlite::Connection,
 }
 
-/// Adds `def` to the table, filling ids nobody defined with placeholders.
+/// Adds `def` to the table; ids below it nobody defined stay empty (removed series).
 fn define(table: &mut Table, def: SeriesDef) -> bool {
     if let Some(e) = table.get(def.id) {
         return e.name == def.name && e.labels == def.labels;
     }
-    while (table.len() as u32) < def.id {
-        let id = table.len() as u32;
-        table.insert(
-            id,
-            LOST_SERIES,
-            Labels::from_pairs([("id", id.to_string())]),
-        );
-    }
+    table.reserve_to(def.id);
     table.insert(def.id, &def.name, def.labels)
 }
 
@@ -94,12 +90,9 @@ pub(crate) fn open(dir: &Path, cfg: HistoryConfig) -> Result<Opened, HistoryErro
             }
         }
     }
-    if lost > 0 {
-        tracing::error!(
-            file = %db_path.display(),
-            series = lost,
-            "history: series definitions in the chunk database are unreadable; their data is kept under {LOST_SERIES}"
-        );
+    // Ids of removed series are never given out again.
+    if let Some(next) = chunks::get_meta(&db, NEXT_ID_META)?.and_then(|t| t.parse().ok()) {
+        table.reserve_to(next);
     }
     let newest = |tier| -> Result<Vec<(u32, i64)>, HistoryError> { Ok(chunks::newest(&db, tier)?) };
     let raw_newest = newest(Tier::Raw)?;
@@ -113,12 +106,12 @@ pub(crate) fn open(dir: &Path, cfg: HistoryConfig) -> Result<Opened, HistoryErro
     };
     let mut stored_raw = vec![i64::MIN; table.len()];
     let mut stored_agg = vec![i64::MIN; table.len()];
-    for (id, ts) in raw_newest {
+    for &(id, ts) in &raw_newest {
         if let Some(s) = stored_raw.get_mut(id as usize) {
             *s = ts;
         }
     }
-    for (id, ts) in agg_newest {
+    for &(id, ts) in &agg_newest {
         if let Some(s) = stored_agg.get_mut(id as usize) {
             *s = ts;
         }
@@ -193,19 +186,41 @@ pub(crate) fn open(dir: &Path, cfg: HistoryConfig) -> Result<Opened, HistoryErro
             "history: log replayed"
         );
     }
+    // Chunks whose series nobody defines (a damaged database) stay readable under a
+    // placeholder name rather than vanish.
+    for &(id, _) in raw_newest.iter().chain(&agg_newest) {
+        if table.get(id).is_none() {
+            lost += 1;
+            table.reserve_to(id);
+            table.insert(
+                id,
+                LOST_SERIES,
+                Labels::from_pairs([("id", id.to_string())]),
+            );
+        }
+    }
+    if lost > 0 {
+        tracing::error!(
+            file = %db_path.display(),
+            series = lost,
+            "history: series definitions in the chunk database are unreadable; their data is kept under {LOST_SERIES}"
+        );
+    }
     let last_ts: Vec<i64> = table
-        .all()
+        .slots()
         .iter()
-        .map(|e| {
-            let i = e.id as usize;
-            e.head()
-                .last_ts
-                .max(stored_raw.get(i).copied().unwrap_or(i64::MIN))
+        .enumerate()
+        .map(|(i, e)| {
+            e.as_ref().map_or(i64::MIN, |e| {
+                e.head()
+                    .last_ts
+                    .max(stored_raw.get(i).copied().unwrap_or(i64::MIN))
+            })
         })
         .collect();
     let next = segments.last().map_or(1, |i| i + 1);
     let appender = Appender::create(&wal_dir, next, cfg.fsync)?;
-    stats.series.set(table.len() as u64);
+    stats.series.set(table.live() as u64);
     let (durable, _) = watch::channel(Pos {
         segment: next,
         offset: 0,
@@ -223,6 +238,8 @@ pub(crate) fn open(dir: &Path, cfg: HistoryConfig) -> Result<Opened, HistoryErro
         durable,
         floors: Mutex::new(Default::default()),
         marks: Mutex::new(marks),
+        limbo: Mutex::new(Vec::new()),
+        removals: std::sync::atomic::AtomicU64::new(0),
     });
     Ok(Opened {
         shared,

@@ -182,7 +182,7 @@ impl History {
         };
         match metric {
             Some(m) => table.of_metric(m).try_for_each(&mut add)?,
-            None => table.all().iter().try_for_each(&mut add)?,
+            None => table.all().try_for_each(&mut add)?,
         }
         Ok(out)
     }

@@ -294,6 +294,11 @@ impl Head {
     pub fn has_sealed(&self) -> bool {
         !self.sealed.is_empty()
     }
+
+    /// Whether the head holds no sample (everything sealed and written).
+    pub fn is_empty(&self) -> bool {
+        self.raw.is_none() && self.minute.is_none() && self.agg.is_none() && self.sealed.is_empty()
+    }
 }
 
 /// One series.
@@ -316,10 +321,12 @@ impl Entry {
     }
 }
 
-/// Every series, by id, fingerprint and metric name.
+/// Every series, by id, fingerprint and metric name. A removed series leaves an empty slot:
+/// ids are never reused, so an id a caller still holds cannot name another series.
 #[derive(Debug, Default)]
 pub struct Table {
-    entries: Vec<Arc<Entry>>,
+    entries: Vec<Option<Arc<Entry>>>,
+    live: usize,
     by_fp: HashMap<u64, Vec<u32>>,
     by_metric: HashMap<String, Vec<u32>>,
 }
@@ -332,8 +339,7 @@ impl Table {
             .iter()
             .copied()
             .find(|id| {
-                self.entries
-                    .get(*id as usize)
+                self.get(*id)
                     .is_some_and(|e| e.name == name && &e.labels == labels)
             })
     }
@@ -346,42 +352,107 @@ impl Table {
     }
 
     /// Adds a series with a known id (from the database or the log); `false` when the id is
-    /// not the next one.
+    /// neither the next one nor an empty slot.
     pub fn insert(&mut self, id: u32, name: &str, labels: Labels) -> bool {
-        if id as usize != self.entries.len() {
+        let slot = id as usize;
+        if slot > self.entries.len() || self.entries.get(slot).is_some_and(Option::is_some) {
             return false;
+        }
+        if slot == self.entries.len() {
+            self.entries.push(None);
         }
         self.by_fp
             .entry(fingerprint(name, &labels))
             .or_default()
             .push(id);
         self.by_metric.entry(name.to_owned()).or_default().push(id);
-        self.entries.push(Arc::new(Entry {
+        self.entries[slot] = Some(Arc::new(Entry {
             id,
             name: name.to_owned(),
             labels,
             head: Mutex::new(Head::default()),
         }));
+        self.live += 1;
         true
+    }
+
+    /// Puts a removed series back in its slot (a late sample for it arrived).
+    pub fn restore(&mut self, e: Arc<Entry>) -> bool {
+        let slot = e.id as usize;
+        if !matches!(self.entries.get(slot), Some(None)) {
+            return false;
+        }
+        self.by_fp
+            .entry(fingerprint(&e.name, &e.labels))
+            .or_default()
+            .push(e.id);
+        self.by_metric.entry(e.name.clone()).or_default().push(e.id);
+        self.entries[slot] = Some(e);
+        self.live += 1;
+        true
+    }
+
+    /// Leaves ids below `next` that were never defined (removed series) empty.
+    pub fn reserve_to(&mut self, next: u32) {
+        while (self.entries.len() as u32) < next {
+            self.entries.push(None);
+        }
+    }
+
+    /// Removes a series: its slot stays empty for good.
+    pub fn remove(&mut self, id: u32) -> Option<Arc<Entry>> {
+        let e = self.entries.get_mut(id as usize)?.take()?;
+        self.live -= 1;
+        let unlink = |ids: &mut Vec<u32>| {
+            ids.retain(|i| *i != id);
+            ids.is_empty()
+        };
+        let fp = fingerprint(&e.name, &e.labels);
+        if self.by_fp.get_mut(&fp).is_some_and(unlink) {
+            self.by_fp.remove(&fp);
+        }
+        if self.by_metric.get_mut(&e.name).is_some_and(unlink) {
+            self.by_metric.remove(&e.name);
+        }
+        Some(e)
     }
 
     /// The series with this id.
     pub fn get(&self, id: u32) -> Option<&Arc<Entry>> {
-        self.entries.get(id as usize)
+        self.entries.get(id as usize)?.as_ref()
     }
 
-    /// Series count.
+    /// Ids given out, removed ones included (the next new series gets this id).
     pub fn len(&self) -> usize {
         self.entries.len()
     }
 
-    /// Whether there are none.
-    pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+    /// Series present.
+    pub fn live(&self) -> usize {
+        self.live
     }
 
-    /// Every series.
-    pub fn all(&self) -> &[Arc<Entry>] {
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.live == 0
+    }
+
+    /// Every series present.
+    pub fn all(&self) -> impl Iterator<Item = &Arc<Entry>> {
+        self.entries.iter().flatten()
+    }
+
+    /// Every series present with an id of `from` or more.
+    pub fn since(&self, from: usize) -> impl Iterator<Item = &Arc<Entry>> {
+        self.entries
+            .get(from..)
+            .unwrap_or_default()
+            .iter()
+            .flatten()
+    }
+
+    /// The slots by id, removed series as `None`.
+    pub fn slots(&self) -> &[Option<Arc<Entry>>] {
         &self.entries
     }
 
@@ -391,7 +462,7 @@ impl Table {
             .get(name)
             .into_iter()
             .flatten()
-            .filter_map(|id| self.entries.get(*id as usize))
+            .filter_map(|id| self.get(*id))
     }
 
     /// Metric names.

@@ -57,6 +57,12 @@ pub struct Stats {
     pub checkpoints: Num,
     /// Series known.
     pub series: Num,
+    /// Series removed because retention or the disk cap took all their data and no sample came
+    /// for longer than the raw retention.
+    pub series_removed: Num,
+    /// Samples not kept because their series had been removed for a whole checkpoint
+    /// interval (a sender that did not look its series ids up again after a removal).
+    pub samples_removed_series: Num,
     /// Bytes the series' in-memory chunks hold (at the last checkpoint or flush).
     pub head_bytes: Num,
     /// Disk used: log plus chunk database (at the last checkpoint).

@@ -177,8 +177,47 @@ fn take_pending(shared: &Shared) -> Vec<SeriesDef> {
         .collect()
 }
 
+/// Brings back removed series a sample arrived for, from the last removal pass's limbo;
+/// counts samples of series removed before that.
+fn revive(shared: &Shared, kept: &[Vec<Sample>]) {
+    let missing: Vec<u32> = {
+        let table = shared.table();
+        kept.iter()
+            .flatten()
+            .filter(|s| table.get(s.series).is_none())
+            .map(|s| s.series)
+            .collect()
+    };
+    if missing.is_empty() {
+        return;
+    }
+    let mut limbo = shared.limbo.lock().unwrap_or_else(PoisonError::into_inner);
+    let mut table = shared.table.write().unwrap_or_else(PoisonError::into_inner);
+    let mut lost = 0u64;
+    for id in missing {
+        if table.get(id).is_some() {
+            continue;
+        }
+        match limbo.iter().position(|e| e.id == id) {
+            Some(i) => {
+                table.restore(limbo.swap_remove(i));
+            }
+            None => lost += 1,
+        }
+    }
+    shared.stats.series.set(table.live() as u64);
+    if lost > 0 {
+        shared.stats.samples_removed_series.add(lost);
+        tracing::warn!(
+            samples = lost,
+            "history: samples for series removed a checkpoint ago were not kept (their sender did not look the series up again)"
+        );
+    }
+}
+
 /// Applies kept samples to the heads; whether any chunk was sealed.
 fn apply(shared: &Shared, kept: &[Vec<Sample>], seg: u64) -> bool {
+    revive(shared, kept);
     let sizes = shared.sizes();
     let table = shared.table();
     let mut sealed = false;

@@ -253,6 +253,87 @@ fn retention_keeps_minutes_longer_than_samples_and_queries_use_them() {
 }
 
 #[test]
+fn series_whose_data_retention_took_are_removed_and_their_ids_not_reused() {
+    let dir = tempfile::tempdir().unwrap();
+    let rt = rt();
+    let now = now_ms();
+    let day = 86_400_000;
+    let config = HistoryConfig {
+        raw_retention: Duration::from_secs(2 * 86_400),
+        aggregate_retention: Duration::from_secs(10 * 86_400),
+        ..cfg()
+    };
+    let one = |id: u32, ts: i64| {
+        vec![Sample {
+            series: id,
+            ts,
+            value: 1.0,
+        }]
+    };
+    let never_fed;
+    {
+        let h = History::open(dir.path(), config.clone()).unwrap();
+        let kept = h.series("m", &labels("kept"));
+        let quiet = h.series("m", &labels("quiet"));
+        let gone = h.series("m", &labels("gone"));
+        // The highest id: after a restart it must not be given out again.
+        never_fed = h.series("m", &labels("never-fed"));
+        // An hour ago (everything kept), 5 days ago (minutes kept), 20 days ago (nothing).
+        for (id, age) in [(kept, 3_600_000), (quiet, 5 * day), (gone, 20 * day)] {
+            let samples = (0..120)
+                .map(|i| Sample {
+                    series: id,
+                    ts: now - age + i * 1_000,
+                    value: i as f64,
+                })
+                .collect();
+            rt.block_on(h.append(samples)).unwrap();
+        }
+        assert_eq!((h.memory().0, h.removals()), (4, 0));
+        h.checkpoint().unwrap();
+        assert_eq!(h.stats().series_removed.get(), 2);
+        assert_eq!((h.memory().0, h.stats().series.get()), (2, 2));
+        assert_eq!(
+            h.removals(),
+            1,
+            "callers holding ids are told to look them up again"
+        );
+        let hosts: Vec<String> = h
+            .select(Some("m"), |_| true, 10)
+            .unwrap()
+            .iter()
+            .map(|e| e.labels.get("host").unwrap().to_owned())
+            .collect();
+        assert_eq!(hosts.len(), 2, "{hosts:?}");
+        // A sample already on its way when the series was removed brings it back.
+        rt.block_on(h.append(one(gone, now))).unwrap();
+        assert_eq!(h.memory().0, 3);
+        assert_eq!(raw(&h, "m", "gone"), vec![(now, 1.0)]);
+        // The next pass ends the limbo: the never-fed series' id is dead now.
+        h.checkpoint().unwrap();
+        assert_eq!(h.stats().series_removed.get(), 2);
+        rt.block_on(h.append(one(never_fed, now))).unwrap();
+        assert_eq!(h.stats().samples_removed_series.get(), 1);
+        assert_eq!(h.memory().0, 3);
+    }
+    let h = History::open(dir.path(), config).unwrap();
+    assert_eq!(
+        h.memory().0,
+        3,
+        "the removed series stays removed after a restart"
+    );
+    assert_eq!(raw(&h, "m", "kept").len(), 120);
+    assert_eq!(raw(&h, "m", "gone"), vec![(now, 1.0)]);
+    let back = h.series("m", &labels("never-fed"));
+    assert!(
+        back > never_fed,
+        "a returning series gets a new id ({back} after {never_fed})"
+    );
+    rt.block_on(h.append(one(back, now))).unwrap();
+    assert_eq!(raw(&h, "m", "never-fed"), vec![(now, 1.0)]);
+}
+
+#[test]
 fn over_the_disk_cap_the_oldest_raw_chunks_go_first() {
     let dir = tempfile::tempdir().unwrap();
     let rt = rt();

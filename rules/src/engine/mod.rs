@@ -237,6 +237,12 @@ impl<E: Default> Engine<E> {
         self.ids.get(name).and_then(|m| m.get(labels)).copied()
     }
 
+    /// The name and labels of a series (`None` for a freed or unknown id).
+    pub fn key(&self, id: SeriesId) -> Option<(&str, &Labels)> {
+        let s = self.series.get(id as usize)?;
+        (!s.name.is_empty()).then_some((s.name.as_str(), &s.labels))
+    }
+
     /// Frees a series (its agent is long gone): its latest value, its link to the rules and
     /// the instances only it fed (windows included) go, and its id is reused by the next new
     /// series. A firing instance is kept aside as restored, so a series that comes back
