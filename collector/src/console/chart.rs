@@ -174,7 +174,7 @@ mod tests {
     fn a_gap_breaks_the_line_and_nothing_is_drawn_without_samples() {
         let points = vec![
             (0, 1.0, 1.0),
-            (10, 2.0, 2.0),
+            (5, 2.0, 2.0),
             (90, 3.0, 3.0),
             (100, 4.0, 4.0),
         ];
