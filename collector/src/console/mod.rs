@@ -57,6 +57,8 @@ pub fn router(core: Arc<Core>) -> Router {
         ));
     Router::new()
         .route("/", get(|| async { Redirect::to("/console") }))
+        // Browsers ask for it on every page; an answer with no body keeps their logs clean.
+        .route("/favicon.ico", get(|| async { StatusCode::NO_CONTENT }))
         .route("/console/static/console.css", get(css))
         .route("/console/static/console.js", get(js))
         .route("/console/api/incidents/{id}/{op}", post(write::act))
