@@ -41,6 +41,9 @@ packages+=(ipmitool)
 # Security and packaging tests (h/sec): systemd-analyze rates the units' exposure
 # (tests/tests/packaging.rs), curl is the HTTPS client of the HTTP port under mutual TLS.
 packages+=(systemd curl)
+# Web console (issue 15): tests/tests/console.rs drives Debian's Chromium headless over
+# WebDriver (chromium-driver's chromedriver) to check the pages, live updates and writes.
+packages+=(chromium chromium-driver)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

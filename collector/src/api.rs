@@ -119,7 +119,7 @@ fn actor<T>(request: &Request<T>, by: &str) -> Result<String, Status> {
 }
 
 /// A person's name or account as stored in the journal (`by`, an assignee).
-fn name<'a>(what: &str, n: &'a str) -> Result<&'a str, Status> {
+pub(crate) fn name<'a>(what: &str, n: &'a str) -> Result<&'a str, Status> {
     if n.len() > MAX_NAME {
         return Err(Status::invalid_argument(format!(
             "'{what}' is {} bytes long; at most {MAX_NAME}",
@@ -131,7 +131,7 @@ fn name<'a>(what: &str, n: &'a str) -> Result<&'a str, Status> {
 
 /// The wire's empty string is "no note". Notes are bounded so that no journal entry can make
 /// the incident's journal too big to send.
-fn note(n: &str) -> Result<Option<&str>, Status> {
+pub(crate) fn note(n: &str) -> Result<Option<&str>, Status> {
     if n.len() > MAX_NOTE {
         return Err(Status::invalid_argument(format!(
             "the note is {} bytes long; at most {MAX_NOTE} (link a ticket or document for more)",

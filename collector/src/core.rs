@@ -192,6 +192,9 @@ impl Core {
         };
         let refused = |errors: Vec<String>| {
             self.telemetry.site_reload_failures.inc();
+            self.telemetry
+                .reloads
+                .site_reloaded(now_ms(), self.rules().len(), &errors);
             for e in &errors {
                 tracing::error!("{e}");
             }
@@ -233,6 +236,7 @@ impl Core {
             engine.replace_rules(Arc::new(rules), now_ms(), &mut changes);
         }
         self.telemetry.rules_loaded.set(n as i64);
+        self.telemetry.reloads.site_reloaded(now_ms(), n, &[]);
         let _ = self.commit_changes(changes).await;
         tracing::info!(site = %path.display(), levels, rules = n, "site loaded");
         Ok(())
@@ -251,6 +255,7 @@ impl Core {
                     self.telemetry.series.set(engine.series_count() as i64);
                 }
                 self.telemetry.rules_loaded.set(n as i64);
+                self.telemetry.reloads.rules_reloaded(now_ms(), n, &[]);
                 let _ = self.commit_changes(changes).await;
                 tracing::info!(rules = n, dir = %self.rules_dir.display(), "rules loaded");
                 Ok(n)
@@ -258,6 +263,10 @@ impl Core {
             Err(diags) => {
                 self.telemetry.rule_reload_failures.inc();
                 let errors: Vec<String> = diags.iter().map(|d| d.to_string()).collect();
+                let kept = self.rules().len();
+                self.telemetry
+                    .reloads
+                    .rules_reloaded(now_ms(), kept, &errors);
                 for e in &errors {
                     tracing::error!("{e}");
                 }

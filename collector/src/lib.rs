@@ -16,6 +16,7 @@ pub mod api;
 pub mod auth;
 pub mod config;
 pub mod conn;
+pub mod console;
 pub mod core;
 pub mod datalock;
 pub mod engine;

@@ -282,12 +282,14 @@ async fn start_inner(
         }));
     }
     // The reports are reads: the viewer role, as the Reports service's reads.
-    let app = crate::http::router(Arc::clone(&core)).merge(
-        crate::reports::http::router(reports).route_layer(axum::middleware::from_fn_with_state(
-            Arc::clone(&core),
-            crate::auth::http::require_viewer,
-        )),
-    );
+    let app = crate::http::router(Arc::clone(&core))
+        .merge(crate::reports::http::router(reports).route_layer(
+            axum::middleware::from_fn_with_state(
+                Arc::clone(&core),
+                crate::auth::http::require_viewer,
+            ),
+        ))
+        .merge(crate::console::router(Arc::clone(&core)));
     let mut rx = shutdown_rx.clone();
     servers.push(tokio::spawn(async move {
         let stop = async move {

@@ -176,6 +176,10 @@ pub struct Telemetry {
     pub watchers_refused: Counter,
     /// Inspection sheets made, missed and sent (`patrol_report_*`).
     pub reports: crate::reports::metrics::ReportCounters,
+    /// The web console's live-update clients and writes (`patrol_console_*`).
+    pub console: crate::console::metrics::ConsoleMetrics,
+    /// The last rule and site reload's outcome (the console's status page, `/metrics`).
+    pub reloads: crate::console::metrics::Reloads,
 }
 
 impl Telemetry {
@@ -424,7 +428,9 @@ impl Telemetry {
             ("listener", "reason"),
             &self.connections_refused,
         )?;
-        self.reports.encode(out)
+        self.reports.encode(out)?;
+        self.console.encode(out)?;
+        self.reloads.encode(out)
     }
 }
 

@@ -84,6 +84,8 @@ pub async fn require_viewer(
     let path = request.uri().path();
     let what = if path.starts_with("/reports") {
         format!("the reports ({path})")
+    } else if path.starts_with("/console") {
+        format!("the console ({path})")
     } else {
         format!("the query API ({path})")
     };
@@ -98,6 +100,26 @@ pub async fn require_viewer(
         }
         Err(status) => refusal(&status),
     }
+}
+
+/// Admits the caller of an HTTP request to `route`, a line of the roles table (the console's
+/// writes, `POST /console/api/...`), with the same identification, counting and logging as
+/// the gRPC layer; the refusal's status otherwise.
+pub fn admit(
+    core: &Core,
+    route: &str,
+    headers: &http::HeaderMap,
+    extensions: &http::Extensions,
+) -> Result<super::Caller, tonic::Status> {
+    let peer = extensions
+        .get::<ConnectInfo<HttpPeer>>()
+        .map_or(Peer::Tcp(None), |c| c.0.peer());
+    let (need, what) = super::roles::need(route);
+    let gate = AuthLayer {
+        auth: Arc::clone(&core.auth),
+        telemetry: Arc::clone(&core.telemetry),
+    };
+    gate.check(need, what, headers, &peer)
 }
 
 /// A refusal in Prometheus' error shape.

@@ -1,4 +1,4 @@
-//! What each gRPC method needs, in one table: the agent stream needs an agent credential
+//! What each gRPC method (and each console write on the HTTP port) needs, in one table: the agent stream needs an agent credential
 //! (checked on its hello, which names the agent), every other method an operator role.
 //! A path the table does not know is refused to everyone, admins included, so a method added to
 //! the proto without a line here is closed rather than open (and the test below fails until it
@@ -176,6 +176,27 @@ pub const METHODS: &[(&str, Need, &str)] = &[
         Need::Role(Role::Viewer),
         "report fault",
     ),
+    // The web console's writes on the HTTP port (collector/src/console/write.rs), by route.
+    (
+        "POST /console/api/incidents/{id}/ack",
+        Need::Role(Role::Operator),
+        "console acknowledge",
+    ),
+    (
+        "POST /console/api/incidents/{id}/assign",
+        Need::Role(Role::Operator),
+        "console assign",
+    ),
+    (
+        "POST /console/api/incidents/{id}/comment",
+        Need::Role(Role::Operator),
+        "console comment",
+    ),
+    (
+        "POST /console/api/incidents/{id}/resolve",
+        Need::Role(Role::Operator),
+        "console resolve",
+    ),
 ];
 
 /// What the method at `path` needs and its name for messages; unknown paths are
@@ -218,7 +239,10 @@ mod tests {
         }
         assert_eq!(
             seen.len(),
-            METHODS.len(),
+            METHODS
+                .iter()
+                .filter(|(p, _, _)| p.starts_with("/patrol.v1."))
+                .count(),
             "a line for a method the proto lacks"
         );
     }

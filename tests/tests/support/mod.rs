@@ -6,4 +6,5 @@ pub mod inproc;
 pub mod netns;
 pub mod procs;
 pub mod proxy;
+pub mod webdriver;
 pub mod wire;
