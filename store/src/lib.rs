@@ -517,6 +517,22 @@ impl Store {
         })
     }
 
+    /// Incidents that existed at some time in `[from_ms, to_ms]`: opened by `to_ms` and not
+    /// resolved (nor closed) before `from_ms`, oldest first. What a report of that period
+    /// reads, so its memory follows the period, not the store's whole past.
+    pub fn overlapping(&self, from_ms: i64, to_ms: i64) -> Result<Vec<Incident>, StoreError> {
+        let sql = format!(
+            "SELECT {INCIDENT_COLUMNS} FROM incidents \
+             WHERE opened_ms <= ?2 AND COALESCE(resolved_ms, closed_ms, ?1) >= ?1 \
+             ORDER BY id ASC"
+        );
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(&sql)?;
+            let rows = stmt.query_map(params![from_ms, to_ms], incident_from_row)?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+    }
+
     /// Live incidents, oldest first (e.g. to seed rule state after a restart,
     /// or the snapshot at the start of a watch).
     pub fn open_incidents(&self) -> Result<Vec<Incident>, StoreError> {

@@ -114,6 +114,10 @@ pub trait IncidentStore: Send + Sync {
     /// Live incidents, oldest first.
     fn open_incidents(&self) -> Result<Vec<Incident>, StoreError>;
 
+    /// Incidents that existed at some time in `[from_ms, to_ms]` (opened by `to_ms`, not
+    /// resolved nor closed before `from_ms`), oldest first: what a report of the period reads.
+    fn overlapping(&self, from_ms: i64, to_ms: i64) -> Result<Vec<Incident>, StoreError>;
+
     /// Live incidents with an id above `after`, oldest first, at most `limit`: a page, so a
     /// reader of thousands holds one page at a time.
     fn open_incidents_after(&self, after: u64, limit: usize) -> Result<Vec<Incident>, StoreError> {
@@ -221,6 +225,10 @@ impl IncidentStore for Store {
 
     fn open_incidents(&self) -> Result<Vec<Incident>, StoreError> {
         Store::open_incidents(self)
+    }
+
+    fn overlapping(&self, from_ms: i64, to_ms: i64) -> Result<Vec<Incident>, StoreError> {
+        Store::overlapping(self, from_ms, to_ms)
     }
 
     fn open_incidents_after(&self, after: u64, limit: usize) -> Result<Vec<Incident>, StoreError> {

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use patrol_history::History;
 use patrol_history::read::Budget;
-use patrol_incident::{Incident, IncidentState};
+use patrol_incident::Incident;
 use patrol_proto::Labels;
 use patrol_proto::model::now_ms;
 use patrol_report::Current;
@@ -72,9 +72,10 @@ pub fn current_at(history: &History, at_ms: i64, lookback: Duration) -> Vec<Curr
     out
 }
 
-/// Every incident the store holds, in every state (a report picks those of its period).
-pub fn incidents(core: &Core) -> Result<Vec<Incident>, StoreError> {
-    core.store.list(&IncidentState::ALL, 0)
+/// The incidents that existed at some time in the period `[from_ms, to_ms]`, in every state
+/// (a report picks those it counts from them).
+pub fn incidents(core: &Core, from_ms: i64, to_ms: i64) -> Result<Vec<Incident>, StoreError> {
+    core.store.overlapping(from_ms, to_ms)
 }
 
 /// The labels of the hosts the collector knows (each agent's host and static labels), so the

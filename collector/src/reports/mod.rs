@@ -182,7 +182,7 @@ impl Reports {
         } else {
             inputs::current_now(&self.core)
         };
-        let incidents = inputs::incidents(&self.core)?;
+        let incidents = inputs::incidents(&self.core, period.previous_ms, period.at_ms)?;
         let sheet = self.build(site, &schedule.name, &period, &current, &incidents);
         let channels = send::channels(site, &schedule.send);
         let stored = self.archive.insert(&NewSheet {
@@ -239,7 +239,8 @@ impl Reports {
                 time_zone: report_zone(&site),
             });
         let current = inputs::current_now(&self.core);
-        let incidents = inputs::incidents(&self.core).map_err(records::unavailable)?;
+        let incidents = inputs::incidents(&self.core, period.previous_ms, period.at_ms)
+            .map_err(records::unavailable)?;
         Ok(self.build(&site, "manual", &period, &current, &incidents))
     }
 }

@@ -190,7 +190,7 @@ impl Reports {
         tz: &TimeZone,
     ) -> Result<SlaReport, ReportError> {
         sla::check_period(from_ms, to_ms).map_err(period_error)?;
-        let incidents = inputs::incidents(&self.core).map_err(unavailable)?;
+        let incidents = inputs::incidents(&self.core, from_ms, to_ms).map_err(unavailable)?;
         let known = inputs::known(&self.core);
         sla::build(&SlaInput {
             title: sheet::site_title(site),

@@ -665,3 +665,50 @@ fn a_version_7_store_gains_the_facts_table() {
     assert!(store.agent_facts().unwrap().is_empty());
     assert_eq!(SCHEMA_VERSION, 8);
 }
+
+#[tokio::test]
+async fn a_period_reads_the_incidents_that_existed_in_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (tx, _rx) = bus();
+    let store = Store::open(dir.path(), tx).unwrap();
+    // (rule, opened, resolved): before the period, across its start, inside, across its
+    // end, after it, and still open.
+    let spans = [
+        ("before", 100, Some(200)),
+        ("across_start", 900, Some(1_100)),
+        ("inside", 1_200, Some(1_300)),
+        ("across_end", 1_900, Some(2_500)),
+        ("after", 2_100, Some(2_200)),
+        ("still_open", 500, None),
+    ];
+    for (i, (rule, opened, resolved)) in spans.iter().enumerate() {
+        let fp = i as u64 + 1;
+        store
+            .commit(batch(vec![open_change(rule, fp, *opened)]))
+            .await
+            .unwrap();
+        if let Some(at) = resolved {
+            store
+                .commit(batch(vec![resolve_change(rule, fp, *at)]))
+                .await
+                .unwrap();
+        }
+    }
+    let rules = |from, to| -> Vec<String> {
+        let mut r: Vec<String> = store
+            .overlapping(from, to)
+            .unwrap()
+            .into_iter()
+            .map(|i| i.rule)
+            .collect();
+        r.sort();
+        r
+    };
+    assert_eq!(
+        rules(1_000, 2_000),
+        ["across_end", "across_start", "inside", "still_open"]
+    );
+    assert_eq!(rules(0, 50), Vec::<String>::new());
+    assert_eq!(rules(200, 200), ["before"], "bounds are inclusive");
+    assert_eq!(rules(3_000, 4_000), ["still_open"]);
+}
