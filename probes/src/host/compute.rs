@@ -38,7 +38,8 @@ impl DiskSpace {
         let used_bytes = used_blocks.saturating_mul(b.fragment_size);
         let available_bytes = b.available.saturating_mul(b.fragment_size);
         let denominator = used_blocks as f64 + b.available as f64;
-        let used_percent = (denominator > 0.0).then(|| used_blocks as f64 / denominator * 100.0);
+        let used_percent =
+            (denominator > 0.0).then(|| single_precision(used_blocks as f64 / denominator * 100.0));
         Self {
             total_bytes: b.blocks.saturating_mul(b.fragment_size),
             used_bytes,
@@ -51,7 +52,17 @@ impl DiskSpace {
 /// `(total − available) ÷ total × 100`; `None` when `total` is 0. Used for RAM, where
 /// "available" is the kernel's MemAvailable estimate, which makes this the figure `free` shows.
 pub fn used_percent_of(total: u64, available: u64) -> Option<f64> {
-    (total > 0).then(|| total.saturating_sub(available) as f64 / total as f64 * 100.0)
+    (total > 0)
+        .then(|| single_precision(total.saturating_sub(available) as f64 / total as f64 * 100.0))
+}
+
+/// A percentage to single precision (7 significant digits, 0.00001 % near 100 %), as sysinfo
+/// gives CPU usage. The digits beyond carry no information (a byte in a terabyte), but they
+/// change with every byte written and cost the history about 30 bits a sample: rounded, a
+/// disk's or the memory's percentage compresses like the byte counts it comes from
+/// (docs/decisions.md, "Host percentages in single precision").
+pub fn single_precision(p: f64) -> f64 {
+    p as f32 as f64
 }
 
 /// Swap in use as a percentage; a host without swap reports 0 rather than nothing, so a rule
@@ -317,6 +328,16 @@ mod tests {
         let p = used_percent_of(16_303_580, 9_876_540).unwrap_or(f64::NAN);
         assert!((p - 39.4210).abs() < 0.001, "{p}");
         assert_eq!(used_percent_of(0, 0), None);
+    }
+
+    #[test]
+    fn percentages_are_single_precision() {
+        let p = used_percent_of(270_553_174_016, 35_632_619_520).unwrap_or(f64::NAN);
+        assert_eq!(p, p as f32 as f64);
+        assert!((p - 86.8297).abs() < 0.0001, "{p}");
+        // One 4 KiB block in 270 GB moves it by at most one step of single precision.
+        let q = used_percent_of(270_553_174_016, 35_632_619_520 - 4096).unwrap_or(f64::NAN);
+        assert!((q - p).abs() <= 7.7e-6, "{p} {q}");
     }
 
     #[test]
