@@ -39,64 +39,30 @@ pub struct Window {
     /// Index of the newest bucket; `i64::MIN` before the first sample.
     head: i64,
     ring: Ring,
-    /// The newest sample's time (`i64::MIN`: none yet) and value: the end of
-    /// rate/increase/delta and last_over_time. Two fields rather than an `Option`: a window
-    /// lives inside every alert instance, and 8 bytes less per instance is measurable.
-    last_ts: i64,
-    last_v: f64,
+    /// The newest sample (ts, value): the end of rate/increase/delta and last_over_time.
+    last: Option<(i64, f64)>,
 }
 
-/// The buckets, in the layout each function reads fastest: `value` runs for every sample and
-/// the rings of 100,000s of windows do not fit in cache, so what it touches is kept small —
-/// running totals and bit masks of the buckets holding samples (bit `i` = slot `i`) instead
-/// of a pass over every bucket where the function allows it exactly.
 #[derive(Debug, Clone)]
 enum Ring {
-    /// avg/sum/count_over_time: the sums apart from the counts, so an average reads 20 f64.
-    SumCount {
-        buckets: Box<SumBuckets>,
-        /// Samples in the window.
-        n: u32,
-    },
+    /// avg/sum/count_over_time.
+    SumCount(Box<[SumCount]>),
     /// min_over_time (`NaN` = empty bucket: NaN never enters a window).
-    Min(Box<[f64; BUCKETS]>),
+    Min(Box<[f64]>),
     /// max_over_time.
-    Max(Box<[f64; BUCKETS]>),
+    Max(Box<[f64]>),
     /// last_over_time: only `last` is needed, and which bucket it is in.
     Last,
     /// rate/increase/delta: each bucket's first sample and counter resets.
-    Counter {
-        buckets: Box<[CounterBucket; BUCKETS]>,
-        /// Buckets holding samples.
-        live: u32,
-        /// Buckets holding a counter reset: only then are the corrections summed.
-        reset: u32,
-        /// Samples in the window.
-        n: u32,
-    },
+    Counter(Box<[CounterBucket]>),
     /// changes.
-    Changes {
-        buckets: Box<[ChangesBucket; BUCKETS]>,
-        /// Buckets holding samples.
-        live: u32,
-        /// Sums of the buckets' `entry` and `inner` over the window.
-        entry: u32,
-        inner: u32,
-    },
+    Changes(Box<[ChangesBucket]>),
 }
 
-/// The rings are boxed arrays (a thin pointer) rather than slices, and the counts `u32`:
-/// see [`Ring`].
-#[derive(Debug, Clone)]
-struct SumBuckets {
-    sums: [f64; BUCKETS],
-    counts: [u32; BUCKETS],
-}
-
-/// The slots of `live` from the oldest bucket of the window (`start`) on, as bits `0..B`.
-fn oldest_first_bits(live: u32, start: usize) -> u32 {
-    let all = (1u32 << BUCKETS) - 1;
-    ((live >> start) | (live << (BUCKETS - start))) & all
+#[derive(Debug, Clone, Copy, Default)]
+struct SumCount {
+    sum: f64,
+    n: u32,
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -116,6 +82,7 @@ struct ChangesBucket {
     /// Whether the step into this bucket's first sample changed the value.
     entry: u32,
     inner: u32,
+    n: u32,
 }
 
 impl Window {
@@ -125,28 +92,16 @@ impl Window {
         // Ceiling: the ring then spans at least the range (exactly, for whole seconds).
         let width = (range_ms + B - 1) / B;
         let ring = match func {
-            Func::AvgOverTime | Func::SumOverTime | Func::CountOverTime => Ring::SumCount {
-                buckets: Box::new(SumBuckets {
-                    sums: [0.0; BUCKETS],
-                    counts: [0; BUCKETS],
-                }),
-                n: 0,
-            },
-            Func::MinOverTime => Ring::Min(Box::new([f64::NAN; BUCKETS])),
-            Func::MaxOverTime => Ring::Max(Box::new([f64::NAN; BUCKETS])),
+            Func::AvgOverTime | Func::SumOverTime | Func::CountOverTime => {
+                Ring::SumCount(vec![SumCount::default(); BUCKETS].into())
+            }
+            Func::MinOverTime => Ring::Min(vec![f64::NAN; BUCKETS].into()),
+            Func::MaxOverTime => Ring::Max(vec![f64::NAN; BUCKETS].into()),
             Func::LastOverTime => Ring::Last,
-            Func::Rate | Func::Increase | Func::Delta => Ring::Counter {
-                buckets: Box::new([CounterBucket::default(); BUCKETS]),
-                live: 0,
-                reset: 0,
-                n: 0,
-            },
-            Func::Changes => Ring::Changes {
-                buckets: Box::new([ChangesBucket::default(); BUCKETS]),
-                live: 0,
-                entry: 0,
-                inner: 0,
-            },
+            Func::Rate | Func::Increase | Func::Delta => {
+                Ring::Counter(vec![CounterBucket::default(); BUCKETS].into())
+            }
+            Func::Changes => Ring::Changes(vec![ChangesBucket::default(); BUCKETS].into()),
         };
         Window {
             func,
@@ -154,14 +109,8 @@ impl Window {
             width,
             head: i64::MIN,
             ring,
-            last_ts: i64::MIN,
-            last_v: f64::NAN,
+            last: None,
         }
-    }
-
-    /// The newest sample, if any.
-    fn last(&self) -> Option<(i64, f64)> {
-        (self.last_ts != i64::MIN).then_some((self.last_ts, self.last_v))
     }
 
     /// The function this window computes.
@@ -197,39 +146,12 @@ impl Window {
         };
         for k in first_new..=h {
             let s = Self::slot(k);
-            let bit = 1u32 << s;
             match &mut self.ring {
-                Ring::SumCount { buckets, n } => {
-                    *n -= buckets.counts[s];
-                    buckets.counts[s] = 0;
-                    buckets.sums[s] = 0.0;
-                }
+                Ring::SumCount(r) => r[s] = SumCount::default(),
                 Ring::Min(r) | Ring::Max(r) => r[s] = f64::NAN,
                 Ring::Last => {}
-                Ring::Counter {
-                    buckets,
-                    live,
-                    reset,
-                    n,
-                } => {
-                    if *live & bit != 0 {
-                        *n -= buckets[s].n;
-                        *live &= !bit;
-                        *reset &= !bit;
-                    }
-                }
-                Ring::Changes {
-                    buckets,
-                    live,
-                    entry,
-                    inner,
-                } => {
-                    if *live & bit != 0 {
-                        *entry -= buckets[s].entry;
-                        *inner -= buckets[s].inner;
-                        *live &= !bit;
-                    }
-                }
+                Ring::Counter(r) => r[s] = CounterBucket::default(),
+                Ring::Changes(r) => r[s] = ChangesBucket::default(),
             }
         }
         self.head = h;
@@ -245,31 +167,24 @@ impl Window {
             return;
         }
         let s = Self::slot(k);
-        let prev = self.last().map(|(_, v)| v);
-        let bit = 1u32 << s;
+        let prev = self.last.map(|(_, v)| v);
         match &mut self.ring {
-            Ring::SumCount { buckets, n } => {
-                buckets.sums[s] += value;
-                buckets.counts[s] += 1;
-                *n += 1;
+            Ring::SumCount(r) => {
+                r[s].sum += value;
+                r[s].n += 1;
             }
             Ring::Min(r) => r[s] = r[s].min(value),
             Ring::Max(r) => r[s] = r[s].max(value),
             Ring::Last => {}
-            Ring::Counter {
-                buckets,
-                live,
-                reset,
-                n,
-            } => {
+            Ring::Counter(r) => {
                 // A counter that went down was reset: the increase continues from zero, so the
                 // value before the reset is added back (Prometheus's counter correction).
                 let corr = match prev {
                     Some(p) if value < p => p,
                     _ => 0.0,
                 };
-                let b = &mut buckets[s];
-                if *live & bit == 0 {
+                let b = &mut r[s];
+                if b.n == 0 {
                     *b = CounterBucket {
                         first_ts: ts,
                         first_v: value,
@@ -277,40 +192,28 @@ impl Window {
                         inner_corr: 0.0,
                         n: 1,
                     };
-                    *live |= bit;
                 } else {
                     b.inner_corr += corr;
                     b.n += 1;
                 }
-                if corr != 0.0 {
-                    *reset |= bit;
-                }
-                *n += 1;
             }
-            Ring::Changes {
-                buckets,
-                live,
-                entry,
-                inner,
-            } => {
+            Ring::Changes(r) => {
                 let changed = u32::from(prev.is_some_and(|p| p != value));
-                let b = &mut buckets[s];
-                if *live & bit == 0 {
+                let b = &mut r[s];
+                if b.n == 0 {
                     *b = ChangesBucket {
                         entry: changed,
                         inner: 0,
+                        n: 1,
                     };
-                    *live |= bit;
-                    *entry += changed;
                 } else {
                     b.inner += changed;
-                    *inner += changed;
+                    b.n += 1;
                 }
             }
         }
-        if ts >= self.last_ts {
-            self.last_ts = ts;
-            self.last_v = value;
+        if self.last.is_none_or(|(t, _)| ts >= t) {
+            self.last = Some((ts, value));
         }
     }
 
@@ -320,22 +223,23 @@ impl Window {
     pub fn value(&mut self, t: i64) -> Option<f64> {
         let h = self.bucket(t);
         self.advance(h);
-        let t = self.last().map_or(t, |(lt, _)| t.max(lt));
-        let start = Self::slot(self.head.saturating_sub(B - 1));
+        let t = self.last.map_or(t, |(lt, _)| t.max(lt));
         match &self.ring {
-            Ring::SumCount { buckets, n } => {
-                if *n == 0 {
-                    return None;
-                }
-                if self.func == Func::CountOverTime {
-                    return Some(*n as f64);
-                }
+            Ring::SumCount(r) => {
                 // `advance` emptied every bucket outside the window, so the whole ring is the
                 // window: summed in ring order, without mapping bucket numbers to slots.
-                let sum: f64 = buckets.sums.iter().sum();
+                let (mut sum, mut n) = (0.0, 0u64);
+                for b in r.iter() {
+                    sum += b.sum;
+                    n += u64::from(b.n);
+                }
+                if n == 0 {
+                    return None;
+                }
                 Some(match self.func {
                     Func::SumOverTime => sum,
-                    _ => sum / *n as f64,
+                    Func::CountOverTime => n as f64,
+                    _ => sum / n as f64,
                 })
             }
             Ring::Min(r) => {
@@ -347,45 +251,33 @@ impl Window {
                 (!m.is_nan()).then_some(m)
             }
             Ring::Last => {
-                let (ts, v) = self.last()?;
+                let (ts, v) = self.last?;
                 (self.bucket(ts) > self.head.saturating_sub(B)).then_some(v)
             }
-            Ring::Counter {
-                buckets,
-                live,
-                reset,
-                n,
-            } => {
-                let ordered = oldest_first_bits(*live, start);
-                if ordered == 0 {
-                    return None;
-                }
-                let first_slot = (start + ordered.trailing_zeros() as usize) % BUCKETS;
-                let first = &buckets[first_slot];
-                // Without a reset in the window every correction is zero: no pass needed.
-                // Otherwise summed oldest first; the oldest bucket's entry step comes from a
-                // sample outside the window.
-                let mut corr = 0.0;
-                if *reset & *live != 0 {
-                    for k in 0..BUCKETS {
-                        let i = (start + k) % BUCKETS;
-                        if *live & (1 << i) == 0 {
-                            continue;
-                        }
-                        let b = &buckets[i];
-                        if i != first_slot {
-                            corr += b.entry_corr;
-                        }
-                        corr += b.inner_corr;
+            Ring::Counter(r) => {
+                let mut first: Option<&CounterBucket> = None;
+                let (mut corr, mut n) = (0.0, 0u64);
+                for i in self.oldest_first() {
+                    let b = &r[i];
+                    if b.n == 0 {
+                        continue;
                     }
+                    if first.is_none() {
+                        first = Some(b);
+                    } else {
+                        corr += b.entry_corr;
+                    }
+                    corr += b.inner_corr;
+                    n += u64::from(b.n);
                 }
-                let (last_ts, last_v) = self.last()?;
+                let first = first?;
+                let (last_ts, last_v) = self.last?;
                 let counter = matches!(self.func, Func::Rate | Func::Increase);
                 extrapolated_rate(
                     extrapolate::Span {
                         first: (first.first_ts, first.first_v),
                         last: (last_ts, last_v),
-                        samples: u64::from(*n),
+                        samples: n,
                         correction: if counter { corr } else { 0.0 },
                         range_start: t.saturating_sub(self.range_ms),
                         range_end: t,
@@ -394,21 +286,28 @@ impl Window {
                     (self.func == Func::Rate).then_some(self.range_ms),
                 )
             }
-            Ring::Changes {
-                buckets,
-                live,
-                entry,
-                inner,
-            } => {
-                let ordered = oldest_first_bits(*live, start);
-                if ordered == 0 {
-                    return None;
+            Ring::Changes(r) => {
+                let mut seen = false;
+                let mut changes = 0u64;
+                for i in self.oldest_first() {
+                    let b = &r[i];
+                    if b.n == 0 {
+                        continue;
+                    }
+                    if seen {
+                        changes += u64::from(b.entry);
+                    }
+                    seen = true;
+                    changes += u64::from(b.inner);
                 }
-                let first_slot = (start + ordered.trailing_zeros() as usize) % BUCKETS;
-                // The oldest bucket's entry step comes from a sample outside the window.
-                let changes = u64::from(entry - buckets[first_slot].entry) + u64::from(*inner);
-                Some(changes as f64)
+                seen.then_some(changes as f64)
             }
         }
+    }
+
+    /// Slots from the oldest live bucket to the newest.
+    fn oldest_first(&self) -> impl Iterator<Item = usize> + use<> {
+        let start = self.head.saturating_sub(B - 1);
+        (0..B).map(move |i| Self::slot(start.saturating_add(i)))
     }
 }
