@@ -716,4 +716,49 @@ mod tests {
         assert!(!valid_metric_name("a-b"));
         assert!(!valid_metric_name(""));
     }
+
+    /// A stream's history ids are looked up again after the history removed series, so a
+    /// series whose old id died is written under its new one.
+    #[test]
+    #[allow(clippy::unwrap_used)] // a failing unwrap is a failing test
+    fn history_ids_are_looked_up_again_after_a_removal() {
+        let dir = tempfile::tempdir().unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let h = patrol_history::History::open(
+            dir.path(),
+            patrol_history::HistoryConfig {
+                raw_retention: Duration::from_secs(2 * 86_400),
+                aggregate_retention: Duration::from_secs(10 * 86_400),
+                ..patrol_history::HistoryConfig::default()
+            },
+        )
+        .unwrap();
+        let rules = patrol_rules::RuleSet::from_rules(Vec::new());
+        let mut engine = crate::engine::Engine::new(Arc::new(rules));
+        let labels = Labels::from_pairs([("host", "db1")]);
+        let id = engine.intern("load1", &labels);
+        let old = h.series("load1", &labels);
+        let mut series = HashMap::from([(7u32, (id, old))]);
+        let mut seen = h.removals();
+        // Twenty days old: retention takes it all and the series goes.
+        let ts = now_ms() - 20 * 86_400_000;
+        rt.block_on(h.append(vec![patrol_history::Sample {
+            series: old,
+            ts,
+            value: 1.0,
+        }]))
+        .unwrap();
+        refresh_history_ids(&h, &engine, &mut series, &mut seen);
+        assert_eq!(series[&7].1, old, "nothing removed yet: nothing looked up");
+        h.checkpoint().unwrap();
+        assert_eq!(h.stats().series_removed.get(), 1);
+        refresh_history_ids(&h, &engine, &mut series, &mut seen);
+        let new = series[&7].1;
+        assert!(new > old, "a new id after the removal ({new} after {old})");
+        assert_eq!(seen, h.removals());
+        assert_eq!(h.series("load1", &labels), new);
+    }
 }
