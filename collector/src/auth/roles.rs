@@ -1,5 +1,6 @@
-//! What each gRPC method (and each console write on the HTTP port) needs, in one table: the agent stream needs an agent credential
-//! (checked on its hello, which names the agent), every other method an operator role.
+//! What each gRPC method (and each console write on the HTTP port) needs, in one table: the
+//! agent stream needs an agent credential (checked on its hello, which names the agent),
+//! every other method a role.
 //! A path the table does not know is refused to everyone, admins included, so a method added to
 //! the proto without a line here is closed rather than open (and the test below fails until it
 //! has one).
