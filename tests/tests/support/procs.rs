@@ -253,7 +253,7 @@ pub fn http_get(addr: &str, path: &str) -> (u16, String) {
 
 /// The body of an HTTP/1.1 chunked response (servers such as Prometheus send large answers
 /// that way).
-fn dechunk(mut rest: &str) -> String {
+pub fn dechunk(mut rest: &str) -> String {
     let mut out = String::new();
     while let Some((size, after)) = rest.split_once("\r\n") {
         let Ok(n) = usize::from_str_radix(size.split(';').next().unwrap_or("").trim(), 16) else {

@@ -53,7 +53,7 @@ pub fn http(
     (
         status,
         if chunked {
-            dechunk(rest)
+            super::procs::dechunk(rest)
         } else {
             rest.to_owned()
         },
@@ -89,21 +89,6 @@ fn read_response(s: &mut TcpStream) -> Vec<u8> {
             Err(e) => panic!("read response: {e}"),
         }
     }
-}
-
-fn dechunk(mut rest: &str) -> String {
-    let mut out = String::new();
-    while let Some((size, after)) = rest.split_once("\r\n") {
-        let Ok(n) = usize::from_str_radix(size.split(';').next().unwrap_or("").trim(), 16) else {
-            break;
-        };
-        if n == 0 || after.len() < n {
-            break;
-        }
-        out.push_str(&after[..n]);
-        rest = after[n..].trim_start_matches("\r\n");
-    }
-    out
 }
 
 /// `chromedriver`, started once, on a free loopback port; killed when dropped.
