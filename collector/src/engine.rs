@@ -195,6 +195,7 @@ impl Sink<FlapSlot> for ToChanges<'_> {
 }
 
 impl ToChanges<'_> {
+    #[inline]
     fn record(&mut self, ev: &Event<'_, FlapSlot>, emit: bool) {
         if !emit {
             return;

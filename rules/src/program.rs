@@ -59,6 +59,18 @@ pub struct Program {
     /// The top comparison's operator when the whole expression is one comparison with the
     /// threshold on its right: what `clear` (hysteresis) needs.
     top_threshold_op: Option<CmpOp>,
+    /// The whole expression when it is one leaf compared with a number (most rules): evaluated
+    /// without walking the tree, since it runs for every sample of every series it reads.
+    simple: Option<Simple>,
+}
+
+/// `leaf OP number`, the number being the threshold when `threshold` is set.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Simple {
+    leaf: u8,
+    op: CmpOp,
+    number: f64,
+    threshold: bool,
 }
 
 /// A condition's outcome for one series.
@@ -111,11 +123,29 @@ impl Program {
             } => Some(*op),
             _ => None,
         };
+        let simple = match &root {
+            Node::Cmp {
+                op,
+                lhs,
+                rhs,
+                threshold,
+            } => match (&**lhs, &**rhs) {
+                (Node::Leaf(leaf), Node::Num(number)) => Some(Simple {
+                    leaf: *leaf,
+                    op: *op,
+                    number: *number,
+                    threshold: *threshold,
+                }),
+                _ => None,
+            },
+            _ => None,
+        };
         Ok(Program {
             selectors: b.selectors,
             leaves: b.leaves,
             root,
             top_threshold_op,
+            simple,
         })
     }
 
@@ -145,7 +175,24 @@ impl Program {
         threshold: Option<f64>,
         leaf: &mut impl FnMut(usize) -> Option<f64>,
     ) -> Cond {
-        cond(&self.root, threshold, leaf)
+        match self.simple {
+            Some(s) => {
+                let Some(l) = leaf(usize::from(s.leaf)).filter(|v| !v.is_nan()) else {
+                    return Cond::Unknown;
+                };
+                let r = match (s.threshold, threshold) {
+                    (true, Some(t)) => t,
+                    _ if s.number.is_nan() => return Cond::Unknown,
+                    _ => s.number,
+                };
+                if s.op.holds(l, r) {
+                    Cond::True(l)
+                } else {
+                    Cond::False(l)
+                }
+            }
+            None => cond(&self.root, threshold, leaf),
+        }
     }
 
     /// Evaluates and applies hysteresis: the verdict for the state machine, `None` when the
@@ -422,6 +469,43 @@ mod tests {
             two.eval(Some(50.0), &mut |i| [Some(60.0), Some(6.0)][i]),
             Cond::True(60.0)
         );
+    }
+
+    #[test]
+    fn one_comparison_is_evaluated_as_the_tree_would() {
+        for src in [
+            "m > 90",
+            "m >= 90",
+            "m < 1",
+            "m <= 1",
+            "m == 5",
+            "m != 5",
+            "avg_over_time(m[5m]) > 80",
+        ] {
+            let p = program(src);
+            assert!(p.simple.is_some(), "{src} takes the short path");
+            for value in [
+                None,
+                Some(f64::NAN),
+                Some(0.0),
+                Some(1.0),
+                Some(5.0),
+                Some(95.0),
+            ] {
+                for threshold in [None, Some(0.5), Some(99.0), Some(f64::NAN)] {
+                    let short = p.eval(threshold, &mut |_| value);
+                    let tree = cond(&p.root, threshold, &mut |_| value);
+                    assert_eq!(
+                        format!("{short:?}"),
+                        format!("{tree:?}"),
+                        "{src} with {value:?}, threshold {threshold:?}"
+                    );
+                }
+            }
+        }
+        assert!(program("m > n").simple.is_none());
+        assert!(program("m * 2 > 1").simple.is_none());
+        assert!(program("m > 1 and m < 5").simple.is_none());
     }
 
     #[test]

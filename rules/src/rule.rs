@@ -132,6 +132,7 @@ impl Rule {
     }
 
     /// The parameters in force under override `ov` (or the rule's own with `None`).
+    #[inline]
     pub fn params(&self, ov: Option<u16>) -> Params {
         let k = ov.map_or(0, |i| usize::from(i) + 1);
         match self.resolved.get(k) {

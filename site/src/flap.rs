@@ -34,6 +34,8 @@ pub struct Flap {
 
 impl Flap {
     /// Records one evaluation's state (true = breaching) and returns a change of flapping.
+    // Inlined across crates: it runs for every evaluation of every rule.
+    #[inline]
     pub fn record(&mut self, state: bool, high: f64, low: f64) -> Option<FlapChange> {
         let last = self.last.replace(state)?;
         self.changes = ((self.changes << 1) | u32::from(last != state)) & ((1 << WINDOW) - 1);
@@ -51,6 +53,7 @@ impl Flap {
     }
 
     /// The weighted share of changes in the window, 0–100.
+    #[inline]
     pub fn percent(&self) -> f64 {
         // The common case, a series that keeps its state: nothing to weigh. Recorded on every
         // evaluation of every rule, so it is on the ingest path.

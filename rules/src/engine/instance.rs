@@ -4,18 +4,18 @@
 use patrol_proto::Labels;
 
 use crate::program::{LeafKind, Verdict};
-use crate::rule::Rule;
+use crate::rule::{Params, Rule};
 use crate::state::AlertState;
-use crate::window::Window;
+use crate::window::{Rings, Window};
 
 use super::{InstanceId, Series, SeriesId};
 
 /// What one leaf of one instance keeps.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub(super) enum LeafState {
     /// Reads the latest value of this series (once a series for the selector appeared).
     Latest(Option<SeriesId>),
-    /// A window over the selector's series (its ring of buckets is boxed inside).
+    /// A window over the selector's series (its buckets are in the engine's [`Rings`]).
     Window(Window),
     /// `absent(m[range])`: when the series' last sample arrived (`None`: never yet).
     Silent { last_ms: Option<i64>, range_ms: i64 },
@@ -25,10 +25,10 @@ pub(super) enum LeafState {
 }
 
 impl LeafState {
-    pub(super) fn new(kind: LeafKind) -> LeafState {
+    pub(super) fn new(kind: LeafKind, rings: &mut Rings) -> LeafState {
         match kind {
             LeafKind::Latest => LeafState::Latest(None),
-            LeafKind::Window(func, range) => LeafState::Window(Window::new(func, range)),
+            LeafKind::Window(func, range) => LeafState::Window(Window::new(func, range, rings)),
             LeafKind::Silent(range_ms) => LeafState::Silent {
                 last_ms: None,
                 range_ms,
@@ -43,10 +43,30 @@ impl LeafState {
 
 /// An instance's leaf states: inside the instance when there is one (most rules: one metric,
 /// one comparison), so evaluating it touches no other allocation; boxed otherwise.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub(super) enum Leaves {
     One(LeafState),
     Many(Box<[LeafState]>),
+}
+
+impl Leaves {
+    /// No leaves (a retired instance's).
+    pub(super) fn none() -> Leaves {
+        Leaves::Many(Box::new([]))
+    }
+
+    /// Gives the windows' buckets back to `rings`.
+    pub(super) fn release(self, rings: &mut Rings) {
+        let all: Box<[LeafState]> = match self {
+            Leaves::One(l) => Box::new([l]),
+            Leaves::Many(b) => b,
+        };
+        for leaf in all {
+            if let LeafState::Window(w) = leaf {
+                w.release(rings);
+            }
+        }
+    }
 }
 
 impl std::ops::Deref for Leaves {
@@ -121,13 +141,15 @@ impl<E> Instance<E> {
     }
 
     /// Evaluates the rule for these labels: windows at `last_ts`, silences at `now_ms`.
+    /// `p` are the rule's parameters for this instance (`rule.params(self.ov)`).
     pub(super) fn verdict(
         &mut self,
         rule: &Rule,
+        p: &Params,
         series: &[Series],
+        rings: &mut Rings,
         now_ms: i64,
     ) -> Option<Verdict> {
-        let p = rule.params(self.ov);
         let t = self.last_ts;
         let grace = rule.grace_ms();
         let leaves = &mut self.leaves;
@@ -139,7 +161,7 @@ impl<E> Instance<E> {
                     s.has_value.then_some(s.value)
                 }
                 LeafState::Latest(None) => None,
-                LeafState::Window(w) => w.value(t),
+                LeafState::Window(w) => w.value(rings, t),
                 LeafState::Silent { last_ms, range_ms } => Some(match last_ms {
                     Some(last) if now_ms.saturating_sub(*last) >= *range_ms => 1.0,
                     _ => 0.0,

@@ -27,9 +27,11 @@ use std::sync::Arc;
 use patrol_proto::model::fingerprint;
 use patrol_proto::{Labels, Sample};
 
+use crate::program::LeafKind;
 use crate::rule::Rule;
 use crate::set::RuleSet;
 use crate::state::{AlertState, Transition};
+use crate::window::Rings;
 
 use instance::{Instance, LabelsOf, LeafState, Leaves, Slot};
 pub use warm::{NoHistory, WindowSource};
@@ -141,8 +143,13 @@ struct Series {
     value: f64,
     timestamp_ms: i64,
     has_value: bool,
-    slots: Vec<Slot>,
+    /// The instances it feeds. Inline for up to four (one metric read by up to four rules), so
+    /// a sample goes from the series straight to its instances without reading another
+    /// allocation: measured, that read was a sixth of the time per sample.
+    slots: Slots,
 }
+
+type Slots = smallvec::SmallVec<[Slot; 4]>;
 
 /// The engine. `E` is the caller's per-instance data, carried across reloads with the state.
 pub struct Engine<E = ()> {
@@ -150,6 +157,8 @@ pub struct Engine<E = ()> {
     ids: HashMap<String, HashMap<Labels, SeriesId>>,
     series: Vec<Series>,
     instances: Vec<Instance<E>>,
+    /// The buckets of every instance's windows.
+    rings: Rings,
     /// Instances of rules reading several selectors, by (rule, labels), so the series of each
     /// metric with the same labels share one.
     joins: HashMap<(u32, Labels), InstanceId>,
@@ -179,6 +188,7 @@ impl<E: Default> Engine<E> {
             ids: HashMap::new(),
             series: Vec::new(),
             instances: Vec::new(),
+            rings: Rings::default(),
             joins: HashMap::new(),
             once: HashMap::new(),
             unstarted: Vec::new(),
@@ -308,7 +318,7 @@ impl<E: Default> Engine<E> {
             }
             inst.rule = RETIRED;
             inst.state = AlertState::Inactive;
-            inst.leaves = Leaves::Many(Box::new([]));
+            std::mem::replace(&mut inst.leaves, Leaves::none()).release(&mut self.rings);
             inst.labels = LabelsOf::Own(Box::default());
             inst.ext = E::default();
             // A timer of its may still be in the wheel: the slot is reused once it came back.
@@ -332,7 +342,7 @@ impl<E: Default> Engine<E> {
             value: f64::NAN,
             timestamp_ms: 0,
             has_value: false,
-            slots: Vec::new(),
+            slots: Slots::new(),
         };
         let id = match self.free_series.pop() {
             Some(id) => {
@@ -355,13 +365,13 @@ impl<E: Default> Engine<E> {
 
     /// The instances series `id` feeds under the current rules, created (or taken over from
     /// `old`, by rule name and fingerprint, on a reload) as needed.
-    fn link(&mut self, id: SeriesId, old: &mut HashMap<(String, u64), Instance<E>>) -> Vec<Slot> {
+    fn link(&mut self, id: SeriesId, old: &mut HashMap<(String, u64), Instance<E>>) -> Slots {
         let rules = Arc::clone(&self.rules);
         let (name, labels) = {
             let s = &self.series[id as usize];
             (s.name.clone(), s.labels.clone())
         };
-        let mut slots = Vec::new();
+        let mut slots = Slots::new();
         let mut buf = Vec::new();
         for &idx in rules.candidates(&name, &labels, &mut buf) {
             let Some(rule) = rules.get(idx) else { continue };
@@ -429,41 +439,53 @@ impl<E: Default> Engine<E> {
         old: &mut HashMap<(String, u64), Instance<E>>,
     ) -> InstanceId {
         let fp = fingerprint(rule.metric(), labels);
+        let key = (rule.name.clone(), fp);
+        let prev = old.remove(&key);
+        // A rule keeps its state across a reload when its name stays, so editing a threshold
+        // re-evaluates an open incident instead of opening a second one; windows are kept too
+        // when the expression reads the same leaves.
+        let (kept, prev) = match prev {
+            Some(mut p)
+                if p.leaves.len() == rule.program.leaves.len()
+                    && p.leaves
+                        .iter()
+                        .zip(&rule.program.leaves)
+                        .all(|(a, b)| same_kind(a, b.kind)) =>
+            {
+                (
+                    Some(std::mem::replace(&mut p.leaves, Leaves::none())),
+                    Some(p),
+                )
+            }
+            p => (None, p),
+        };
+        let leaves = match kept {
+            Some(l) => l,
+            None => rule
+                .program
+                .leaves
+                .iter()
+                .map(|l| LeafState::new(l.kind, &mut self.rings))
+                .collect(),
+        };
         let mut inst = Instance {
             rule: rule_idx,
             labels: labels_of,
             fingerprint: fp,
             ov: rule.override_for(labels),
             state: AlertState::Inactive,
-            leaves: rule
-                .program
-                .leaves
-                .iter()
-                .map(|l| LeafState::new(l.kind))
-                .collect(),
+            leaves,
             last_ts: i64::MIN,
             value: f64::NAN,
             armed: false,
             ext: E::default(),
         };
-        let key = (rule.name.clone(), fp);
-        if let Some(prev) = old.remove(&key) {
-            // A rule keeps its state across a reload when its name stays, so editing a
-            // threshold re-evaluates an open incident instead of opening a second one; windows
-            // are kept too when the expression reads the same leaves.
+        if let Some(mut prev) = prev {
             inst.state = prev.state;
             inst.ext = prev.ext;
             inst.value = prev.value;
             inst.last_ts = prev.last_ts;
-            if prev.leaves.len() == inst.leaves.len()
-                && prev
-                    .leaves
-                    .iter()
-                    .zip(inst.leaves.iter())
-                    .all(|(a, b)| same_kind(a, b))
-            {
-                inst.leaves = prev.leaves;
-            }
+            std::mem::replace(&mut prev.leaves, Leaves::none()).release(&mut self.rings);
         } else if let Some(since_ms) = self.restored.remove(&key) {
             inst.state = AlertState::Firing { since_ms };
         }
@@ -547,7 +569,7 @@ impl<E: Default> Engine<E> {
                 }
                 match leaf {
                     LeafState::Latest(_) => {}
-                    LeafState::Window(w) => w.insert(timestamp_ms, value),
+                    LeafState::Window(w) => w.insert(&mut self.rings, timestamp_ms, value),
                     LeafState::Silent { last_ms, .. } => {
                         *last_ms = Some(now_ms);
                         arm = true;
@@ -568,9 +590,9 @@ impl<E: Default> Engine<E> {
                     inst.armed = true;
                 }
             }
-            let verdict = inst.verdict(rule, &self.series, now_ms);
-            let for_ms = rule.params(inst.ov).for_ms;
-            let t = inst.state.step(verdict, for_ms, now_ms);
+            let p = rule.params(inst.ov);
+            let verdict = inst.verdict(rule, &p, &self.series, &mut self.rings, now_ms);
+            let t = inst.state.step(verdict, p.for_ms, now_ms);
             track_pending(&mut self.pending, slot.instance, t);
             emit(sink, Cause::Sample, t, rule, inst, &self.series, now_ms);
         }
@@ -626,10 +648,9 @@ impl<E: Default> Engine<E> {
             };
             inst.armed = false;
             stats.evaluations += 1;
-            let verdict = inst.verdict(rule, &self.series, now_ms);
-            let t = inst
-                .state
-                .step(verdict, rule.params(inst.ov).for_ms, now_ms);
+            let p = rule.params(inst.ov);
+            let verdict = inst.verdict(rule, &p, &self.series, &mut self.rings, now_ms);
+            let t = inst.state.step(verdict, p.for_ms, now_ms);
             track_pending(&mut self.pending, id, t);
             emit(sink, Cause::Timer, t, rule, inst, &self.series, now_ms);
             if let Some(d) = inst.next_deadline(rule, now_ms) {
@@ -647,8 +668,13 @@ impl<E: Default> Engine<E> {
         let old_rules = std::mem::replace(&mut self.rules, rules);
         let mut old: HashMap<(String, u64), Instance<E>> = HashMap::new();
         for inst in std::mem::take(&mut self.instances) {
-            if let Some(r) = old_rules.get(inst.rule as usize) {
-                old.insert((r.name.clone(), inst.fingerprint), inst);
+            match old_rules.get(inst.rule as usize) {
+                Some(r) => {
+                    if let Some(dup) = old.insert((r.name.clone(), inst.fingerprint), inst) {
+                        dup.leaves.release(&mut self.rings);
+                    }
+                }
+                None => inst.leaves.release(&mut self.rings),
             }
         }
         self.joins.clear();
@@ -670,6 +696,7 @@ impl<E: Default> Engine<E> {
         let mut gone: Vec<_> = old.into_iter().collect();
         gone.sort_by(|a, b| a.0.cmp(&b.0));
         for ((_, _), mut inst) in gone {
+            std::mem::replace(&mut inst.leaves, Leaves::none()).release(&mut self.rings);
             if !inst.state.is_firing() {
                 continue;
             }
@@ -695,14 +722,13 @@ impl<E: Default> Engine<E> {
             let iid = InstanceId::try_from(id).unwrap_or(InstanceId::MAX);
             // Only what has been seen is re-evaluated: a kept `absent(m)` instance waits for
             // its grace as before.
+            let p = rule.params(inst.ov);
             let verdict = if inst.last_ts == i64::MIN && !rule.program.is_absent_once() {
                 None
             } else {
-                inst.verdict(rule, &self.series, now_ms)
+                inst.verdict(rule, &p, &self.series, &mut self.rings, now_ms)
             };
-            let t = inst
-                .state
-                .step(verdict, rule.params(inst.ov).for_ms, now_ms);
+            let t = inst.state.step(verdict, p.for_ms, now_ms);
             track_pending(&mut self.pending, iid, t);
             if t != Transition::None {
                 emit(sink, Cause::Reload, t, rule, inst, &self.series, now_ms);
@@ -748,16 +774,16 @@ impl<E: Default> Engine<E> {
     }
 }
 
-/// Whether two leaf states keep the same thing (same window function and range, ...), so a
-/// reloaded rule can take the old state over.
-fn same_kind(a: &LeafState, b: &LeafState) -> bool {
-    match (a, b) {
-        (LeafState::Latest(_), LeafState::Latest(_)) => true,
-        (LeafState::Window(x), LeafState::Window(y)) => {
-            x.func() == y.func() && x.range_ms() == y.range_ms()
+/// Whether a leaf state keeps what a leaf of `kind` needs (same window function and range,
+/// ...), so a reloaded rule can take the old state over.
+fn same_kind(a: &LeafState, kind: LeafKind) -> bool {
+    match (a, kind) {
+        (LeafState::Latest(_), LeafKind::Latest) => true,
+        (LeafState::Window(x), LeafKind::Window(func, range_ms)) => {
+            x.func() == func && x.range_ms() == range_ms.max(1)
         }
-        (LeafState::Silent { range_ms: x, .. }, LeafState::Silent { range_ms: y, .. }) => x == y,
-        (LeafState::Appeared { .. }, LeafState::Appeared { .. }) => true,
+        (LeafState::Silent { range_ms: x, .. }, LeafKind::Silent(y)) => *x == y,
+        (LeafState::Appeared { .. }, LeafKind::Appeared) => true,
         _ => false,
     }
 }

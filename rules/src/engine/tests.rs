@@ -345,6 +345,36 @@ fn reload_keeps_windows_and_state_and_reevaluates() {
 }
 
 #[test]
+fn window_buckets_go_back_when_windows_do() {
+    let src = rule("cpu", "avg_over_time(cpu_usage_percent[10m]) > 80", "")
+        + &rule(
+            "m",
+            "max_over_time(cpu_usage_percent[5m]) > 99 and rate(cpu_usage_percent[5m]) > 1",
+            "",
+        );
+    let mut e = Engine::new(rules(&src));
+    let a = e.intern("cpu_usage_percent", &host("a"));
+    let b = e.intern("cpu_usage_percent", &host("b"));
+    assert_eq!(e.rings.len(), 6, "three windows per series");
+    let mut log = Log::default();
+    feed(&mut e, &mut log, a, &[(0, 70.0), (60, 70.0)]);
+    // The same rules again keep every window; a changed range replaces one per series.
+    e.replace_rules(rules(&src), 70 * S, &mut log);
+    assert_eq!(e.rings.len(), 6);
+    e.replace_rules(rules(&src.replace("[10m]", "[15m]")), 80 * S, &mut log);
+    assert_eq!(e.rings.len(), 6);
+    assert!(e.forget(b));
+    assert_eq!(e.rings.len(), 3);
+    // A new series takes the freed buckets, starting empty.
+    let c = e.intern("cpu_usage_percent", &host("c"));
+    assert_eq!(e.rings.len(), 6);
+    feed(&mut e, &mut log, c, &[(90, 85.0)]);
+    assert_eq!(log.take(), ["fired cpu c: 85 (limit 80) on c"]);
+    e.replace_rules(Arc::new(RuleSet::default()), 100 * S, &mut log);
+    assert!(e.rings.is_empty());
+}
+
+#[test]
 fn a_rule_added_by_reload_is_evaluated_on_the_latest_values() {
     let mut e = Engine::new(rules(&rule("a", "m > 1", "")));
     let id = e.intern("n", &host("h"));

@@ -126,7 +126,7 @@ impl<E: Default> Engine<E> {
                     LeafState::Window(w) => {
                         for &(ts, v) in samples {
                             if !v.is_nan() {
-                                w.insert(ts, v);
+                                w.insert(&mut self.rings, ts, v);
                             }
                         }
                     }

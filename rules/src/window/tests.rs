@@ -7,16 +7,17 @@ use super::*;
 
 const S: i64 = 1_000;
 
-fn window(func: Func, range_s: i64, samples: &[(i64, f64)]) -> Window {
-    let mut w = Window::new(func, range_s * S);
+fn window(rings: &mut Rings, func: Func, range_s: i64, samples: &[(i64, f64)]) -> Window {
+    let mut w = Window::new(func, range_s * S, rings);
     for &(t, v) in samples {
-        w.insert(t * S, v);
+        w.insert(rings, t * S, v);
     }
     w
 }
 
 fn at(func: Func, range_s: i64, samples: &[(i64, f64)], t_s: i64) -> Option<f64> {
-    window(func, range_s, samples).value(t_s * S)
+    let mut rings = Rings::default();
+    window(&mut rings, func, range_s, samples).value(&mut rings, t_s * S)
 }
 
 #[test]
@@ -49,10 +50,11 @@ fn an_empty_window_has_no_value() {
         assert_eq!(at(f, 60, &[], 10), None, "{f:?} with no sample at all");
     }
     // A gap longer than the window empties it; the next sample starts afresh.
-    let mut w = window(Func::AvgOverTime, 60, &[(0, 10.0), (30, 20.0)]);
-    assert_eq!(w.value(200 * S), None);
-    w.insert(210 * S, 7.0);
-    assert_eq!(w.value(210 * S), Some(7.0));
+    let mut r = Rings::default();
+    let mut w = window(&mut r, Func::AvgOverTime, 60, &[(0, 10.0), (30, 20.0)]);
+    assert_eq!(w.value(&mut r, 200 * S), None);
+    w.insert(&mut r, 210 * S, 7.0);
+    assert_eq!(w.value(&mut r, 210 * S), Some(7.0));
 }
 
 #[test]
@@ -204,19 +206,26 @@ proptest! {
         range_ms in prop_oneof![Just(60_000i64), Just(300_000), 1_000i64..400_000],
         steps in steps(),
     ) {
-        let mut w = Window::new(func, range_ms);
+        // Other windows share the rings, so a window reading or writing outside its own
+        // ring would show.
+        let mut rings = Rings::default();
+        let mut others: Vec<Window> = Func::ALL.iter().map(|&f| Window::new(f, range_ms, &mut rings)).collect();
+        let mut w = Window::new(func, range_ms, &mut rings);
         let mut samples = Vec::new();
         let mut now = 1_700_000_000_000i64;
         for step in steps {
             match step {
                 Step::Sample(dt, v) => {
                     now += dt;
-                    w.insert(now, v);
+                    w.insert(&mut rings, now, v);
+                    for o in &mut others {
+                        o.insert(&mut rings, now, -v);
+                    }
                     samples.push((now, v));
                 }
                 Step::Query(dt) => {
                     now += dt;
-                    let got = w.value(now);
+                    let got = w.value(&mut rings, now);
                     let want = reference(func, range_ms, &samples, now);
                     let scale: f64 = samples.iter().map(|s| s.1.abs()).sum();
                     prop_assert!(close(got, want, scale),
@@ -224,7 +233,7 @@ proptest! {
                 }
             }
         }
-        let got = w.value(now);
+        let got = w.value(&mut rings, now);
         let want = reference(func, range_ms, &samples, now);
         let scale: f64 = samples.iter().map(|s| s.1.abs()).sum();
         prop_assert!(close(got, want, scale), "{func:?} at the end: got {got:?}, want {want:?}");
