@@ -166,7 +166,24 @@ struct ToChanges<'a> {
 }
 
 impl Sink<FlapSlot> for ToChanges<'_> {
-    fn event(&mut self, mut ev: Event<'_, FlapSlot>) {
+    // Runs for every evaluation: the common case (a sample that changes nothing) is kept small
+    // enough to inline into the engine's loop, the rest is `changed`.
+    #[inline]
+    fn event(&mut self, ev: Event<'_, FlapSlot>) {
+        if ev.cause == Cause::Sample
+            && ev.transition == Transition::None
+            && ev.ext.flap.is_steady(ev.firing)
+        {
+            ev.ext.flap.record_steady();
+            return;
+        }
+        self.changed(ev);
+    }
+}
+
+impl ToChanges<'_> {
+    #[inline(never)]
+    fn changed(&mut self, mut ev: Event<'_, FlapSlot>) {
         let (high, low) = self.flap;
         match ev.cause {
             Cause::Removed => {
@@ -192,10 +209,7 @@ impl Sink<FlapSlot> for ToChanges<'_> {
             }
         }
     }
-}
 
-impl ToChanges<'_> {
-    #[inline]
     fn record(&mut self, ev: &Event<'_, FlapSlot>, emit: bool) {
         if !emit {
             return;

@@ -170,6 +170,7 @@ impl Program {
 
     /// Evaluates the condition. `leaf(i)` gives leaf `i`'s current value (`None` when missing;
     /// 1 or 0 for absence leaves); `threshold` replaces the threshold comparison's number.
+    #[inline]
     pub fn eval(
         &self,
         threshold: Option<f64>,
@@ -197,6 +198,7 @@ impl Program {
 
     /// Evaluates and applies hysteresis: the verdict for the state machine, `None` when the
     /// condition cannot be decided.
+    #[inline]
     pub fn verdict(
         &self,
         threshold: Option<f64>,

@@ -62,6 +62,7 @@ impl AlertState {
     /// `None` (the condition could not be decided: a NaN sample, a missing series, an empty
     /// window) changes nothing: a probe glitch must neither resolve a firing alert nor cancel a
     /// pending one.
+    #[inline]
     pub fn step(&mut self, verdict: Option<Verdict>, for_ms: i64, now_ms: i64) -> Transition {
         let Some(v) = verdict else {
             return Transition::None;

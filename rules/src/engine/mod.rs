@@ -788,6 +788,7 @@ fn same_kind(a: &LeafState, kind: LeafKind) -> bool {
     }
 }
 
+#[inline]
 fn track_pending(pending: &mut HashSet<InstanceId>, id: InstanceId, t: Transition) {
     match t {
         Transition::Pending => {

@@ -40,6 +40,7 @@ pub enum CmpOp {
 impl CmpOp {
     /// Whether `value OP threshold` holds. A NaN value never holds, not even for `!=`: a value
     /// that is not a number says nothing about the condition.
+    #[inline]
     pub fn holds(self, value: f64, threshold: f64) -> bool {
         if value.is_nan() {
             return false;
