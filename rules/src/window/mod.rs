@@ -208,6 +208,15 @@ fn oldest_live(live: u32, start: usize) -> Option<usize> {
     (ordered != 0).then(|| (start + ordered.trailing_zeros() as usize) % BUCKETS)
 }
 
+/// Empties a bucket the live mask (`bit`) says holds samples, clearing its bit; `None` for one
+/// that holds none (its contents are stale and must not be taken out of the totals).
+fn take_live<T: Default>(live: &mut u32, bit: u32, bucket: &mut T) -> Option<T> {
+    (*live & bit != 0).then(|| {
+        *live &= !bit;
+        std::mem::take(bucket)
+    })
+}
+
 impl Window {
     /// A window of `range_ms` (> 0) for `func`, its buckets taken from `rings`.
     pub fn new(func: Func, range_ms: i64, rings: &mut Rings) -> Window {
@@ -321,11 +330,9 @@ impl Window {
                     live,
                     n,
                 } => {
-                    if *live & bit != 0 {
-                        let b = std::mem::take(&mut rings.counters[*buckets][s]);
+                    if let Some(b) = take_live(live, bit, &mut rings.counters[*buckets][s]) {
                         *corr -= b.entry_corr + b.inner_corr;
                         *n -= b.n;
-                        *live &= !bit;
                     }
                 }
                 Ring::Changes {
@@ -334,11 +341,9 @@ impl Window {
                     entry,
                     inner,
                 } => {
-                    if *live & bit != 0 {
-                        let b = std::mem::take(&mut rings.changes[*buckets][s]);
+                    if let Some(b) = take_live(live, bit, &mut rings.changes[*buckets][s]) {
                         *entry -= b.entry;
                         *inner -= b.inner;
-                        *live &= !bit;
                     }
                 }
             }
