@@ -15,7 +15,7 @@ use tokio::sync::{broadcast, mpsc};
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
-use crate::core::Core;
+use crate::core::{Core, next_event};
 use patrol_incident::{EventKind, Incident, IncidentEvent, IncidentState};
 use patrol_store::{JournalEntry, NewIncident, Op, StoreError};
 
@@ -534,17 +534,8 @@ async fn watch_loop(
         }
         let mut shutdown = core.shutdown.clone();
         loop {
-            let received = tokio::select! {
-                r = bus.recv() => r,
-                // A watcher that hung up gives its place back at once, not at the next event.
-                _ = tx.closed() => return,
-                // Ending the stream cleanly lets watchers tell a shutdown from a broken link.
-                r = shutdown.changed() => {
-                    if r.is_err() || *shutdown.borrow() {
-                        return;
-                    }
-                    continue;
-                }
+            let Some(received) = next_event(&mut bus, tx.closed(), &mut shutdown).await else {
+                return;
             };
             match received {
                 Ok(ev) => {

@@ -66,6 +66,29 @@ pub struct Core {
     pub log: crate::ratelog::RateLog,
 }
 
+/// The next event for a live incident stream (gRPC `Watch`, the console's event stream), or
+/// `None` when the stream is to end: the watcher hung up (`closed` finished: its place is given
+/// back at once, not at the next event) or the collector is stopping (the stream ends cleanly,
+/// so a graceful stop does not wait on watchers and they can tell it from a broken link).
+pub async fn next_event(
+    bus: &mut broadcast::Receiver<Arc<IncidentEvent>>,
+    closed: impl std::future::Future<Output = ()>,
+    shutdown: &mut tokio::sync::watch::Receiver<bool>,
+) -> Option<Result<Arc<IncidentEvent>, broadcast::error::RecvError>> {
+    tokio::pin!(closed);
+    loop {
+        tokio::select! {
+            r = bus.recv() => return Some(r),
+            () = &mut closed => return None,
+            r = shutdown.changed() => {
+                if r.is_err() || *shutdown.borrow() {
+                    return None;
+                }
+            }
+        }
+    }
+}
+
 impl Core {
     /// Counts what rule evaluation decided.
     pub fn count(&self, stats: &Evaluated) {

@@ -24,7 +24,7 @@ use tokio::sync::{broadcast, mpsc};
 use tokio_stream::wrappers::ReceiverStream;
 
 use super::Refusal;
-use crate::core::Core;
+use crate::core::{Core, next_event};
 
 /// Events buffered per browser; a browser this far behind is dropped.
 const BUFFER: usize = 64;
@@ -145,16 +145,8 @@ async fn feed(
     }
     let mut shutdown = core.shutdown.clone();
     loop {
-        let received = tokio::select! {
-            r = bus.recv() => r,
-            _ = tx.closed() => return,
-            // The stream ends with the collector, so a graceful stop does not wait on browsers.
-            r = shutdown.changed() => {
-                if r.is_err() || *shutdown.borrow() {
-                    return;
-                }
-                continue;
-            }
+        let Some(received) = next_event(&mut bus, tx.closed(), &mut shutdown).await else {
+            return;
         };
         match received {
             Ok(ev) if ev.id <= last_id => {}
