@@ -13,13 +13,12 @@ use std::time::Duration;
 
 use patrol_collector::server::Running;
 
-use patrol_proto::v1::{self, agent_message, collector_message, ingest_client::IngestClient};
+use patrol_proto::v1;
 use serde_json::Value;
 use support::daemon::Daemon;
 use support::inproc;
 use support::procs::{Proc, patrolctl_json, run};
-use tokio::sync::mpsc;
-use tokio_stream::wrappers::ReceiverStream;
+use support::wire::{self, ScriptedAgent};
 
 const MIN: i64 = 60_000;
 
@@ -33,47 +32,27 @@ fn save(path: &Path, text: &str) {
 /// `(metric, labels, value, timestamp_ms)`; the agent adds `host`.
 type WireSample<'a> = (&'a str, &'a [(&'a str, &'a str)], f64, i64);
 
-/// An agent speaking the wire protocol directly, so the test chooses every value and
-/// timestamp; a batch counts as sent once the collector acknowledged it (applied, rules
-/// evaluated, incident changes durable).
+/// An agent speaking the wire protocol directly (`support::wire`), so the test chooses every
+/// value and timestamp; a batch counts as sent once the collector acknowledged it (applied,
+/// rules evaluated, incident changes durable).
 struct WireAgent {
-    tx: mpsc::Sender<v1::AgentMessage>,
-    inbound: tonic::Streaming<v1::CollectorMessage>,
+    agent: ScriptedAgent,
     next_seq: u64,
     defined: BTreeMap<String, u32>,
 }
 
 impl WireAgent {
     async fn connect(addr: &str, host: &str) -> WireAgent {
-        let mut client = IngestClient::connect(format!("http://{addr}"))
+        let hello = v1::Hello {
+            host: host.into(),
+            ..wire::hello(&format!("rules-live-{host}"), 1)
+        };
+        let agent = ScriptedAgent::connect(addr, hello)
             .await
             .expect("connect to the collector");
-        let (tx, rx) = mpsc::channel(16);
-        tx.send(v1::AgentMessage {
-            msg: Some(agent_message::Msg::Hello(v1::Hello {
-                agent_id: format!("rules-live-{host}"),
-                host: host.into(),
-                version: "test".into(),
-                labels: vec![],
-                token: String::new(),
-                epoch: 1,
-            })),
-        })
-        .await
-        .expect("queue hello");
-        let mut inbound = client
-            .stream(ReceiverStream::new(rx))
-            .await
-            .expect("stream accepted")
-            .into_inner();
-        let applied = match next(&mut inbound).await {
-            collector_message::Msg::Welcome(w) => w.applied_seq,
-            other => panic!("expected a welcome, got {other:?}"),
-        };
         WireAgent {
-            tx,
-            inbound,
-            next_seq: applied + 1,
+            next_seq: agent.welcome_seq + 1,
+            agent,
             defined: BTreeMap::new(),
         }
     }
@@ -88,50 +67,21 @@ impl WireAgent {
             let id = *self.defined.entry(key).or_insert_with(|| {
                 let mut sorted: Vec<_> = labels.to_vec();
                 sorted.sort();
-                series.push(v1::SeriesDef {
-                    id: n,
-                    name: (*metric).into(),
-                    labels: sorted
-                        .iter()
-                        .map(|(k, v)| v1::Label {
-                            name: (*k).into(),
-                            value: (*v).into(),
-                        })
-                        .collect(),
-                });
+                series.push(wire::def(n, metric, &sorted));
                 n
             });
-            points.push(v1::Point {
-                series: id,
-                value: *value,
-                timestamp_ms: *ts,
-            });
+            points.push(wire::point(id, *value, *ts));
         }
         let seq = self.next_seq;
         self.next_seq += 1;
-        self.tx
-            .send(v1::AgentMessage {
-                msg: Some(agent_message::Msg::Batch(v1::Batch {
-                    seq,
-                    series,
-                    points,
-                })),
-            })
+        self.agent.send(seq, series, points).await;
+        while self
+            .agent
+            .next_ack(Duration::from_secs(20))
             .await
-            .expect("queue batch");
-        loop {
-            match next(&mut self.inbound).await {
-                collector_message::Msg::Ack(a) if a.seq >= seq => return,
-                _ => continue,
-            }
-        }
-    }
-}
-
-async fn next(inbound: &mut tonic::Streaming<v1::CollectorMessage>) -> collector_message::Msg {
-    match tokio::time::timeout(Duration::from_secs(20), inbound.message()).await {
-        Ok(Ok(Some(m))) => m.msg.expect("a message"),
-        other => panic!("no message from the collector within 20s: {other:?}"),
+            .expect("the collector acknowledges")
+            < seq
+        {}
     }
 }
 
