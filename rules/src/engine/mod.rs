@@ -15,7 +15,9 @@
 //! What a decision means (an incident opened or resolved, flap detection) is the caller's: the
 //! engine reports every evaluation to a [`Sink`], with a per-instance slot `E` the caller owns.
 
+mod event;
 mod instance;
+mod link;
 #[cfg(test)]
 mod tests;
 mod warm;
@@ -24,15 +26,14 @@ mod wheel;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use patrol_proto::model::fingerprint;
 use patrol_proto::{Labels, Sample};
 
-use crate::program::LeafKind;
 use crate::rule::Rule;
 use crate::set::RuleSet;
 use crate::state::{AlertState, Transition};
 use crate::window::Rings;
 
+pub use event::{Cause, Event, Sink, StateCounts, Stats};
 use instance::{Instance, LabelsOf, LeafState, Leaves, Slot};
 pub use warm::{NoHistory, WindowSource};
 pub use wheel::Wheel;
@@ -41,99 +42,6 @@ pub use wheel::Wheel;
 pub type SeriesId = u32;
 /// Index of an alert instance.
 pub type InstanceId = u32;
-
-/// Why the engine evaluated an instance.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Cause {
-    /// A sample of one of its series arrived.
-    Sample,
-    /// The periodic sweep: a pending alert's `for` ran out.
-    Sweep,
-    /// A timer: a series fell silent, or a grace period ended.
-    Timer,
-    /// The rules were reloaded and every instance re-evaluated at once.
-    Reload,
-    /// Its rule is gone from the reloaded set; a firing one resolves.
-    Removed,
-}
-
-/// One evaluation, as the sink sees it.
-pub struct Event<'a, E> {
-    /// Why.
-    pub cause: Cause,
-    /// What changed.
-    pub transition: Transition,
-    /// Whether the instance is firing after this evaluation.
-    pub firing: bool,
-    /// The rule.
-    pub rule: &'a Rule,
-    /// The instance's labels (the series' full label set).
-    pub labels: &'a Labels,
-    /// Incident identity: `fingerprint(rule's first metric, labels)`.
-    pub fingerprint: u64,
-    /// The value `{{value}}` shows.
-    pub value: f64,
-    /// The override in force, if any.
-    pub override_index: Option<u16>,
-    /// When, ms.
-    pub now_ms: i64,
-    /// The caller's per-instance data.
-    pub ext: &'a mut E,
-}
-
-impl<E> Event<'_, E> {
-    /// The threshold in force for this series.
-    pub fn threshold(&self) -> Option<f64> {
-        self.rule.params(self.override_index).threshold
-    }
-
-    /// The rule's summary, rendered for this series now.
-    pub fn summary(&self) -> String {
-        self.rule.summary.render(
-            self.rule.metric(),
-            self.value,
-            self.labels,
-            self.threshold(),
-        )
-    }
-
-    /// Which threshold applied and where it comes from, for the incident's journal.
-    pub fn threshold_detail(&self) -> Option<String> {
-        self.rule.threshold_detail(self.override_index)
-    }
-}
-
-/// Receives every evaluation.
-pub trait Sink<E> {
-    /// One evaluation.
-    fn event(&mut self, ev: Event<'_, E>);
-}
-
-impl<E, F: FnMut(Event<'_, E>)> Sink<E> for F {
-    fn event(&mut self, ev: Event<'_, E>) {
-        self(ev)
-    }
-}
-
-/// Work counters of an `observe` or `tick`.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct Stats {
-    /// Samples accepted (late ones are not).
-    pub samples: u64,
-    /// Instance evaluations.
-    pub evaluations: u64,
-}
-
-/// How many instances of a rule are in each state.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct StateCounts {
-    /// No breach.
-    pub inactive: u64,
-    /// Breaching, `for` not elapsed.
-    pub pending: u64,
-    /// Incident open.
-    pub firing: u64,
-}
 
 /// A series in the latest-value table.
 #[derive(Debug)]
@@ -363,173 +271,6 @@ impl<E: Default> Engine<E> {
         id
     }
 
-    /// The instances series `id` feeds under the current rules, created (or taken over from
-    /// `old`, by rule name and fingerprint, on a reload) as needed.
-    fn link(&mut self, id: SeriesId, old: &mut HashMap<(String, u64), Instance<E>>) -> Slots {
-        let rules = Arc::clone(&self.rules);
-        let (name, labels) = {
-            let s = &self.series[id as usize];
-            (s.name.clone(), s.labels.clone())
-        };
-        let mut slots = Slots::new();
-        let mut buf = Vec::new();
-        for &idx in rules.candidates(&name, &labels, &mut buf) {
-            let Some(rule) = rules.get(idx) else { continue };
-            let p = &rule.program;
-            let mut mask = 0u32;
-            for (i, leaf) in p.leaves.iter().enumerate() {
-                let sel = &p.selectors[leaf.selector];
-                if sel.metric == name && sel.matches_labels(&labels) {
-                    mask |= 1 << i;
-                }
-            }
-            if mask == 0 {
-                continue;
-            }
-            let rule_idx = u32::try_from(idx).unwrap_or(u32::MAX);
-            let inst = if p.is_absent_once() {
-                match self.once.get(&rule_idx) {
-                    Some(&i) => i,
-                    None => continue,
-                }
-            } else if p.selectors.len() > 1 {
-                match self.joins.get(&(rule_idx, labels.clone())) {
-                    Some(&i) => i,
-                    None => {
-                        let i =
-                            self.new_instance(rule_idx, rule, LabelsOf::Series(id), &labels, old);
-                        self.joins.insert((rule_idx, labels.clone()), i);
-                        i
-                    }
-                }
-            } else {
-                self.new_instance(rule_idx, rule, LabelsOf::Series(id), &labels, old)
-            };
-            // Latest leaves read this series directly; an instance created for a series that
-            // already has a value (a rule added by a reload) is evaluated on it at once.
-            let (has_value, ts) = {
-                let s = &self.series[id as usize];
-                (s.has_value, s.timestamp_ms)
-            };
-            let instance = &mut self.instances[inst as usize];
-            if has_value {
-                instance.last_ts = instance.last_ts.max(ts);
-            }
-            for (i, leaf) in instance.leaves.iter_mut().enumerate() {
-                if mask & (1 << i) != 0
-                    && let LeafState::Latest(slot) = leaf
-                {
-                    *slot = Some(id);
-                }
-            }
-            slots.push(Slot {
-                instance: inst,
-                leaves: mask,
-            });
-        }
-        slots
-    }
-
-    fn new_instance(
-        &mut self,
-        rule_idx: u32,
-        rule: &Rule,
-        labels_of: LabelsOf,
-        labels: &Labels,
-        old: &mut HashMap<(String, u64), Instance<E>>,
-    ) -> InstanceId {
-        let fp = fingerprint(rule.metric(), labels);
-        let key = (rule.name.clone(), fp);
-        let prev = old.remove(&key);
-        // A rule keeps its state across a reload when its name stays, so editing a threshold
-        // re-evaluates an open incident instead of opening a second one; windows are kept too
-        // when the expression reads the same leaves.
-        let (kept, prev) = match prev {
-            Some(mut p)
-                if p.leaves.len() == rule.program.leaves.len()
-                    && p.leaves
-                        .iter()
-                        .zip(&rule.program.leaves)
-                        .all(|(a, b)| same_kind(a, b.kind)) =>
-            {
-                (
-                    Some(std::mem::replace(&mut p.leaves, Leaves::none())),
-                    Some(p),
-                )
-            }
-            p => (None, p),
-        };
-        let leaves = match kept {
-            Some(l) => l,
-            None => rule
-                .program
-                .leaves
-                .iter()
-                .map(|l| LeafState::new(l.kind, &mut self.rings))
-                .collect(),
-        };
-        let mut inst = Instance {
-            rule: rule_idx,
-            labels: labels_of,
-            fingerprint: fp,
-            ov: rule.override_for(labels),
-            state: AlertState::Inactive,
-            leaves,
-            last_ts: i64::MIN,
-            value: f64::NAN,
-            armed: false,
-            ext: E::default(),
-        };
-        if let Some(mut prev) = prev {
-            inst.state = prev.state;
-            inst.ext = prev.ext;
-            inst.value = prev.value;
-            inst.last_ts = prev.last_ts;
-            std::mem::replace(&mut prev.leaves, Leaves::none()).release(&mut self.rings);
-        } else if let Some(since_ms) = self.restored.remove(&key) {
-            inst.state = AlertState::Firing { since_ms };
-        }
-        let pending = matches!(inst.state, AlertState::Pending { .. });
-        let id = match self.free_instances.pop() {
-            Some(id) => {
-                self.instances[id as usize] = inst;
-                id
-            }
-            None => {
-                self.instances.push(inst);
-                InstanceId::try_from(self.instances.len() - 1).unwrap_or(InstanceId::MAX)
-            }
-        };
-        if pending {
-            self.pending.insert(id);
-        }
-        id
-    }
-
-    /// Creates the rule-level instances of `absent(m)` rules.
-    fn create_once_instances(&mut self, old: &mut HashMap<(String, u64), Instance<E>>) {
-        let rules = Arc::clone(&self.rules);
-        for (idx, rule) in rules.rules().iter().enumerate() {
-            if !rule.program.is_absent_once() {
-                continue;
-            }
-            let labels = rule.program.selectors[0].fixed_labels();
-            let rule_idx = u32::try_from(idx).unwrap_or(u32::MAX);
-            let had = old.contains_key(&(rule.name.clone(), fingerprint(rule.metric(), &labels)));
-            let id = self.new_instance(
-                rule_idx,
-                rule,
-                LabelsOf::Own(Box::new(labels.clone())),
-                &labels,
-                old,
-            );
-            self.once.insert(rule_idx, id);
-            if !had {
-                self.unstarted.push(id);
-            }
-        }
-    }
-
     /// Records a sample of a known series and evaluates the instances it feeds.
     ///
     /// A late sample (older than the series' newest) is ignored. A NaN sample is recorded as
@@ -661,85 +402,6 @@ impl<E: Default> Engine<E> {
         stats
     }
 
-    /// Swaps in a new rule set: instances of rules that kept their name keep their state (and
-    /// their windows, when the expression reads the same leaves), incidents of rules that are
-    /// gone are resolved, and every instance is re-evaluated at once on what it holds.
-    pub fn replace_rules(&mut self, rules: Arc<RuleSet>, now_ms: i64, sink: &mut impl Sink<E>) {
-        let old_rules = std::mem::replace(&mut self.rules, rules);
-        let mut old: HashMap<(String, u64), Instance<E>> = HashMap::new();
-        for inst in std::mem::take(&mut self.instances) {
-            match old_rules.get(inst.rule as usize) {
-                Some(r) => {
-                    if let Some(dup) = old.insert((r.name.clone(), inst.fingerprint), inst) {
-                        dup.leaves.release(&mut self.rings);
-                    }
-                }
-                None => inst.leaves.release(&mut self.rings),
-            }
-        }
-        self.joins.clear();
-        self.once.clear();
-        self.unstarted.clear();
-        self.pending.clear();
-        self.free_instances.clear();
-        self.wheel = Wheel::new();
-        self.create_once_instances(&mut old);
-        for id in 0..self.series.len() {
-            if self.series[id].name.is_empty() {
-                continue;
-            }
-            let id = SeriesId::try_from(id).unwrap_or(SeriesId::MAX);
-            let slots = self.link(id, &mut old);
-            self.series[id as usize].slots = slots;
-        }
-        // Rules that are gone (or no longer select the series): their incidents resolve.
-        let mut gone: Vec<_> = old.into_iter().collect();
-        gone.sort_by(|a, b| a.0.cmp(&b.0));
-        for ((_, _), mut inst) in gone {
-            std::mem::replace(&mut inst.leaves, Leaves::none()).release(&mut self.rings);
-            if !inst.state.is_firing() {
-                continue;
-            }
-            let Some(rule) = old_rules.get(inst.rule as usize) else {
-                continue;
-            };
-            inst.state = AlertState::Inactive;
-            emit(
-                sink,
-                Cause::Removed,
-                Transition::Resolved,
-                rule,
-                &mut inst,
-                &self.series,
-                now_ms,
-            );
-        }
-        for id in 0..self.instances.len() {
-            let inst = &mut self.instances[id];
-            let Some(rule) = self.rules.get(inst.rule as usize) else {
-                continue;
-            };
-            let iid = InstanceId::try_from(id).unwrap_or(InstanceId::MAX);
-            // Only what has been seen is re-evaluated: a kept `absent(m)` instance waits for
-            // its grace as before.
-            let p = rule.params(inst.ov);
-            let verdict = if inst.last_ts == i64::MIN && !rule.program.is_absent_once() {
-                None
-            } else {
-                inst.verdict(rule, &p, &self.series, &mut self.rings, now_ms)
-            };
-            let t = inst.state.step(verdict, p.for_ms, now_ms);
-            track_pending(&mut self.pending, iid, t);
-            if t != Transition::None {
-                emit(sink, Cause::Reload, t, rule, inst, &self.series, now_ms);
-            }
-            if let Some(d) = inst.next_deadline(rule, now_ms) {
-                self.wheel.insert(now_ms, d, iid);
-                inst.armed = true;
-            }
-        }
-    }
-
     /// The latest value of every series that has one.
     pub fn latest(&self) -> Vec<Sample> {
         self.series
@@ -771,20 +433,6 @@ impl<E: Default> Engine<E> {
             .filter(|i| self.rule(i.rule).is_some_and(|r| r.name == name))
             .map(|i| (i.labels(&self.series).clone(), i.state))
             .collect()
-    }
-}
-
-/// Whether a leaf state keeps what a leaf of `kind` needs (same window function and range,
-/// ...), so a reloaded rule can take the old state over.
-fn same_kind(a: &LeafState, kind: LeafKind) -> bool {
-    match (a, kind) {
-        (LeafState::Latest(_), LeafKind::Latest) => true,
-        (LeafState::Window(x), LeafKind::Window(func, range_ms)) => {
-            x.func() == func && x.range_ms() == range_ms.max(1)
-        }
-        (LeafState::Silent { range_ms: x, .. }, LeafKind::Silent(y)) => *x == y,
-        (LeafState::Appeared { .. }, LeafKind::Appeared) => true,
-        _ => false,
     }
 }
 
