@@ -246,6 +246,21 @@ pub(crate) fn sample_probes(sample: &str) -> Vec<crate::ProbeConfig> {
         .collect()
 }
 
+/// Checks a probe's `sample.toml`: every documented (commented-out) option is a real key with
+/// a value of the right type, and every live section builds as the agent would build it.
+#[cfg(test)]
+pub(crate) fn check_sample(sample: &str) {
+    let live = sample_probes(sample);
+    assert_eq!(
+        sample_probes_with_options(sample).len(),
+        live.len(),
+        "sample.toml has as many sections with its options switched on as without"
+    );
+    for config in &live {
+        build_sample(config);
+    }
+}
+
 /// Builds a sample's section as the agent would (state in a throwaway directory).
 #[cfg(test)]
 pub(crate) fn build_sample(config: &crate::ProbeConfig) {

@@ -299,16 +299,8 @@ async fn an_expired_certificate_fails_with_negative_days() {
 
 #[test]
 fn sample_toml_parses_and_builds() {
-    let sample = include_str!("sample.toml");
-    let documented = crate::sample_out::sample_probes_with_options(sample);
-    assert_eq!(
-        documented.len(),
-        crate::sample_out::sample_probes(sample).len()
-    );
-    for config in crate::sample_out::sample_probes(sample) {
-        // The sample's password file does not exist here; building does not read it.
-        crate::sample_out::build_sample(&config);
-    }
+    // The sample's password file does not exist here; building does not read it.
+    crate::sample_out::check_sample(include_str!("sample.toml"));
 }
 
 #[test]

@@ -201,15 +201,7 @@ async fn a_missing_directory_is_a_status() {
 
 #[test]
 fn sample_toml_parses_and_builds() {
-    let sample = include_str!("sample.toml");
-    let documented = crate::sample_out::sample_probes_with_options(sample);
-    assert_eq!(
-        documented.len(),
-        crate::sample_out::sample_probes(sample).len()
-    );
-    for config in crate::sample_out::sample_probes(sample) {
-        crate::sample_out::build_sample(&config);
-    }
+    crate::sample_out::check_sample(include_str!("sample.toml"));
 }
 
 #[test]
