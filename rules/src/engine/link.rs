@@ -9,7 +9,7 @@ use patrol_proto::Labels;
 use patrol_proto::model::fingerprint;
 
 use super::instance::{Instance, LabelsOf, LeafState, Leaves, Slot};
-use super::{Cause, Engine, InstanceId, SeriesId, Sink, Slots, Wheel, emit, track_pending};
+use super::{Cause, Engine, InstanceId, SeriesId, Sink, Slots, Wheel, emit, place, track_pending};
 use crate::program::LeafKind;
 use crate::rule::Rule;
 use crate::set::RuleSet;
@@ -226,16 +226,7 @@ impl<E: Default> Engine<E> {
             inst.state = AlertState::Firing { since_ms };
         }
         let pending = matches!(inst.state, AlertState::Pending { .. });
-        let id = match self.free_instances.pop() {
-            Some(id) => {
-                self.instances[id as usize] = inst;
-                id
-            }
-            None => {
-                self.instances.push(inst);
-                InstanceId::try_from(self.instances.len() - 1).unwrap_or(InstanceId::MAX)
-            }
-        };
+        let id = place(&mut self.instances, &mut self.free_instances, inst);
         if pending {
             self.pending.insert(id);
         }

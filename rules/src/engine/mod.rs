@@ -252,16 +252,7 @@ impl<E: Default> Engine<E> {
             has_value: false,
             slots: Slots::new(),
         };
-        let id = match self.free_series.pop() {
-            Some(id) => {
-                self.series[id as usize] = series;
-                id
-            }
-            None => {
-                self.series.push(series);
-                SeriesId::try_from(self.series.len() - 1).unwrap_or(SeriesId::MAX)
-            }
-        };
+        let id = place(&mut self.series, &mut self.free_series, series);
         self.ids
             .entry(name.to_owned())
             .or_default()
@@ -433,6 +424,20 @@ impl<E: Default> Engine<E> {
             .filter(|i| self.rule(i.rule).is_some_and(|r| r.name == name))
             .map(|i| (i.labels(&self.series).clone(), i.state))
             .collect()
+    }
+}
+
+/// Puts `item` in the first freed place of `table`, or at its end; its index.
+fn place<T>(table: &mut Vec<T>, free: &mut Vec<u32>, item: T) -> u32 {
+    match free.pop() {
+        Some(id) => {
+            table[id as usize] = item;
+            id
+        }
+        None => {
+            table.push(item);
+            u32::try_from(table.len() - 1).unwrap_or(u32::MAX)
+        }
     }
 }
 
